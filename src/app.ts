@@ -1,0 +1,155 @@
+/**
+ * The composition root: opens the store, loads the config, starts the checks and the HTTP server,
+ * watches the config for changes, and stops everything gracefully.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Monitor } from './checks/monitor.js';
+import { ConfigError, loadConfig, type Config } from './config/load.js';
+import { EventLog } from './events/log.js';
+import { createMetrics } from './metrics/metrics.js';
+import { buildServer } from './server/app.js';
+import { openStore, type Store } from './store/db.js';
+import { Tokens } from './tokens/tokens.js';
+
+export const VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json'), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export interface StartOptions {
+  configPath: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  host?: string;
+  port?: number;
+  logger: Logger;
+  /** SHIPSHAPE_ADMIN_TOKEN: make sure this secret is an admin token */
+  adminToken?: string;
+  /** watch the config file and apply changes (default true) */
+  watchConfig?: boolean;
+  webRoot?: string;
+}
+
+export interface Running {
+  url: string;
+  server: FastifyInstance;
+  monitor: Monitor;
+  store: Store;
+  events: EventLog;
+  tokens: Tokens;
+  config(): Config;
+  /** a new admin token made on first start (shown once), if any */
+  firstAdminToken?: string;
+  reload(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function startShipshape(opts: StartOptions): Promise<Running> {
+  const log = opts.logger;
+  let config = loadConfig(opts.configPath);
+  for (const w of config.warnings) log.warn(w);
+  const store = await openStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl });
+  const events = new EventLog(store);
+  const tokens = new Tokens(store, events);
+  const metrics = createMetrics();
+  const monitor = new Monitor({ store, events, logger: log.child({ component: 'checks' }), metrics });
+
+  let firstAdminToken: string | undefined;
+  if (opts.adminToken) await tokens.ensure(opts.adminToken, 'admin (SHIPSHAPE_ADMIN_TOKEN)');
+  else if ((await tokens.count()) === 0) firstAdminToken = (await tokens.create('admin', ['admin'], 'system')).token;
+
+  await monitor.start(config);
+  const server = await buildServer({
+    monitor,
+    tokens,
+    events,
+    metrics,
+    version: VERSION,
+    logger: log,
+    healthDetails: () => config.raw.server.health_details,
+    webRoot: opts.webRoot,
+  });
+  const host = opts.host ?? config.raw.server.host ?? '127.0.0.1';
+  const port = opts.port ?? config.raw.server.port ?? 4600;
+  try {
+    await server.listen({ host, port });
+  } catch (e) {
+    await monitor.stop().catch(() => undefined);
+    await store.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new Error(`cannot listen on ${host}:${port}: the port is in use (another shipshape? pick one with --port)`);
+    throw e;
+  }
+  const addr = server.server.address();
+  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  await events.append({ type: 'shipshape.started', actor: 'system', subject: 'shipshape', data: { version: VERSION, url, services: config.services.length, checks: config.checks.size } });
+
+  const tokenRefresh = setInterval(() => tokens.refresh(), 10_000);
+  tokenRefresh.unref();
+
+  let reloading: Promise<boolean> | null = null;
+  const reload = async (): Promise<boolean> => {
+    if (reloading) return reloading;
+    reloading = (async () => {
+      try {
+        const next = loadConfig(opts.configPath);
+        for (const w of next.warnings) log.warn(w);
+        await monitor.apply(next);
+        config = next;
+        await events.append({ type: 'config.reloaded', actor: 'config', subject: `config:${basename(opts.configPath)}`, data: { services: next.services.length, checks: next.checks.size } });
+        log.info({ services: next.services.length, checks: next.checks.size }, 'config reloaded');
+        return true;
+      } catch (e) {
+        if (e instanceof ConfigError) log.error(`config not reloaded, the last good config keeps running:\n${e.message}`);
+        else log.error({ err: e }, 'config reload failed; the last good config keeps running');
+        await events.append({ type: 'config.rejected', actor: 'config', subject: `config:${basename(opts.configPath)}`, data: { error: (e as Error).message.slice(0, 2000) } }).catch(() => undefined);
+        return false;
+      } finally {
+        reloading = null;
+      }
+    })();
+    return reloading;
+  };
+
+  let watcher: FSWatcher | undefined;
+  if (opts.watchConfig !== false) {
+    // watch the directory: editors replace files rather than write them in place
+    let debounce: NodeJS.Timeout | undefined;
+    const file = basename(opts.configPath);
+    try {
+      watcher = watch(dirname(opts.configPath), (_ev, name) => {
+        if (name && name !== file) return;
+        clearTimeout(debounce);
+        debounce = setTimeout(() => void reload(), 250);
+      });
+      watcher.on('error', (e) => log.warn({ err: e }, 'config watching stopped'));
+    } catch (e) {
+      log.warn({ err: e }, 'cannot watch the config file; restart to apply changes');
+    }
+  }
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      watcher?.close();
+      clearInterval(tokenRefresh);
+      await server.close();
+      await monitor.stop();
+      await events.append({ type: 'shipshape.stopped', actor: 'system', subject: 'shipshape', data: {} }).catch(() => undefined);
+      await store.close();
+    })();
+    return stopping;
+  };
+
+  return { url, server, monitor, store, events, tokens, config: () => config, firstAdminToken, reload, stop };
+}

@@ -1,0 +1,59 @@
+/**
+ * Runs one check once: the kind probes with a hard timeout, then the generic evaluator judges
+ * every condition. Never throws; a kind that ignores its abort signal is cut off all the same.
+ */
+import { formatDuration } from '../config/units.js';
+import type { CheckDef } from '../config/load.js';
+import { evaluate } from './conditions.js';
+import { kindByName } from './kinds/index.js';
+import type { CheckResult, HeartbeatSource, Observation } from './types.js';
+
+export interface RunOptions {
+  heartbeats: HeartbeatSource;
+  /** aborted when Shipshape stops */
+  stop?: AbortSignal;
+  now?: () => number;
+}
+
+export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckResult> {
+  const now = opts.now ?? Date.now;
+  const at = now();
+  const kind = kindByName(def.kind);
+  const ac = new AbortController();
+  const timeoutText = `timed out after ${formatDuration(def.timeout)}`;
+  let timedOut = false;
+  const onStop = () => ac.abort(new Error('shipshape is stopping'));
+  opts.stop?.addEventListener('abort', onStop, { once: true });
+  const started = performance.now();
+  let hardTimer: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort(new Error(timeoutText));
+  }, def.timeout);
+  let obs: Observation;
+  try {
+    if (!kind) throw new Error(`unknown check kind ${def.kind}`);
+    const probe = kind.run(def.spec as never, { signal: ac.signal, timeoutMs: def.timeout, now, heartbeats: opts.heartbeats });
+    // a kind that ignores the signal still ends one second after its timeout
+    const hard = new Promise<Observation>((resolve) => {
+      hardTimer = setTimeout(() => resolve({ ok: false, latencyMs: performance.now() - started, error: timeoutText, values: {} }), def.timeout + 1000);
+    });
+    obs = await Promise.race([probe, hard]);
+  } catch (e) {
+    obs = { ok: false, latencyMs: performance.now() - started, error: timedOut ? timeoutText : (e as Error).message, values: {} };
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(hardTimer);
+    opts.stop?.removeEventListener('abort', onStop);
+  }
+  if (timedOut && obs.ok === false && !obs.error) obs.error = timeoutText;
+  const latencyMs = Math.round(obs.latencyMs * 100) / 100;
+  const conditions = def.conditions.map((c) => evaluate(c, { ...obs, latencyMs }));
+  const ok = obs.ok && conditions.every((c) => c.ok);
+  let message = 'ok';
+  if (!ok) {
+    const failing = conditions.filter((c) => !c.ok);
+    message = obs.ok ? failing.map((c) => `${c.condition} (${c.actual ?? 'no value'})`).join('; ') : (obs.error ?? 'failed');
+  }
+  return { checkId: def.id, at, ok, latencyMs, message, conditions };
+}

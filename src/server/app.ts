@@ -1,0 +1,114 @@
+/**
+ * The HTTP server: a thin adapter from HTTP to the domains. Every route declares the scope it
+ * needs (public ones say so); errors are RFC 9457 problem+json; bodies are size-limited.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import type { Logger } from 'pino';
+import type { Monitor } from '../checks/monitor.js';
+import type { EventLog } from '../events/log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Tokens } from '../tokens/tokens.js';
+import { registerAuth } from './auth.js';
+import { HttpProblem, problemType, sendProblem } from './http.js';
+import { authRoutes } from './routes/auth.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { heartbeatRoutes } from './routes/heartbeat.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { serviceRoutes } from './routes/services.js';
+
+export interface ServerDeps {
+  monitor: Monitor;
+  tokens: Tokens;
+  events: EventLog;
+  metrics: Metrics;
+  version: string;
+  logger?: Logger;
+  /** read on each request so a config reload applies */
+  healthDetails: () => boolean;
+  secureCookies?: boolean;
+  /** where the built dashboard lives (default: dist/web of this package) */
+  webRoot?: string;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger?.child({ component: 'http' }) as FastifyBaseLogger | undefined,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  const startedAt = Date.now();
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof HttpProblem) {
+      return sendProblem(reply, { type: problemType(err.status), title: err.title, status: err.status, detail: err.detail, instance: req.url.split('?')[0], errors: err.errors }, err.headers);
+    }
+    const e = err as { statusCode?: number; code?: string; message: string; headers?: Record<string, string> };
+    const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed');
+      return sendProblem(reply, { type: problemType(500), title: 'Internal Server Error', status: 500, detail: 'something went wrong on the server; it was logged', instance: req.url.split('?')[0] });
+    }
+    const titles: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Content Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests' };
+    let detail = e.message;
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') detail = 'the request body is larger than this endpoint accepts';
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') detail = 'send the body as application/json';
+    return sendProblem(reply, { type: problemType(status), title: titles[status] ?? 'Error', status, detail, instance: req.url.split('?')[0] }, e.headers);
+  });
+
+  await app.register(cookie);
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, ctx) => {
+      const err = new HttpProblem(429, 'Too Many Requests', `rate limit exceeded; retry in ${Math.ceil(ctx.ttl / 1000)}s`, undefined, { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) });
+      (err as unknown as { statusCode: number }).statusCode = 429;
+      return err;
+    },
+  });
+  registerAuth(app, deps.tokens);
+
+  healthRoutes(app, { monitor: deps.monitor, version: deps.version, details: deps.healthDetails, startedAt });
+  serviceRoutes(app, { monitor: deps.monitor });
+  authRoutes(app, { tokens: deps.tokens, secureCookies: deps.secureCookies ?? false });
+  eventRoutes(app, { events: deps.events, onClose: (fn) => app.addHook('preClose', async () => fn()) });
+  heartbeatRoutes(app, { monitor: deps.monitor });
+  metricsRoutes(app, { metrics: deps.metrics });
+
+  const webRoot = deps.webRoot ?? join(packageRoot, 'dist', 'web');
+  const hasWeb = existsSync(join(webRoot, 'index.html'));
+  if (hasWeb) {
+    await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: true, maxAge: '1h', setHeaders: (res, path) => {
+      if (path.endsWith('index.html')) res.header('cache-control', 'no-cache');
+    } });
+  }
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    return payload;
+  });
+
+  app.setNotFoundHandler({ preHandler: undefined }, (req, reply) => {
+    const path = req.url.split('?')[0] as string;
+    const isApi = path.startsWith('/api/') || path === '/metrics' || path.startsWith('/v1/');
+    if (!isApi && req.method === 'GET' && hasWeb) {
+      // the dashboard's own routes (/services/web…) load the single-page app
+      reply.header('cache-control', 'no-cache');
+      return reply.sendFile('index.html');
+    }
+    return sendProblem(reply, { type: problemType(404), title: 'Not Found', status: 404, detail: `no route ${req.method} ${path}`, instance: path });
+  });
+
+  return app;
+}

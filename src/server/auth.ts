@@ -1,0 +1,50 @@
+/**
+ * Authentication: `Authorization: Bearer <token>` or the dashboard's HttpOnly session cookie
+ * (which holds the token; revoking the token ends the session). Routes declare the scope they
+ * need with `config: { scope }`; routes without one are public and say so with `scope: 'public'`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Scope } from '../api/types.js';
+import { allows, type AuthedToken, type Tokens } from '../tokens/tokens.js';
+import { HttpProblem } from './http.js';
+
+export const COOKIE = 'shipshape_session';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token?: AuthedToken;
+  }
+  interface FastifyContextConfig {
+    scope?: Scope | 'public';
+  }
+}
+
+export function presentedToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h) {
+    const m = /^Bearer\s+(\S+)$/i.exec(h);
+    return m ? m[1] : undefined;
+  }
+  const c = req.cookies?.[COOKIE];
+  return c || undefined;
+}
+
+export function registerAuth(app: FastifyInstance, tokens: Tokens): void {
+  app.addHook('onRequest', async (req) => {
+    const scope = req.routeOptions.config?.scope;
+    if (scope === 'public') return;
+    // routes that forgot to declare a scope are private (admin) by default; unknown URLs fall to 404 after auth
+    const need: Scope = scope ?? 'admin';
+    if (!req.routeOptions.url) return; // 404 handler
+    const secret = presentedToken(req);
+    if (!secret) throw new HttpProblem(401, 'Unauthorized', 'this endpoint needs an API token: send "Authorization: Bearer <token>"', undefined, { 'www-authenticate': 'Bearer realm="shipshape"' });
+    const tok = await tokens.verify(secret);
+    if (!tok) throw new HttpProblem(401, 'Unauthorized', 'the API token is not valid (unknown or revoked)', undefined, { 'www-authenticate': 'Bearer realm="shipshape", error="invalid_token"' });
+    if (!allows(tok.scopes, need)) throw new HttpProblem(403, 'Forbidden', `this needs the "${need}" scope; the token "${tok.name}" has ${tok.scopes.join(', ')}`);
+    req.token = tok;
+  });
+}
+
+export function actorOf(req: FastifyRequest): string {
+  return req.token ? `token:${req.token.name}` : 'anonymous';
+}

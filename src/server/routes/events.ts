@@ -1,0 +1,43 @@
+/** The event log, and a Server-Sent Events stream of it for live views. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { EventRecord } from '../../api/types.js';
+import type { EventLog } from '../../events/log.js';
+import { decodeCursor, encodeCursor, parse } from '../http.js';
+
+export function eventRoutes(app: FastifyInstance, deps: { events: EventLog; onClose: (fn: () => void) => void }): void {
+  const read = { config: { scope: 'read' as const } };
+  app.get('/api/v1/events', read, async (req) => {
+    const q = parse(z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(200).optional(), type: z.string().max(100).optional(), subject: z.string().max(200).optional() }).strict(), req.query, 'query');
+    const items = await deps.events.list({ limit: q.limit, before: decodeCursor<number>(q.cursor, 'number'), type: q.type, subject: q.subject });
+    return { items, next_cursor: items.length === q.limit ? encodeCursor((items[items.length - 1] as EventRecord).id) : null };
+  });
+
+  const streams = new Set<() => void>();
+  deps.onClose(() => {
+    for (const end of streams) end();
+  });
+
+  app.get('/api/v1/events/stream', read, (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write('retry: 2000\n\n');
+    const send = (type: string, data: unknown, id?: number) => {
+      if (res.writableLength > 1_000_000) return; // a slow client misses notices rather than growing memory
+      res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const offEvent = deps.events.onEvent((e) => send(e.type, { ...e.data, at: e.at, subject: e.subject }, e.id));
+    const offNotice = deps.events.onNotice((n) => send(n.type, n.data));
+    const ping = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const end = () => {
+      clearInterval(ping);
+      offEvent();
+      offNotice();
+      streams.delete(end);
+      res.end();
+    };
+    streams.add(end);
+    req.raw.on('close', end);
+  });
+}

@@ -1,0 +1,111 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgres } from '../../../src/checks/kinds/postgres.js';
+import type { CheckKind } from '../../../src/checks/types.js';
+import { judge, runKind } from '../../helpers/run-kind.js';
+
+const kind = postgres as unknown as CheckKind;
+const URL_OK = process.env.SHIPSHAPE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+let closedPort: number;
+let silent: Server;
+let silentPort: number;
+
+async function backendsNamed(name: string): Promise<number> {
+  const c = new pg.Client({ connectionString: URL_OK });
+  await c.connect();
+  try {
+    const r = await c.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where application_name = $1', [name]);
+    return r.rows[0]?.n ?? -1;
+  } finally {
+    await c.end();
+  }
+}
+
+beforeAll(async () => {
+  const tmp = createServer();
+  await new Promise<void>((resolve) => tmp.listen(0, '127.0.0.1', resolve));
+  closedPort = (tmp.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => tmp.close(() => resolve()));
+  silent = createServer((s) => s.on('error', () => undefined).resume());
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  silentPort = (silent.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => silent.close(() => resolve()));
+});
+
+describe('postgres check', () => {
+  it('reports connections, max_connections, the used fraction, replica flag and version', async () => {
+    const input = { url: URL_OK };
+    const obs = await runKind(kind, input);
+    expect(obs.error).toBeUndefined();
+    expect(obs.ok).toBe(true);
+    expect(obs.values.connected).toBe(true);
+    const { connections, max_connections, connections_used } = obs.values as Record<string, number>;
+    expect(Number.isInteger(connections)).toBe(true);
+    expect(connections).toBeGreaterThanOrEqual(1);
+    expect(max_connections).toBeGreaterThan(connections - 1);
+    expect(connections_used).toBeGreaterThan(0);
+    expect(connections_used).toBeLessThan(1);
+    expect(connections_used).toBeCloseTo(connections / max_connections, 6);
+    expect(obs.values.replica).toBe(false);
+    expect(obs.values).not.toHaveProperty('replication_lag');
+    expect(obs.values.version).toMatch(/^\d+(\.\d+)?/);
+    expect(judge(kind, input, obs, ['connections_used < 99%', 'replica == false']).ok).toBe(true);
+    expect(judge(kind, input, obs, ['connections_used < 0%']).ok).toBe(false);
+  });
+
+  it('reports the value of an extra query and fails clearly when it errors', async () => {
+    const obs = await runKind(kind, { url: URL_OK, query: 'select 40 + 2' });
+    expect(obs.values.result).toBe(42);
+    expect(judge(kind, { url: URL_OK }, obs, ['result == 42']).ok).toBe(true);
+    const bad = await runKind(kind, { url: URL_OK, query: 'select * from no_such_table_shipshape' });
+    expect(bad.ok).toBe(false);
+    expect(bad.error).toBe('query failed: relation "no_such_table_shipshape" does not exist');
+  });
+
+  it('closes its connection after every run', async () => {
+    const name = 'shipshape-check';
+    const before = await backendsNamed(name);
+    for (let i = 0; i < 5; i++) await runKind(kind, { url: URL_OK });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await backendsNamed(name)).toBeLessThanOrEqual(before);
+  });
+
+  it('reports a refused connection', async () => {
+    const obs = await runKind(kind, { url: `postgres://postgres@127.0.0.1:${closedPort}/postgres` });
+    expect(obs.ok).toBe(false);
+    expect(obs.error).toBe(`connection refused (127.0.0.1:${closedPort})`);
+  });
+
+  it('times out against a server that never answers', async () => {
+    const started = Date.now();
+    const obs = await runKind(kind, { url: `postgres://postgres@127.0.0.1:${silentPort}/postgres` }, { timeoutMs: 300 });
+    expect(obs.ok).toBe(false);
+    expect(obs.error).toMatch(/timed out/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('never shows the password from the URL', async () => {
+    const secret = 'pa55-w0rd_Secret';
+    const refusedUrl = `postgres://app:${secret}@127.0.0.1:${closedPort}/db`;
+    const obs = await runKind(kind, { url: refusedUrl });
+    expect(obs.ok).toBe(false);
+    expect(JSON.stringify(obs)).not.toContain(secret);
+    expect(postgres.describe(postgres.spec.parse({ url: refusedUrl }))).toBe(`postgres://app:***@127.0.0.1:${closedPort}/db`);
+    expect(postgres.describe(postgres.spec.parse({ url: `postgres://app:${secret}@db.internal/app?sslmode=require&sslpassword=x` }))).toBe('postgres://app:***@db.internal/app');
+    // a wrong password against the real server: the error names the user, not the password
+    const wrong = await runKind(kind, { url: `postgres://no_such_user_shipshape:${secret}@127.0.0.1:5432/postgres` });
+    expect(wrong.ok).toBe(false);
+    expect(wrong.error).toMatch(/no_such_user_shipshape/);
+    expect(JSON.stringify(wrong)).not.toContain(secret);
+  });
+
+  it('reports an empty url clearly', async () => {
+    const obs = await runKind(kind, { url: '' });
+    expect(obs.ok).toBe(false);
+    expect(obs.error).toBe('no database url configured');
+  });
+});

@@ -1,0 +1,102 @@
+import type { ServiceState } from './types.ts';
+
+export const STATE_LABEL: Record<ServiceState | 'pending', string> = {
+  up: 'Up',
+  degraded: 'Degraded',
+  down: 'Down',
+  unknown: 'Unknown',
+  pending: 'Pending',
+};
+
+/** Uptime fraction as a percentage, truncated (never rounds 99.996% up to 100%). */
+export function pct(v: number | null | undefined, digits = 2): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (v >= 1) return '100%';
+  const f = 10 ** digits;
+  return `${(Math.floor(v * 100 * f) / f).toFixed(digits)}%`;
+}
+
+export function ms(v: number | null | undefined): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (v < 1) return `${v.toFixed(2)} ms`;
+  if (v < 1000) return `${Math.round(v)} ms`;
+  if (v < 60_000) return `${(v / 1000).toFixed(v < 10_000 ? 2 : 1)} s`;
+  return duration(v);
+}
+
+/** 3d 4h · 2h 14m · 5m 10s · 42s */
+export function duration(msv: number): string {
+  const s = Math.max(0, Math.floor(msv / 1000));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (d > 0) return h ? `${d}d ${h}h` : `${d}d`;
+  if (h > 0) return m ? `${h}h ${m}m` : `${h}h`;
+  if (m > 0) return sec && m < 10 ? `${m}m ${sec}s` : `${m}m`;
+  return `${sec}s`;
+}
+
+/** An interval like `every: 30s` back in words. */
+export function every(msv: number): string {
+  return duration(msv);
+}
+
+const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto', style: 'short' });
+
+/** "12 sec. ago", "3 hr. ago", "yesterday" in the viewer's locale. */
+export function ago(iso: string | null | undefined, now: number): string {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '—';
+  const diff = (t - now) / 1000;
+  const abs = Math.abs(diff);
+  if (abs < 5) return 'just now';
+  if (abs < 60) return rtf.format(Math.round(diff), 'second');
+  if (abs < 3600) return rtf.format(Math.round(diff / 60), 'minute');
+  if (abs < 86400) return rtf.format(Math.round(diff / 3600), 'hour');
+  if (abs < 86400 * 30) return rtf.format(Math.round(diff / 86400), 'day');
+  return dateTime(iso);
+}
+
+/** Time since an instant, as a duration: "2h 14m". */
+export function since(iso: string | null | undefined, now: number): string {
+  if (!iso) return '';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  return duration(now - t);
+}
+
+const dtf = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const tf = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dayf = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+
+/** Full local date and time, for titles and tables. */
+export function dateTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '—' : dtf.format(d);
+}
+
+export function time(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '—' : tf.format(d);
+}
+
+/** A UTC calendar day (YYYY-MM-DD) as a readable date. */
+export function day(ymd: string): string {
+  const d = new Date(`${ymd}T00:00:00Z`);
+  return Number.isNaN(d.getTime()) ? ymd : dayf.format(d);
+}
+
+/** The colour class for one day of the uptime strip. */
+export function uptimeTone(uptime: number | null, worst?: ServiceState | null): ServiceState {
+  if (uptime === null) return 'unknown';
+  if (uptime >= 0.999 && worst !== 'down') return worst === 'degraded' ? 'degraded' : 'up';
+  if (uptime >= 0.98) return 'degraded';
+  return 'down';
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -1,0 +1,20 @@
+/** The API's JSON shapes, shared with the server (types only; nothing of the server is bundled). */
+export type {
+  Aggregate,
+  CheckState,
+  CheckSummary,
+  ConditionOutcome,
+  DayBar,
+  EventRecord,
+  FailedResult,
+  LastResult,
+  Me,
+  Page,
+  Problem,
+  Scope,
+  ServiceState,
+  ServiceSummary,
+  SparkPoint,
+  StateChange,
+  UptimeWindows,
+} from '../../../src/api/types.ts';

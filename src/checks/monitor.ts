@@ -41,6 +41,8 @@ export interface MonitorOptions {
   logger?: Logger;
   metrics?: Metrics;
   now?: () => number;
+  /** false: run checks only when asked (runNow), e.g. to drive them step by step */
+  schedule?: boolean;
 }
 
 /** Heartbeat pings received over HTTP, so cron jobs and backups can report in. */
@@ -120,7 +122,6 @@ export class Monitor {
   private flushTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
-  private started = false;
 
   constructor(private readonly opts: MonitorOptions) {
     this.now = opts.now ?? Date.now;
@@ -129,7 +130,10 @@ export class Monitor {
     this.scheduler = new Scheduler({
       concurrency: 200,
       run: (id) => this.runScheduled(id),
-      onLag: (ms) => opts.metrics?.schedulerLag.observe(ms / 1000),
+      onLag: (ms) => {
+        opts.metrics?.schedulerLag.observe(ms / 1000);
+        opts.metrics?.schedulerLagQuantiles.observe(ms / 1000);
+      },
       now: this.now,
     });
   }
@@ -160,7 +164,6 @@ export class Monitor {
     this.pruneTimer = setInterval(prune, 3600_000);
     this.pruneTimer.unref();
     prune();
-    this.started = true;
   }
 
   /** Apply a (new) config: add, update and remove checks without restarting the others. */
@@ -188,7 +191,7 @@ export class Monitor {
       if (existing) {
         const changed = JSON.stringify(existing.def.spec) !== JSON.stringify(def.spec) || existing.def.every !== def.every;
         existing.def = def;
-        if (changed) this.scheduler.upsert({ id: def.id, every: def.every }, 0);
+        if (changed && this.opts.schedule !== false) this.scheduler.upsert({ id: def.id, every: def.every }, 0);
         continue;
       }
       const dbId = ids.get(def.id) as number;
@@ -207,7 +210,7 @@ export class Monitor {
         dirty: !s,
       };
       this.checks.set(def.id, rt);
-      if (this.started || !this.stopCtl.signal.aborted) this.scheduler.upsert({ id: def.id, every: def.every });
+      if (this.opts.schedule !== false) this.scheduler.upsert({ id: def.id, every: def.every });
     }
     for (const svc of config.services) {
       if (!this.services.has(svc.name)) this.services.set(svc.name, { state: 'unknown', since: this.now(), changes: [] });

@@ -155,7 +155,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
   for (const err of doc.errors) {
-    const pos = err.linePos?.[0] ?? { line: 0, col: 0 };
+    const pos = err.linePos?.[0] ?? lc.linePos(err.pos[0]);
     issues.push({ file, line: pos.line, column: pos.col, path: '', message: `invalid YAML: ${err.message.split('\n')[0]}` });
   }
   if (issues.length) throw new ConfigError(issues);

@@ -130,6 +130,15 @@ function statusLiteral(s: number | string): string {
   return typeof s === 'number' || /^\d+$/.test(s) ? String(Number(s)) : s.toLowerCase();
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+function isStaleConnection(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) {
+    if (e.code === 'UND_ERR_SOCKET' || e.code === 'ECONNRESET' || e.code === 'EPIPE') return true;
+  }
+  return false;
+}
+
 function isRedirect(status: number): boolean {
   return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
 }
@@ -193,15 +202,16 @@ async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: numbe
   const agent = agentFor(s.insecure);
   let redirects = 0;
   for (;;) {
-    const res = await request(url, {
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      body,
-      signal,
-      dispatcher: agent,
-      headersTimeout: null,
-      bodyTimeout: null,
-    });
+    const send = (): Promise<Dispatcher.ResponseData> =>
+      request(url, { method: method as Dispatcher.HttpMethod, headers, body, signal, dispatcher: agent, headersTimeout: null, bodyTimeout: null });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await send();
+    } catch (e) {
+      // a kept-alive connection the server closed while idle: try once more on a fresh one
+      if (signal.aborted || !IDEMPOTENT.has(method) || !isStaleConnection(e)) throw e;
+      res = await send();
+    }
     const location = res.headers.location;
     if (s.follow_redirects && isRedirect(res.statusCode) && typeof location === 'string' && location !== '') {
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);

@@ -62,7 +62,6 @@ export const tls: CheckKind<typeof spec> = {
         // SNI must not be an IP address (RFC 6066)
         ...(isIP(name) === 0 ? { servername: name } : {}),
         rejectUnauthorized: false,
-        ALPNProtocols: ['http/1.1'],
       });
       let done = false;
       const finish = (obs: Observation): void => {

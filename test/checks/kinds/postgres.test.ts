@@ -43,7 +43,7 @@ describe('postgres check', () => {
     expect(obs.error).toBeUndefined();
     expect(obs.ok).toBe(true);
     expect(obs.values.connected).toBe(true);
-    const { connections, max_connections, connections_used } = obs.values as Record<string, number>;
+    const { connections, max_connections, connections_used } = obs.values as { connections: number; max_connections: number; connections_used: number };
     expect(Number.isInteger(connections)).toBe(true);
     expect(connections).toBeGreaterThanOrEqual(1);
     expect(max_connections).toBeGreaterThan(connections - 1);

@@ -8,7 +8,14 @@ const H = 32;
 export function Sparkline({ points, tone }: { points: SparkPoint[] | undefined; tone: string }) {
   const pts = points ?? [];
   const values = pts.map((p) => p.p95).filter((v): v is number => v !== null);
-  const last = [...pts].reverse().find((p) => p.p95 !== null)?.p95 ?? null;
+  let lastIdx = -1;
+  for (let i = pts.length - 1; i >= 0; i--) {
+    if (pts[i]?.p95 != null) {
+      lastIdx = i;
+      break;
+    }
+  }
+  const last = lastIdx >= 0 ? (pts[lastIdx]?.p95 ?? null) : null;
   if (values.length === 0) {
     return (
       <div className="spark spark-empty" aria-label="No latency data in the last hour">
@@ -53,6 +60,7 @@ export function Sparkline({ points, tone }: { points: SparkPoint[] | undefined; 
       <svg width={W} height={H} viewBox={`0 0 ${W} ${H}`} aria-hidden="true" preserveAspectRatio="none">
         <path d={area} className="spark-area" />
         <path d={line} className="spark-line" />
+        {last !== null && <circle cx={x(lastIdx)} cy={y(last)} r={2.25} className="spark-dot" />}
         {pts.map((p, i) => (p.failures > 0 ? <rect key={p.t} x={x(i) - 1} y={0} width={2} height={H} className="spark-fail" /> : null))}
       </svg>
       <span className="spark-value">{ms(last)}</span>

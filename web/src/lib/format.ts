@@ -12,12 +12,14 @@ export const STATE_LABEL: Record<ServiceState | 'pending', string> = {
 export function pct(v: number | null | undefined, digits = 2): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
   if (v >= 1) return '100%';
+  if (v <= 0) return '0%';
   const f = 10 ** digits;
   return `${(Math.floor(v * 100 * f) / f).toFixed(digits)}%`;
 }
 
 export function ms(v: number | null | undefined): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (v === 0) return '0 ms';
   if (v < 1) return `${v.toFixed(2)} ms`;
   if (v < 1000) return `${Math.round(v)} ms`;
   if (v < 60_000) return `${(v / 1000).toFixed(v < 10_000 ? 2 : 1)} s`;

@@ -1,11 +1,11 @@
 import { useMemo, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, errorMessage, type Resolution } from '../lib/api.ts';
-import { STATE_LABEL, ago, dateTime, every, ms, pct, plural, since } from '../lib/format.ts';
+import { STATE_LABEL, ago, dateTime, every, ms, pct, plural, since, time } from '../lib/format.ts';
 import { useDocumentTitle, useNow } from '../lib/hooks.ts';
 import { Link } from '../lib/router.tsx';
 import { canWrite, useMe } from '../lib/session.ts';
-import type { CheckSummary, ConditionOutcome, ServiceState, ServiceSummary, StateChange } from '../lib/types.ts';
+import type { CheckSummary, ConditionOutcome, FailedResult, ServiceState, ServiceSummary, StateChange } from '../lib/types.ts';
 import { EmptyState, ErrorState, Skeleton, Spinner } from '../components/Feedback.tsx';
 import { LatencyChart } from '../components/LatencyChart.tsx';
 import { StatePill } from '../components/StatePill.tsx';
@@ -21,7 +21,8 @@ const RANGES = [
 
 type RangeKey = (typeof RANGES)[number]['key'];
 
-function Conditions({ list }: { list: ConditionOutcome[] }) {
+/** ✓/✗ per condition with what was observed; `actual` is left out where it only repeats `message`. */
+function Conditions({ list, message }: { list: ConditionOutcome[]; message?: string }) {
   if (list.length === 0) return <span className="muted">—</span>;
   return (
     <ul className="conds">
@@ -30,8 +31,10 @@ function Conditions({ list }: { list: ConditionOutcome[] }) {
           <span className="cond-mark" role="img" aria-label={c.ok ? 'passed' : 'failed'}>
             {c.ok ? '✓' : '✗'}
           </span>
-          <code className="cond-expr">{c.condition}</code>
-          {c.actual && <span className="cond-actual">{c.actual}</span>}
+          <span className="cond-text">
+            <code className="cond-expr">{c.condition}</code>
+            {c.actual && c.actual !== message && <span className="cond-actual">{c.actual}</span>}
+          </span>
         </li>
       ))}
     </ul>
@@ -100,7 +103,7 @@ function ChecksTable({ checks, selected, onSelect, now }: { checks: CheckSummary
                 </td>
                 <td className="num">{pct(c.uptime_24h)}</td>
                 <td className="td-conds">
-                  {c.last ? <Conditions list={c.last.conditions} /> : <span className="muted">—</span>}
+                  {c.last ? <Conditions list={c.last.conditions} message={c.last.ok ? undefined : c.last.message} /> : <span className="muted">—</span>}
                   {c.last && !c.last.ok && c.last.message && <div className="check-msg">{c.last.message}</div>}
                 </td>
               </tr>
@@ -219,6 +222,33 @@ function LatencyCard({ service, checks, check, onCheck }: { service: string; che
   );
 }
 
+interface FailureGroup {
+  latest: FailedResult;
+  earliest: FailedResult;
+  count: number;
+}
+
+/** Consecutive failures with the same message and failed conditions read as one line: "×12". */
+function groupFailures(items: FailedResult[]): FailureGroup[] {
+  const key = (f: FailedResult) =>
+    `${f.message}\u0000${f.conditions
+      .filter((c) => !c.ok)
+      .map((c) => `${c.condition}=${c.actual ?? ''}`)
+      .join('\u0000')}`;
+  const out: FailureGroup[] = [];
+  let prevKey: string | null = null;
+  for (const f of items) {
+    const k = key(f);
+    const last = out[out.length - 1];
+    if (last && k === prevKey) {
+      last.earliest = f;
+      last.count += 1;
+    } else out.push({ latest: f, earliest: f, count: 1 });
+    prevKey = k;
+  }
+  return out;
+}
+
 function FailuresCard({ service, check, now }: { service: string; check: string | null; now: number }) {
   const q = useQuery({
     queryKey: ['failures', service, check],
@@ -256,20 +286,26 @@ function FailuresCard({ service, check, now }: { service: string; check: string 
         </EmptyState>
       ) : (
         <ol className="fails">
-          {items.map((f) => {
+          {groupFailures(items).map((g) => {
+            const f = g.latest;
             const failed = f.conditions.filter((c) => !c.ok);
             return (
               <li key={f.id} className="fail">
                 <div className="fail-head">
                   <span className="dot dot-down" aria-hidden="true" />
                   <time dateTime={f.at} title={dateTime(f.at)} className="fail-time">
-                    {dateTime(f.at)}
+                    {g.count > 1 ? `${time(g.earliest.at)} – ${time(f.at)}` : dateTime(f.at)}
                   </time>
+                  {g.count > 1 && (
+                    <span className="fail-count" title={`${g.count} consecutive failures with the same result`}>
+                      ×{g.count}
+                    </span>
+                  )}
                   <span className="muted small">{ago(f.at, now)}</span>
                   <span className="fail-latency num">{ms(f.latency_ms)}</span>
                 </div>
                 {f.message && <div className="fail-msg">{f.message}</div>}
-                {failed.length > 0 && <Conditions list={failed} />}
+                {failed.length > 0 && <Conditions list={failed} message={f.message} />}
               </li>
             );
           })}
@@ -447,7 +483,7 @@ export function ServicePage({ name }: { name: string }) {
         {(['24h', '7d', '30d', '90d'] as const).map((w) => (
           <div key={w} className="stat">
             <div className="stat-label">Uptime · {w}</div>
-            <div className="stat-value num">{s ? pct(s.uptime[w], w === '24h' ? 2 : 3) : <Skeleton w={80} h={22} />}</div>
+            <div className="stat-value num">{s ? pct(s.uptime[w]) : <Skeleton w={80} h={22} />}</div>
           </div>
         ))}
       </section>

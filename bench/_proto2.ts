@@ -1,0 +1,12 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';
+import { openStore } from '../src/store/db.ts';
+const dir = mkdtempSync(join(tmpdir(), 'ss-p2-'));
+const s = await openStore({ dataDir: dir }); await s.close();
+const db = new Database(join(dir, 'shipshape.db'));
+console.log(db.prepare("explain query plan select id from check_failures where check_id = 5 order by id desc limit 1 offset 100").all());
+console.log(db.prepare("explain query plan delete from agg_minute where t < 5").all());
+const ins = db.prepare('insert into check_failures (check_id, at, latency, message, conditions) values (?,?,?,?,?)');
+db.transaction(() => { for (let i = 0; i < 50000; i++) ins.run(i % 500, i, 1, 'x'.repeat(40), '[{"condition":"status == 2xx","ok":false,"actual":"503"}]'); })();
+const q = db.prepare("select id from check_failures where check_id = ? order by id desc limit 1 offset 100");
+let t = performance.now(); for (let i = 0; i < 50; i++) q.get(i); console.log('50 trim selects ms', performance.now() - t);

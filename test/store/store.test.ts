@@ -1,0 +1,139 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventLog } from '../../src/events/log.js';
+import { History } from '../../src/checks/history.js';
+import { migrate, type Store } from '../../src/store/db.js';
+import { allows, Tokens } from '../../src/tokens/tokens.js';
+import { storeTargets } from '../helpers/stores.js';
+
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+describe.each(storeTargets)('store on $name', (target) => {
+  let store: Store;
+  let open: () => Promise<Store>;
+  let cleanup: () => Promise<void>;
+
+  beforeEach(async () => {
+    ({ open, cleanup } = await target.make());
+    store = await open();
+  });
+  afterEach(async () => {
+    await store.close();
+    await cleanup();
+  });
+
+  it('runs its migrations once; opening again is a no-op', async () => {
+    await migrate(store);
+    const again = await open();
+    const rows = await again.db.selectFrom('shipshape_migrations' as never).selectAll().execute();
+    expect(rows).toHaveLength(1);
+    await again.close();
+  });
+
+  it('appends events and lists them newest first with a cursor; live listeners hear them', async () => {
+    const log = new EventLog(store);
+    const heard: string[] = [];
+    log.onEvent((e) => heard.push(e.type));
+    for (let i = 0; i < 5; i++) await log.append({ type: `t${i}`, actor: 'system', subject: 'x', data: { i } });
+    const page1 = await log.list({ limit: 3 });
+    expect(page1.map((e) => e.type)).toEqual(['t4', 't3', 't2']);
+    const page2 = await log.list({ limit: 3, before: page1[2]!.id });
+    expect(page2.map((e) => e.data.i)).toEqual([1, 0]);
+    expect(heard).toEqual(['t0', 't1', 't2', 't3', 't4']);
+  });
+
+  it('stores tokens hashed, verifies, scopes and revokes them', async () => {
+    const tokens = new Tokens(store);
+    const { token, info } = await tokens.create('ci', ['read']);
+    expect(token).toMatch(/^ss_/);
+    const row = await store.db.selectFrom('tokens').selectAll().executeTakeFirstOrThrow();
+    expect(JSON.stringify(row)).not.toContain(token);
+    expect(await tokens.verify(token)).toMatchObject({ name: 'ci', scopes: ['read'] });
+    expect(await tokens.verify(`${token}x`)).toBeUndefined();
+    expect(allows(['read'], 'write')).toBe(false);
+    expect(allows(['admin'], 'read')).toBe(true);
+    await tokens.revoke(info.id);
+    expect(await tokens.verify(token)).toBeUndefined();
+    await tokens.ensure('from-env-secret', 'env');
+    expect((await tokens.verify('from-env-secret'))?.scopes).toEqual(['admin']);
+    await expect(tokens.create('x', ['root' as never])).rejects.toThrow(/unknown scope "root"/);
+  });
+
+  describe('history', () => {
+    let now = 0;
+    const clock = () => now;
+    const retention = { minute: 48 * HOUR, hour: 90 * DAY, day: 400 * DAY, failuresPerCheck: 3 };
+    const t0 = Date.UTC(2026, 0, 1);
+
+    it('folds results into minute, hour and day aggregates with latency quantiles', async () => {
+      const h = new History(store, retention, clock);
+      now = t0;
+      // 61 minutes of a result every 10s: latencies 1..100ms cycling, every 30th fails
+      let n = 0;
+      for (let t = t0; t < t0 + 61 * MIN; t += 10_000) {
+        now = t;
+        n++;
+        const ok = n % 30 !== 0;
+        h.record(1, t, ok, (n % 100) + 1, ok ? undefined : { message: `boom ${n}`, conditions: [{ condition: 'status == 200', ok: false, actual: 'status = 500' }] });
+      }
+      now = t0 + 61 * MIN + 1;
+      await h.flush();
+      const minutes = await h.aggregates(1, 'minute', t0, now);
+      expect(minutes).toHaveLength(61);
+      expect(minutes[0]).toMatchObject({ t: new Date(t0).toISOString(), count: 6 });
+      const hours = await h.aggregates(1, 'hour', t0, now);
+      expect(hours).toHaveLength(1);
+      expect(hours[0]!.count).toBe(360);
+      expect(hours[0]!.failures).toBe(12);
+      expect(hours[0]!.p50).toBeGreaterThan(45);
+      expect(hours[0]!.p50).toBeLessThan(56);
+      expect(hours[0]!.p95).toBeGreaterThan(90);
+      expect(hours[0]!.max).toBe(100);
+      // only the newest 3 failures are kept, with their details
+      const failed = await h.failed(1, 10);
+      expect(failed.map((f) => f.message)).toEqual(['boom 360', 'boom 330', 'boom 300']);
+      expect(failed[0]!.conditions[0]).toMatchObject({ actual: 'status = 500' });
+      expect(h.uptime24h(1)).toBeCloseTo((366 - 12) / 366, 2);
+    });
+
+    it('drops aggregates past their retention and keeps storage bounded', async () => {
+      const h = new History(store, { ...retention, minute: 2 * HOUR, hour: 2 * DAY, day: 5 * DAY }, clock);
+      for (let t = t0; t < t0 + 8 * DAY; t += 5 * MIN) {
+        now = t;
+        h.record(7, t, true, 10);
+        if (t % HOUR === 0) {
+          await h.flush();
+          await h.prune();
+        }
+      }
+      now = t0 + 8 * DAY;
+      await h.flush();
+      await h.prune();
+      const count = async (table: 'agg_minute' | 'agg_hour' | 'agg_day') => Number((await store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      expect(await count('agg_minute')).toBeLessThanOrEqual(2 * 12 + 1);
+      expect(await count('agg_hour')).toBeLessThanOrEqual(2 * 24 + 1);
+      expect(await count('agg_day')).toBeLessThanOrEqual(6);
+      expect(await count('agg_day')).toBeGreaterThanOrEqual(5);
+    });
+
+    it('keeps open buckets across a graceful restart', async () => {
+      now = t0;
+      const h = new History(store, retention, clock);
+      for (let i = 0; i < 30; i++) h.record(2, t0 + i * 1000, true, 10 + i);
+      now = t0 + 30_000;
+      await h.persistOpen();
+      const h2 = new History(store, retention, clock);
+      await h2.load();
+      for (let i = 30; i < 60; i++) h2.record(2, t0 + i * 1000, true, 10 + i);
+      now = t0 + HOUR + 1;
+      await h2.flush();
+      const [minute] = await h2.aggregates(2, 'minute', t0, now);
+      expect(minute).toMatchObject({ count: 60, max: 69 });
+      const [hour] = await h2.aggregates(2, 'hour', t0, now);
+      expect(hour!.count).toBe(60);
+      expect(hour!.p50).toBeGreaterThan(35);
+      expect(hour!.p50).toBeLessThan(42);
+    });
+  });
+});

@@ -8,7 +8,7 @@ const store = await openStore({ dataDir: dir });
 let clock = Date.UTC(2025, 0, 1);
 const DAY = 86400000;
 const h = new History(store, { minute: 48 * 3600_000, hour: 90 * DAY, day: 400 * DAY, failuresPerCheck: 100 }, () => clock);
-const N = 500, every = 30000;
+const N = Number(process.env.N ?? 500), every = 30000;
 const days = Number(process.argv[2] ?? 1);
 if (process.env.CACHE) { const { sql } = await import('kysely'); await sql.raw('pragma cache_size = ' + process.env.CACHE).execute(store.db); }
 const t0 = clock;

@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { closeHttpAgents } from './checks/kinds/index.js';
 import { Monitor } from './checks/monitor.js';
 import { ConfigError, loadConfig, type Config } from './config/load.js';
 import { EventLog } from './events/log.js';
@@ -145,6 +146,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       clearInterval(tokenRefresh);
       await server.close();
       await monitor.stop();
+      await closeHttpAgents();
       await events.append({ type: 'shipshape.stopped', actor: 'system', subject: 'shipshape', data: {} }).catch(() => undefined);
       await store.close();
     })();

@@ -2,7 +2,7 @@
  * The HTTP server: a thin adapter from HTTP to the domains. Every route declares the scope it
  * needs (public ones say so); errors are RFC 9457 problem+json; bodies are size-limited.
  */
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -37,6 +37,19 @@ export interface ServerDeps {
   webRoot?: string;
 }
 
+export interface RouteInfo {
+  method: string;
+  url: string;
+  scope: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** every route with the scope it needs (what the auth tests walk) */
+    shipshapeRoutes: RouteInfo[];
+  }
+}
+
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -48,6 +61,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
   });
   const startedAt = Date.now();
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) {
+      // read the scope lazily: plugins (the static files) may set it after this hook ran
+      if (method !== 'HEAD') routes.push({ method, url: r.url, get scope() {
+        return r.config?.scope ?? 'admin';
+      } });
+    }
+  });
+  app.decorate('shipshapeRoutes', routes);
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof HttpProblem) {
@@ -87,9 +110,23 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const webRoot = deps.webRoot ?? join(packageRoot, 'dist', 'web');
   const hasWeb = existsSync(join(webRoot, 'index.html'));
   if (hasWeb) {
-    await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: true, maxAge: '1h', setHeaders: (res, path) => {
-      if (path.endsWith('index.html')) res.header('cache-control', 'no-cache');
-    } });
+    // the dashboard's files are public (the app asks for a token before it shows anything)
+    await app.register(async (web) => {
+      web.addHook('onRoute', (r) => {
+        r.config = { ...(r.config as object), scope: 'public' };
+      });
+      await web.register(fastifyStatic, {
+        root: webRoot,
+        prefix: '/',
+        wildcard: false,
+        index: ['index.html'],
+        cacheControl: true,
+        maxAge: '1h',
+        setHeaders: (res, path) => {
+          if (path.endsWith('index.html')) res.header('cache-control', 'no-cache');
+        },
+      });
+    });
   }
 
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -105,7 +142,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (!isApi && req.method === 'GET' && hasWeb) {
       // the dashboard's own routes (/services/web…) load the single-page app
       reply.header('cache-control', 'no-cache');
-      return reply.sendFile('index.html');
+      return reply.type('text/html; charset=utf-8').send(createReadStream(join(webRoot, 'index.html')));
     }
     return sendProblem(reply, { type: problemType(404), title: 'Not Found', status: 404, detail: `no route ${req.method} ${path}`, instance: path });
   });

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, errorMessage, type Resolution } from '../lib/api.ts';
 import { STATE_LABEL, ago, dateTime, every, ms, pct, plural, since, time } from '../lib/format.ts';
@@ -304,7 +304,7 @@ function FailuresCard({ service, check, now }: { service: string; check: string 
                   <span className="muted small">{ago(f.at, now)}</span>
                   <span className="fail-latency num">{ms(f.latency_ms)}</span>
                 </div>
-                {f.message && <div className="fail-msg">{f.message}</div>}
+                {f.message && !(failed.length > 0 && failed.every((c) => f.message.includes(c.condition))) && <div className="fail-msg">{f.message}</div>}
                 {failed.length > 0 && <Conditions list={failed} message={f.message} />}
               </li>
             );
@@ -369,6 +369,11 @@ function Timeline({ service, now }: { service: string; now: number }) {
 function RunButton({ service, disabled }: { service: string; disabled: boolean }) {
   const qc = useQueryClient();
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  useEffect(() => {
+    if (!result) return;
+    const t = setTimeout(() => setResult(null), 8_000);
+    return () => clearTimeout(t);
+  }, [result]);
   const run = useMutation({
     mutationFn: () => api.runService(service),
     onMutate: () => setResult(null),

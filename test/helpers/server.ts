@@ -1,0 +1,44 @@
+/** Start a real Shipshape (HTTP server, store, checks) on an ephemeral loopback port. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startShipshape, type Running } from '../../src/app.js';
+
+export const ADMIN = 'test-admin-token-0123456789';
+
+export interface TestServer extends Running {
+  dir: string;
+  configPath: string;
+  api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(yaml: string, opts: { databaseUrl?: string; adminToken?: string | null } = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'shipshape-srv-'));
+  const configPath = join(dir, 'shipshape.yaml');
+  writeFileSync(configPath, yaml);
+  const running = await startShipshape({
+    configPath,
+    dataDir: join(dir, 'data'),
+    databaseUrl: opts.databaseUrl,
+    port: 0,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    adminToken: opts.adminToken === null ? undefined : (opts.adminToken ?? ADMIN),
+  });
+  return Object.assign(running, {
+    dir,
+    configPath,
+    api(path: string, init: RequestInit & { token?: string | null } = {}) {
+      const headers = new Headers(init.headers);
+      const token = init.token === undefined ? ADMIN : init.token;
+      if (token) headers.set('authorization', `Bearer ${token}`);
+      if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      return fetch(`${running.url}${path}`, { ...init, headers });
+    },
+    async close() {
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}

@@ -2,9 +2,8 @@
  * The composition root: opens the store, loads the config, starts the checks and the HTTP server,
  * watches the config for changes, and stops everything gracefully.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -14,7 +13,7 @@ import { ConfigError, loadConfig, type Config } from './config/load.js';
 import { EventLog } from './events/log.js';
 import { createMetrics } from './metrics/metrics.js';
 import { buildServer } from './server/app.js';
-import { openStore, type Store } from './store/db.js';
+import { openStore, StoreError, type Store } from './store/db.js';
 import { Tokens } from './tokens/tokens.js';
 
 export const VERSION: string = (() => {
@@ -54,11 +53,55 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/**
+ * One server per embedded store: a second `shipshape up` on the same data dir would run every
+ * check twice. (The CLI's token commands may still open the store next to a running server.)
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'server.pid');
+  try {
+    const pid = Number(readFileSync(file, 'utf8'));
+    if (pid && pid !== process.pid) {
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+      if (alive) throw new StoreError(`another shipshape (pid ${pid}) is already running on ${resolve(dataDir)}; stop it or pick another --data-dir`);
+    }
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+  }
+  try {
+    writeFileSync(file, String(process.pid));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new StoreError(`the store ${resolve(dataDir)} is read-only: Shipshape needs to write to it (check the file and directory permissions, or pick another --data-dir)`);
+    throw e;
+  }
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8') === String(process.pid)) unlinkSync(file);
+    } catch {
+      /* gone already */
+    }
+  };
+}
+
 export async function startShipshape(opts: StartOptions): Promise<Running> {
   const log = opts.logger;
   let config = loadConfig(opts.configPath);
   for (const w of config.warnings) log.warn(w);
-  const store = await openStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl });
+  const unlock = opts.databaseUrl ? () => undefined : lockDataDir(opts.dataDir ?? '.shipshape');
+  let store: Store;
+  try {
+    store = await openStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl });
+  } catch (e) {
+    unlock();
+    throw e;
+  }
   const events = new EventLog(store);
   const tokens = new Tokens(store, events);
   const metrics = createMetrics();
@@ -86,6 +129,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
   } catch (e) {
     await monitor.stop().catch(() => undefined);
     await store.close();
+    unlock();
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new Error(`cannot listen on ${host}:${port}: the port is in use (another shipshape? pick one with --port)`);
     throw e;
@@ -149,6 +193,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       await closeHttpAgents();
       await events.append({ type: 'shipshape.stopped', actor: 'system', subject: 'shipshape', data: {} }).catch(() => undefined);
       await store.close();
+      unlock();
     })();
     return stopping;
   };

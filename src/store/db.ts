@@ -177,14 +177,23 @@ async function openSqlite(dataDir: string): Promise<Store> {
     throw new StoreError(`the store ${file} is read-only: Shipshape needs to write to it (check the file and directory permissions, or pick another --data-dir)`);
   }
   const { default: Database } = await import('better-sqlite3');
-  let sqlite: import('better-sqlite3').Database;
+  let sqlite: import('better-sqlite3').Database | undefined;
   try {
     sqlite = new Database(file, { timeout: 2000 });
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
+    // prove at start that we can write: a locked or read-only store is a clear error now, not a failed write later
+    sqlite.pragma('busy_timeout = 2000');
+    sqlite.prepare('BEGIN IMMEDIATE').run();
+    sqlite.prepare('COMMIT').run();
     sqlite.pragma('busy_timeout = 5000');
   } catch (e) {
+    try {
+      sqlite?.close();
+    } catch {
+      /* already failing */
+    }
     throw describeOpenError(e, file);
   }
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });

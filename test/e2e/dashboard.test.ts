@@ -27,12 +27,18 @@ const SHOTS = process.env.SHIPSHAPE_SCREENSHOTS ?? '/tmp';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && !process.env.CI) console.warn(`[e2e] ${CHROMIUM} not found: skipping the dashboard test (apt-get install -y chromium)`);
 
+/** The browser globals the in-page functions below touch (tests compile without the DOM lib). */
+interface InPage {
+  document: { querySelector(selector: string): { textContent: string | null } | null };
+  __noReload?: boolean;
+}
+
 async function waitForText(page: Page, selector: string, text: string | RegExp, timeout = 15_000): Promise<void> {
   const pattern = typeof text === 'string' ? { source: `^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, flags: '' } : { source: text.source, flags: text.flags };
   try {
     await page.waitForFunction(
       ({ sel, source, flags }) => {
-        const el = document.querySelector(sel);
+        const el = (globalThis as unknown as InPage).document.querySelector(sel);
         return !!el && new RegExp(source, flags).test((el.textContent ?? '').trim());
       },
       { sel: selector, ...pattern },
@@ -95,8 +101,11 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard (Chromium)', () => 
   }, 120_000);
 
   afterAll(async () => {
+    console.log('A', Date.now());
     await browser?.close().catch(() => undefined);
+    console.log('B', Date.now());
     await running?.stop().catch(() => undefined);
+    console.log('C', Date.now());
     if (target?.listening) {
       target.closeAllConnections();
       await new Promise<void>((resolve) => target.close(() => resolve()));
@@ -150,7 +159,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard (Chromium)', () => 
     await page.getByRole('link', { name: 'Overview', exact: true }).first().click();
     await page.locator('[data-testid="service-web"]').waitFor();
     await page.evaluate(() => {
-      (window as unknown as { __noReload: boolean }).__noReload = true;
+      (globalThis as unknown as InPage).__noReload = true;
     });
 
     // the target goes away: the next run fails, and the page turns Down by itself
@@ -158,7 +167,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard (Chromium)', () => 
     await new Promise<void>((resolve) => target.close(() => resolve()));
     await waitForText(page, '[data-testid="state-web"]', 'Down', 20_000);
     await waitForText(page, '[data-testid="overall"]', /^1 service down/);
-    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as InPage).__noReload)).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'shipshape-overview-down.png'), fullPage: true });
 
     // and the service page tells why

@@ -1,0 +1,4 @@
+export interface ScenarioContext {
+  /** progress lines (stderr) */
+  log(s: string): void;
+}

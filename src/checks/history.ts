@@ -7,7 +7,7 @@
 import { DDSketch } from '@datadog/sketches-js';
 import type { Aggregate, FailedResult, SparkPoint } from '../api/types.js';
 import type { ConditionOutcome } from './types.js';
-import type { Store } from '../store/db.js';
+import type { OpenBucketsTable, Store } from '../store/db.js';
 
 export type Resolution = 'minute' | 'hour' | 'day';
 const SIZE: Record<Resolution, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
@@ -226,7 +226,7 @@ export class History {
 
   /** On a graceful stop: write open buckets so a restart continues them. */
   async persistOpen(): Promise<void> {
-    const rows: import('../store/db.js').OpenBucketsTable[] = [];
+    const rows: OpenBucketsTable[] = [];
     for (const [id, h] of this.byCheck) {
       if (h.minute) {
         // minutes are short: store the raw latencies in the sketch column

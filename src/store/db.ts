@@ -4,6 +4,7 @@
  */
 import { mkdirSync, accessSync, constants, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Generated } from 'kysely';
 import { migrations } from './migrations.js';
 
@@ -177,7 +178,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
     throw new StoreError(`the store ${file} is read-only: Shipshape needs to write to it (check the file and directory permissions, or pick another --data-dir)`);
   }
   const { default: Database } = await import('better-sqlite3');
-  let sqlite: import('better-sqlite3').Database | undefined;
+  let sqlite: SqliteDatabase | undefined;
   try {
     sqlite = new Database(file, { timeout: 2000 });
     sqlite.pragma('journal_mode = WAL');

@@ -2,7 +2,7 @@
  * Shipshape's own schema, as ordered migrations. Never edit a released migration: add one.
  * Times are epoch milliseconds (UTC instants).
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from './db.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -13,7 +13,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
   const id = pg ? 'bigserial' : 'integer';
   const blob = pg ? 'bytea' : 'blob';
   const num = pg ? 'double precision' : 'real';
-  const idCol = (c: import('kysely').ColumnDefinitionBuilder) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement());
+  const idCol = (c: ColumnDefinitionBuilder) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement());
   /** SQLite tables keyed by their primary key alone store rows once, not twice (no rowid). */
   const compact = <T extends { modifyEnd(s: ReturnType<typeof sql>): T }>(t: T): T => (pg ? t : t.modifyEnd(sql`without rowid`));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileCondition, ConditionSyntaxError, evaluate } from '../../src/checks/conditions.js';
+import { compileCondition, evaluate, type ConditionSyntaxError } from '../../src/checks/conditions.js';
 import type { Observation } from '../../src/checks/types.js';
 
 const obs = (values: Record<string, unknown>, latencyMs = 120, ok = true, error?: string): Observation => ({ ok, latencyMs, values, error });

@@ -11,7 +11,7 @@ const BIN = resolve('bin/shipshape.js');
 let dir: string;
 
 function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; asNobody?: boolean } = {}): SpawnSyncReturns<string> {
-  const env = { ...process.env, SHIPSHAPE_CONFIG: '', SHIPSHAPE_DATA_DIR: '', SHIPSHAPE_DATABASE_URL: '', ...opts.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, SHIPSHAPE_CONFIG: '', SHIPSHAPE_DATA_DIR: '', SHIPSHAPE_DATABASE_URL: '', ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
   const cmd = opts.asNobody && process.getuid?.() === 0 ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];
   return spawnSync(cmd[0] as string, cmd[1] as string[], { encoding: 'utf8', env, cwd: dir, timeout: 60_000 });

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page, ServiceSummary } from '../../src/api/types.js';
 import { startTarget, type Target } from '../helpers/target.js';
 import { ADMIN, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -111,11 +112,11 @@ describe('HTTP API', () => {
   it('lists services with checks, condition outcomes, uptime and 90-day bars, paginated by cursor', async () => {
     const res = await s.api('/api/v1/services?include=days,sparkline&limit=2');
     expect(res.status).toBe(200);
-    const page = (await res.json()) as { items: Array<Record<string, any>>; next_cursor: string | null };
+    const page = (await res.json()) as Page<ServiceSummary>;
     expect(page.items.map((x) => x.name)).toEqual(['web', 'cache']);
     const web = page.items[0]!;
     expect(web.checks[0]).toMatchObject({ id: 'web/api-health', kind: 'http', target: `GET ${t.url}/api/health`, state: 'up' });
-    expect(web.checks[0].last.conditions).toEqual([
+    expect(web.checks[0]!.last?.conditions).toEqual([
       { condition: 'status == 200', ok: true, actual: 'status = 200' },
       { condition: 'body.status == "healthy"', ok: true, actual: 'body.status = "healthy"' },
     ]);

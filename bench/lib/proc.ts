@@ -162,6 +162,8 @@ export interface ProcSample {
   rssMax: number;
   rssEnd: number;
   seconds: number;
+  /** per second: CPU % of one core and RSS in MB */
+  timeline: { cpu: number; rssMb: number }[];
 }
 
 /** Sample a process for `seconds`: CPU from utime+stime deltas, RSS every second. */
@@ -172,12 +174,14 @@ export async function sampleProcess(pid: number, seconds: number, onTick?: (elap
   let rssMax = rssBytes(pid);
   let rssEnd = rssMax;
   const marks: { t: number; c: number }[] = [{ t: t0, c: c0 }];
+  const rssAt: number[] = [rssMax];
   for (let i = 1; i <= seconds; i++) {
     const wait = t0 + i * 1000 - performance.now();
     if (wait > 0) await sleep(wait);
     const c = cpuTicks(pid);
     marks.push({ t: performance.now(), c });
     rssEnd = rssBytes(pid);
+    rssAt.push(rssEnd);
     rssMax = Math.max(rssMax, rssEnd);
     onTick?.(i);
   }
@@ -185,5 +189,6 @@ export async function sampleProcess(pid: number, seconds: number, onTick?: (elap
   const pct = (a: { t: number; c: number }, b: { t: number; c: number }) => ((b.c - a.c) / hz / ((b.t - a.t) / 1000)) * 100;
   let max5 = 0;
   for (let i = 5; i < marks.length; i++) max5 = Math.max(max5, pct(marks[i - 5] as { t: number; c: number }, marks[i] as { t: number; c: number }));
-  return { cpuPct: pct(marks[0] as { t: number; c: number }, last), cpuPctMax5s: max5, rssMax, rssEnd, seconds: (last.t - t0) / 1000 };
+  const timeline = marks.slice(1).map((m, i) => ({ cpu: Math.round(pct(marks[i] as { t: number; c: number }, m) * 10) / 10, rssMb: Math.round(((rssAt[i + 1] ?? 0) / 1048576) * 10) / 10 }));
+  return { cpuPct: pct(marks[0] as { t: number; c: number }, last), cpuPctMax5s: max5, rssMax, rssEnd, seconds: (last.t - t0) / 1000, timeline };
 }

@@ -27,6 +27,7 @@ export function row(r: Omit<Row, 'ratio'>): Row {
 export function fmt(v: number | null, unit = ''): string {
   if (v === null || Number.isNaN(v)) return '—';
   const a = Math.abs(v);
+  if (Number.isInteger(v)) return unit ? `${v} ${unit}` : String(v);
   const s = a >= 1000 ? v.toFixed(0) : a >= 100 ? v.toFixed(1) : a >= 10 ? v.toFixed(2) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
   return unit ? `${s} ${unit}` : s;
 }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { CheckSummary, DayBar, HealthReport, ServiceState, ServiceSummary, SparkPoint, StateChange, UptimeWindows } from '../api/types.js';
-import type { CheckDef, Config } from '../config/load.js';
+import type { CheckDef, Config, ServiceDef } from '../config/load.js';
 import type { EventLog } from '../events/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/db.js';
@@ -113,6 +113,7 @@ const iso = (t: number | null | undefined) => (t === null || t === undefined ? n
 
 export class Monitor {
   config!: Config;
+  private serviceDefs = new Map<string, ServiceDef>();
   readonly history: History;
   readonly heartbeats: Heartbeats;
   private readonly scheduler: Scheduler;
@@ -169,6 +170,7 @@ export class Monitor {
   /** Apply a (new) config: add, update and remove checks without restarting the others. */
   async apply(config: Config): Promise<void> {
     this.config = config;
+    this.serviceDefs = new Map(config.services.map((s) => [s.name, s]));
     const r = config.raw;
     this.history.retention = { minute: r.history.minute, hour: r.history.hour, day: r.history.day, failuresPerCheck: r.history.failures_per_check };
     (this.scheduler as unknown as { opts: { concurrency: number } }).opts.concurrency = r.defaults.concurrency;
@@ -299,7 +301,7 @@ export class Monitor {
   }
 
   private async updateService(name: string, reason: string): Promise<void> {
-    const svc = this.config.services.find((s) => s.name === name);
+    const svc = this.serviceDefs.get(name);
     const rt = this.services.get(name);
     if (!svc || !rt) return;
     const next = rollup(svc.checks.map((c) => this.checks.get(c.id)?.state ?? 'pending'));
@@ -401,7 +403,7 @@ export class Monitor {
   }
 
   service(name: string, include: { days?: boolean; sparkline?: boolean } = {}): ServiceSummary | undefined {
-    const svc = this.config.services.find((s) => s.name === name);
+    const svc = this.serviceDefs.get(name);
     const rt = this.services.get(name);
     if (!svc || !rt) return undefined;
     const runtimes = svc.checks.map((c) => this.checks.get(c.id)).filter((x): x is Runtime => x !== undefined);
@@ -494,7 +496,7 @@ export class Monitor {
     const checks: HealthReport['checks'] = {};
     let states: ServiceState[];
     if (service) {
-      const svc = this.config.services.find((s) => s.name === service);
+      const svc = this.serviceDefs.get(service);
       const rt = this.services.get(service);
       if (!svc || !rt) return undefined;
       for (const c of svc.checks) {

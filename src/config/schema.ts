@@ -60,7 +60,15 @@ const serviceSchema = z
     description: z.string().max(500).optional(),
     checks: z.array(checkSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((svc, ctx) => {
+    const seen = new Set<string>();
+    svc.checks.forEach((c, i) => {
+      if (!c.name) return;
+      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', message: `duplicate check name "${c.name}" in this service`, path: ['checks', i, 'name'] });
+      seen.add(c.name);
+    });
+  });
 
 export const configSchema = z
   .object({

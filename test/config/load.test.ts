@@ -107,7 +107,7 @@ describe('config loading', () => {
 
   it('rejects a check with two kinds and a duplicate check name', () => {
     expect(errorOf('services:\n  web:\n    checks:\n      - tcp: { host: x, port: 1 }\n        http: { url: "http://x" }\n').message).toMatch(/exactly one kind/);
-    expect(errorOf('services:\n  web:\n    checks:\n      - { name: a, tcp: { host: x, port: 1 } }\n      - { name: a, tcp: { host: y, port: 2 } }\n').message).toMatch(/duplicate check name "a"/);
+    expect(errorOf('services:\n  web:\n    checks:\n      - { name: a, tcp: { host: x, port: 1 } }\n      - { name: a, tcp: { host: y, port: 2 } }\n').message).toMatch(/shipshape\.yaml:5:\d+: services\.web\.checks\[1\]\.name: duplicate check name "a"/);
   });
 
   it('reports every error at once, not just the first', () => {

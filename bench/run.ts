@@ -87,9 +87,9 @@ async function main(): Promise<number> {
             const dest = join(keep, 'http1k.cpuprofile');
             rmSync(dest, { force: true });
             execFileSync('cp', [join(profileDir, file), dest]);
-            const sum = summarise(dest, 25);
+            const sum = summarise(dest, 25, r.windowUs);
             entry.profile = { file: 'bench/results/http1k.cpuprofile', ...sum };
-            process.stdout.write(`\nCPU profile of the http1k server (${(sum.busyMs / 1000).toFixed(1)}s busy of ${(sum.totalMs / 1000).toFixed(1)}s; % of busy time), ${dest}\n`);
+            process.stdout.write(`\nCPU profile of the http1k server during the sampling window (${(sum.busyMs / 1000).toFixed(1)}s busy of ${(sum.totalMs / 1000).toFixed(1)}s; % of busy time), ${dest}\n`);
             process.stdout.write('  by function (self):\n');
             for (const h of sum.functions) process.stdout.write(`    ${h.selfPct.toFixed(1).padStart(5)}%  ${h.where}\n`);
             process.stdout.write('  by file / package (self):\n');

@@ -15,6 +15,12 @@ import { createMetrics } from './metrics/metrics.js';
 import { buildServer } from './server/app.js';
 import { openStore, StoreError, type Store } from './store/db.js';
 import { Tokens } from './tokens/tokens.js';
+import type { Domain, DomainContext } from './domain.js';
+import { IngestGuard } from './server/ingest.js';
+import { createTelemetry } from './telemetry/index.js';
+import { createErrors } from './errors/index.js';
+import { createAlerts } from './alerts/index.js';
+import { createNotify } from './notify/index.js';
 
 export const VERSION: string = (() => {
   try {
@@ -43,6 +49,7 @@ export interface Running {
   url: string;
   server: FastifyInstance;
   monitor: Monitor;
+  domains: Domain[];
   store: Store;
   events: EventLog;
   tokens: Tokens;
@@ -112,7 +119,27 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
   else if ((await tokens.count()) === 0) firstAdminToken = (await tokens.create('admin', ['admin'], 'system')).token;
 
   await monitor.start(config);
+
+  const ctx: DomainContext = { store, events, logger: log, metrics, monitor, config: () => config, now: Date.now };
+  const guard = new IngestGuard(() => config.raw.ingest);
+  const telemetry = createTelemetry(ctx, guard);
+  const domains: Domain[] = [telemetry, createErrors(ctx, guard), createAlerts(ctx, { telemetry: telemetry.query, guard }), createNotify(ctx)];
+  const started: Domain[] = [];
+  try {
+    for (const d of domains) {
+      await d.start?.();
+      started.push(d);
+    }
+  } catch (e) {
+    for (const d of started.reverse()) await d.stop?.().catch(() => undefined);
+    await monitor.stop().catch(() => undefined);
+    await store.close();
+    unlock();
+    throw e;
+  }
+
   const server = await buildServer({
+    domains,
     monitor,
     tokens,
     events,
@@ -151,6 +178,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
         for (const w of next.warnings) log.warn(w);
         await monitor.apply(next);
         config = next;
+        for (const d of domains) await d.apply?.(next);
         await events.append({ type: 'config.reloaded', actor: 'config', subject: `config:${basename(opts.configPath)}`, data: { services: next.services.length, checks: next.checks.size } });
         log.info({ services: next.services.length, checks: next.checks.size }, 'config reloaded');
         return true;
@@ -189,6 +217,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       watcher?.close();
       clearInterval(tokenRefresh);
       await server.close();
+      for (const d of [...domains].reverse()) await d.stop?.().catch((e) => log.error({ err: e, domain: d.name }, 'stopping failed'));
       await monitor.stop();
       await closeHttpAgents();
       await events.append({ type: 'shipshape.stopped', actor: 'system', subject: 'shipshape', data: {} }).catch(() => undefined);
@@ -198,5 +227,5 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
     return stopping;
   };
 
-  return { url, server, monitor, store, events, tokens, config: () => config, firstAdminToken, reload, stop };
+  return { url, server, monitor, domains, store, events, tokens, config: () => config, firstAdminToken, reload, stop };
 }

@@ -6,6 +6,7 @@ interface Node {
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
 interface Profile {
+  startTime: number;
   nodes: Node[];
   samples: number[];
   timeDeltas: number[];
@@ -35,16 +36,25 @@ function pkgOf(url: string): string {
   return (parts[0] as string).startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
 }
 
-/** Percentages are of busy time (idle excluded). */
-export function summarise(file: string, top = 20): { busyMs: number; totalMs: number; functions: HotSpot[]; files: HotSpot[] } {
+/**
+ * Percentages are of busy time (idle excluded). `windowUs` keeps only the samples taken in that
+ * span of the monotonic clock (V8 timestamps are CLOCK_MONOTONIC µs, like process.hrtime).
+ */
+export function summarise(file: string, top = 20, windowUs?: [number, number]): { busyMs: number; totalMs: number; samples: number; functions: HotSpot[]; files: HotSpot[] } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfById = new Map<number, number>();
   let total = 0;
+  let at = p.startTime;
+  let kept = 0;
   p.samples.forEach((id, i) => {
-    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+    const delta = p.timeDeltas[i] ?? 0;
+    at += delta;
+    if (windowUs && (at < windowUs[0] || at > windowUs[1])) return;
+    const dt = delta / 1000;
     selfById.set(id, (selfById.get(id) ?? 0) + dt);
     total += dt;
+    kept++;
   });
   const fn = new Map<string, number>();
   const files = new Map<string, number>();
@@ -67,5 +77,5 @@ export function summarise(file: string, top = 20): { busyMs: number; totalMs: nu
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([where, ms]) => ({ where, selfMs: ms, selfPct: (100 * ms) / Math.max(busy, 1e-9) }));
-  return { busyMs: busy, totalMs: total, functions: list(fn), files: list(files) };
+  return { busyMs: busy, totalMs: total, samples: kept, functions: list(fn), files: list(files) };
 }

@@ -162,6 +162,8 @@ export interface ProcSample {
   rssMax: number;
   rssEnd: number;
   seconds: number;
+  /** the window on the monotonic clock (µs), comparable with V8 .cpuprofile timestamps */
+  windowUs: [number, number];
   /** per second: CPU % of one core and RSS in MB */
   timeline: { cpu: number; rssMb: number }[];
 }
@@ -170,6 +172,7 @@ export interface ProcSample {
 export async function sampleProcess(pid: number, seconds: number, onTick?: (elapsed: number) => void): Promise<ProcSample> {
   const hz = clockTicks();
   const t0 = performance.now();
+  const hr0 = Number(process.hrtime.bigint() / 1000n);
   const c0 = cpuTicks(pid);
   let rssMax = rssBytes(pid);
   let rssEnd = rssMax;
@@ -190,5 +193,6 @@ export async function sampleProcess(pid: number, seconds: number, onTick?: (elap
   let max5 = 0;
   for (let i = 5; i < marks.length; i++) max5 = Math.max(max5, pct(marks[i - 5] as { t: number; c: number }, marks[i] as { t: number; c: number }));
   const timeline = marks.slice(1).map((m, i) => ({ cpu: Math.round(pct(marks[i] as { t: number; c: number }, m) * 10) / 10, rssMb: Math.round(((rssAt[i + 1] ?? 0) / 1048576) * 10) / 10 }));
-  return { cpuPct: pct(marks[0] as { t: number; c: number }, last), cpuPctMax5s: max5, rssMax, rssEnd, seconds: (last.t - t0) / 1000, timeline };
+  const hr1 = Number(process.hrtime.bigint() / 1000n);
+  return { cpuPct: pct(marks[0] as { t: number; c: number }, last), cpuPctMax5s: max5, rssMax, rssEnd, seconds: (last.t - t0) / 1000, windowUs: [hr0, hr1], timeline };
 }

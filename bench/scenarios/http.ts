@@ -30,8 +30,8 @@ const KUMA = { name: 'Uptime Kuma 2.5.3', cpuPct: 21.6, rssMb: 275 };
 export interface HttpRunResult {
   rows: Row[];
   raw: Record<string, unknown>;
-  /** the server's data dir and log, kept when profiling */
-  profileDir?: string;
+  /** the sampling window on the monotonic clock (µs) */
+  windowUs: [number, number];
 }
 
 export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { profileDir?: string } = {}): Promise<HttpRunResult> {
@@ -95,8 +95,8 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
     rows.push(row({ scenario: n, metric: 'failed runs in window', goal: '0', value: failures, unit: '', pass: failures === 0 }));
     rows.push(row({ scenario: n, metric: 'start-up (spawn → /health)', goal: '', value: server.startupMs / 1000, unit: 's', pass: null }));
 
-    const raw = { checks, every: load.every, warmup_s: load.warmupS, sample: s, runs_per_s: runsPerS, expected_runs_per_s: expectedPerS, failures, lag_summary_s: { p50: lagP50, p99: lagP99 }, lag_window_s: { p50: winP50, p99: winP99 }, cpu_pct_from_metrics: cpuFromMetrics, startup_ms: server.startupMs, profiled: !!opts.profileDir };
-    return { rows, raw };
+    const raw = { checks, timeline: s.timeline, every: load.every, warmup_s: load.warmupS, sample: { ...s, timeline: undefined }, runs_per_s: runsPerS, expected_runs_per_s: expectedPerS, failures, lag_summary_s: { p50: lagP50, p99: lagP99 }, lag_window_s: { p50: winP50, p99: winP99 }, cpu_pct_from_metrics: cpuFromMetrics, startup_ms: server.startupMs, profiled: !!opts.profileDir };
+    return { rows, raw, windowUs: s.windowUs };
   } finally {
     if (server) {
       const code = await stopChild(server.child);

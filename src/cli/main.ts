@@ -5,57 +5,17 @@ import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Table from 'cli-table3';
-import { pino, type Logger } from 'pino';
+import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, makeLogger, out, paint, red, withStore } from './util.js';
 import type { Page, Scope, ServiceSummary } from '../api/types.js';
 import { runCheck } from '../checks/runner.js';
 import type { HeartbeatSource } from '../checks/types.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { formatDuration, formatPercent } from '../config/units.js';
-import { openStore, StoreError, type Store } from '../store/db.js';
+import { openStore, type Store } from '../store/db.js';
 import { SCOPES, Tokens } from '../tokens/tokens.js';
 import { startShipshape, VERSION } from '../app.js';
-
-const env = process.env;
-const defaultConfig = () => env.SHIPSHAPE_CONFIG ?? 'shipshape.yaml';
-const defaultDataDir = () => env.SHIPSHAPE_DATA_DIR ?? '.shipshape';
-
-function makeLogger(): Logger {
-  const level = env.SHIPSHAPE_LOG_LEVEL ?? 'info';
-  const pretty = process.stdout.isTTY && env.SHIPSHAPE_LOG_FORMAT !== 'json';
-  return pretty ? pino({ level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } }) : pino({ level });
-}
-
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-function fail(e: unknown): never {
-  if (e instanceof ConfigError) process.stderr.write(`${e.message}\n`);
-  else if (e instanceof CliError || e instanceof StoreError) process.stderr.write(`shipshape: ${e.message}\n`);
-  else process.stderr.write(`shipshape: ${(e as Error)?.stack ?? String(e)}\n`);
-  process.exit(e instanceof CliError ? e.exitCode : 1);
-}
-
-async function withStore<T>(dataDir: string, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore({ dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
-
-const out = (s: string) => process.stdout.write(`${s}\n`);
-const json = (v: unknown) => out(JSON.stringify(v, null, 2));
-const green = (s: string) => (process.stdout.isTTY ? `\x1b[32m${s}\x1b[0m` : s);
-const red = (s: string) => (process.stdout.isTTY ? `\x1b[31m${s}\x1b[0m` : s);
-const yellow = (s: string) => (process.stdout.isTTY ? `\x1b[33m${s}\x1b[0m` : s);
-const paint = (state: string) => (state === 'up' || state === 'ok' ? green(state) : state === 'down' || state === 'FAIL' ? red(state) : yellow(state));
+import { registerAlertsCommands } from './commands/alerts.js';
+import { registerNotifyCommands } from './commands/notify.js';
 
 const program = new Command();
 program
@@ -281,5 +241,8 @@ token
       fail(e);
     }
   });
+
+registerAlertsCommands(program);
+registerNotifyCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { kinds } from '../checks/kinds/index.js';
 import { compileCondition, ConditionSyntaxError } from '../checks/conditions.js';
 import { duration } from './zod-units.js';
+import { ingestSchema } from '../telemetry/config.js';
+import { alertingSchema, alertsSchema } from '../alerts/config.js';
+import { notifySchema } from '../notify/config.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const name = (what: string) =>
@@ -59,6 +62,11 @@ const serviceSchema = z
   .object({
     description: z.string().max(500).optional(),
     checks: z.array(checkSchema).default([]),
+    sentry: z
+      .object({ project: z.union([z.number().int().min(1), z.string().regex(/^\d+$/)]).transform(Number) })
+      .strict()
+      .optional()
+      .meta({ description: 'errors sent to the Sentry DSN with this project id belong to this service' }),
   })
   .strict()
   .superRefine((svc, ctx) => {
@@ -101,6 +109,10 @@ export const configSchema = z
       .strict()
       .default({ failures_per_check: 100, minute: 48 * 3_600_000, hour: 90 * 86_400_000, day: 400 * 86_400_000 }),
     services: z.record(name('service'), serviceSchema).default({}),
+    ingest: ingestSchema.prefault({}),
+    alerting: alertingSchema,
+    alerts: alertsSchema,
+    notify: notifySchema.prefault({}),
   })
   .strict();
 

@@ -14,6 +14,7 @@ import type { Monitor } from '../checks/monitor.js';
 import type { EventLog } from '../events/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Tokens } from '../tokens/tokens.js';
+import type { Domain } from '../domain.js';
 import { registerAuth } from './auth.js';
 import { HttpProblem, problemType, sendProblem } from './http.js';
 import { authRoutes } from './routes/auth.js';
@@ -24,6 +25,8 @@ import { metricsRoutes } from './routes/metrics.js';
 import { serviceRoutes } from './routes/services.js';
 
 export interface ServerDeps {
+  /** the domains' own routes (telemetry, errors, alerts, notify…) */
+  domains?: Domain[];
   monitor: Monitor;
   tokens: Tokens;
   events: EventLog;
@@ -106,6 +109,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   eventRoutes(app, { events: deps.events, onClose: (fn) => app.addHook('preClose', async () => fn()) });
   heartbeatRoutes(app, { monitor: deps.monitor });
   metricsRoutes(app, { metrics: deps.metrics });
+  for (const d of deps.domains ?? []) d.routes?.(app);
 
   const webRoot = deps.webRoot ?? join(packageRoot, 'dist', 'web');
   const hasWeb = existsSync(join(webRoot, 'index.html'));

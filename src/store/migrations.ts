@@ -4,18 +4,44 @@
  */
 import { sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from './db.js';
+import { telemetryMigrations } from '../telemetry/migrations.js';
+import { errorsMigrations } from '../errors/migrations.js';
+import { alertsMigrations } from '../alerts/migrations.js';
+import { notifyMigrations } from '../notify/migrations.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDB = Kysely<any>;
 
+/**
+ * All migrations, by name (Kysely runs them in name order). Each domain owns a number range:
+ * 0001-0099 foundation (here), 0100 telemetry, 0200 errors, 0300 alerts, 0400 notify.
+ */
 export function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    ...foundationMigrations(dialect),
+    ...telemetryMigrations(dialect),
+    ...errorsMigrations(dialect),
+    ...alertsMigrations(dialect),
+    ...notifyMigrations(dialect),
+  };
+}
+
+/** Column types that differ between SQLite and PostgreSQL, for every domain's migrations. */
+export function columnTypes(dialect: Dialect) {
   const pg = dialect === 'postgres';
-  const id = pg ? 'bigserial' : 'integer';
-  const blob = pg ? 'bytea' : 'blob';
-  const num = pg ? 'double precision' : 'real';
-  const idCol = (c: ColumnDefinitionBuilder) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement());
-  /** SQLite tables keyed by their primary key alone store rows once, not twice (no rowid). */
-  const compact = <T extends { modifyEnd(s: ReturnType<typeof sql>): T }>(t: T): T => (pg ? t : t.modifyEnd(sql`without rowid`));
+  return {
+    /** auto-incrementing id column type; use with `idCol` */
+    id: (pg ? 'bigserial' : 'integer') as 'integer',
+    idCol: (c: ColumnDefinitionBuilder) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()),
+    blob: (pg ? 'bytea' : 'blob') as 'blob',
+    num: (pg ? 'double precision' : 'real') as 'real',
+    /** SQLite tables keyed by their primary key alone store rows once, not twice (no rowid). */
+    compact: <T extends { modifyEnd(s: ReturnType<typeof sql>): T }>(t: T): T => (pg ? t : t.modifyEnd(sql`without rowid`)),
+  };
+}
+
+function foundationMigrations(dialect: Dialect): Record<string, Migration> {
+  const { id, idCol, blob, num, compact } = columnTypes(dialect);
 
   return {
     '0001_foundation': {

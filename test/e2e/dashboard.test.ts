@@ -101,11 +101,10 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard (Chromium)', () => 
   }, 120_000);
 
   afterAll(async () => {
-    console.log('A', Date.now());
-    await browser?.close().catch(() => undefined);
-    console.log('B', Date.now());
+    // stop Shipshape while the page is still open (as a user would): closing Chromium first leaves
+    // its network process holding the live stream's socket for up to a minute, and stop() waits.
     await running?.stop().catch(() => undefined);
-    console.log('C', Date.now());
+    await browser?.close().catch(() => undefined);
     if (target?.listening) {
       target.closeAllConnections();
       await new Promise<void>((resolve) => target.close(() => resolve()));

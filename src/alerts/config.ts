@@ -1,0 +1,30 @@
+/** `alerts:` in shipshape.yaml: one line of condition each, plus how and when they page. */
+import { z } from 'zod';
+import { duration } from '../config/zod-units.js';
+
+export const severitySchema = z.enum(['P0', 'P1', 'P2', 'P3']);
+
+export const alertRuleSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'an alert name is letters, digits, "_", "-" or "."'),
+    when: z.string().min(1).meta({ description: 'e.g. "error_rate(web) > 1% for 5m", "p95(web.latency) > 1000ms for 5m", "down(web) for 1m", "absent(heartbeat.nightly-backup) for 26h"' }),
+    severity: severitySchema.default('P2'),
+    labels: z.record(z.string(), z.string()).default({}),
+    summary: z.string().max(1000).optional().meta({ description: 'template: {{ service }}, {{ value }}, {{ labels.x }}, {{ threshold }}' }),
+    description: z.string().max(5000).optional(),
+    runbook_url: z.string().url().optional(),
+    keep_firing_for: duration().default(0).meta({ description: 'stay firing this long after the condition clears (hysteresis)' }),
+    min_samples: z.number().int().min(0).optional().meta({ description: 'do not fire on fewer samples in the window (default: 20 for rates and quantiles)' }),
+  })
+  .strict();
+
+export const alertsSchema = z.array(alertRuleSchema).default([]);
+
+export const alertingSchema = z
+  .object({
+    evaluate_every: duration().default(10_000).meta({ description: 'how often rules are evaluated' }),
+  })
+  .strict()
+  .default({ evaluate_every: 10_000 });
+
+export type AlertRuleConfig = z.output<typeof alertRuleSchema>;

@@ -1,0 +1,7 @@
+/** The errors domain's tables. Names continue the global order (see src/store/migrations.ts). */
+import type { Migration } from 'kysely';
+import type { Dialect } from '../store/db.js';
+
+export function errorsMigrations(_dialect: Dialect): Record<string, Migration> {
+  return {};
+}

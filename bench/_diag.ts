@@ -22,7 +22,7 @@ const m0 = await scrape(server.url);
 await sleep(40_000);
 const b = threads(server.child.pid);
 const agg = new Map<string, { u: number; s: number }>();
-for (const [tid, x] of b) { const y = a.get(tid) ?? { u: 0, s: 0 }; const k = x.name; const e = agg.get(k) ?? { u: 0, s: 0 }; e.u += x.u - y.u; e.s += x.s - y.s; agg.set(k, e); }
+for (const [tid, x] of b) { const y = a.get(tid) ?? { u: 0, s: 0 }; const k = tid === String(server.child.pid) ? 'main' : `thread ${tid}`; const e = agg.get(k) ?? { u: 0, s: 0 }; e.u += x.u - y.u; e.s += x.s - y.s; agg.set(k, e); }
 for (const [k, v] of agg) console.log(k.padEnd(20), 'user%', (v.u / 40).toFixed(2), 'sys%', (v.s / 40).toFixed(2));
 const m1 = await scrape(server.url);
 for (const s of m1) if (/heap_size|external|rss|space_size_used/.test(s.name)) console.log(s.name, JSON.stringify(s.labels), (s.value / 1048576).toFixed(1));

@@ -55,6 +55,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard (Chromium)', () => 
   let target: Server;
   let running: Running | undefined;
   let browser: Browser | undefined;
+  const socks = new Set<import('node:net').Socket>();
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'shipshape-e2e-'));
@@ -94,6 +95,8 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard (Chromium)', () => 
       webRoot,
     });
 
+    running.server.server.on('connection', (sock) => { socks.add(sock); sock.on('close', () => socks.delete(sock)); });
+    running.server.server.on('request', (req) => { console.log('req', req.socket.remotePort, req.method, req.url); });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -103,7 +106,11 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard (Chromium)', () => 
   afterAll(async () => {
     // stop Shipshape while the page is still open (as a user would): closing Chromium first leaves
     // its network process holding the live stream's socket for up to a minute, and stop() waits.
+    await new Promise((r) => setTimeout(r, 300));
+    for (const so of socks) console.log('open sock', so.remotePort, so.readyState, so.destroyed, so.bytesRead, so.bytesWritten);
+    const t0 = Date.now();
     await running?.stop().catch(() => undefined);
+    console.log('stop took', Date.now() - t0);
     await browser?.close().catch(() => undefined);
     if (target?.listening) {
       target.closeAllConnections();

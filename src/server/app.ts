@@ -61,6 +61,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     trustProxy: false,
+    // stop() must not wait for idle keep-alive or SSE connections (browsers hold spare sockets open)
+    forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true },
   });
   const startedAt = Date.now();

@@ -14,7 +14,7 @@ export function UptimeBars({ days, label, size = 'md' }: { days: DayBar[] | unde
     <div className={`bars bars-${size}`}>
       <div
         className="bars-strip"
-        role="group"
+        role={size === 'sm' ? 'img' : 'group'}
         aria-label={`${label}: daily uptime for the last ${list.length} days${avg !== null ? `, average ${pct(avg)}` : ''}`}
         onMouseLeave={() => setHover(null)}
       >
@@ -26,8 +26,9 @@ export function UptimeBars({ days, label, size = 'md' }: { days: DayBar[] | unde
             <span
               key={d.day}
               className={`bar bar-${tone}${hover === i ? ' bar-hover' : ''}`}
-              role="img"
-              aria-label={text}
+              role={size === 'sm' ? undefined : 'img'}
+              aria-label={size === 'sm' ? undefined : text}
+              aria-hidden={size === 'sm' ? true : undefined}
               onMouseEnter={() => setHover(i)}
             />
           );

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { api } from '../lib/api.ts';
-import { ago, dateTime, pct, plural, since } from '../lib/format.ts';
+import { STATE_LABEL, ago, dateTime, pct, plural, since } from '../lib/format.ts';
 import { useDocumentTitle, useNow } from '../lib/hooks.ts';
 import { Link, servicePath } from '../lib/router.tsx';
 import type { ServiceState, ServiceSummary } from '../lib/types.ts';
@@ -74,7 +74,12 @@ function ServiceRow({ s, now }: { s: ServiceSummary; now: number }) {
   const checksUp = s.checks.filter((c) => c.state === 'up').length;
   return (
     <li>
-      <Link to={servicePath(s.name)} className={`svc svc-${s.state}`} data-testid={`service-${s.name}`}>
+      <Link
+        to={servicePath(s.name)}
+        className={`svc svc-${s.state}`}
+        data-testid={`service-${s.name}`}
+        aria-label={`${s.name}: ${STATE_LABEL[s.state]}${s.since ? ` for ${since(s.since, now)}` : ''}, ${checksUp} of ${plural(s.checks.length, 'check')} up, uptime ${pct(s.uptime['24h'])} over 24 hours and ${pct(s.uptime['90d'])} over 90 days`}
+      >
         <div className="svc-head">
           <div className="svc-id">
             <span className="svc-name">{s.name}</span>

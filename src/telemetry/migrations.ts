@@ -1,7 +1,102 @@
 /** The telemetry domain's tables. Names continue the global order (see src/store/migrations.ts). */
-import type { Migration } from 'kysely';
+import type { Generated, Kysely, Migration } from 'kysely';
+import { columnTypes } from '../store/migrations.js';
 import type { Dialect } from '../store/db.js';
 
-export function telemetryMigrations(_dialect: Dialect): Record<string, Migration> {
-  return {};
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDB = Kysely<any>;
+
+/** One series: kind + service + name + labels (canonical JSON). */
+export interface TelSeriesTable {
+  id: Generated<number>;
+  kind: string;
+  service: string;
+  name: string;
+  labels: string;
+  type: string | null;
+  created_at: number;
+}
+
+/** One closed (or, after a stop, partial) bucket of a series. */
+export interface TelBucketTable {
+  series_id: number;
+  t: number;
+  count: number;
+  errors: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  last: number | null;
+  /** non-empty DDSketch bins (src/telemetry/sketch.ts encoding), requests and vitals only */
+  sketch: Uint8Array | null;
+}
+
+/** Buckets that were open at a graceful stop, restored at the next start. */
+export interface TelOpenTable extends TelBucketTable {
+  tier: string;
+}
+
+declare module '../store/db.js' {
+  interface DB {
+    tel_series: TelSeriesTable;
+    tel_10s: TelBucketTable;
+    tel_1m: TelBucketTable;
+    tel_1h: TelBucketTable;
+    tel_open: TelOpenTable;
+  }
+}
+
+export const TIER_TABLE = { '10s': 'tel_10s', '1m': 'tel_1m', '1h': 'tel_1h' } as const;
+
+export function telemetryMigrations(dialect: Dialect): Record<string, Migration> {
+  const { id, idCol, blob, num, compact } = columnTypes(dialect);
+  return {
+    '0100_telemetry': {
+      async up(db: AnyDB) {
+        await db.schema
+          .createTable('tel_series')
+          .addColumn('id', id, idCol)
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('labels', 'text', (c) => c.notNull())
+          .addColumn('type', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('tel_series_key', ['kind', 'service', 'name', 'labels'])
+          .execute();
+        await db.schema.createIndex('tel_series_service').on('tel_series').columns(['service', 'kind']).execute();
+        for (const table of Object.values(TIER_TABLE)) {
+          await compact(
+            db.schema
+              .createTable(table)
+              .addColumn('series_id', 'integer', (c) => c.notNull())
+              .addColumn('t', 'bigint', (c) => c.notNull())
+              .addColumn('count', num, (c) => c.notNull())
+              .addColumn('errors', num, (c) => c.notNull())
+              .addColumn('sum', num, (c) => c.notNull())
+              .addColumn('min', num)
+              .addColumn('max', num)
+              .addColumn('last', num)
+              .addColumn('sketch', blob)
+              .addPrimaryKeyConstraint(`${table}_pk`, ['series_id', 't']),
+          ).execute();
+          await db.schema.createIndex(`${table}_t`).on(table).column('t').execute();
+        }
+        await db.schema
+          .createTable('tel_open')
+          .addColumn('series_id', 'integer', (c) => c.notNull())
+          .addColumn('tier', 'text', (c) => c.notNull())
+          .addColumn('t', 'bigint', (c) => c.notNull())
+          .addColumn('count', num, (c) => c.notNull())
+          .addColumn('errors', num, (c) => c.notNull())
+          .addColumn('sum', num, (c) => c.notNull())
+          .addColumn('min', num)
+          .addColumn('max', num)
+          .addColumn('last', num)
+          .addColumn('sketch', blob)
+          .addPrimaryKeyConstraint('tel_open_pk', ['series_id', 'tier', 't'])
+          .execute();
+      },
+    },
+  };
 }

@@ -1,0 +1,175 @@
+/**
+ * Rollups with an injected clock, on SQLite and PostgreSQL: flushing, downsampling, restarts
+ * without loss, the stored query `shipshape alerts test` uses, retention and the series limit.
+ */
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Monitor } from '../../src/checks/monitor.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { DomainContext } from '../../src/domain.js';
+import { EventLog } from '../../src/events/log.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { IngestGuard } from '../../src/server/ingest.js';
+import type { Store } from '../../src/store/db.js';
+import { createTelemetry, storedTelemetryQuery, type TelemetryDomain } from '../../src/telemetry/index.js';
+import { decodeBins, encodeBins, binsOf, newSketch } from '../../src/telemetry/sketch.js';
+import { storeTargets } from '../helpers/stores.js';
+
+const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
+
+function setup(store: Store, yaml: string, clock: { now: number }) {
+  const config = parseConfig(yaml, 'shipshape.yaml');
+  const metrics = createMetrics();
+  const ctx: DomainContext = { store, events: new EventLog(store, () => clock.now), logger: pino({ level: 'silent' }), metrics, monitor: {} as Monitor, config: () => config, now: () => clock.now };
+  const tel = createTelemetry(ctx, new IngestGuard(() => config.raw.ingest));
+  return { tel, metrics, events: ctx.events };
+}
+
+const req = (route: string, ms: number, status: number, at: number) => ({ service: 'web', route, status, durationMs: ms, error: status >= 500, at });
+
+describe('sketch encoding', () => {
+  it('round-trips the bins a DDSketch holds', () => {
+    const s = newSketch();
+    for (let i = 1; i <= 1000; i++) s.accept(i * 1.7, 1 + (i % 3));
+    s.accept(0, 4);
+    const b = binsOf(s);
+    const back = decodeBins(encodeBins(b));
+    expect([...back.keys]).toEqual([...b.keys]);
+    expect([...back.counts]).toEqual([...b.counts]);
+    expect(back.zero).toBe(4);
+    expect(encodeBins(b).length).toBeLessThan(s.toProto().length / 2);
+    expect(() => decodeBins(Uint8Array.from([1, 5]))).toThrow(/truncated/);
+  });
+});
+
+for (const target of storeTargets) {
+  describe(`telemetry rollups on ${target.name}`, () => {
+    let made: Awaited<ReturnType<typeof target.make>>;
+    let store: Store;
+    beforeEach(async () => {
+      made = await target.make();
+      store = await made.open();
+    });
+    afterEach(async () => {
+      await store.close();
+      await made.cleanup();
+    });
+
+    it('flushes 10s buckets, downsamples to minutes and hours, and survives a restart without loss', async () => {
+      const clock = { now: T0 };
+      const yaml = 'services: {}\ningest:\n  tokens: [x]\n';
+      let { tel } = setup(store, yaml, clock);
+      await tel.start?.();
+      // 90 minutes: each 10s, 10 requests (1 error) on two routes
+      let total = 0;
+      for (let i = 0; i < 540; i++) {
+        clock.now = T0 + i * 10_000 + 3_000;
+        const batch = [];
+        for (let j = 0; j < 10; j++) batch.push(req(j % 2 ? '/a' : '/b', j === 0 ? 900 : 20 + j, j === 0 ? 500 : 200, clock.now));
+        tel.sink.requests(batch);
+        total += 10;
+        if (i % 30 === 0) await tel.flush();
+      }
+      await tel.flush();
+      const win = (ms: number) => tel.query.errorRate('web', ms);
+      expect(win(300_000).value).toBeCloseTo(0.1, 5);
+      expect(win(300_000).samples).toBeGreaterThanOrEqual(300);
+      expect(win(300_000).samples).toBeLessThanOrEqual(310);
+      // 2h window: everything, from hours + minutes + 10s buckets
+      expect(win(7_200_000).samples).toBe(total);
+      // 9 in 10 requests take 21..29ms, 1 in 10 takes 900ms; quantiles within DDSketch's 1%
+      expect(tel.query.latency('web', 0.5, 7_200_000).value).toBeGreaterThan(25 * 0.98);
+      expect(tel.query.latency('web', 0.5, 7_200_000).value).toBeLessThan(25 * 1.02);
+      expect(tel.query.latency('web', 0.95, 7_200_000).value).toBeGreaterThan(900 * 0.98);
+      expect(tel.query.latency('web', 0.95, 7_200_000).value).toBeLessThan(900 * 1.02);
+      expect(tel.query.requestRate('web', 600_000, '/a').value).toBeCloseTo(0.5, 1);
+
+      const sum = async (table: 'tel_10s' | 'tel_1m' | 'tel_1h') => Number((await store.db.selectFrom(table).select((eb) => eb.fn.sum<number>('count').as('n')).executeTakeFirstOrThrow()).n ?? 0);
+      const in10 = await sum('tel_10s');
+      expect(in10).toBeGreaterThan(total - 40);
+      expect(await sum('tel_1m')).toBeGreaterThan(total - 120);
+      expect(await sum('tel_1h')).toBe(360 * 10); // the first full hour
+      // stop, restart: what was open comes back, nothing is lost
+      const before = tel.query.errorRate('web', 7_200_000).samples;
+      await tel.stop?.();
+      ({ tel } = setup(store, yaml, clock));
+      await tel.start?.();
+      expect(tel.query.errorRate('web', 7_200_000).samples).toBe(before);
+      expect(tel.query.errorRate('web', 300_000).value).toBeCloseTo(0.1, 5);
+      // and the store-backed query (alerts test) reads the same
+      const stored = await storedTelemetryQuery(store, clock.now);
+      expect(stored.errorRate('web', 7_200_000).samples).toBe(before);
+      expect(stored.latency('web', 0.99, 7_200_000).value).toBeCloseTo(900, -1.5);
+      expect(stored.lastSeen('web')).toBeGreaterThan(clock.now - 20_000);
+      // later: the restored open buckets close; every request is in the hour rows
+      clock.now += 2 * 3_600_000;
+      tel.sink.requests([req('/a', 10, 200, clock.now)]);
+      await tel.flush();
+      expect(await sum('tel_1h')).toBe(total);
+      await tel.stop?.();
+    });
+
+    it('vitals, events and metrics', async () => {
+      const clock = { now: T0 };
+      const { tel } = setup(store, 'services: {}\n', clock);
+      await tel.start?.();
+      tel.sink.vitals([1000, 1500, 2000, 3000].map((value) => ({ service: 'web', page: '/', name: 'LCP' as const, value, at: clock.now })));
+      tel.sink.vitals([{ service: 'web', page: '/pricing', name: 'LCP', value: 8000, at: clock.now }]);
+      tel.sink.events([{ service: 'web', name: 'payment_failed', at: clock.now }, { service: 'api', name: 'payment_failed', count: 3, at: clock.now }]);
+      tel.sink.metrics([{ service: 'db', name: 'pg_connections', labels: { db: 'main' }, type: 'gauge', value: 40, at: clock.now }]);
+      tel.sink.metrics([{ service: 'db', name: 'pg_xact_commit_total', labels: { db: 'main' }, type: 'counter', value: 1000, at: clock.now }]);
+      clock.now += 30_000;
+      tel.sink.metrics([{ service: 'db', name: 'pg_connections', labels: { db: 'main' }, type: 'gauge', value: 45, at: clock.now }]);
+      tel.sink.metrics([{ service: 'db', name: 'pg_xact_commit_total', labels: { db: 'main' }, type: 'counter', value: 1600, at: clock.now }]);
+      expect(tel.query.vital('web', 'LCP', 0.75, 300_000, '/').value).toBeCloseTo(2000, -2);
+      expect(tel.query.vital('web', 'LCP', 0.75, 300_000).samples).toBe(5);
+      expect(tel.query.vital('web', 'INP', 0.75, 300_000).value).toBeNull();
+      expect(tel.query.eventRate('payment_failed', 300_000).samples).toBe(4);
+      expect(tel.query.eventRate('payment_failed', 300_000, 'api').samples).toBe(3);
+      expect(tel.query.metric('pg_connections', { db: 'main' }, 300_000, 'db').value).toBe(45);
+      expect(tel.query.metric('pg_connections', { db: 'other' }, 300_000).value).toBeNull();
+      // 600 commits over a 5 minute (300-310s) window
+      expect(tel.query.metric('pg_xact_commit_total', {}, 300_000).value).toBeCloseTo(2, 0);
+      expect(tel.query.lastSeen('db')).toBe(clock.now);
+      expect(tel.query.lastSeen('nobody')).toBeUndefined();
+      await tel.stop?.();
+    });
+
+    it('bounds memory by ingest.max_series, folds the excess into (other), and reports it once', async () => {
+      const clock = { now: T0 };
+      const { tel, metrics } = setup(store, 'services: {}\ningest:\n  max_series: 10\n', clock);
+      await tel.start?.();
+      for (let i = 0; i < 200; i++) tel.sink.requests([req(`/user/${i}`, 10, 200, clock.now)]);
+      expect(tel.seriesCount()).toBeLessThanOrEqual(10 + 50);
+      expect(tel.seriesCount()).toBeGreaterThanOrEqual(10);
+      // nothing lost for the service totals: the excess is in (other)
+      expect(tel.query.errorRate('web', 60_000).samples).toBe(200);
+      expect(tel.query.errorRate('web', 60_000, '(other)').samples).toBe(190);
+      for (let i = 0; i < 200; i++) tel.sink.metrics([{ service: 'db', name: 'm', labels: { id: String(i) }, type: 'gauge', value: 1, at: clock.now }]);
+      const text = await metrics.registry.metrics();
+      expect(text).toMatch(/shipshape_telemetry_folded_samples_total\{kind="requests"\} 190/);
+      expect(text).toMatch(/shipshape_telemetry_dropped_samples_total\{reason="cardinality"\} 200/);
+      await new Promise((r) => setTimeout(r, 50));
+      const events = await new EventLog(store).list({ limit: 10, type: 'telemetry.cardinality_limited' });
+      expect(events.map((e) => e.subject).sort()).toEqual(['service:db', 'service:web']);
+      await tel.stop?.();
+    });
+
+    it('prunes rows past their retention', async () => {
+      const clock = { now: T0 };
+      const { tel } = setup(store, 'services: {}\ningest:\n  retention: { ten_seconds: 5m }\n', clock);
+      await tel.start?.();
+      tel.sink.events([{ service: 'web', name: 'x', at: clock.now }]);
+      clock.now += 30_000;
+      await tel.flush();
+      expect((await store.db.selectFrom('tel_10s').selectAll().execute()).length).toBe(1);
+      clock.now += 11 * 60_000;
+      await tel.flush();
+      expect((await store.db.selectFrom('tel_10s').selectAll().execute()).length).toBe(0);
+      expect((await store.db.selectFrom('tel_1m').selectAll().execute()).length).toBe(1);
+      await tel.stop?.();
+    });
+  });
+}
+
+export type { TelemetryDomain };

@@ -9,6 +9,7 @@ import { duration } from './zod-units.js';
 import { ingestSchema } from '../telemetry/config.js';
 import { alertingSchema, alertsSchema } from '../alerts/config.js';
 import { notifySchema } from '../notify/config.js';
+import { errorsSchema } from '../errors/config.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const name = (what: string) =>
@@ -113,6 +114,7 @@ export const configSchema = z
     alerting: alertingSchema,
     alerts: alertsSchema,
     notify: notifySchema.prefault({}),
+    errors: errorsSchema.prefault({}),
   })
   .strict();
 

@@ -1,0 +1,33 @@
+/**
+ * `errors:` in shipshape.yaml (optional): how much of each issue's history is kept. Services claim
+ * Sentry projects with `services.<name>.sentry: { project: 1 }` (in the services schema).
+ */
+import { z } from 'zod';
+import type { Config } from '../config/load.js';
+
+export const errorsSchema = z
+  .object({
+    events_per_issue: z.number().int().min(1).max(1000).default(50).meta({ description: 'latest events kept per issue, with their full stack traces (50)' }),
+    max_pending: z.number().int().min(10).max(100_000).default(1000).meta({ description: 'events waiting to be stored before ingest answers 429 (1000)' }),
+  })
+  .strict();
+
+export type ErrorsConfig = z.output<typeof errorsSchema>;
+
+const defaults: ErrorsConfig = errorsSchema.parse({});
+
+/** The `errors:` section when the config schema carries it, else the defaults. */
+export function errorsSettings(config: Config): ErrorsConfig {
+  const raw = (config.raw as { errors?: Partial<ErrorsConfig> }).errors;
+  return raw ? { ...defaults, ...raw } : defaults;
+}
+
+/** project id -> service name, from `services.<name>.sentry.project` (the first service wins a shared id). */
+export function projectServices(config: Config): Map<number, string> {
+  const map = new Map<number, string>();
+  for (const [name, svc] of Object.entries(config.raw.services)) {
+    const p = svc.sentry?.project;
+    if (p !== undefined && !map.has(p)) map.set(p, name);
+  }
+  return map;
+}

@@ -1,0 +1,208 @@
+/**
+ * The Sentry wire protocol, as the official SDKs speak it: request bodies (chunked, gzip, deflate,
+ * br) read under a size limit, the envelope format (a header line, then items whose payload is
+ * `length` bytes or runs to the next newline), and the public key a request presents.
+ * https://develop.sentry.dev/sdk/data-model/envelopes/
+ */
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, inflateSync } from 'node:zlib';
+import type { FastifyRequest } from 'fastify';
+import { HttpProblem } from '../server/http.js';
+import { presentedIngestToken } from '../server/ingest.js';
+
+const tooLarge = (limit: number) => new HttpProblem(413, 'Content Too Large', `the body is larger than ${limit} bytes after decompression (ingest.max_body)`);
+const badRequest = (detail: string) => new HttpProblem(400, 'Bad Request', detail);
+
+/**
+ * Read a request body (any content type, chunked or not), decompressing `content-encoding: gzip`,
+ * `deflate` (zlib or raw) and `br`; 413 once more than `limit` bytes come out (or go in).
+ */
+export async function readBody(source: Readable, headers: Record<string, string | string[] | undefined>, limit: number): Promise<Buffer> {
+  const encoding = String(headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const declared = Number(headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  let inflater: Transform | undefined;
+  if (encoding === 'gzip' || encoding === 'x-gzip') inflater = createGunzip();
+  else if (encoding === 'br') inflater = createBrotliDecompress();
+  else if (encoding === 'deflate') inflater = deflateDecoder();
+  else if (encoding !== 'identity' && encoding !== '') {
+    source.resume();
+    throw new HttpProblem(415, 'Unsupported Media Type', `content-encoding "${encoding.slice(0, 40)}" is not supported: send identity, gzip, deflate or br`);
+  }
+
+  let received = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      received += chunk.length;
+      if (received > limit) done(tooLarge(limit));
+      else done(null, chunk);
+    },
+  });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const sink = async (src: AsyncIterable<Buffer>) => {
+    for await (const c of src) {
+      total += c.length;
+      if (total > limit) throw tooLarge(limit);
+      chunks.push(c);
+    }
+  };
+  let inflateFailed = false;
+  inflater?.once('error', () => (inflateFailed = true));
+  try {
+    if (inflater) await pipeline(source, counter, inflater, sink);
+    else await pipeline(source, counter, sink);
+  } catch (e) {
+    if (e instanceof HttpProblem) throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (inflateFailed) throw badRequest(`the body is not valid ${encoding} (content-encoding): ${err.message}`);
+    if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || /aborted/i.test(err.message)) throw badRequest('the request body was cut off before its end');
+    throw e;
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** `deflate` is zlib-wrapped by the spec but raw in some clients: look at the first byte. */
+function deflateDecoder(): Transform {
+  let inner: Transform | undefined;
+  let head = Buffer.alloc(0);
+  const start = (self: Transform, chunk: Buffer) => {
+    // a zlib stream starts with CMF 0x?8 where (CMF*256 + FLG) % 31 == 0
+    const zlib = chunk.length >= 2 && ((chunk[0] as number) & 0x0f) === 8 && (((chunk[0] as number) << 8) | (chunk[1] as number)) % 31 === 0;
+    const i = zlib ? createInflate() : createInflateRaw();
+    i.on('data', (d: Buffer) => self.push(d));
+    i.on('error', (e) => self.destroy(e));
+    return i;
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (!inner) {
+        head = Buffer.concat([head, chunk]);
+        if (head.length < 2) return done();
+        inner = start(this, head);
+        chunk = head;
+      }
+      if (inner.write(chunk)) done();
+      else inner.once('drain', () => done());
+    },
+    flush(done) {
+      inner ??= start(this, head);
+      if (head.length && head.length < 2) inner.write(head);
+      inner.once('end', () => done());
+      inner.end();
+    },
+  });
+}
+
+export interface EnvelopeItem {
+  header: Record<string, unknown> & { type: string };
+  payload: Buffer;
+}
+
+export interface Envelope {
+  header: Record<string, unknown>;
+  items: EnvelopeItem[];
+}
+
+export class EnvelopeError extends Error {}
+
+const MAX_ITEMS = 1000;
+
+function jsonObject(text: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new EnvelopeError(`${what} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new EnvelopeError(`${what} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** Parse an envelope; EnvelopeError says what is wrong and where (item number, byte offset). */
+export function parseEnvelope(buf: Buffer): Envelope {
+  const NL = 0x0a;
+  let pos = 0;
+  const line = (): string => {
+    const end = buf.indexOf(NL, pos);
+    const stop = end === -1 ? buf.length : end;
+    const s = buf.toString('utf8', pos, stop);
+    pos = end === -1 ? buf.length : end + 1;
+    return s.endsWith('\r') ? s.slice(0, -1) : s;
+  };
+  if (buf.length === 0) throw new EnvelopeError('the envelope is empty: expected a JSON header line');
+  const header = jsonObject(line(), 'the envelope header (line 1)');
+  const items: EnvelopeItem[] = [];
+  while (pos < buf.length) {
+    const at = pos;
+    const text = line();
+    if (text.trim() === '') continue; // blank lines between items (and a trailing newline)
+    const n = items.length + 1;
+    if (n > MAX_ITEMS) throw new EnvelopeError(`the envelope has more than ${MAX_ITEMS} items`);
+    const h = jsonObject(text, `the header of item ${n} (byte ${at})`);
+    if (typeof h.type !== 'string' || !h.type) throw new EnvelopeError(`the header of item ${n} (byte ${at}) has no "type"`);
+    let payload: Buffer;
+    if (h.length !== undefined && h.length !== null) {
+      const len = h.length;
+      if (typeof len !== 'number' || !Number.isInteger(len) || len < 0) throw new EnvelopeError(`item ${n} (${h.type}): "length" must be a non-negative integer`);
+      if (pos + len > buf.length) throw new EnvelopeError(`item ${n} (${h.type}) declares length ${len} but only ${buf.length - pos} bytes follow`);
+      payload = buf.subarray(pos, pos + len);
+      pos += len;
+      if (pos < buf.length) {
+        if (buf[pos] === NL) pos++;
+        else if (buf[pos] === 0x0d && buf[pos + 1] === NL) pos += 2;
+        else throw new EnvelopeError(`item ${n} (${h.type}): expected a newline after its ${len}-byte payload at byte ${pos}`);
+      }
+    } else {
+      const end = buf.indexOf(NL, pos);
+      const stop = end === -1 ? buf.length : end;
+      payload = buf.subarray(pos, stop > pos && buf[stop - 1] === 0x0d ? stop - 1 : stop);
+      pos = end === -1 ? buf.length : end + 1;
+    }
+    items.push({ header: h as EnvelopeItem['header'], payload });
+  }
+  return { header, items };
+}
+
+/** The public key from `?sentry_key=`, `X-Sentry-Auth`/`Authorization: Sentry …`, or the ingest token forms. */
+export function presentedSentryKey(req: FastifyRequest): string | undefined {
+  const q = (req.query as Record<string, unknown> | undefined)?.sentry_key;
+  if (typeof q === 'string' && q) return q;
+  for (const h of [req.headers['x-sentry-auth'], req.headers.authorization]) {
+    if (typeof h !== 'string') continue;
+    const m = /^\s*Sentry\s+(.*)$/i.exec(h);
+    if (!m) continue;
+    const k = /(?:^|[\s,])sentry_key\s*=\s*([^,\s]+)/i.exec(m[1] as string);
+    if (k) return k[1];
+  }
+  return presentedIngestToken(req);
+}
+
+/** The public key in an envelope header's `dsn` (`http://<key>@host/<project>`). */
+export function keyFromDsn(dsn: unknown): string | undefined {
+  if (typeof dsn !== 'string' || dsn.length > 2000) return undefined;
+  try {
+    const u = new URL(dsn);
+    return u.username ? decodeURIComponent(u.username) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A `/store/` body: a JSON event, or (old raven clients) base64 of a zlib-deflated JSON event.
+ */
+export function parseStoreBody(buf: Buffer, limit: number): Record<string, unknown> {
+  const text = buf.toString('utf8').trim();
+  if (!text) throw new EnvelopeError('the body is empty: expected a JSON event');
+  if (text.startsWith('{')) return jsonObject(text, 'the event');
+  let inflated: Buffer;
+  try {
+    inflated = inflateSync(Buffer.from(text, 'base64'), { maxOutputLength: limit });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit);
+    throw new EnvelopeError('the body is neither a JSON event nor base64 of a deflated JSON event');
+  }
+  return jsonObject(inflated.toString('utf8'), 'the event');
+}

@@ -1,0 +1,193 @@
+/**
+ * HTTP for the errors domain: the Sentry ingest endpoints (`/api/<project>/envelope/` and
+ * `/api/<project>/store/`, public, authenticated by the DSN's public key = an ingest token, open
+ * to browsers by CORS) and the issues API under /api/v1.
+ */
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Counter } from 'prom-client';
+import { actorOf } from '../server/auth.js';
+import { decodeCursor, encodeCursor, HttpProblem, notFound, parse } from '../server/http.js';
+import type { IngestGuard } from '../server/ingest.js';
+import { EnvelopeError, keyFromDsn, parseEnvelope, parseStoreBody, presentedSentryKey, readBody } from './envelope.js';
+import type { Issues } from './issues.js';
+import { ISSUE_STATUSES } from './types.js';
+
+export interface ErrorRouteDeps {
+  issues: Issues;
+  guard: IngestGuard;
+  maxBody: () => number;
+  /** a project no service claims sent an event (once per project, for a log line) */
+  onUnknownProject: (project: number) => void;
+  counter?: Counter<'outcome'>;
+}
+
+const bad = (detail: string) => new HttpProblem(400, 'Bad Request', detail);
+
+const CORS_ALLOW_HEADERS = 'content-type, content-encoding, x-sentry-auth, authorization, sentry-trace, baggage';
+
+export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
+  const { issues, guard } = deps;
+
+  // --- Sentry ingest, in its own context: any content type, read as raw bytes (decompressed, size-limited)
+  void app.register(async (ingest) => {
+    ingest.removeAllContentTypeParsers();
+    ingest.addContentTypeParser('*', async (req: FastifyRequest, payload: NodeJS.ReadableStream) => readBody(payload as unknown as Readable, req.headers, deps.maxBody()));
+    ingest.addHook('onSend', async (_req, reply, payload) => {
+      reply.header('access-control-allow-origin', '*');
+      reply.header('access-control-expose-headers', 'retry-after, x-sentry-rate-limits, x-sentry-error');
+      return payload;
+    });
+
+    /** requests that showed a key in the URL or headers were checked before their body was read */
+    const authed = new WeakSet<FastifyRequest>();
+    const preParsing = async (req: FastifyRequest) => {
+      const key = presentedSentryKey(req);
+      if (key !== undefined) {
+        guard.check(key);
+        authed.add(req);
+      }
+    };
+
+    const project = (req: FastifyRequest): number => {
+      const p = (req.params as { projectId: string }).projectId;
+      if (!/^\d{1,9}$/.test(p) || Number(p) < 1) throw bad(`"${p.slice(0, 40)}" is not a project id: the DSN ends in the project number (http://<key>@host/<project>)`);
+      const n = Number(p);
+      if (issues.serviceOf(n) === null) deps.onUnknownProject(n);
+      return n;
+    };
+
+    const routeOpts = { config: { scope: 'public' as const }, preParsing };
+    const preflight = { config: { scope: 'public' as const } };
+
+    for (const kind of ['envelope', 'store'] as const) {
+      ingest.options(`/api/:projectId/${kind}/`, preflight, async (_req, reply) => {
+        reply.header('access-control-allow-methods', 'POST, OPTIONS');
+        reply.header('access-control-allow-headers', CORS_ALLOW_HEADERS);
+        reply.header('access-control-max-age', '86400');
+        return reply.code(204).send();
+      });
+    }
+
+    ingest.post(`/api/:projectId/envelope/`, routeOpts, async (req) => {
+      const p = project(req);
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let env: ReturnType<typeof parseEnvelope>;
+      try {
+        env = parseEnvelope(body);
+      } catch (e) {
+        if (!authed.has(req)) guard.check(undefined); // no key anywhere we can read: 401 first
+        if (e instanceof EnvelopeError) throw bad(`malformed envelope: ${e.message}`);
+        throw e;
+      }
+      if (!authed.has(req)) guard.check(keyFromDsn(env.header.dsn));
+
+      const events: Record<string, unknown>[] = [];
+      let dropped = 0;
+      env.items.forEach((item, i) => {
+        if (item.header.type !== 'event') {
+          // transactions, sessions, client reports, attachments…: accepted and dropped
+          dropped++;
+          return;
+        }
+        let v: unknown;
+        try {
+          v = JSON.parse(item.payload.toString('utf8'));
+        } catch (e) {
+          throw bad(`malformed envelope: item ${i + 1} (event) is not valid JSON: ${(e as Error).message}`);
+        }
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(`malformed envelope: item ${i + 1} (event) must be a JSON object`);
+        const ev = v as Record<string, unknown>;
+        if (ev.event_id === undefined && typeof env.header.event_id === 'string') ev.event_id = env.header.event_id;
+        events.push(ev);
+      });
+      if (dropped) deps.counter?.inc({ outcome: 'dropped' }, dropped);
+      let firstId: string | undefined;
+      for (const ev of events) {
+        const r = await issues.ingest(p, ev);
+        firstId ??= r.event_id;
+        deps.counter?.inc({ outcome: r.duplicate ? 'duplicate' : 'stored' });
+      }
+      const id = firstId ?? (typeof env.header.event_id === 'string' ? env.header.event_id : undefined);
+      return id ? { id } : {};
+    });
+
+    ingest.post(`/api/:projectId/store/`, routeOpts, async (req) => {
+      const p = project(req);
+      if (!authed.has(req)) guard.check(undefined);
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let ev: Record<string, unknown>;
+      try {
+        ev = parseStoreBody(body, deps.maxBody());
+      } catch (e) {
+        if (e instanceof EnvelopeError) throw bad(`malformed event: ${e.message}`);
+        throw e;
+      }
+      const r = await issues.ingest(p, ev);
+      deps.counter?.inc({ outcome: r.duplicate ? 'duplicate' : 'stored' });
+      return { id: r.event_id };
+    });
+  });
+
+  // --- the issues API
+  const read = { config: { scope: 'read' as const } };
+  const idParams = z.object({ id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict();
+  const status = z.enum(ISSUE_STATUSES);
+
+  app.get('/api/v1/issues', read, async (req) => {
+    const q = parse(
+      z
+        .object({
+          service: z.string().max(100).optional(),
+          project: z.coerce.number().int().min(1).optional(),
+          status: status.optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().max(200).optional(),
+        })
+        .strict(),
+      req.query,
+      'query',
+    );
+    let projects: number[] | undefined;
+    if (q.service !== undefined) {
+      projects = issues.projectsOf(q.service);
+      if (!projects) throw notFound(`no service "${q.service}" in the config`);
+    }
+    if (q.project !== undefined) projects = projects ? projects.filter((x) => x === q.project) : [q.project];
+    const c = decodeCursor<string>(q.cursor, 'string');
+    let after: { last_seen: number; id: number } | undefined;
+    if (c !== undefined) {
+      const m = /^(\d+):(\d+)$/.exec(c);
+      if (!m) throw bad('invalid cursor: pass the next_cursor value of a previous page');
+      after = { last_seen: Number(m[1]), id: Number(m[2]) };
+    }
+    const items = await issues.list({ projects, status: q.status, limit: q.limit, after });
+    const last = items[items.length - 1];
+    return { items, next_cursor: items.length === q.limit && last ? encodeCursor(`${Date.parse(last.last_seen)}:${last.id}`) : null };
+  });
+
+  app.get('/api/v1/issues/:id', read, async (req) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const issue = await issues.get(id);
+    if (!issue) throw notFound(`no issue ${id}`);
+    return issue;
+  });
+
+  app.get('/api/v1/issues/:id/events', read, async (req) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const q = parse(z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(200).optional() }).strict(), req.query, 'query');
+    const page = await issues.events(id, q.limit, decodeCursor<number>(q.cursor, 'number'));
+    if (!page) throw notFound(`no issue ${id}`);
+    const last = page.items[page.items.length - 1];
+    return { items: page.items.map(({ cursor: _c, ...e }) => e), next_cursor: page.items.length === q.limit && last ? encodeCursor(last.cursor) : null };
+  });
+
+  app.patch('/api/v1/issues/:id', { config: { scope: 'write' }, bodyLimit: 4096 }, async (req) => {
+    const { id } = parse(idParams, req.params, 'params');
+    const body = parse(z.object({ status }).strict(), req.body, 'body');
+    const issue = await issues.setStatus(id, body.status, actorOf(req));
+    if (!issue) throw notFound(`no issue ${id}`);
+    return issue;
+  });
+}

@@ -1,6 +1,8 @@
 /** `alerts:` in shipshape.yaml: one line of condition each, plus how and when they page. */
 import { z } from 'zod';
 import { duration } from '../config/zod-units.js';
+import { templateError } from '../config/template.js';
+import { parseRule, RuleSyntaxError } from './expr.js';
 
 export const severitySchema = z.enum(['P0', 'P1', 'P2', 'P3']);
 
@@ -16,9 +18,32 @@ export const alertRuleSchema = z
     keep_firing_for: duration().default(0).meta({ description: 'stay firing this long after the condition clears (hysteresis)' }),
     min_samples: z.number().int().min(0).optional().meta({ description: 'do not fire on fewer samples in the window (default: 20 for rates and quantiles)' }),
   })
-  .strict();
+  .strict()
+  .superRefine((rule, ctx) => {
+    // parse `when` at load so a typo points at the rule's line and the column inside `when`
+    try {
+      parseRule(rule.when);
+    } catch (e) {
+      if (!(e instanceof RuleSyntaxError)) throw e;
+      ctx.addIssue({ code: 'custom', message: `column ${e.column}: ${e.message} (in "${rule.when}")`, path: ['when'] });
+    }
+    for (const key of ['summary', 'description'] as const) {
+      const t = rule[key];
+      const err = t === undefined ? undefined : templateError(t);
+      if (err) ctx.addIssue({ code: 'custom', message: `invalid template: ${err}`, path: [key] });
+    }
+  });
 
-export const alertsSchema = z.array(alertRuleSchema).default([]);
+export const alertsSchema = z
+  .array(alertRuleSchema)
+  .default([])
+  .superRefine((rules, ctx) => {
+    const seen = new Set<string>();
+    rules.forEach((r, i) => {
+      if (seen.has(r.name)) ctx.addIssue({ code: 'custom', message: `duplicate alert name "${r.name}": each rule needs its own name`, path: [i, 'name'] });
+      seen.add(r.name);
+    });
+  });
 
 export const alertingSchema = z
   .object({

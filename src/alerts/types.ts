@@ -22,6 +22,15 @@ export interface AlertInstance {
   source: string;
   /** optional link back to the source */
   generatorUrl?: string;
+  /** (added) row id in the alerts table, for API cursors and links */
+  id?: number;
+  /** (added) rule alerts: the rule's expression, its threshold (raw and formatted) and the samples behind the value */
+  expression?: string;
+  threshold?: number | null;
+  thresholdText?: string;
+  samples?: number | null;
+  /** (added) when an alert pushed from outside expires unless re-sent (ISO), null when it does not */
+  endsAt?: string | null;
 }
 
 /**
@@ -30,3 +39,32 @@ export interface AlertInstance {
  * firing and resolved ones to channels.
  */
 export const ALERT_EVENT_TYPES = ['alert.pending', 'alert.firing', 'alert.resolved'] as const;
+
+/**
+ * (added) A pending alert whose condition cleared before `for` elapsed: it never fired, so there is
+ * nothing to notify, but the timeline shows it ended. `data: AlertInstance` with state `resolved`
+ * and `firedAt: null`. Not one of ALERT_EVENT_TYPES on purpose: notify should ignore it.
+ */
+export const ALERT_CANCELLED_EVENT = 'alert.cancelled';
+
+/** (added) A rule's evaluation state as the API and `shipshape alerts test` show it. */
+export interface AlertRuleStatus {
+  name: string;
+  when: string;
+  severity: Severity;
+  labels: Record<string, string>;
+  state: 'inactive' | AlertState;
+  /** the last evaluated value, raw and formatted in the rule's unit */
+  value: number | null;
+  valueText: string;
+  threshold: number | null;
+  thresholdText: string;
+  samples: number | null;
+  /** whether the condition held at the last evaluation (after the minimum-samples guard) */
+  conditionMet: boolean;
+  /** why it does or does not hold: `error_rate(web) = 3.2% > 1%`, `min_samples: 3 < 20`, `no data` */
+  reason: string;
+  lastEvaluation: string | null;
+  activeAt: string | null;
+  firedAt: string | null;
+}

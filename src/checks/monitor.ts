@@ -106,6 +106,7 @@ function stateRow(rt: Runtime) {
     last_latency: l?.latencyMs ?? null,
     last_message: l?.message.slice(0, 2000) ?? null,
     last_conditions: l ? JSON.stringify(l.conditions).slice(0, 8000) : null,
+    last_values: l?.values ? JSON.stringify(l.values) : null,
   };
 }
 
@@ -207,7 +208,7 @@ export class Monitor {
         failStreak: s?.consecutive_fail ?? 0,
         last:
           s && s.last_at !== null
-            ? { checkId: def.id, at: Number(s.last_at), ok: s.last_ok === 1, latencyMs: s.last_latency ?? 0, message: s.last_message ?? '', conditions: s.last_conditions ? JSON.parse(s.last_conditions) : [] }
+            ? { checkId: def.id, at: Number(s.last_at), ok: s.last_ok === 1, latencyMs: s.last_latency ?? 0, message: s.last_message ?? '', conditions: s.last_conditions ? JSON.parse(s.last_conditions) : [], values: s.last_values ? JSON.parse(s.last_values) : {} }
             : null,
         dirty: !s,
       };
@@ -396,6 +397,18 @@ export class Monitor {
   check(service: string, name: string): { summary: CheckSummary; dbId: number } | undefined {
     const rt = this.checks.get(`${service}/${name}`);
     return rt ? { summary: this.checkSummary(rt), dbId: rt.dbId } : undefined;
+  }
+
+  /** The values the last run of a check observed (the first check of the service that ran, without a name). */
+  lastValues(service: string, check?: string): { check: string; at: number; values: Record<string, unknown> } | undefined {
+    const svc = this.serviceDefs.get(service);
+    if (!svc) return undefined;
+    for (const def of svc.checks) {
+      if (check && def.name !== check) continue;
+      const last = this.checks.get(def.id)?.last;
+      if (last?.values) return { check: def.id, at: last.at, values: last.values };
+    }
+    return undefined;
   }
 
   allChecks(): CheckSummary[] {

@@ -15,6 +15,28 @@ export interface RunOptions {
   now?: () => number;
 }
 
+/**
+ * Keep what rules read (numbers, flags, short strings) and drop what would bloat memory and the
+ * store: strings are cut at 256 characters and objects that serialise past 2KB are left out.
+ */
+export function compactValues(values: Record<string, unknown>, depth = 0): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (v === null || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+    else if (typeof v === 'string') out[k] = v.length > 256 ? v.slice(0, 256) : v;
+    else if (typeof v === 'object' && depth < 3) {
+      let size = 0;
+      try {
+        size = JSON.stringify(v).length;
+      } catch {
+        continue;
+      }
+      if (size <= 2048) out[k] = Array.isArray(v) ? v.slice(0, 50) : compactValues(v as Record<string, unknown>, depth + 1);
+    }
+  }
+  return out;
+}
+
 export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckResult> {
   const now = opts.now ?? Date.now;
   const at = now();
@@ -55,5 +77,5 @@ export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckRe
     const failing = conditions.filter((c) => !c.ok);
     message = obs.ok ? failing.map((c) => `${c.condition} (${c.actual ?? 'no value'})`).join('; ') : (obs.error ?? 'failed');
   }
-  return { checkId: def.id, at, ok, latencyMs, message, conditions };
+  return { checkId: def.id, at, ok, latencyMs, message, conditions, values: compactValues(obs.values) };
 }

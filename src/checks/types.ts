@@ -82,4 +82,6 @@ export interface CheckResult {
   latencyMs: number;
   message: string;
   conditions: ConditionOutcome[];
+  /** what the probe observed (bounded: long strings and big bodies are cut), for alert rules */
+  values?: Record<string, unknown>;
 }

@@ -60,11 +60,12 @@ export class EventLog {
     return () => this.bus.off('notice', fn);
   }
 
-  /** Newest first; `before` is an event id cursor. */
+  /** Newest first; `before` is an event id cursor; `type` may end in `.*` for a family (`deploy.*`). */
   async list(opts: { limit: number; before?: number; type?: string; subject?: string }): Promise<EventRecord[]> {
     let q = this.store.db.selectFrom('events').selectAll().orderBy('id', 'desc').limit(opts.limit);
     if (opts.before !== undefined) q = q.where('id', '<', opts.before);
-    if (opts.type) q = q.where('type', '=', opts.type);
+    if (opts.type?.endsWith('.*')) q = q.where('type', 'like', `${opts.type.slice(0, -2).replace(/[%_\\]/g, '')}.%`);
+    else if (opts.type) q = q.where('type', '=', opts.type);
     if (opts.subject) q = q.where('subject', '=', opts.subject);
     const rows = await q.execute();
     return rows.map((r) => ({ id: Number(r.id), at: new Date(Number(r.at)).toISOString(), type: r.type, actor: r.actor, subject: r.subject, data: JSON.parse(r.data) as Record<string, unknown> }));

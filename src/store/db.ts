@@ -42,6 +42,7 @@ export interface CheckStateTable {
   last_latency: number | null;
   last_message: string | null;
   last_conditions: string | null;
+  last_values: string | null;
 }
 export interface ServiceStateTable {
   service: string;

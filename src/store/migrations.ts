@@ -152,5 +152,10 @@ function foundationMigrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_check_values': {
+      async up(db: AnyDB) {
+        await db.schema.alterTable('check_state').addColumn('last_values', 'text').execute();
+      },
+    },
   };
 }

@@ -1,0 +1,240 @@
+/**
+ * Judging one parsed rule once against what is known now: telemetry (through the TelemetryQuery
+ * contract) and checks (service states, a check's last values, heartbeat pings). Pure apart from
+ * the reads, so the engine, the API and `shipshape alerts test` share it.
+ */
+import type { TelemetryQuery, Stat } from '../telemetry/types.js';
+import { formatValue, type CompareOp, type Expr, type ParsedRule } from './expr.js';
+import { formatDuration, parseDuration, parsePercent, parseSize } from '../config/units.js';
+import type { CheckSummary, ServiceSummary } from '../api/types.js';
+
+/** What rules read about services and checks (the live Monitor, or the store for the CLI). */
+export interface CheckReader {
+  /** `up | degraded | down | unknown` and since when (epoch ms); undefined for an unknown service */
+  serviceState(service: string): { state: string; since: number } | undefined;
+  /** a check's state (`up | down | pending`); undefined for an unknown check */
+  checkState(service: string, check: string): { state: string; since: number } | undefined;
+  /** the last observed value at `path` of the service's checks (the named one, else the first that has it) */
+  checkValue(service: string, check: string | undefined, path: string[]): { value: number | null; at: number | null; check: string } | { error: string };
+  /** a heartbeat by token: last ping and since when it is watched (epoch ms); undefined when no check has that token */
+  heartbeat(token: string): { lastPing: number | undefined; since: number } | undefined;
+}
+
+export interface RuleEvaluation {
+  value: number | null;
+  valueText: string;
+  threshold: number | null;
+  thresholdText: string;
+  samples: number | null;
+  /** the condition holds (after the minimum-samples guard) */
+  met: boolean;
+  reason: string;
+  /** the rule cannot be evaluated (unknown check, heartbeat…): never fires */
+  error?: string;
+}
+
+export const DEFAULT_MIN_SAMPLES = 20;
+
+interface Val {
+  value: number | null;
+  /** samples behind the value (null: not sample-based) */
+  samples: number | null;
+}
+
+function combineSamples(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
+
+function statVal(s: Stat, zeroWhenEmpty: boolean): Val {
+  if (s.value === null && zeroWhenEmpty) return { value: 0, samples: s.samples };
+  return { value: s.value, samples: s.samples };
+}
+
+class EvalError extends Error {}
+
+function evalExpr(e: Expr, t: TelemetryQuery, checks: CheckReader): Val {
+  switch (e.k) {
+    case 'num':
+      return { value: e.value, samples: null };
+    case 'neg': {
+      const v = evalExpr(e.e, t, checks);
+      return { value: v.value === null ? null : -v.value, samples: v.samples };
+    }
+    case 'bin': {
+      const l = evalExpr(e.l, t, checks);
+      const r = evalExpr(e.r, t, checks);
+      // a ratio is as trustworthy as its denominator (1 failure of 1 attempt is not 100%)
+      const samples = e.op === '/' ? (r.samples ?? l.samples) : combineSamples(l.samples, r.samples);
+      if (l.value === null || r.value === null) return { value: null, samples };
+      switch (e.op) {
+        case '+':
+          return { value: l.value + r.value, samples };
+        case '-':
+          return { value: l.value - r.value, samples };
+        case '*':
+          return { value: l.value * r.value, samples };
+        case '/':
+          return { value: r.value === 0 ? null : l.value / r.value, samples };
+      }
+      break;
+    }
+    case 'error_rate':
+      return statVal(t.errorRate(e.service, e.window, e.route), false);
+    case 'request_rate':
+      return statVal(t.requestRate(e.service, e.window, e.route), true);
+    case 'latency':
+      return statVal(t.latency(e.service, e.q, e.window, e.route), false);
+    case 'vital':
+      return statVal(t.vital(e.service, e.name, e.q, e.window, e.page), false);
+    case 'event_rate':
+      return statVal(t.eventRate(e.name, e.window, e.service), true);
+    case 'metric':
+      return statVal(t.metric(e.name, e.labels, e.window), false);
+    case 'check': {
+      const r = checks.checkValue(e.service, e.check, e.path);
+      if ('error' in r) throw new EvalError(r.error);
+      return { value: r.value, samples: null };
+    }
+  }
+  return { value: null, samples: null };
+}
+
+function compare(a: number, op: CompareOp, b: number): boolean {
+  switch (op) {
+    case '>':
+      return a > b;
+    case '>=':
+      return a >= b;
+    case '<':
+      return a < b;
+    case '<=':
+      return a <= b;
+    case '==':
+      return Math.abs(a - b) < 1e-9;
+    case '!=':
+      return Math.abs(a - b) >= 1e-9;
+  }
+}
+
+export function evaluateRule(rule: ParsedRule, opts: { telemetry: TelemetryQuery; checks: CheckReader; now: number; minSamples?: number }): RuleEvaluation {
+  const c = rule.condition;
+  try {
+    if (c.k === 'down') {
+      const s = c.check ? opts.checks.checkState(c.service, c.check) : opts.checks.serviceState(c.service);
+      const what = c.check ? `check ${c.service}/${c.check}` : `service ${c.service}`;
+      if (!s) return fail(`no ${what} in the config`);
+      const down = s.state === 'down';
+      const age = opts.now - s.since;
+      return {
+        value: down ? age : 0,
+        valueText: down ? `down for ${formatDuration(age)}` : s.state,
+        threshold: null,
+        thresholdText: 'down',
+        samples: null,
+        met: down,
+        reason: down ? `${what} is down (since ${new Date(s.since).toISOString()})` : `${what} is ${s.state}`,
+      };
+    }
+    if (c.k === 'absent') {
+      // absent(x) for D: silent for at least D (the `for` is the silence length, so a restart does not reset it)
+      const need = rule.forMs || c.window || 5 * 60_000;
+      let last: number | undefined;
+      let from: number;
+      let what: string;
+      if (c.target.kind === 'heartbeat') {
+        const hb = opts.checks.heartbeat(c.target.token);
+        if (!hb) return fail(`no heartbeat check with token "${c.target.token}" in the config`);
+        last = hb.lastPing;
+        from = hb.since;
+        what = `heartbeat ${c.target.token}`;
+      } else {
+        last = opts.telemetry.lastSeen(c.target.service);
+        from = last ?? Number.NaN;
+        what = `telemetry from ${c.target.service}`;
+      }
+      const age = last !== undefined ? opts.now - last : Number.isNaN(from) ? null : opts.now - from;
+      // a service that never sent anything is absent (its age is unknown; treat as infinite)
+      const met = age === null ? true : age >= need;
+      const ageText = age === null ? 'never seen' : last === undefined ? `none for ${formatDuration(age)} (never)` : `last ${formatDuration(age)} ago`;
+      return {
+        value: age,
+        valueText: ageText,
+        threshold: need,
+        thresholdText: formatDuration(need),
+        samples: null,
+        met,
+        reason: met ? `${what}: ${ageText}, absent for at least ${formatDuration(need)}` : `${what}: ${ageText} (< ${formatDuration(need)})`,
+      };
+    }
+    const v = evalExpr(c.expr, opts.telemetry, opts.checks);
+    const thresholdText = formatValue(c.threshold.value, rule.unit);
+    const valueText = formatValue(v.value, rule.unit);
+    const base = { value: v.value, valueText, threshold: c.threshold.value, thresholdText, samples: v.samples };
+    const exprText = c.exprText;
+    if (v.value === null) return { ...base, met: false, reason: `no data for ${exprText}` };
+    const min = opts.minSamples ?? (rule.guarded ? DEFAULT_MIN_SAMPLES : 0);
+    const holds = compare(v.value, c.op, c.threshold.value);
+    const cmpText = `${exprText} = ${valueText} ${holds ? '' : 'not '}${c.op} ${thresholdText}`;
+    if (v.samples !== null && v.samples < min) return { ...base, met: false, reason: `min_samples: ${v.samples} < ${min} (${cmpText})` };
+    return { ...base, met: holds, reason: cmpText };
+  } catch (e) {
+    if (e instanceof EvalError) return fail(e.message);
+    throw e;
+  }
+}
+
+function fail(error: string): RuleEvaluation {
+  return { value: null, valueText: 'error', threshold: null, thresholdText: '', samples: null, met: false, reason: error, error };
+}
+
+/** Read a number back from a condition outcome's `actual` (`connections_used = 85%`). */
+export function parseActual(text: string | undefined): number | null | undefined {
+  if (text === undefined) return undefined;
+  const v = text.includes(' = ') ? text.slice(text.lastIndexOf(' = ') + 3).trim() : text.trim();
+  if (v === 'missing') return undefined;
+  if (v === 'true') return 1;
+  if (v === 'false') return 0;
+  if (v === 'null') return null;
+  if (/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v)) return Number(v);
+  const pct = parsePercent(v);
+  if (pct !== undefined) return pct;
+  const ms = parseDuration(v);
+  if (ms !== undefined) return ms;
+  const size = parseSize(v);
+  if (size !== undefined) return size;
+  return undefined;
+}
+
+/** The value at `path` among a check's last result (latency directly; other values from its conditions). */
+export function valueFromSummary(c: CheckSummary, path: string[]): { value: number | null; at: number | null } | undefined {
+  if (!c.last) return undefined;
+  const at = Date.parse(c.last.at);
+  const name = path.join('.');
+  if (name === 'latency' || name === 'latency_ms') return { value: c.last.latency_ms, at };
+  if (name === 'ok') return { value: c.last.ok ? 1 : 0, at };
+  for (const o of c.last.conditions) {
+    const subject = o.condition.split(/\s+(?:==|!=|<=|>=|<|>|contains|in|matches)\s+/)[0]?.trim();
+    if (subject !== name && subject !== `[${name.toUpperCase()}]`) continue;
+    const v = parseActual(o.actual);
+    if (v !== undefined) return { value: v, at };
+  }
+  return undefined;
+}
+
+/** checkValue over service summaries (the live Monitor's or ones rebuilt from the store). */
+export function checkValueFrom(svc: Pick<ServiceSummary, 'name' | 'checks'> | undefined, service: string, check: string | undefined, path: string[]): { value: number | null; at: number | null; check: string } | { error: string } {
+  if (!svc) return { error: `no service "${service}" in the config` };
+  const candidates = check ? svc.checks.filter((c) => c.name === check) : svc.checks;
+  if (check && candidates.length === 0) return { error: `no check "${service}/${check}" in the config` };
+  for (const c of candidates) {
+    const v = valueFromSummary(c, path);
+    if (v) return { ...v, check: c.id };
+  }
+  const ran = candidates.some((c) => c.last);
+  if (!ran) return { value: null, at: null, check: candidates[0]?.id ?? service };
+  return {
+    error: `no value "${path.join('.')}" in the last result of ${check ? `${service}/${check}` : `the checks of ${service}`} (a value is readable when a condition of the check names it, e.g. "${path.join('.')} < 80%")`,
+  };
+}

@@ -1,0 +1,74 @@
+/** Email over SMTP with nodemailer: subject, plain text and a simple HTML part. */
+import { hostname } from 'node:os';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { ChannelSpecs } from '../config.js';
+import { redact } from '../redact.js';
+import { escapeHtml, render, truncate } from '../render.js';
+import { SendError, type ChannelKind } from '../types.js';
+
+type Spec = ChannelSpecs['email'];
+
+function smtpSecrets(smtp: string): string[] {
+  try {
+    const u = new URL(smtp);
+    return u.password ? [u.password, decodeURIComponent(u.password)] : [];
+  } catch {
+    return [];
+  }
+}
+
+function smtpLabel(smtp: string): string {
+  try {
+    const u = new URL(smtp);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '(invalid smtp URL)';
+  }
+}
+
+export const email: ChannelKind<Spec> = {
+  kind: 'email',
+  async send(n, ch, signal) {
+    if (!ch.spec.smtp) throw new SendError('email: no SMTP server is set (notify.channels.<name>.email.smtp is empty)');
+    const { title, text, view } = render(n, ch);
+    const color = n.status === 'resolved' ? '#2eb67d' : '#e01e5a';
+    const rows = [...view.firing, ...view.resolved]
+      .map(
+        (a) =>
+          `<tr><td style="padding:4px 8px">${a.status === 'firing' ? '🔥' : '✅'}</td><td style="padding:4px 8px">${escapeHtml(a.severity)}</td><td style="padding:4px 8px"><b>${escapeHtml(a.summary || a.labels.alertname || a.fingerprint)}</b>${a.description ? `<br>${escapeHtml(a.description)}` : ''}</td><td style="padding:4px 8px">${escapeHtml(a.valueText)}</td></tr>`,
+      )
+      .join('');
+    const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif">
+<h2 style="color:${color}">${escapeHtml(title)}</h2>
+${ch.template?.text || view.test ? `<pre style="font-family:inherit;white-space:pre-wrap">${escapeHtml(text)}</pre>` : `<table style="border-collapse:collapse">${rows}</table>`}
+${n.externalURL ? `<p><a href="${escapeHtml(n.externalURL)}">Open Shipshape</a></p>` : ''}
+</body></html>`;
+    const secrets = this.secrets(ch.spec);
+    let transport: Transporter;
+    try {
+      transport = nodemailer.createTransport(ch.spec.smtp, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 10_000 } as never);
+    } catch (e) {
+      throw new SendError(redact(`email: invalid smtp setting: ${(e as Error).message}`, secrets), true);
+    }
+    const onAbort = () => transport.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.race([
+        transport.sendMail({ from: ch.spec.from ?? `Shipshape <shipshape@${hostname()}>`, to: ch.spec.to, subject: truncate(title.replace(/[\r\n]+/g, ' '), 250), text, html }),
+        new Promise((_r, reject) => {
+          if (signal.aborted) reject(new Error('timed out'));
+          signal.addEventListener('abort', () => reject(new Error('timed out')), { once: true });
+        }),
+      ]);
+    } catch (e) {
+      const err = e as Error & { responseCode?: number; code?: string };
+      const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600 && err.code !== 'ECONNECTION';
+      throw new SendError(redact(`email ${smtpLabel(ch.spec.smtp)}: ${err.message}`, secrets), permanent);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      transport.close();
+    }
+  },
+  secrets: (s) => smtpSecrets(s.smtp),
+  describe: (s) => `email to ${s.to.join(', ')} via ${s.smtp ? smtpLabel(s.smtp) : '(no SMTP server set)'}`,
+};

@@ -11,6 +11,9 @@ import { Overview } from './pages/Overview.tsx';
 
 // the service page carries the chart library; load it when first needed
 const ServicePage = lazy(() => import('./pages/ServicePage.tsx'));
+const AlertsPage = lazy(() => import('./pages/AlertsPage.tsx'));
+const ErrorsPage = lazy(() => import('./pages/ErrorsPage.tsx'));
+const IssuePage = lazy(() => import('./pages/IssuePage.tsx'));
 
 function Splash() {
   return (
@@ -30,6 +33,24 @@ function Routes() {
       return (
         <Suspense fallback={<Splash />}>
           <ServicePage key={route.name} name={route.name} />
+        </Suspense>
+      );
+    case 'alerts':
+      return (
+        <Suspense fallback={<Splash />}>
+          <AlertsPage tab={route.tab} />
+        </Suspense>
+      );
+    case 'errors':
+      return (
+        <Suspense fallback={<Splash />}>
+          <ErrorsPage />
+        </Suspense>
+      );
+    case 'issue':
+      return (
+        <Suspense fallback={<Splash />}>
+          <IssuePage key={route.id} id={route.id} />
         </Suspense>
       );
     default:

@@ -3,6 +3,7 @@ import { api } from '../lib/api.ts';
 import { ago } from '../lib/format.ts';
 import { useNow } from '../lib/hooks.ts';
 import { useLiveStatus } from '../lib/live.ts';
+import { useAlerts, useNotifyAlerts } from '../lib/queries.ts';
 import { Link, usePath } from '../lib/router.tsx';
 import type { Me } from '../lib/types.ts';
 import { Logo } from './Logo.tsx';
@@ -25,6 +26,20 @@ function LiveIndicator() {
   );
 }
 
+/** How many alerts are firing right now, not counting silenced or inhibited ones. */
+function FiringBadge() {
+  const q = useAlerts('firing');
+  const notify = useNotifyAlerts();
+  const muted = new Set((notify.data ?? []).filter((a) => a.suppressed).map((a) => a.fingerprint));
+  const n = (q.data ?? []).filter((a) => !muted.has(a.fingerprint)).length;
+  if (!n) return null;
+  return (
+    <span className="nav-badge" data-testid="nav-firing" aria-label={`${n} firing`}>
+      {n}
+    </span>
+  );
+}
+
 export function TopBar({ me }: { me: Me }) {
   const qc = useQueryClient();
   const path = usePath();
@@ -43,8 +58,15 @@ export function TopBar({ me }: { me: Me }) {
           <span className="brand-name">Shipshape</span>
         </Link>
         <nav className="nav" aria-label="Main">
-          <Link to="/" className="nav-link" aria-current={path === '/' ? 'page' : undefined}>
+          <Link to="/" className="nav-link" aria-current={path === '/' || path.startsWith('/services/') ? 'page' : undefined}>
             Overview
+          </Link>
+          <Link to="/alerts" className="nav-link" aria-current={path === '/alerts' || path.startsWith('/alerts/') ? 'page' : undefined}>
+            Alerts
+            <FiringBadge />
+          </Link>
+          <Link to="/errors" className="nav-link" aria-current={path === '/errors' || path.startsWith('/errors/') ? 'page' : undefined}>
+            Errors
           </Link>
         </nav>
         <div className="topbar-right">

@@ -1,4 +1,24 @@
-import type { Aggregate, FailedResult, Me, Page, Problem, ServiceSummary, StateChange } from './types.ts';
+import type {
+  Aggregate,
+  AlertInstance,
+  AlertRuleStatus,
+  AlertState,
+  EventRecord,
+  FailedResult,
+  IssueDetail,
+  IssueEvent,
+  IssueStatus,
+  IssueSummary,
+  Matcher,
+  Me,
+  NotifyAlert,
+  Page,
+  Problem,
+  ServiceSummary,
+  Silence,
+  StateChange,
+  Telemetry,
+} from './types.ts';
 
 /** An error response from the API (RFC 9457 problem details), or a network failure (status 0). */
 export class ApiError extends Error {
@@ -29,7 +49,7 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+async function request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
   const init: RequestInit = { method, credentials: 'same-origin', headers, signal: signal ?? null };
   if (body !== undefined) {
@@ -104,4 +124,23 @@ export const api = {
   failures: (service: string, check: string, signal?: AbortSignal) =>
     request<Page<FailedResult>>('GET', `/api/v1/services/${enc(service)}/checks/${enc(check)}/failures${qs({ limit: 20 })}`, undefined, signal),
   runService: (name: string) => request<ServiceSummary>('POST', `/api/v1/services/${enc(name)}/run`),
+
+  telemetry: (service: string, from: Date, to: Date, signal?: AbortSignal) =>
+    request<Telemetry>('GET', `/api/v1/services/${enc(service)}/telemetry${qs({ from: from.toISOString(), to: to.toISOString() })}`, undefined, signal),
+  events: (type: string, limit = 200, signal?: AbortSignal) => request<Page<EventRecord>>('GET', `/api/v1/events${qs({ type, limit })}`, undefined, signal),
+
+  alerts: (state: AlertState, cursor?: string | null, limit = 100, signal?: AbortSignal) =>
+    request<Page<AlertInstance>>('GET', `/api/v1/alerts${qs({ state, limit, cursor })}`, undefined, signal),
+  alertRules: (signal?: AbortSignal) => request<{ items: AlertRuleStatus[] }>('GET', '/api/v1/alerts/rules', undefined, signal),
+  notifyAlerts: (signal?: AbortSignal) => request<{ items: NotifyAlert[] }>('GET', '/api/v1/notify/alerts', undefined, signal),
+  silences: (signal?: AbortSignal) => request<{ items: Silence[] }>('GET', `/api/v1/silences${qs({ state: 'all', limit: 200 })}`, undefined, signal),
+  createSilence: (body: { matchers: Matcher[]; duration: string; comment: string }) => request<Silence>('POST', '/api/v1/silences', body),
+  expireSilence: (id: string) => request<Silence>('DELETE', `/api/v1/silences/${enc(id)}`),
+
+  issues: (params: { status: IssueStatus; service?: string; cursor?: string | null }, signal?: AbortSignal) =>
+    request<Page<IssueSummary>>('GET', `/api/v1/issues${qs({ status: params.status, service: params.service, cursor: params.cursor, limit: 50 })}`, undefined, signal),
+  issue: (id: number, signal?: AbortSignal) => request<IssueDetail>('GET', `/api/v1/issues/${id}`, undefined, signal),
+  issueEvents: (id: number, cursor?: string | null, signal?: AbortSignal) =>
+    request<Page<IssueEvent>>('GET', `/api/v1/issues/${id}/events${qs({ limit: 20, cursor })}`, undefined, signal),
+  setIssueStatus: (id: number, status: IssueStatus) => request<IssueSummary>('PATCH', `/api/v1/issues/${id}`, { status }),
 };

@@ -102,3 +102,54 @@ export function uptimeTone(uptime: number | null, worst?: ServiceState | null): 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** A fraction as a percentage with sensible precision: 0.5 → 50%, 0.0123 → 1.23%, 0.00004 → 0.004%. */
+export function ratio(v: number | null | undefined): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  const p = v * 100;
+  if (p === 0) return '0%';
+  if (p >= 10) return `${p.toFixed(p >= 99.95 && p < 100 ? 2 : 1).replace(/\.0$/, '')}%`;
+  if (p >= 1) return `${p.toFixed(2).replace(/\.?0+$/, '')}%`;
+  if (p >= 0.01) return `${p.toFixed(2).replace(/\.?0+$/, '')}%`;
+  return `${p.toPrecision(1)}%`;
+}
+
+/** Requests (or events) per second: 1.2k/s, 14/s, 0.35/s, 2/min for slow trickles. */
+export function perSecond(v: number | null | undefined): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (v === 0) return '0/s';
+  if (v >= 1000) return `${compact(v)}/s`;
+  if (v >= 10) return `${Math.round(v)}/s`;
+  if (v >= 0.1) return `${v.toFixed(2).replace(/\.?0+$/, '')}/s`;
+  const perMin = v * 60;
+  return `${perMin >= 1 ? perMin.toFixed(1).replace(/\.0$/, '') : perMin.toPrecision(1)}/min`;
+}
+
+const compactFmt = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
+
+/** 950 · 1.2K · 3.4M */
+export function compact(n: number | null | undefined): string {
+  if (n === null || n === undefined || Number.isNaN(n)) return '—';
+  return n < 1000 ? String(Math.round(n)) : compactFmt.format(n);
+}
+
+/** A time value (ms) or, for CLS, the unitless score. */
+export function vitalValue(name: string, v: number | null | undefined): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (name === 'CLS') return v < 0.01 && v > 0 ? v.toFixed(3) : v.toFixed(2);
+  return ms(v);
+}
+
+/** An API time (epoch ms or ISO) as epoch ms; NaN when unreadable. */
+export function epoch(t: number | string): number {
+  return typeof t === 'number' ? t : Date.parse(t);
+}
+
+/** 4h 12m from two ISO instants (the second defaulting to now). */
+export function between(fromIso: string | null | undefined, toIso: string | null | undefined, now: number): string {
+  if (!fromIso) return '—';
+  const a = Date.parse(fromIso);
+  const b = toIso ? Date.parse(toIso) : now;
+  if (Number.isNaN(a) || Number.isNaN(b)) return '—';
+  return duration(b - a);
+}

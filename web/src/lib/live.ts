@@ -34,9 +34,12 @@ export function useLiveStatus(): LiveSnapshot {
 }
 
 interface StreamData {
-  service?: string;
+  service?: string | null;
   check?: string | null;
   ok?: boolean;
+  /** alert events carry the AlertInstance, issue events the issue id */
+  labels?: Record<string, string>;
+  issue_id?: number;
 }
 
 const STREAM_URL = '/api/v1/events/stream';
@@ -50,6 +53,12 @@ class Invalidator {
   private changes = new Set<string>();
   private failures = new Set<string>();
   private heavy = new Set<string>();
+  private alerts = false;
+  private silences = false;
+  private issues = false;
+  private issueIds = new Set<number>();
+  /** services whose telemetry charts show alert markers */
+  private markers = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastFlush = 0;
   private lastHeavy = 0;
@@ -82,7 +91,34 @@ class Invalidator {
       case 'config.reloaded':
         this.all = true;
         break;
+      case 'alert.pending':
+      case 'alert.cancelled':
+        this.alerts = true;
+        break;
+      case 'alert.firing':
+      case 'alert.resolved':
+        this.alerts = true;
+        this.markers = true;
+        break;
+      case 'silence.created':
+      case 'silence.expired':
+        this.silences = true;
+        this.alerts = true;
+        break;
+      case 'issue.event':
+      case 'issue.created':
+      case 'issue.regressed':
+      case 'issue.resolved':
+      case 'issue.ignored':
+      case 'issue.unresolved':
+        this.issues = true;
+        if (typeof data.issue_id === 'number') this.issueIds.add(data.issue_id);
+        break;
       default:
+        if (type.startsWith('deploy.')) {
+          this.markers = true;
+          break;
+        }
         return;
     }
     this.schedule();
@@ -114,6 +150,18 @@ class Invalidator {
     for (const s of this.detail) void qc.invalidateQueries({ queryKey: ['service', s] });
     for (const s of this.changes) void qc.invalidateQueries({ queryKey: ['state-changes', s] });
     for (const s of this.failures) void qc.invalidateQueries({ queryKey: ['failures', s] });
+    if (this.alerts) {
+      void qc.invalidateQueries({ queryKey: ['alerts'] });
+      void qc.invalidateQueries({ queryKey: ['notify-alerts'] });
+      void qc.invalidateQueries({ queryKey: ['alert-rules'] });
+    }
+    if (this.silences) void qc.invalidateQueries({ queryKey: ['silences'] });
+    if (this.markers) void qc.invalidateQueries({ queryKey: ['markers'] });
+    if (this.issues) void qc.invalidateQueries({ queryKey: ['issues'] });
+    for (const id of this.issueIds) {
+      void qc.invalidateQueries({ queryKey: ['issue', id] });
+      void qc.invalidateQueries({ queryKey: ['issue-events', id] });
+    }
     let heavyLeft = false;
     if (this.heavy.size) {
       if (this.lastFlush - this.lastHeavy >= HEAVY_MS) {
@@ -135,6 +183,11 @@ class Invalidator {
     this.changes = new Set();
     this.failures = new Set();
     this.heavy = new Set();
+    this.alerts = false;
+    this.silences = false;
+    this.issues = false;
+    this.issueIds = new Set();
+    this.markers = false;
   }
 
   dispose(): void {
@@ -143,7 +196,28 @@ class Invalidator {
   }
 }
 
-const EVENT_TYPES = ['check.result', 'check.state', 'service.state', 'config.reloaded'] as const;
+const EVENT_TYPES = [
+  'check.result',
+  'check.state',
+  'service.state',
+  'config.reloaded',
+  'alert.pending',
+  'alert.firing',
+  'alert.resolved',
+  'alert.cancelled',
+  'silence.created',
+  'silence.expired',
+  'issue.event',
+  'issue.created',
+  'issue.regressed',
+  'issue.resolved',
+  'issue.ignored',
+  'issue.unresolved',
+  'deploy.started',
+  'deploy.succeeded',
+  'deploy.failed',
+  'deploy.rolled_back',
+] as const;
 
 /** Keeps the event stream open while `enabled` (signed in); reconnects with backoff. */
 export function useLiveUpdates(enabled: boolean): void {

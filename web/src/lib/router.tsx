@@ -27,11 +27,26 @@ export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   window.dispatchEvent(new Event(NAV_EVENT));
 }
 
-export type Route = { page: 'overview' } | { page: 'service'; name: string } | { page: 'not-found'; path: string };
+export const ALERT_TABS = ['firing', 'pending', 'silenced', 'history'] as const;
+export type AlertTab = (typeof ALERT_TABS)[number];
+
+export type Route =
+  | { page: 'overview' }
+  | { page: 'service'; name: string }
+  | { page: 'alerts'; tab: AlertTab }
+  | { page: 'errors' }
+  | { page: 'issue'; id: number }
+  | { page: 'not-found'; path: string };
 
 export function matchRoute(path: string): Route {
   const clean = path.replace(/\/+$/, '') || '/';
   if (clean === '/' || clean === '/index.html') return { page: 'overview' };
+  if (clean === '/alerts') return { page: 'alerts', tab: 'firing' };
+  const a = /^\/alerts\/([a-z]+)$/.exec(clean);
+  if (a?.[1] && (ALERT_TABS as readonly string[]).includes(a[1])) return { page: 'alerts', tab: a[1] as AlertTab };
+  if (clean === '/errors') return { page: 'errors' };
+  const e = /^\/errors\/(\d{1,15})$/.exec(clean);
+  if (e?.[1]) return { page: 'issue', id: Number(e[1]) };
   const m = /^\/services\/([^/]+)$/.exec(clean);
   if (m?.[1]) {
     try {
@@ -44,6 +59,8 @@ export function matchRoute(path: string): Route {
 }
 
 export const servicePath = (name: string) => `/services/${encodeURIComponent(name)}`;
+export const alertsPath = (tab: AlertTab = 'firing') => (tab === 'firing' ? '/alerts' : `/alerts/${tab}`);
+export const issuePath = (id: number) => `/errors/${id}`;
 
 type LinkProps = AnchorHTMLAttributes<HTMLAnchorElement> & { to: string };
 

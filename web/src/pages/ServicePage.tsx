@@ -9,6 +9,7 @@ import type { CheckSummary, ConditionOutcome, FailedResult, ServiceState, Servic
 import { EmptyState, ErrorState, Skeleton, Spinner } from '../components/Feedback.tsx';
 import { LatencyChart } from '../components/LatencyChart.tsx';
 import { StatePill } from '../components/StatePill.tsx';
+import { TelemetrySection } from '../components/Telemetry.tsx';
 import { UptimeBars } from '../components/UptimeBars.tsx';
 
 const RANGES = [
@@ -516,6 +517,8 @@ export function ServicePage({ name }: { name: string }) {
         <div className="pad">{s ? <UptimeBars days={s.days} label={name} /> : <Skeleton h={36} />}</div>
       </section>
 
+      {s && <TelemetrySection service={name} />}
+
       <section className="card" aria-labelledby="checks-title">
         <div className="card-head">
           <h2 id="checks-title" className="card-title">
@@ -533,12 +536,16 @@ export function ServicePage({ name }: { name: string }) {
         )}
       </section>
 
-      {s && <LatencyCard service={name} checks={checks} check={selected} onCheck={setPicked} />}
+      {s && checks.length > 0 && <LatencyCard service={name} checks={checks} check={selected} onCheck={setPicked} />}
 
-      <div className="grid-2">
-        <FailuresCard service={name} check={selected} now={now} />
+      {s && checks.length === 0 ? (
         <Timeline service={name} now={now} />
-      </div>
+      ) : (
+        <div className="grid-2">
+          <FailuresCard service={name} check={selected} now={now} />
+          <Timeline service={name} now={now} />
+        </div>
+      )}
     </main>
   );
 }

@@ -140,7 +140,8 @@ function zodMessage(issue: z.core.$ZodIssue, raw: unknown): string {
       return `expected ${issue.expected}, got ${got}`;
     }
     default:
-      return issue.message;
+      // an empty value usually comes from an unset ${VAR}: say so rather than only "too small"
+      return at === '' ? `${issue.message} (the value is empty: is the variable it comes from set?)` : issue.message;
   }
 }
 
@@ -249,5 +250,8 @@ function normalize(raw: RawConfig, file: string, warnings: string[]): Config {
     services.push({ name: serviceName, description: svc.description, checks: defs });
   }
   if (issues.length) throw new ConfigError(issues);
+  if (Object.values(raw.services).some((svc) => svc.sentry) && raw.ingest.tokens.some((t) => !/^[A-Za-z0-9_]+$/.test(t))) {
+    warnings.push(`${file}: ingest.tokens: Sentry SDKs accept only letters, digits and "_" in a DSN key; a token with other characters cannot be used in a DSN`);
+  }
   return { file, raw, services, checks, warnings };
 }

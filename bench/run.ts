@@ -9,10 +9,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { summarise } from './lib/cpuprofile.js';
-import { cleanupAll, killAllSync, tempDir } from './lib/proc.js';
+import { cleanupAll, killAllSync, reapLeftovers, tempDir } from './lib/proc.js';
 import { printTable, row, writeJson, type Row } from './lib/report.js';
 import { ensureBuilt, ROOT } from './lib/shipshape.js';
 import { runApi } from './scenarios/api.js';
@@ -64,6 +64,7 @@ function commit(): string | null {
 }
 
 async function main(): Promise<number> {
+  reapLeftovers(ctx.log);
   if (!flags.has('--no-build')) ensureBuilt(ctx.log);
   const rows: Row[] = [];
   const results: Record<string, unknown> = {};
@@ -94,6 +95,8 @@ async function main(): Promise<number> {
             for (const h of sum.functions) process.stdout.write(`    ${h.selfPct.toFixed(1).padStart(5)}%  ${h.where}\n`);
             process.stdout.write('  by file / package (self):\n');
             for (const h of sum.files.slice(0, 15)) process.stdout.write(`    ${h.selfPct.toFixed(1).padStart(5)}%  ${h.where}\n`);
+            process.stdout.write('  Shipshape functions, total (self + callees):\n');
+            for (const h of sum.shipshapeTotal.slice(0, 20)) process.stdout.write(`    ${h.selfPct.toFixed(1).padStart(5)}%  ${h.where}\n`);
             process.stdout.write('\n');
           } else ctx.log('no .cpuprofile was written (the server did not exit cleanly?)');
           rmSync(profileDir, { recursive: true, force: true });
@@ -128,7 +131,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     commit: commit(),
     node: process.version,
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_bytes: totalmem() },
+    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_bytes: totalmem(), loadavg_at_end: loadavg() },
     scenarios: selected,
     flags: [...flags],
     wall_s: (performance.now() - started) / 1000,

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 interface Node {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface Profile {
   startTime: number;
@@ -40,7 +41,7 @@ function pkgOf(url: string): string {
  * Percentages are of busy time (idle excluded). `windowUs` keeps only the samples taken in that
  * span of the monotonic clock (V8 timestamps are CLOCK_MONOTONIC µs, like process.hrtime).
  */
-export function summarise(file: string, top = 20, windowUs?: [number, number]): { busyMs: number; totalMs: number; samples: number; functions: HotSpot[]; files: HotSpot[] } {
+export function summarise(file: string, top = 20, windowUs?: [number, number]): { busyMs: number; totalMs: number; samples: number; functions: HotSpot[]; files: HotSpot[]; shipshapeTotal: HotSpot[] } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfById = new Map<number, number>();
@@ -72,10 +73,25 @@ export function summarise(file: string, top = 20, windowUs?: [number, number]): 
     files.set(pk, (files.get(pk) ?? 0) + ms);
   }
   const busy = total - idle;
+  // inclusive time of Shipshape's own functions (dist/), each counted once per sample stack
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, number>();
+  for (const [id, ms] of selfById) {
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const cf = (byId.get(cur) as Node).callFrame;
+      if (!cf.url.includes('/dist/') || cf.url.includes('node_modules')) continue;
+      const key = `${shortUrl(cf.url)}:${cf.functionName || '(anonymous)'}:${cf.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + ms);
+    }
+  }
   const list = (m: Map<string, number>) =>
     [...m]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([where, ms]) => ({ where, selfMs: ms, selfPct: (100 * ms) / Math.max(busy, 1e-9) }));
-  return { busyMs: busy, totalMs: total, samples: kept, functions: list(fn), files: list(files) };
+  return { busyMs: busy, totalMs: total, samples: kept, functions: list(fn), files: list(files), shipshapeTotal: list(incl) };
 }

@@ -3,14 +3,48 @@
  * is stopped (SIGTERM, then SIGKILL after 10s) even when a scenario throws or the bench is interrupted.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
+
+/** Pids of the children started, so a run that was killed outright can be cleaned up by the next. */
+const PIDFILE = join(import.meta.dirname, '..', 'results', '.children');
+
+function recordPid(pid: number): void {
+  mkdirSync(dirname(PIDFILE), { recursive: true });
+  appendFileSync(PIDFILE, `${pid}\n`);
+}
+
+/** Stop children a previous run left behind (by pid, and only when the pid is still one of ours). */
+export function reapLeftovers(log: (s: string) => void): void {
+  let pids: number[];
+  try {
+    pids = readFileSync(PIDFILE, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue; // gone
+    }
+    if (!cmd.includes('shipshape-bench-') && !cmd.includes('bench/target.ts')) continue; // pid reused by something else
+    log(`stopping pid ${pid} left over by an earlier run: ${cmd.slice(0, 120)}`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  writeFileSync(PIDFILE, '');
+}
 
 export function tempDir(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), `shipshape-bench-${prefix}-`));
@@ -37,6 +71,7 @@ export function startChild(cmd: string, args: string[], opts: { cwd: string; env
   const proc = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   if (proc.pid === undefined) throw new Error(`could not start ${cmd}`);
   children.add(proc);
+  recordPid(proc.pid);
   const log = createWriteStream(opts.logFile);
   let tail = '';
   const keep = (b: Buffer) => {
@@ -166,13 +201,20 @@ export interface ProcSample {
   windowUs: [number, number];
   /** per second: CPU % of one core and RSS in MB */
   timeline: { cpu: number; rssMb: number }[];
+  /** CPU used meanwhile by every other process on the machine (except `companions`), % of one core */
+  othersPct: number;
+  /** CPU of the companion processes (e.g. the check target), % of one core */
+  companionsPct: number;
 }
 
 /** Sample a process for `seconds`: CPU from utime+stime deltas, RSS every second. */
-export async function sampleProcess(pid: number, seconds: number, onTick?: (elapsed: number) => void): Promise<ProcSample> {
+export async function sampleProcess(pid: number, seconds: number, onTick?: (elapsed: number) => void, companions: number[] = []): Promise<ProcSample> {
   const hz = clockTicks();
+  const comp = () => companions.reduce((a, p) => a + cpuTicks(p), 0);
   const t0 = performance.now();
   const hr0 = Number(process.hrtime.bigint() / 1000n);
+  const m0 = machineTicks();
+  const k0 = comp();
   const c0 = cpuTicks(pid);
   let rssMax = rssBytes(pid);
   let rssEnd = rssMax;
@@ -194,5 +236,63 @@ export async function sampleProcess(pid: number, seconds: number, onTick?: (elap
   for (let i = 5; i < marks.length; i++) max5 = Math.max(max5, pct(marks[i - 5] as { t: number; c: number }, marks[i] as { t: number; c: number }));
   const timeline = marks.slice(1).map((m, i) => ({ cpu: Math.round(pct(marks[i] as { t: number; c: number }, m) * 10) / 10, rssMb: Math.round(((rssAt[i + 1] ?? 0) / 1048576) * 10) / 10 }));
   const hr1 = Number(process.hrtime.bigint() / 1000n);
-  return { cpuPct: pct(marks[0] as { t: number; c: number }, last), cpuPctMax5s: max5, rssMax, rssEnd, seconds: (last.t - t0) / 1000, windowUs: [hr0, hr1], timeline };
+  const m1 = machineTicks();
+  const k1 = comp();
+  const secs = (last.t - t0) / 1000;
+  const companionsPct = ((k1 - k0) / hz / secs) * 100;
+  const othersPct = Math.max(0, ((m1.busy - m0.busy - (k1 - k0) - (last.c - c0)) / hz / secs) * 100);
+  return { cpuPct: pct(marks[0] as { t: number; c: number }, last), cpuPctMax5s: max5, rssMax, rssEnd, seconds: secs, windowUs: [hr0, hr1], timeline, othersPct, companionsPct };
+}
+
+/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
+export function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** Start measuring the CPU other processes use (all but `exclude`); `stop()` gives % of one core. */
+export function loadMeter(exclude: number[]): { stop(): number } {
+  const own = () => exclude.reduce((a, pid) => a + (() => { try { return cpuTicks(pid); } catch { return 0; } })(), 0);
+  const m0 = machineTicks();
+  const o0 = own();
+  const t0 = performance.now();
+  return {
+    stop() {
+      const m1 = machineTicks();
+      const o1 = own();
+      return Math.max(0, ((m1.busy - m0.busy - (o1 - o0)) / clockTicks() / ((performance.now() - t0) / 1000)) * 100);
+    },
+  };
+}
+
+/** CPU used on the machine during `ms` by processes other than `exclude`, in % of one core. */
+export async function othersLoad(ms: number, exclude: number[] = []): Promise<number> {
+  const own = () => exclude.reduce((a, pid) => a + (() => { try { return cpuTicks(pid); } catch { return 0; } })(), 0);
+  const m0 = machineTicks();
+  const o0 = own();
+  await sleep(ms);
+  const m1 = machineTicks();
+  const o1 = own();
+  const hz = clockTicks();
+  return Math.max(0, ((m1.busy - m0.busy - (o1 - o0)) / hz / (ms / 1000)) * 100);
+}
+
+/**
+ * Wait (up to `maxS`) until other processes use less than `thresholdPct` of one core, so the
+ * measurement is not shared with a test suite someone else is running. Returns the last reading.
+ */
+export async function waitForQuiet(log: (s: string) => void, what: string, thresholdPct = 25, maxS = 120): Promise<number> {
+  const start = performance.now();
+  let load = await othersLoad(3000);
+  let told = false;
+  while (load > thresholdPct && performance.now() - start < maxS * 1000) {
+    if (!told) log(`${what}: other processes use ${load.toFixed(0)}% of a core; waiting up to ${maxS}s for a quieter machine…`);
+    told = true;
+    load = await othersLoad(5000);
+  }
+  if (load > thresholdPct) log(`${what}: the machine is still busy (${load.toFixed(0)}% of a core used by others): results will be noisy`);
+  return load;
 }

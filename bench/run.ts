@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <scenario>… ] [--profile] [--no-build] [--strict]`
  *
- * Scenarios: http1k, http10k, storage, api (all when none is named). Prints a table with each
+ * Scenarios: http1k, http10k, storage, api, ingest, detection, rules (all when none is named). Prints a table with each
  * goal, the measured value, pass/fail and, where there is one, the reference of the tool a user
  * would use instead; writes bench/results/latest.json. --profile runs the http1k server under
  * `node --cpu-prof` and prints its hot spots (the CPU figures of a profiled run are inflated).
@@ -15,12 +15,14 @@ import { summarise } from './lib/cpuprofile.js';
 import { cleanupAll, killAllSync, reapLeftovers, tempDir } from './lib/proc.js';
 import { printTable, row, writeJson, type Row } from './lib/report.js';
 import { ensureBuilt, ROOT } from './lib/shipshape.js';
+import { runDetection, runRules } from './scenarios/alerts.js';
 import { runApi } from './scenarios/api.js';
 import { HTTP10K, HTTP1K, runHttp } from './scenarios/http.js';
+import { runIngest } from './scenarios/ingest.js';
 import { runStorage } from './scenarios/storage.js';
 import type { ScenarioContext } from './scenarios/types.js';
 
-const SCENARIOS = ['http1k', 'http10k', 'api', 'storage'] as const;
+const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const args = process.argv.slice(2);
@@ -106,6 +108,10 @@ async function main(): Promise<number> {
         const r = await runStorage(ctx);
         rows.push(...r.rows);
         results[s] = r;
+      } else if (s === 'ingest' || s === 'detection' || s === 'rules') {
+        const r = await (s === 'ingest' ? runIngest : s === 'detection' ? runDetection : runRules)(ctx);
+        rows.push(...r.rows);
+        results[s] = r.raw;
       } else {
         const r = await runApi(ctx);
         rows.push(...r.rows);

@@ -1,10 +1,17 @@
 /** Building and starting Shipshape (the real CLI, `node bin/shipshape.js up`) for the benchmarks. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseProm, type Sample } from './prom.js';
 import { freePort, startChild, waitForHttp, type Child } from './proc.js';
+
+/** The node flags the `shipshape` command runs with (its shebang line), so the bench runs what users run. */
+function binNodeFlags(): string[] {
+  const first = readFileSync(join(ROOT, 'bin', 'shipshape.js'), 'utf8').split('\n')[0] ?? '';
+  const m = /node\s+(.*)$/.exec(first);
+  return m?.[1] ? m[1].trim().split(/\s+/) : [];
+}
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const TOKEN = 'bench-admin-token-0123456789abcdef0123456789abcdef';
@@ -48,7 +55,7 @@ export async function startServer(opts: { dir: string; configYaml: string; dataD
   const config = join(opts.dir, 'shipshape.yaml');
   writeFileSync(config, opts.configYaml);
   const port = await freePort();
-  const child = startChild(process.execPath, [...(opts.nodeArgs ?? []), join(ROOT, 'bin', 'shipshape.js'), 'up', '--config', config, '--port', String(port), '--data-dir', opts.dataDir], {
+  const child = startChild(process.execPath, [...(opts.nodeArgs ?? []), ...binNodeFlags(), join(ROOT, 'bin', 'shipshape.js'), 'up', '--config', config, '--port', String(port), '--data-dir', opts.dataDir], {
     cwd: opts.dir,
     env: { SHIPSHAPE_ADMIN_TOKEN: TOKEN, SHIPSHAPE_LOG_FORMAT: 'json', NODE_ENV: 'production', ...opts.env },
     logFile: join(opts.dir, 'shipshape.log'),

@@ -67,8 +67,6 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
     const failures = sum(after, 'check_results_total', { result: 'failure' }) - sum(before, 'check_results_total', { result: 'failure' });
     const runsPerS = (runsAfter - runsBefore) / s.seconds;
     const expectedPerS = checks / (load.everyMs / 1000);
-    const lagP50 = value(after, 'scheduler_lag_quantiles_seconds', { quantile: '0.5' });
-    const lagP99 = value(after, 'scheduler_lag_quantiles_seconds', { quantile: '0.99' });
     const winP50 = histogramQuantileBetween(before, after, 'scheduler_lag_seconds', 0.5);
     const winP99 = histogramQuantileBetween(before, after, 'scheduler_lag_seconds', 0.99);
     const cpuFromMetrics = cpuTicks0 !== null ? (((value(after, 'process_cpu_seconds_total') ?? 0) - cpuTicks0) / s.seconds) * 100 : null;
@@ -97,18 +95,6 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
         note: 'steady state: how the lag histogram grew during the sample window, interpolated inside its buckets',
       }),
     );
-    rows.push(row({ scenario: n, metric: 'scheduler lag p50 (5-min summary)', goal: '', value: ms(lagP50), unit: 'ms', pass: null }));
-    rows.push(
-      row({
-        scenario: n,
-        metric: 'scheduler lag p99 (5-min summary)',
-        goal: '',
-        value: ms(lagP99),
-        unit: 'ms',
-        pass: null,
-        note: `shipshape_scheduler_lag_quantiles_seconds at the end; its 5-minute window still holds start-up (first runs come within 5s of start) and the ${load.warmupS}s warm-up`,
-      }),
-    );
     rows.push(row({ scenario: n, metric: 'check runs per second', goal: `≈ ${expectedPerS.toFixed(1)}/s`, value: runsPerS, unit: '/s', pass: Math.abs(runsPerS - expectedPerS) / expectedPerS < 0.05 }));
     rows.push(row({ scenario: n, metric: 'failed runs in window', goal: '0', value: failures, unit: '', pass: failures === 0 }));
     rows.push(row({ scenario: n, metric: 'other processes\' CPU meanwhile', goal: '< 25 % (quiet machine)', value: s.othersPct, unit: '%', pass: null, note: s.othersPct > 25 ? 'the machine was busy with other work: CPU and lag figures are noisy; run again on a quiet machine' : undefined }));
@@ -116,7 +102,7 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
     rows.push(row({ scenario: n, metric: 'V8 heap used at end', goal: '', value: (value(after, 'nodejs_heap_size_used_bytes') ?? 0) / MB, unit: 'MB', pass: null }));
     rows.push(row({ scenario: n, metric: 'start-up (spawn → /health)', goal: '', value: server.startupMs / 1000, unit: 's', pass: null }));
 
-    const raw = { checks, others_cpu_pct_before: quietBefore, timeline: s.timeline, every: load.every, warmup_s: load.warmupS, sample: { ...s, timeline: undefined }, runs_per_s: runsPerS, expected_runs_per_s: expectedPerS, failures, lag_summary_s: { p50: lagP50, p99: lagP99 }, lag_window_s: { p50: winP50, p99: winP99 }, cpu_pct_from_metrics: cpuFromMetrics, startup_ms: server.startupMs, profiled: !!opts.profileDir };
+    const raw = { checks, others_cpu_pct_before: quietBefore, timeline: s.timeline, every: load.every, warmup_s: load.warmupS, sample: { ...s, timeline: undefined }, runs_per_s: runsPerS, expected_runs_per_s: expectedPerS, failures, lag_window_s: { p50: winP50, p99: winP99 }, cpu_pct_from_metrics: cpuFromMetrics, startup_ms: server.startupMs, profiled: !!opts.profileDir };
     return { rows, raw, windowUs: s.windowUs };
   } finally {
     if (server) {

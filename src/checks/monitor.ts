@@ -124,6 +124,7 @@ export class Monitor {
   private flushTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private lastStateFlush = 0;
 
   constructor(private readonly opts: MonitorOptions) {
     this.now = opts.now ?? Date.now;
@@ -132,10 +133,7 @@ export class Monitor {
     this.scheduler = new Scheduler({
       concurrency: 200,
       run: (id) => this.runScheduled(id),
-      onLag: (ms) => {
-        opts.metrics?.schedulerLag.observe(ms / 1000);
-        opts.metrics?.schedulerLagQuantiles.observe(ms / 1000);
-      },
+      onLag: (ms) => opts.metrics?.schedulerLag.observe(ms / 1000),
       now: this.now,
     });
   }
@@ -275,7 +273,7 @@ export class Monitor {
       rt.okStreak = 0;
     }
     this.history.record(rt.dbId, r.at, r.ok, r.latencyMs, r.ok ? undefined : { message: r.message, conditions: r.conditions });
-    this.opts.events.notify({ type: 'check.result', data: { check: rt.def.id, service: rt.def.service, ok: r.ok, latency_ms: r.latencyMs, at: iso(r.at) } });
+    if (this.opts.events.hasListeners()) this.opts.events.notify({ type: 'check.result', data: { check: rt.def.id, service: rt.def.service, ok: r.ok, latency_ms: r.latencyMs, at: iso(r.at) } });
     let next: CheckState | null = null;
     if (r.ok && rt.state !== 'up' && rt.okStreak >= rt.def.upAfter) next = 'up';
     if (!r.ok && rt.state !== 'down' && rt.failStreak >= rt.def.downAfter) next = 'down';
@@ -332,18 +330,46 @@ export class Monitor {
       .execute();
   }
 
-  /** Write batched history and the latest result of each check. */
-  async flush(): Promise<void> {
+  /**
+   * Write batched history, and the latest result of each check at most once a minute (state
+   * changes are written at once; the latest result only matters across restarts).
+   */
+  async flush(force = false): Promise<void> {
     await this.history.flush();
+    const now = this.now();
+    if (!force && now - this.lastStateFlush < 60_000) return;
+    this.lastStateFlush = now;
     const dirty = [...this.checks.values()].filter((r) => r.dirty);
     if (dirty.length === 0) return;
-    await this.opts.store.db.transaction().execute(async (trx) => {
-      for (const rt of dirty) {
-        rt.dirty = false;
-        const row = stateRow(rt);
-        await trx.insertInto('check_state').values(row).onConflict((oc) => oc.column('check_id').doUpdateSet(row)).execute();
-      }
-    });
+    for (const rt of dirty) rt.dirty = false;
+    const rows = dirty.map(stateRow);
+    try {
+      await this.opts.store.db.transaction().execute(async (trx) => {
+        for (let i = 0; i < rows.length; i += 200) {
+          await trx
+            .insertInto('check_state')
+            .values(rows.slice(i, i + 200))
+            .onConflict((oc) =>
+              oc.column('check_id').doUpdateSet((eb) => ({
+                state: eb.ref('excluded.state'),
+                since: eb.ref('excluded.since'),
+                consecutive_ok: eb.ref('excluded.consecutive_ok'),
+                consecutive_fail: eb.ref('excluded.consecutive_fail'),
+                last_at: eb.ref('excluded.last_at'),
+                last_ok: eb.ref('excluded.last_ok'),
+                last_latency: eb.ref('excluded.last_latency'),
+                last_message: eb.ref('excluded.last_message'),
+                last_conditions: eb.ref('excluded.last_conditions'),
+                last_values: eb.ref('excluded.last_values'),
+              })),
+            )
+            .execute();
+        }
+      });
+    } catch (e) {
+      for (const rt of dirty) rt.dirty = true;
+      throw e;
+    }
   }
 
   /** Graceful stop: no new runs, running ones are cut off, nothing half-written. */
@@ -352,7 +378,7 @@ export class Monitor {
     clearInterval(this.pruneTimer);
     this.stopCtl.abort();
     await this.scheduler.stop(5000);
-    await this.flush();
+    await this.flush(true);
     await this.history.persistOpen();
   }
 

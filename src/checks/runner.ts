@@ -17,22 +17,25 @@ export interface RunOptions {
 
 /**
  * Keep what rules read (numbers, flags, short strings) and drop what would bloat memory and the
- * store: strings are cut at 256 characters and objects that serialise past 2KB are left out.
+ * store: strings are cut at 256 characters, arrays at 50 items, and at most 200 values are kept,
+ * 3 levels deep.
  */
-export function compactValues(values: Record<string, unknown>, depth = 0): Record<string, unknown> {
+export function compactValues(values: Record<string, unknown>): Record<string, unknown> {
+  const budget = { left: 200 };
+  return compactObject(values, 0, budget);
+}
+
+function compactObject(values: Record<string, unknown>, depth: number, budget: { left: number }): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(values)) {
+  for (const k in values) {
+    if (budget.left <= 0) break;
+    const v = values[k];
+    if (v === undefined) continue;
+    budget.left--;
     if (v === null || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
     else if (typeof v === 'string') out[k] = v.length > 256 ? v.slice(0, 256) : v;
-    else if (typeof v === 'object' && depth < 3) {
-      let size = 0;
-      try {
-        size = JSON.stringify(v).length;
-      } catch {
-        continue;
-      }
-      if (size <= 2048) out[k] = Array.isArray(v) ? v.slice(0, 50) : compactValues(v as Record<string, unknown>, depth + 1);
-    }
+    else if (Array.isArray(v)) out[k] = v.slice(0, 50).map((x) => (x !== null && typeof x === 'object' ? (depth < 2 ? compactObject(x as Record<string, unknown>, depth + 1, budget) : null) : typeof x === 'string' && x.length > 256 ? x.slice(0, 256) : x));
+    else if (typeof v === 'object' && depth < 2) out[k] = compactObject(v as Record<string, unknown>, depth + 1, budget);
   }
   return out;
 }
@@ -55,7 +58,7 @@ export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckRe
   let obs: Observation;
   try {
     if (!kind) throw new Error(`unknown check kind ${def.kind}`);
-    const probe = kind.run(def.spec as never, { signal: ac.signal, timeoutMs: def.timeout, now, heartbeats: opts.heartbeats });
+    const probe = kind.run(def.spec as never, { signal: ac.signal, timeoutMs: def.timeout, now, heartbeats: opts.heartbeats, uses: def.uses });
     // a kind that ignores the signal still ends one second after its timeout
     const hard = new Promise<Observation>((resolve) => {
       hardTimer = setTimeout(() => resolve({ ok: false, latencyMs: performance.now() - started, error: timeoutText, values: {} }), def.timeout + 1000);

@@ -101,12 +101,15 @@ export class Scheduler {
     return this.running.size;
   }
 
-  /** Add or replace a job. The first run comes after a random delay within min(every, 5s). */
+  /**
+   * Add or replace a job. The first run comes after a random delay within the interval (at most a
+   * minute), so a thousand checks spread out instead of firing in one burst every interval.
+   */
   upsert(job: Job, firstDelay?: number): void {
     const gen = (this.gens.get(job.id) ?? 0) + 1;
     this.gens.set(job.id, gen);
     this.jobs.set(job.id, job);
-    const delay = firstDelay ?? this.random() * Math.min(job.every, 5000);
+    const delay = firstDelay ?? this.random() * Math.min(job.every, 60_000);
     this.heap.push({ due: this.now() + delay, seq: this.seq++, job, gen });
     this.arm();
   }

@@ -27,6 +27,11 @@ export interface RunContext {
   now(): number;
   /** Heartbeat pings known to the server (the heartbeat kind reads them). */
   heartbeats: HeartbeatSource;
+  /**
+   * The value roots the check's conditions read (`body`, `headers`, `cert`…); a kind may skip
+   * work nobody reads (the http kind discards a body no condition looks at). Undefined: all.
+   */
+  uses?: ReadonlySet<string>;
 }
 
 export interface HeartbeatSource {

@@ -46,6 +46,8 @@ export interface CheckDef {
   downAfter: number;
   upAfter: number;
   target: string;
+  /** the first path segment of every value the conditions read (`body`, `status`, `cert`…) */
+  uses: ReadonlySet<string>;
 }
 
 export interface ServiceDef {
@@ -240,10 +242,12 @@ function normalize(raw: RawConfig, file: string, warnings: string[]): Config {
         every,
         timeout,
         conditions: [...c.conditions, ...implied].map((t) => compileCondition(t)),
+        uses: new Set<string>(),
         downAfter: c.down_after ?? raw.defaults.down_after,
         upAfter: c.up_after ?? raw.defaults.up_after,
         target: kind.describe(spec as never),
       };
+      def.uses = new Set(def.conditions.map((cond) => cond.subject.path[0] as string));
       defs.push(def);
       checks.set(id, def);
     });

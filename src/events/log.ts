@@ -50,6 +50,11 @@ export class EventLog {
     if (this.bus.listenerCount('notice') > 0) this.bus.emit('notice', n);
   }
 
+  /** Is anyone listening live (so callers can skip building notices nobody reads)? */
+  hasListeners(): boolean {
+    return this.bus.listenerCount('notice') > 0;
+  }
+
   onEvent(fn: (e: EventRecord) => void): () => void {
     this.bus.on('event', fn);
     return () => this.bus.off('event', fn);

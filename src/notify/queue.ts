@@ -63,11 +63,24 @@ export class NotifyQueue {
   private stopping = false;
   private running: Promise<void> | null = null;
   private again = false;
+  /**
+   * No pending row is due before this time (all writes to the queue go through this object), so
+   * the once-a-second tick does not query an idle queue. 0: unknown, look.
+   */
+  private quietUntil = 0;
+  /** bumped on every write, so a hint computed across a concurrent write is thrown away */
+  private writes = 0;
+
+  private touch(): void {
+    this.quietUntil = 0;
+    this.writes++;
+  }
 
   constructor(private readonly d: QueueDeps) {}
 
   /** Queue a notification for a channel; older unsent ones for the same group and channel are superseded (this one has the newer state). */
   async enqueue(n: Notification, ch: ChannelTarget): Promise<number> {
+    this.touch();
     const now = this.d.now();
     const inflight = [...this.inFlight.keys()];
     let upd = this.d.store.db.updateTable('notify_queue').set({ status: 'superseded', updated_at: now, last_error: null }).where('channel', '=', ch.name).where('group_key', '=', n.groupKey).where('status', '=', 'pending');
@@ -83,6 +96,7 @@ export class NotifyQueue {
 
   /** Start sending every due row (returns once they are started, not finished). */
   runDue(): Promise<void> {
+    if (!this.running && this.d.now() < this.quietUntil) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -103,7 +117,13 @@ export class NotifyQueue {
   private async startDue(): Promise<void> {
     if (this.stopping) return;
     const now = this.d.now();
+    const writes = this.writes;
     const rows = await this.d.store.db.selectFrom('notify_queue').selectAll().where('status', '=', 'pending').where('next_attempt_at', '<=', now).orderBy('id').limit(500).execute();
+    if (rows.length === 0 && this.inFlight.size === 0) {
+      const next = await this.d.store.db.selectFrom('notify_queue').select((eb) => eb.fn.min('next_attempt_at').as('t')).where('status', '=', 'pending').executeTakeFirst();
+      if (writes === this.writes) this.quietUntil = next?.t === null || next?.t === undefined ? Number.POSITIVE_INFINITY : Number(next.t);
+      return;
+    }
     const busy = new Set([...this.inFlight.values()].map((f) => f.pair));
     const perChannel = new Map<string, number>();
     for (const f of this.inFlight.values()) {
@@ -166,6 +186,7 @@ export class NotifyQueue {
     // a newer notification for this group and channel has the newer state: this one need not be retried
     const newer = await this.d.store.db.selectFrom('notify_queue').select('id').where('channel', '=', r.channel).where('group_key', '=', r.group_key).where('id', '>', r.id).where('status', 'in', ['pending', 'sent']).limit(1).executeTakeFirst();
     const delay = Math.max(backoff(attempts, this.d.random), error.retryAfterMs ?? 0);
+    this.touch();
     await this.d.store.db
       .updateTable('notify_queue')
       .set({ status: newer ? 'superseded' : 'pending', attempts, next_attempt_at: now + delay, last_error: error.message, updated_at: now })
@@ -177,6 +198,7 @@ export class NotifyQueue {
 
   private async finish(r: { id: number; channel: string; kind: string; group_key: string }, attempts: number, status: 'sent' | 'failed', error: string | null, n: Notification): Promise<void> {
     const now = this.d.now();
+    this.touch();
     await this.d.store.db
       .updateTable('notify_queue')
       .set({ status, attempts, last_error: error, updated_at: now, sent_at: status === 'sent' ? now : null })
@@ -211,6 +233,7 @@ export class NotifyQueue {
   /** Send a failed (or pending) notification again now. */
   async retry(id: number): Promise<QueuedNotification | undefined> {
     const now = this.d.now();
+    this.touch();
     const r = await this.d.store.db.updateTable('notify_queue').set({ status: 'pending', next_attempt_at: now, updated_at: now }).where('id', '=', id).where('status', 'in', ['failed', 'pending']).returning('id').executeTakeFirst();
     if (!r) return undefined;
     void this.runDue();

@@ -109,6 +109,19 @@ export async function closeHttpAgents(): Promise<void> {
 const SECRET_PARAM = /pass|secret|token|key|auth|sig|credential|session|code/i;
 
 /** The URL with userinfo removed and secret-looking query values replaced by `***`. */
+const safeUrls = new Map<string, string>();
+
+/** safeUrl, remembered: checks hit the same URLs every run. */
+function safeUrlCached(raw: string): string {
+  let v = safeUrls.get(raw);
+  if (v === undefined) {
+    v = safeUrl(raw);
+    if (safeUrls.size > 20_000) safeUrls.clear();
+    safeUrls.set(raw, v);
+  }
+  return v;
+}
+
 export function safeUrl(raw: string): string {
   let u: URL;
   try {
@@ -178,7 +191,7 @@ async function readBody(body: Dispatcher.ResponseData['body'], contentType: stri
   return { body: parsed, size, truncated };
 }
 
-async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: number, now: number, at: { url?: URL }): Promise<Observation> {
+async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: number, now: number, at: { url?: URL }, uses?: ReadonlySet<string>): Promise<Observation> {
   let url = new URL(s.url);
   at.url = url;
   const headers: Record<string, string> = { 'user-agent': 'Shipshape-check/1' };
@@ -243,17 +256,19 @@ async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: numbe
       continue;
     }
     const contentType = typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : '';
-    const read = method === 'HEAD' ? { body: '', size: 0, truncated: false } : await readBody(res.body, contentType);
-    if (method === 'HEAD') await res.body.dump().catch(() => undefined);
+    // a body no condition reads is discarded unread (cheaper; the connection is still reused)
+    const skip = method === 'HEAD' || (uses !== undefined && !uses.has('body') && !uses.has('body_size'));
+    const read = skip ? { body: undefined, size: Number(res.headers['content-length']) || 0, truncated: false } : await readBody(res.body, contentType);
+    if (skip) await res.body.dump().catch(() => undefined);
     const lengthHeader = Number(res.headers['content-length']);
     const values: Record<string, unknown> = {
       status: res.statusCode,
       body: read.body,
       body_size: read.truncated && Number.isFinite(lengthHeader) ? lengthHeader : read.size,
       body_truncated: read.truncated,
-      headers: headerRecord(res.headers),
+      headers: uses === undefined || uses.has('headers') ? headerRecord(res.headers) : undefined,
       redirects,
-      url: safeUrl(url.toString()),
+      url: safeUrlCached(url.href),
     };
     const info = connections.get(originKey(url.hostname, url.port, url.protocol));
     if (info?.ip) values.ip = info.ip;
@@ -291,7 +306,7 @@ export const http: CheckKind<typeof spec> = {
     const dl = deadline(ctx, s.timeout);
     const at: { url?: URL } = {};
     try {
-      const p = probe(s, dl.signal, start, ctx.now(), at);
+      const p = probe(s, dl.signal, start, ctx.now(), at, ctx.uses);
       p.catch(() => undefined);
       const result = await Promise.race([p, dl.aborted.then((): typeof TIMEOUT => TIMEOUT)]);
       return result === TIMEOUT ? failed(start, dl.reason()) : result;

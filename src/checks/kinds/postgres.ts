@@ -2,7 +2,7 @@
  * `postgres`: connect, and report connections in use, the replica flag and replication lag, and
  * optionally the single value an extra query returns. One short-lived client per run.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
 import { deadline, elapsed, failed, firstLine, networkErrorText, redactUrlCredentials, scrub, urlPassword } from './util.js';
@@ -94,7 +94,9 @@ export const postgres: CheckKind<typeof spec> = {
     const timeout = s.timeout > 0 ? s.timeout : ctx.timeoutMs;
     let client: pg.Client;
     try {
-      client = new pg.Client({
+      // loaded on first use: a server without postgres checks does not pay for the driver
+      const { default: Pg } = await import('pg');
+      client = new Pg.Client({
         connectionString: url,
         connectionTimeoutMillis: timeout,
         query_timeout: timeout,

@@ -1,6 +1,6 @@
 /** `redis`: PING, then report memory use, version and clients from INFO. One short-lived connection per run. */
 import { totalmem } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
 import { deadline, elapsed, failed, firstLine, networkErrorText, redactUrlCredentials, scrub, urlPassword } from './util.js';
@@ -78,7 +78,9 @@ export const redis: CheckKind<typeof spec> = {
     let lastError: unknown;
     let client: Redis;
     try {
-      client = new Redis(url, {
+      // loaded on first use: a server without redis checks does not pay for the client
+      const { Redis: RedisClient } = await import('ioredis');
+      client = new RedisClient(url, {
         lazyConnect: true,
         maxRetriesPerRequest: 0,
         enableOfflineQueue: false,

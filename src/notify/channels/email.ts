@@ -1,6 +1,6 @@
 /** Email over SMTP with nodemailer: subject, plain text and a simple HTML part. */
 import { hostname } from 'node:os';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { ChannelSpecs } from '../config.js';
 import { redact } from '../redact.js';
 import { escapeHtml, render, truncate } from '../render.js';
@@ -46,6 +46,7 @@ ${n.externalURL ? `<p><a href="${escapeHtml(n.externalURL)}">Open Shipshape</a><
     const secrets = this.secrets(ch.spec);
     let transport: Transporter;
     try {
+      const { default: nodemailer } = await import('nodemailer'); // loaded on first email
       transport = nodemailer.createTransport(ch.spec.smtp, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 10_000 } as never);
     } catch (e) {
       throw new SendError(redact(`email: invalid smtp setting: ${(e as Error).message}`, secrets), true);

@@ -5,7 +5,7 @@
  * goal, the measured value, pass/fail and, where there is one, the reference of the tool a user
  * would use instead; writes bench/results/latest.json. --profile runs the http1k server under
  * `node --cpu-prof` and prints its hot spots (the CPU figures of a profiled run are inflated).
- * Env: BENCH_STORAGE_BUDGET_S (default 240), BENCH_API_MINUTE_HOURS (default 48).
+ * Env: BENCH_STORAGE_BUDGET_S (default 240), BENCH_API_MINUTE_HOURS (default 48), BENCH_DETECTION_WARMUP_S (default 10).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';

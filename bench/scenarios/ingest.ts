@@ -112,7 +112,7 @@ function otlpBody(i: number): { text: string; points: number } {
         for (const status of [200, 201, 404, 500, 503]) {
           const bucketCounts: string[] = BOUNDS.map((_, b) => String((b * 3 + r + i) % 5)).concat(['0']);
           const count = bucketCounts.reduce((a, c) => a + Number(c), 0) || 1;
-          if (count === 1 && bucketCounts.every((c) => c === '0')) bucketCounts[0] = '1';
+          if (count === 1 && bucketCounts.every((c) => Number(c) === 0)) bucketCounts[0] = '1';
           dataPoints.push({
             attributes: [
               { key: 'http.route', value: { stringValue: `/otlp/r${r}/:id` } },

@@ -6,38 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 
-export interface Frame {
-  filename?: string;
-  abs_path?: string;
-  module?: string;
-  function?: string;
-  lineno?: number;
-  colno?: number;
-  in_app?: boolean;
-  context_line?: string;
-  pre_context?: string[];
-  post_context?: string[];
-}
-
-export interface ExceptionValue {
-  type?: string;
-  value?: string;
-  module?: string;
-  mechanism?: { type?: string; handled?: boolean };
-  /** oldest call first, the frame that threw last (Sentry's order) */
-  frames: Frame[];
-  /** frames left out of the middle of a very deep stack */
-  frames_omitted?: number;
-}
-
-export interface Breadcrumb {
-  timestamp?: string;
-  type?: string;
-  category?: string;
-  level?: string;
-  message?: string;
-  data?: Record<string, unknown>;
-}
+export type { Breadcrumb, ExceptionValue, Frame } from './types.js';
+import type { Breadcrumb, ExceptionValue, Frame } from './types.js';
 
 export interface StoredEvent {
   event_id: string;

@@ -7,7 +7,9 @@
 import { createHash } from 'node:crypto';
 import type { ExceptionValue, Frame, StoredEvent } from './event.js';
 
-export type GroupingMethod = 'fingerprint' | 'exception' | 'message';
+import type { GroupingMethod } from './types.js';
+
+export type { GroupingMethod };
 
 export interface Grouping {
   hash: string;

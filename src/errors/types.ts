@@ -2,8 +2,43 @@
  * The JSON shapes of the errors API (/api/v1/issues…), shared by the server, the CLI and the
  * dashboard. Times are ISO-8601 UTC strings.
  */
-import type { Breadcrumb, ExceptionValue } from './event.js';
-import type { GroupingMethod } from './grouping.js';
+// self-contained (no imports): the dashboard imports these types too
+
+export type GroupingMethod = 'fingerprint' | 'exception' | 'message';
+
+export interface Frame {
+  filename?: string;
+  abs_path?: string;
+  module?: string;
+  function?: string;
+  lineno?: number;
+  colno?: number;
+  in_app?: boolean;
+  context_line?: string;
+  pre_context?: string[];
+  post_context?: string[];
+}
+
+export interface ExceptionValue {
+  type?: string;
+  value?: string;
+  module?: string;
+  mechanism?: { type?: string; handled?: boolean };
+  /** oldest call first, the frame that threw last (Sentry's order) */
+  frames: Frame[];
+  /** frames left out of the middle of a very deep stack */
+  frames_omitted?: number;
+}
+
+export interface Breadcrumb {
+  timestamp?: string;
+  type?: string;
+  category?: string;
+  level?: string;
+  message?: string;
+  data?: Record<string, unknown>;
+}
+
 
 export type IssueStatus = 'unresolved' | 'resolved' | 'ignored';
 export const ISSUE_STATUSES = ['unresolved', 'resolved', 'ignored'] as const satisfies readonly IssueStatus[];

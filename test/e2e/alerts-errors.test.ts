@@ -7,44 +7,18 @@
  *
  * The dashboard is built fresh from web/ into a temp dir. Screenshots land in /tmp/shipshape-*.png.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startShipshape, type Running } from '../../src/app.js';
+import type { Running } from '../../src/app.js';
+import { buildDashboard, launchChromium, SHOTS, startForBrowser, teardown, waitForText } from './harness.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'e2e-admin-token-alerts-0123456789';
 const INGEST = 'e2e-ingest-token-0123456789';
-const SHOTS = process.env.SHIPSHAPE_SCREENSHOTS ?? '/tmp';
-
-interface InPage {
-  document: { querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null };
-}
-
-async function waitForText(page: Page, selector: string, text: string | RegExp, timeout = 15_000): Promise<void> {
-  const pattern = typeof text === 'string' ? { source: `^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, flags: '' } : { source: text.source, flags: text.flags };
-  try {
-    await page.waitForFunction(
-      ({ sel, source, flags }) => {
-        const el = (globalThis as unknown as InPage).document.querySelector(sel);
-        return !!el && new RegExp(source, flags).test((el.textContent ?? '').trim());
-      },
-      { sel: selector, ...pattern },
-      { timeout, polling: 100 },
-    );
-  } catch (e) {
-    const actual = await page.locator(selector).first().textContent({ timeout: 500 }).catch(() => null);
-    throw new Error(`expected ${selector} to read ${String(text)}, it reads ${JSON.stringify(actual)}: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
 
 /** A Sentry envelope with one error event, as @sentry/node sends it (auth in X-Sentry-Auth). */
 function envelope(): string {
@@ -97,10 +71,9 @@ describe('alerts and errors in the dashboard (Chromium)', () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: the dashboard test needs Debian's Chromium (apt-get install -y chromium)`);
     dir = mkdtempSync(join(tmpdir(), 'shipshape-e2e-alerts-'));
     const webRoot = join(dir, 'web');
-    await build({ configFile: join(ROOT, 'web', 'vite.config.ts'), logLevel: 'error', build: { outDir: webRoot, emptyOutDir: true } });
+    await buildDashboard(webRoot);
 
     receiver = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -145,33 +118,12 @@ notify:
 `,
     );
 
-    running = await startShipshape({
-      configPath,
-      dataDir: join(dir, 'data'),
-      host: '127.0.0.1',
-      port: 0,
-      logger: pino({ level: 'silent' }),
-      adminToken: TOKEN,
-      watchConfig: false,
-      webRoot,
-    });
+    running = await startForBrowser({ configPath, dir, token: TOKEN, webRoot });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
-  afterAll(async () => {
-    running?.server.server.closeAllConnections();
-    await running?.stop().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    if (receiver?.listening) {
-      receiver.closeAllConnections();
-      await new Promise<void>((resolve) => receiver.close(() => resolve()));
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => teardown({ running, browser, servers: [receiver], dir }));
 
   it('shows the error rate, the firing alert and the issue, silences the alert and resolves the issue', async () => {
     const url = running!.url;

@@ -6,48 +6,18 @@
  * The dashboard is built fresh from web/ into a temp dir, so the test exercises the current
  * sources whatever state dist/ is in. Screenshots land in /tmp/shipshape-*.png for a human look.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startShipshape, type Running } from '../../src/app.js';
+import type { Running } from '../../src/app.js';
+import { buildDashboard, launchChromium, SHOTS, startForBrowser, teardown, waitForText } from './harness.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'e2e-admin-token-0123456789abcdef';
-const SHOTS = process.env.SHIPSHAPE_SCREENSHOTS ?? '/tmp';
 
-/** Chromium comes from the OS (apt-get install chromium; .ci/run installs it). */
-const haveChromium = existsSync(CHROMIUM);
-
-/** The browser globals the in-page functions below touch (tests compile without the DOM lib). */
-interface InPage {
-  document: { querySelector(selector: string): { textContent: string | null } | null };
-  __noReload?: boolean;
-}
-
-async function waitForText(page: Page, selector: string, text: string | RegExp, timeout = 15_000): Promise<void> {
-  const pattern = typeof text === 'string' ? { source: `^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, flags: '' } : { source: text.source, flags: text.flags };
-  try {
-    await page.waitForFunction(
-      ({ sel, source, flags }) => {
-        const el = (globalThis as unknown as InPage).document.querySelector(sel);
-        return !!el && new RegExp(source, flags).test((el.textContent ?? '').trim());
-      },
-      { sel: selector, ...pattern },
-      { timeout, polling: 100 },
-    );
-  } catch (e) {
-    const actual = await page.locator(selector).first().textContent({ timeout: 500 }).catch(() => null);
-    throw new Error(`expected ${selector} to read ${String(text)}, it reads ${JSON.stringify(actual)}: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
 
 describe('dashboard (Chromium)', () => {
   let dir: string;
@@ -56,10 +26,9 @@ describe('dashboard (Chromium)', () => {
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`${CHROMIUM} not found: the dashboard test needs Debian's Chromium (apt-get install -y chromium)`);
     dir = mkdtempSync(join(tmpdir(), 'shipshape-e2e-'));
     const webRoot = join(dir, 'web');
-    await build({ configFile: join(ROOT, 'web', 'vite.config.ts'), logLevel: 'error', build: { outDir: webRoot, emptyOutDir: true } });
+    await buildDashboard(webRoot);
 
     target = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -83,35 +52,12 @@ describe('dashboard (Chromium)', () => {
       ].join('\n'),
     );
 
-    running = await startShipshape({
-      configPath,
-      dataDir: join(dir, 'data'),
-      host: '127.0.0.1',
-      port: 0,
-      logger: pino({ level: 'silent' }),
-      adminToken: TOKEN,
-      watchConfig: false,
-      webRoot,
-    });
+    running = await startForBrowser({ configPath, dir, token: TOKEN, webRoot });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
-  afterAll(async () => {
-    // Chromium keeps speculative (preconnected) sockets that never send a request; Node's
-    // server.close() waits for those until headersTimeout (~60s), so drop every connection first.
-    running?.server.server.closeAllConnections();
-    await running?.stop().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    if (target?.listening) {
-      target.closeAllConnections();
-      await new Promise<void>((resolve) => target.close(() => resolve()));
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => teardown({ running, browser, servers: [target], dir }));
 
   it('signs in, shows the service up, then down live when its target stops', async () => {
     const ctx = await browser!.newContext({ viewport: { width: 1360, height: 900 }, colorScheme: 'dark' });
@@ -159,7 +105,7 @@ describe('dashboard (Chromium)', () => {
     await page.getByRole('link', { name: 'Overview', exact: true }).first().click();
     await page.locator('[data-testid="service-web"]').waitFor();
     await page.evaluate(() => {
-      (globalThis as unknown as InPage).__noReload = true;
+      (globalThis as unknown as { __noReload?: boolean }).__noReload = true;
     });
 
     // the target goes away: the next run fails, and the page turns Down by itself
@@ -167,7 +113,7 @@ describe('dashboard (Chromium)', () => {
     await new Promise<void>((resolve) => target.close(() => resolve()));
     await waitForText(page, '[data-testid="state-web"]', 'Down', 20_000);
     await waitForText(page, '[data-testid="overall"]', /^1 service down/);
-    expect(await page.evaluate(() => (globalThis as unknown as InPage).__noReload)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'shipshape-overview-down.png'), fullPage: true });
 
     // and the service page tells why

@@ -29,12 +29,8 @@ export function routeMatches(route: RouteConfig, labels: Labels): boolean {
   return matchesLabels(labels, route.match, route.match_re);
 }
 
-export interface Matcher {
-  name: string;
-  value: string;
-  isRegex: boolean;
-  isEqual: boolean;
-}
+export type { Matcher } from './api-types.js';
+import type { Matcher } from './api-types.js';
 
 /** `alertname=high-error-rate`, `service!=db`, `severity=~"P0|P1"`, `env!~staging.*` */
 export function parseMatcher(text: string): Matcher {

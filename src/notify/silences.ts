@@ -4,21 +4,8 @@ import type { EventLog } from '../events/log.js';
 import type { Store } from '../store/db.js';
 import { allMatch, formatMatcher, validateMatcher, type Labels, type Matcher } from './match.js';
 
-export type SilenceState = 'pending' | 'active' | 'expired';
-
-export interface Silence {
-  id: string;
-  matchers: Matcher[];
-  /** human form: `alertname=high-error-rate, service=~web|api` */
-  match: string;
-  startsAt: string;
-  endsAt: string;
-  createdBy: string;
-  comment: string;
-  createdAt: string;
-  updatedAt: string;
-  status: { state: SilenceState };
-}
+export type { Silence, SilenceState } from './api-types.js';
+import type { Silence, SilenceState } from './api-types.js';
 
 export class SilenceError extends Error {}
 

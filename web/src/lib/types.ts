@@ -60,28 +60,7 @@ export interface Telemetry {
   routes: RouteStat[];
 }
 
-/** src/notify/match.ts */
-export interface Matcher {
-  name: string;
-  value: string;
-  isRegex: boolean;
-  isEqual: boolean;
-}
-
-/** src/notify/silences.ts */
-export interface Silence {
-  id: string;
-  matchers: Matcher[];
-  /** `alertname=high-error-rate, service=~web|api` */
-  match: string;
-  startsAt: string;
-  endsAt: string;
-  createdBy: string;
-  comment: string;
-  createdAt: string;
-  updatedAt: string;
-  status: { state: 'pending' | 'active' | 'expired' };
-}
+export type { Matcher, Silence } from '../../../src/notify/api-types.ts';
 
 /** `GET /api/v1/notify/alerts` (src/notify/routes.ts): active alerts as routing sees them. */
 export interface NotifyAlert {

@@ -4,6 +4,7 @@
  * Every transition is written to the alerts table first and then to the event log, so a restart
  * picks up firing alerts where they were without firing them again.
  */
+import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { renderTemplate } from '../config/template.js';
 import { formatDuration } from '../config/units.js';
@@ -15,7 +16,7 @@ import { evaluateRule, type CheckReader, type RuleEvaluation } from './evaluate.
 import { parseRule, type ParsedRule } from './expr.js';
 import { fingerprint } from './fingerprint.js';
 import { ALERT_CANCELLED_EVENT, type AlertInstance, type AlertRuleStatus, type AlertState, type Severity } from './types.js';
-import './migrations.js';
+import type { AlertsTable } from './migrations.js';
 
 export interface CompiledRule {
   cfg: AlertRuleConfig;
@@ -115,28 +116,7 @@ export class AlertEngine {
       if (this.loaded) return;
       const rows = await this.opts.store.db.selectFrom('alerts').selectAll().where('state', 'in', ['pending', 'firing']).orderBy('id').execute();
       for (const r of rows) {
-        const inst: Inst = {
-          id: Number(r.id),
-          fingerprint: r.fingerprint,
-          source: r.source,
-          rule: r.rule,
-          state: r.state as AlertState,
-          labels: JSON.parse(r.labels) as Record<string, string>,
-          annotations: JSON.parse(r.annotations) as Record<string, string>,
-          value: r.value,
-          valueText: r.value_text,
-          threshold: r.threshold,
-          thresholdText: r.threshold_text,
-          samples: r.samples === null ? null : Number(r.samples),
-          expression: r.expression,
-          activeAt: Number(r.active_at),
-          firedAt: r.fired_at === null ? null : Number(r.fired_at),
-          resolvedAt: null,
-          endsAt: r.ends_at === null ? null : Number(r.ends_at),
-          clearedAt: r.cleared_at === null ? null : Number(r.cleared_at),
-          generatorUrl: r.generator_url,
-          updatedAt: Number(r.updated_at),
-        };
+        const inst = rowToInst(r);
         if (inst.rule !== null) this.byRule.set(inst.rule, inst);
         else this.external.set(inst.fingerprint, inst);
       }
@@ -174,10 +154,6 @@ export class AlertEngine {
         }
       }
     });
-  }
-
-  rulesList(): CompiledRule[] {
-    return [...this.rules.values()];
   }
 
   /** One evaluation cycle: every rule once, and pushed alerts past their endsAt resolved. */
@@ -420,7 +396,7 @@ export class AlertEngine {
     for (const i of [...this.byRule.values(), ...this.external.values()]) live.set(i.id, i);
     const items = rows.slice(0, q.limit).map((r) => {
       const l = live.get(Number(r.id));
-      return l ? toInstance(l) : rowToInstance(r);
+      return toInstance(l ?? rowToInst(r));
     });
     const last = items[items.length - 1];
     return { items, nextBefore: rows.length > q.limit && last?.id !== undefined ? last.id : null };
@@ -502,31 +478,14 @@ function toInstance(i: Inst): AlertInstance {
   };
 }
 
-function rowToInstance(r: {
-  id: number;
-  fingerprint: string;
-  source: string;
-  state: string;
-  labels: string;
-  annotations: string;
-  value: number | null;
-  value_text: string;
-  threshold: number | null;
-  threshold_text: string | null;
-  samples: number | null;
-  expression: string | null;
-  active_at: number;
-  fired_at: number | null;
-  resolved_at: number | null;
-  ends_at: number | null;
-  generator_url: string | null;
-}): AlertInstance {
+/** An alert row as the engine holds it in memory. */
+function rowToInst(r: Selectable<AlertsTable>): Inst {
   const n = (v: number | null) => (v === null ? null : Number(v));
-  return toInstance({
+  return {
     id: Number(r.id),
     fingerprint: r.fingerprint,
     source: r.source,
-    rule: null,
+    rule: r.rule,
     state: r.state as AlertState,
     labels: JSON.parse(r.labels) as Record<string, string>,
     annotations: JSON.parse(r.annotations) as Record<string, string>,
@@ -540,8 +499,8 @@ function rowToInstance(r: {
     firedAt: n(r.fired_at),
     resolvedAt: n(r.resolved_at),
     endsAt: n(r.ends_at),
-    clearedAt: null,
+    clearedAt: n(r.cleared_at),
     generatorUrl: r.generator_url,
-    updatedAt: 0,
-  });
+    updatedAt: Number(r.updated_at),
+  };
 }

@@ -7,6 +7,7 @@ import type { TelemetryQuery, Stat } from '../telemetry/types.js';
 import { formatValue, type CompareOp, type Expr, type ParsedRule } from './expr.js';
 import { formatDuration, parseDuration, parsePercent, parseSize } from '../config/units.js';
 import type { CheckSummary, ServiceSummary } from '../api/types.js';
+import { compileCondition } from '../checks/conditions.js';
 
 /** What rules read about services and checks (the live Monitor, or the store for the CLI). */
 export interface CheckReader {
@@ -190,7 +191,7 @@ function fail(error: string): RuleEvaluation {
 }
 
 /** Read a number back from a condition outcome's `actual` (`connections_used = 85%`). */
-export function parseActual(text: string | undefined): number | null | undefined {
+function parseActual(text: string | undefined): number | null | undefined {
   if (text === undefined) return undefined;
   const v = text.includes(' = ') ? text.slice(text.lastIndexOf(' = ') + 3).trim() : text.trim();
   if (v === 'missing') return undefined;
@@ -207,16 +208,33 @@ export function parseActual(text: string | undefined): number | null | undefined
   return undefined;
 }
 
+const subjects = new Map<string, string | null>();
+
+/** The value a condition reads (`body.status`, also from `[BODY].status`), by the condition parser itself; null for len()/has(). */
+function subjectOf(condition: string): string | null {
+  let v = subjects.get(condition);
+  if (v === undefined) {
+    try {
+      const c = compileCondition(condition);
+      v = c.subject.fn ? null : c.subject.path.join('.');
+    } catch {
+      v = null;
+    }
+    if (subjects.size > 10_000) subjects.clear();
+    subjects.set(condition, v);
+  }
+  return v;
+}
+
 /** The value at `path` among a check's last result (latency directly; other values from its conditions). */
-export function valueFromSummary(c: CheckSummary, path: string[]): { value: number | null; at: number | null } | undefined {
+function valueFromSummary(c: CheckSummary, path: string[]): { value: number | null; at: number | null } | undefined {
   if (!c.last) return undefined;
   const at = Date.parse(c.last.at);
   const name = path.join('.');
   if (name === 'latency' || name === 'latency_ms') return { value: c.last.latency_ms, at };
   if (name === 'ok') return { value: c.last.ok ? 1 : 0, at };
   for (const o of c.last.conditions) {
-    const subject = o.condition.split(/\s+(?:==|!=|<=|>=|<|>|contains|in|matches)\s+/)[0]?.trim();
-    if (subject !== name && subject !== `[${name.toUpperCase()}]`) continue;
+    if (subjectOf(o.condition) !== name) continue;
     const v = parseActual(o.actual);
     if (v !== undefined) return { value: v, at };
   }

@@ -12,10 +12,6 @@ import type { CheckReader } from './evaluate.js';
 import { heartbeatServiceOf, monitorChecks } from './readers.js';
 import { alertRoutes } from './routes.js';
 
-export { AlertEngine, compileRule, mapSeverity } from './engine.js';
-export { parseRule, RuleSyntaxError, formatValue } from './expr.js';
-export { evaluateRule } from './evaluate.js';
-export { fingerprint } from './fingerprint.js';
 
 export interface AlertsDomain extends Domain {
   engine: AlertEngine;

@@ -1,7 +1,7 @@
 /** The alerts domain's tables. Names continue the global order (see src/store/migrations.ts). */
-import type { Generated, Kysely, Migration } from 'kysely';
+import type { Generated, Migration } from 'kysely';
 import type { Dialect } from '../store/db.js';
-import { columnTypes } from '../store/migrations.js';
+import { columnTypes, type AnyDB } from '../store/migrations.js';
 
 /**
  * One row per alert instance: from a rule (`rule` set) or pushed from outside. The current instance
@@ -39,8 +39,6 @@ declare module '../store/db.js' {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDB = Kysely<any>;
 
 export function alertsMigrations(dialect: Dialect): Record<string, Migration> {
   const { id, idCol, num } = columnTypes(dialect);

@@ -8,7 +8,7 @@
  * Read (read scope): `GET /api/v1/alerts`, `GET /api/v1/alerts/rules`.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { presentedIngestToken, type IngestGuard } from '../server/ingest.js';
 import { decodeCursor, encodeCursor, parse } from '../server/http.js';
@@ -94,15 +94,13 @@ const pdBody = z
     if (b.event_action !== 'trigger' && !b.dedup_key) ctx.addIssue({ code: 'custom', message: `an ${b.event_action} event needs the dedup_key of the triggered alert`, path: ['dedup_key'] });
   });
 
-/** PagerDuty's severities as P-levels: critical P1, error P2, warning and info P3. */
-export const PAGERDUTY_SEVERITY = { critical: 'P1', error: 'P2', warning: 'P3', info: 'P3' } as const;
-
 export function alertRoutes(app: FastifyInstance, deps: { engine: AlertEngine; guard: IngestGuard; now: () => number }): void {
   const ingest = { config: { scope: 'public' as const }, bodyLimit: 1024 * 1024 };
+  // token from the headers, checked before the body is read; PagerDuty's is in the body (routing_key)
+  const authed = { ...ingest, onRequest: async (req: FastifyRequest) => deps.guard.check(presentedIngestToken(req)) };
   const read = { config: { scope: 'read' as const } };
 
-  app.post('/api/v2/alerts', ingest, async (req, reply) => {
-    deps.guard.check(presentedIngestToken(req));
+  app.post('/api/v2/alerts', authed, async (req, reply) => {
     const body = parse(promBody, req.body, 'body');
     const now = deps.now();
     const alerts: InboundAlert[] = body.map((a) => ({
@@ -116,8 +114,7 @@ export function alertRoutes(app: FastifyInstance, deps: { engine: AlertEngine; g
     return reply.code(200).send({ status: 'success', accepted: alerts.length });
   });
 
-  app.post('/api/v1/alerts/webhook', ingest, async (req, reply) => {
-    deps.guard.check(presentedIngestToken(req));
+  app.post('/api/v1/alerts/webhook', authed, async (req, reply) => {
     const body = parse(amBody, req.body, 'body');
     const alerts: InboundAlert[] = body.alerts.map((a) => ({
       labels: a.labels,
@@ -140,7 +137,7 @@ export function alertRoutes(app: FastifyInstance, deps: { engine: AlertEngine; g
     const key = { dedup_key: dedupKey };
     if (b.event_action === 'trigger' && b.payload) {
       const p = b.payload;
-      const labels: Record<string, string> = { alertname: p.summary.slice(0, 200), severity: PAGERDUTY_SEVERITY[p.severity], source_severity: p.severity, source: p.source, dedup_key: dedupKey };
+      const labels: Record<string, string> = { alertname: p.summary.slice(0, 200), severity: p.severity, source: p.source, dedup_key: dedupKey };
       if (p.component) labels.component = p.component;
       if (p.group) labels.group = p.group;
       if (p.class) labels.class = p.class;

@@ -37,13 +37,10 @@ export interface AlertInstance {
  * The alerts domain publishes each transition on the event log as `alert.pending`,
  * `alert.firing` and `alert.resolved` with `data: AlertInstance`; the notify domain routes the
  * firing and resolved ones to channels.
- */
-export const ALERT_EVENT_TYPES = ['alert.pending', 'alert.firing', 'alert.resolved'] as const;
-
-/**
- * (added) A pending alert whose condition cleared before `for` elapsed: it never fired, so there is
+ *
+ * `alert.cancelled` is a pending alert whose condition cleared before `for` elapsed: it never fired, so there is
  * nothing to notify, but the timeline shows it ended. `data: AlertInstance` with state `resolved`
- * and `firedAt: null`. Not one of ALERT_EVENT_TYPES on purpose: notify should ignore it.
+ * and `firedAt: null`. Notify routes only alert.firing and alert.resolved, so it ignores this one.
  */
 export const ALERT_CANCELLED_EVENT = 'alert.cancelled';
 

@@ -14,20 +14,17 @@ export const errorsSchema = z
 
 export type ErrorsConfig = z.output<typeof errorsSchema>;
 
-const defaults: ErrorsConfig = errorsSchema.parse({});
-
-/** The `errors:` section when the config schema carries it, else the defaults. */
-export function errorsSettings(config: Config): ErrorsConfig {
-  const raw = (config.raw as { errors?: Partial<ErrorsConfig> }).errors;
-  return raw ? { ...defaults, ...raw } : defaults;
-}
-
 /** project id -> service name, from `services.<name>.sentry.project` (the first service wins a shared id). */
+const byConfig = new WeakMap<Config, Map<number, string>>();
+
 export function projectServices(config: Config): Map<number, string> {
+  const known = byConfig.get(config);
+  if (known) return known;
   const map = new Map<number, string>();
   for (const [name, svc] of Object.entries(config.raw.services)) {
     const p = svc.sentry?.project;
     if (p !== undefined && !map.has(p)) map.set(p, name);
   }
+  byConfig.set(config, map);
   return map;
 }

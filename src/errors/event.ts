@@ -38,8 +38,6 @@ export interface StoredEvent {
   sdk?: { name?: string; version?: string };
 }
 
-export class EventError extends Error {}
-
 const LIMITS = {
   message: 8192,
   value: 4096,

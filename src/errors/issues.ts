@@ -9,7 +9,7 @@
 import { sql } from 'kysely';
 import type { DomainContext } from '../domain.js';
 import { HttpProblem } from '../server/http.js';
-import { errorsSettings, projectServices } from './config.js';
+import { projectServices } from './config.js';
 import { normalizeEvent, type StoredEvent } from './event.js';
 import { groupEvent, issueCulprit, issueTitle, issueType, type GroupingMethod } from './grouping.js';
 import type { ErrorEventsTable, ErrorIssuesTable } from './migrations.js';
@@ -67,7 +67,7 @@ export class Issues {
 
   /** Run writes one at a time (see the file comment). */
   private serial<T>(fn: () => Promise<T>, bounded: boolean): Promise<T> {
-    if (bounded && this.pending >= errorsSettings(this.ctx.config()).max_pending) {
+    if (bounded && this.pending >= this.ctx.config().raw.errors.max_pending) {
       return Promise.reject(new HttpProblem(429, 'Too Many Requests', 'too many error events are waiting to be stored; retry shortly', undefined, { 'retry-after': '5' }));
     }
     this.pending++;
@@ -92,7 +92,7 @@ export class Issues {
     const title = issueTitle(ev);
     const culprit = issueCulprit(ev);
     const release = ev.release ?? null;
-    const keep = errorsSettings(this.ctx.config()).events_per_issue;
+    const keep = this.ctx.config().raw.errors.events_per_issue;
     let created = false;
     let regressed = false;
     let resolvedRelease: string | null = null;

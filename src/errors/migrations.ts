@@ -1,10 +1,8 @@
 /** The errors domain's tables. Names continue the global order (see src/store/migrations.ts). */
-import type { Generated, Kysely, Migration } from 'kysely';
+import type { Generated, Migration } from 'kysely';
 import type { Dialect } from '../store/db.js';
-import { columnTypes } from '../store/migrations.js';
+import { columnTypes, type AnyDB } from '../store/migrations.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDB = Kysely<any>;
 
 export interface ErrorIssuesTable {
   id: Generated<number>;

@@ -41,12 +41,10 @@ export function createNotify(ctx: DomainContext, opts: NotifyOptions = {}): Noti
   const log = ctx.logger.child({ component: 'notify' });
   const tickMs = opts.tickMs ?? 1000;
   const silences = new Silences(ctx.store, ctx.events, ctx.now);
-  let counter: Counter<'channel' | 'result'> | undefined;
-  try {
-    counter = new Counter({ name: 'shipshape_notifications_total', help: 'Notification send attempts by channel and result (sent, retry, failed)', labelNames: ['channel', 'result'], registers: [ctx.metrics.registry] });
-  } catch {
-    counter = undefined; // already registered in this registry
-  }
+  const counterName = 'shipshape_notifications_total';
+  const counter =
+    (ctx.metrics.registry.getSingleMetric(counterName) as Counter<'channel' | 'result'> | undefined) ??
+    new Counter({ name: counterName, help: 'Notification send attempts by channel and result (sent, retry, failed)', labelNames: ['channel', 'result'], registers: [ctx.metrics.registry] });
   const queue = new NotifyQueue({ store: ctx.store, events: ctx.events, logger: log, now: ctx.now, channels: () => channelTargets(ctx.config().raw.notify), timeoutMs: () => ctx.config().raw.notify.timeout, random: opts.random, counter });
   const dispatcher = new Dispatcher({ store: ctx.store, logger: log, now: ctx.now, config: () => ctx.config().raw.notify, externalURL: () => externalUrlOf(ctx.config()), silences, queue });
 

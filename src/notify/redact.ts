@@ -1,11 +1,8 @@
 /** Keep secrets out of events, logs and API responses. */
+import { scrub } from '../secrets/redact.js';
 
-/** Replace every occurrence of each secret (longest first) with `***`. */
+/** Replace every secret (longest first, raw and URL-encoded) with `***`, and any credentials in URLs and Telegram bot paths. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of [...new Set(secrets)].filter((x) => x && x.length >= 4).sort((a, b) => b.length - a.length)) {
-    out = out.split(s).join('***');
-  }
-  // credentials in any URL that slipped through
-  return out.replace(/(\/\/[^:/@\s]+:)[^@\s/]*@/g, '$1***@').replace(/\/bot\d+:[A-Za-z0-9_-]+/g, '/bot***');
+  const longestFirst = [...new Set(secrets)].filter((x) => x && x.length >= 4).sort((a, b) => b.length - a.length);
+  return scrub(text, longestFirst).replace(/\/bot\d+:[A-Za-z0-9_-]+/g, '/bot***');
 }

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Generated } from 'kysely';
 import { migrations } from './migrations.js';
+import { redactUrlCredentials } from '../secrets/redact.js';
 
 export interface EventsTable {
   id: Generated<number>;
@@ -127,9 +128,6 @@ export class StoreError extends Error {
   }
 }
 
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
-}
 
 export interface OpenOptions {
   /** directory for the embedded SQLite file (default .shipshape) */
@@ -224,7 +222,7 @@ async function openPostgres(url: string): Promise<Store> {
     },
   });
   pool.on('error', () => undefined);
-  const location = redactUrl(url);
+  const location = redactUrlCredentials(url);
   try {
     const c = await pool.connect();
     c.release();

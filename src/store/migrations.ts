@@ -9,8 +9,9 @@ import { errorsMigrations } from '../errors/migrations.js';
 import { alertsMigrations } from '../alerts/migrations.js';
 import { notifyMigrations } from '../notify/migrations.js';
 
+/** Migrations run against the schema as it is then, not the final typed DB. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDB = Kysely<any>;
+export type AnyDB = Kysely<any>;
 
 /**
  * All migrations, by name (Kysely runs them in name order). Each domain owns a number range:

@@ -1,10 +1,8 @@
 /** The telemetry domain's tables. Names continue the global order (see src/store/migrations.ts). */
-import type { Generated, Kysely, Migration } from 'kysely';
-import { columnTypes } from '../store/migrations.js';
+import type { Generated, Migration } from 'kysely';
+import { columnTypes, type AnyDB } from '../store/migrations.js';
 import type { Dialect } from '../store/db.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDB = Kysely<any>;
 
 /** One series: kind + service + name + labels (canonical JSON). */
 export interface TelSeriesTable {

@@ -7,7 +7,7 @@
  * A batch with any bad item is refused whole (400 naming the items), so nothing is half-taken.
  */
 import { z } from 'zod';
-import { HttpProblem } from '../server/http.js';
+import { HttpProblem, parse } from '../server/http.js';
 import type { Rollup } from './rollup.js';
 
 export const MAX_REQUESTS = 10_000;
@@ -85,12 +85,7 @@ export function parseBatch(text: string): Batch {
   } catch (e) {
     throw new HttpProblem(400, 'Bad Request', `the body is not valid JSON: ${(e as Error).message}`);
   }
-  const r = batchSchema.safeParse(json);
-  if (!r.success) {
-    const errors = r.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }));
-    throw new HttpProblem(400, 'Bad Request', `invalid batch: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
-  }
-  const b = r.data;
+  const b = parse(batchSchema, json, 'body');
   const errors: { path: string; message: string }[] = [];
   checkAll(b.requests, 'requests', checkRequest, errors);
   checkAll(b.vitals, 'vitals', checkVital, errors);

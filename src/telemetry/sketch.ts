@@ -55,12 +55,6 @@ export function binsOf(s: DDSketch): Bins {
   return { keys, counts, zero: s.zeroCount + s.negativeStore.count };
 }
 
-export function binsCount(b: Bins): number {
-  let n = b.zero;
-  for (let i = 0; i < b.counts.length; i++) n += b.counts[i] as number;
-  return n;
-}
-
 /** Merge closed bins into a sketch (only its quantiles are kept up to date, not sum/min/max). */
 export function addBins(target: DDSketch, b: Bins): void {
   const store = target.store;

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import type { Transporter } from 'nodemailer';
 import type { ChannelSpecs } from '../config.js';
+import { urlPassword } from '../../secrets/redact.js';
 import { redact } from '../redact.js';
 import { escapeHtml, render, truncate } from '../render.js';
 import { SendError, type ChannelKind } from '../types.js';
@@ -9,12 +10,8 @@ import { SendError, type ChannelKind } from '../types.js';
 type Spec = ChannelSpecs['email'];
 
 function smtpSecrets(smtp: string): string[] {
-  try {
-    const u = new URL(smtp);
-    return u.password ? [u.password, decodeURIComponent(u.password)] : [];
-  } catch {
-    return [];
-  }
+  const password = urlPassword(smtp);
+  return password ? [password] : [];
 }
 
 function smtpLabel(smtp: string): string {

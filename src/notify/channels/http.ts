@@ -1,4 +1,5 @@
 /** The HTTP plumbing webhook-style channels share: POST, status handling, secret-free errors. */
+import { urlPassword } from '../../secrets/redact.js';
 import { redact } from '../redact.js';
 import { SendError } from '../types.js';
 
@@ -57,11 +58,12 @@ export function safeUrl(url: string): string {
 /** Secret strings in a URL: the whole URL, its path and query, and any password. */
 export function urlSecrets(url: string): string[] {
   const out = [url];
+  const password = urlPassword(url);
+  if (password) out.push(password);
   try {
     const u = new URL(url);
     if (u.pathname.length > 1) out.push(u.pathname + u.search, u.pathname);
     if (u.search.length > 1) out.push(u.search.slice(1));
-    if (u.password) out.push(u.password, decodeURIComponent(u.password));
     for (const seg of u.pathname.split('/')) if (seg.length >= 16) out.push(seg);
   } catch {
     /* not a URL */

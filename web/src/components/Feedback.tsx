@@ -44,3 +44,15 @@ export function Skeleton({ w = '100%', h = 12, className = '' }: { w?: number | 
 export function Spinner({ label = 'Loading' }: { label?: string }) {
   return <span className="spinner" role="status" aria-label={label} />;
 }
+
+/** The "load older" footer of a paged list (TanStack Query's infinite queries). */
+export function LoadMore({ q, label }: { q: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => Promise<unknown> }; label: string }) {
+  if (!q.hasNextPage) return null;
+  return (
+    <div className="card-foot">
+      <button type="button" className="btn btn-ghost btn-sm" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage}>
+        {q.isFetchingNextPage ? 'Loading…' : label}
+      </button>
+    </div>
+  );
+}

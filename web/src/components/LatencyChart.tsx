@@ -3,6 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { ms } from '../lib/format.ts';
 import { usePrefersDark } from '../lib/hooks.ts';
+import { fitToHost } from '../lib/plot.ts';
 import type { Aggregate } from '../lib/types.ts';
 
 interface Props {
@@ -125,14 +126,9 @@ export function LatencyChart({ items, from, to, bucket, height = 240 }: Props) {
     };
     const u = new uPlot(opts, toData([]), host);
     plot.current = u;
-    const ro = new ResizeObserver(() => {
-      const w = host.clientWidth;
-      if (w > 0 && w !== u.width) u.setSize({ width: w, height });
-    });
-    ro.observe(host);
+    const release = fitToHost(u, host, height);
     return () => {
-      ro.disconnect();
-      u.destroy();
+      release();
       plot.current = null;
     };
   }, [dark, height]);

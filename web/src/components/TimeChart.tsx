@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { usePrefersDark } from '../lib/hooks.ts';
+import { fitToHost } from '../lib/plot.ts';
 
 /** One line of a chart; colours are CSS custom properties so light and dark themes follow. */
 export interface ChartLine {
@@ -253,14 +254,9 @@ export function TimeChart({ x, lines, from, to, format, minTop = 0, bands, marke
     const u = new uPlot(opts, [[], ...lines.map(() => [])] as unknown as uPlot.AlignedData, host);
     u.over.append(markerLayer);
     plot.current = u;
-    const ro = new ResizeObserver(() => {
-      const w = host.clientWidth;
-      if (w > 0 && w !== u.width) u.setSize({ width: w, height });
-    });
-    ro.observe(host);
+    const release = fitToHost(u, host, height);
     return () => {
-      ro.disconnect();
-      u.destroy();
+      release();
       plot.current = null;
     };
     // lines' values are set below; the plot is rebuilt only when the set of lines changes

@@ -7,7 +7,7 @@ import { useAlertRules, useAlerts, useNotifyAlerts, useSilences } from '../lib/q
 import { ALERT_TABS, Link, alertsPath, servicePath, type AlertTab } from '../lib/router.tsx';
 import { canWrite, useMe } from '../lib/session.ts';
 import type { AlertInstance, AlertRuleStatus, Matcher, NotifyAlert, Silence } from '../lib/types.ts';
-import { EmptyState, ErrorState, Skeleton, Spinner } from '../components/Feedback.tsx';
+import { EmptyState, ErrorState, LoadMore, Skeleton, Spinner } from '../components/Feedback.tsx';
 import { SeverityPill } from '../components/Severity.tsx';
 
 const READ_ONLY = 'Your token has read scope only: silences need a token with write scope';
@@ -518,13 +518,7 @@ function History({ now }: { now: number }) {
           </tbody>
         </table>
       </div>
-      {q.hasNextPage && (
-        <div className="card-foot">
-          <button type="button" className="btn btn-ghost btn-sm" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage}>
-            {q.isFetchingNextPage ? 'Loading…' : 'Load older alerts'}
-          </button>
-        </div>
-      )}
+      <LoadMore q={q} label="Load older alerts" />
     </>
   );
 }

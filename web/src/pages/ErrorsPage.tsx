@@ -5,7 +5,7 @@ import { ago, compact, dateTime, plural } from '../lib/format.ts';
 import { useDocumentTitle, useNow } from '../lib/hooks.ts';
 import { Link, issuePath } from '../lib/router.tsx';
 import type { IssueStatus, IssueSummary } from '../lib/types.ts';
-import { EmptyState, ErrorState, Skeleton, Spinner } from '../components/Feedback.tsx';
+import { EmptyState, ErrorState, LoadMore, Skeleton, Spinner } from '../components/Feedback.tsx';
 import { IssueTitle, LevelBadge, isRegressed, levelTone } from '../components/IssueBits.tsx';
 
 const STATUSES: readonly { key: IssueStatus; label: string }[] = [
@@ -156,13 +156,7 @@ services:
                 <IssueRow key={i.id} issue={i} now={now} />
               ))}
             </ul>
-            {q.hasNextPage && (
-              <div className="card-foot">
-                <button type="button" className="btn btn-ghost btn-sm" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage}>
-                  {q.isFetchingNextPage ? 'Loading…' : 'Load more issues'}
-                </button>
-              </div>
-            )}
+            <LoadMore q={q} label="Load more issues" />
           </>
         )}
       </section>

@@ -6,7 +6,7 @@ import { useDocumentTitle, useNow } from '../lib/hooks.ts';
 import { Link, servicePath } from '../lib/router.tsx';
 import { canWrite, useMe } from '../lib/session.ts';
 import type { Breadcrumb, IssueDetail, IssueEvent, IssueStatus, IssueSummary } from '../lib/types.ts';
-import { EmptyState, ErrorState, Skeleton, Spinner } from '../components/Feedback.tsx';
+import { EmptyState, ErrorState, LoadMore, Skeleton, Spinner } from '../components/Feedback.tsx';
 import { ExceptionView } from '../components/StackTrace.tsx';
 import { IssueTitle, LevelBadge, isRegressed } from '../components/IssueBits.tsx';
 
@@ -272,13 +272,7 @@ function EventsCard({ id, selected, onSelect, now }: { id: number; selected: str
               </tbody>
             </table>
           </div>
-          {q.hasNextPage && (
-            <div className="card-foot">
-              <button type="button" className="btn btn-ghost btn-sm" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage}>
-                {q.isFetchingNextPage ? 'Loading…' : 'Older events'}
-              </button>
-            </div>
-          )}
+          <LoadMore q={q} label="Older events" />
         </>
       )}
     </section>

@@ -47,7 +47,23 @@ export interface Group {
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
-export function resolveRoutes(cfg: NotifyConfig): ResolvedRoute[] {
+/**
+ * Both are derived from the notify config alone and asked for on every alert and tick; the config
+ * object is replaced on reload, so they are computed once per config.
+ */
+function perConfig<T>(compute: (cfg: NotifyConfig) => T): (cfg: NotifyConfig) => T {
+  const cache = new WeakMap<NotifyConfig, T>();
+  return (cfg) => {
+    let v = cache.get(cfg);
+    if (v === undefined) {
+      v = compute(cfg);
+      cache.set(cfg, v);
+    }
+    return v;
+  };
+}
+
+export const resolveRoutes = perConfig((cfg): ResolvedRoute[] => {
   const d = cfg.defaults;
   const routes: RouteConfig[] = cfg.routes.length ? cfg.routes : Object.keys(cfg.channels).length ? [{ match: {}, match_re: {}, channels: Object.keys(cfg.channels), continue: false }] : [];
   return routes.map((r, index) => ({
@@ -60,7 +76,7 @@ export function resolveRoutes(cfg: NotifyConfig): ResolvedRoute[] {
     repeatInterval: r.repeat_interval ?? d.repeat_interval,
     route: r,
   }));
-}
+});
 
 /** The routes an alert goes to: in order, first match wins unless `continue: true`. */
 export function routesFor(routes: ResolvedRoute[], labels: Labels): ResolvedRoute[] {
@@ -125,9 +141,7 @@ export function buildNotification(receiver: string, groupKey: string, groupLabel
   };
 }
 
-export function channelTargets(cfg: NotifyConfig): Map<string, ChannelTarget> {
-  return new Map(Object.entries(cfg.channels).map(([name, c]) => [name, channelTarget(name, c as ChannelConfig)]));
-}
+export const channelTargets = perConfig((cfg): Map<string, ChannelTarget> => new Map(Object.entries(cfg.channels).map(([name, c]) => [name, channelTarget(name, c as ChannelConfig)])));
 
 export interface DispatcherDeps {
   store: Store;

@@ -1,7 +1,7 @@
 /** HTTP API of the notify domain: silences, the notification queue, alerts as notify sees them. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseDuration } from '../config/units.js';
+import { duration } from '../config/zod-units.js';
 import { HttpProblem, decodeCursor, encodeCursor, notFound, parse } from '../server/http.js';
 import { actorOf } from '../server/auth.js';
 import type { NotifyConfig } from './config.js';
@@ -28,11 +28,13 @@ const silenceBody = z
     matchers: z.array(z.union([z.string().max(1000), matcherObject])).min(1).max(50),
     startsAt: z.iso.datetime({ offset: true }).optional(),
     endsAt: z.iso.datetime({ offset: true }).optional(),
-    duration: z.string().max(20).optional().describe('instead of endsAt: 2h, 30m…'),
+    duration: duration().refine((ms) => ms > 0, 'a silence lasts longer than 0s').optional().describe('instead of endsAt: 2h, 30m…'),
     comment: z.string().min(1).max(2000),
     createdBy: z.string().max(200).optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => !(b.endsAt && b.duration !== undefined), { message: 'give endsAt or duration, not both', path: ['duration'] })
+  .refine((b) => b.endsAt || b.duration !== undefined, { message: 'endsAt or duration is required (silences expire)', path: ['endsAt'] });
 
 export function notifyRoutes(app: FastifyInstance, d: NotifyRouteDeps): void {
   const read = { config: { scope: 'read' as const } };
@@ -62,13 +64,7 @@ export function notifyRoutes(app: FastifyInstance, d: NotifyRouteDeps): void {
     }
     const startsAt = b.startsAt ? Date.parse(b.startsAt) : undefined;
     const endsAt: number | undefined = b.endsAt ? Date.parse(b.endsAt) : undefined;
-    let durationMs: number | undefined;
-    if (b.duration !== undefined) {
-      durationMs = parseDuration(b.duration);
-      if (durationMs === undefined || durationMs <= 0) throw new HttpProblem(400, 'Bad Request', `invalid body: duration: expected a duration like 30m or 2h, got "${b.duration}"`, [{ path: 'body.duration', message: 'expected a duration' }]);
-      if (endsAt !== undefined) throw new HttpProblem(400, 'Bad Request', 'invalid body: give endsAt or duration, not both', [{ path: 'body.duration', message: 'endsAt is given too' }]);
-    }
-    if (endsAt === undefined && durationMs === undefined) throw new HttpProblem(400, 'Bad Request', 'invalid body: endsAt or duration is required (silences expire)', [{ path: 'body.endsAt', message: 'required' }]);
+    const durationMs = b.duration;
     try {
       // the author is the token that made it
       const s = await d.silences.create({ matchers, startsAt, endsAt, durationMs, createdBy: req.token?.name ?? 'anonymous', comment: b.comment }, actorOf(req));

@@ -1,0 +1,69 @@
+/**
+ * `shipshape alerts test`: every rule evaluated once against what a server stored (telemetry
+ * rollups, check states, heartbeats), without a running server.
+ */
+import type { Config } from '../config/load.js';
+import type { Store } from '../store/db.js';
+import { storedTelemetryQuery } from '../telemetry/index.js';
+import type { TelemetryQuery } from '../telemetry/types.js';
+import { compileRule } from './engine.js';
+import { evaluateRule } from './evaluate.js';
+import { heartbeatServiceOf, storedChecks } from './readers.js';
+
+export interface AlertTestRow {
+  rule: string;
+  when: string;
+  severity: string;
+  value: number | null;
+  valueText: string;
+  threshold: number | null;
+  thresholdText: string;
+  samples: number | null;
+  /** the condition holds now (after the minimum-samples guard) */
+  wouldFire: boolean;
+  /** pending time before it would actually fire (ms) */
+  forMs: number;
+  reason: string;
+  error?: string;
+}
+
+/** What telemetry rules see when the stored telemetry cannot be read. */
+const NO_TELEMETRY: TelemetryQuery = {
+  requestRate: () => ({ value: null, samples: 0 }),
+  errorRate: () => ({ value: null, samples: 0 }),
+  latency: () => ({ value: null, samples: 0 }),
+  vital: () => ({ value: null, samples: 0 }),
+  eventRate: () => ({ value: null, samples: 0 }),
+  metric: () => ({ value: null, samples: 0 }),
+  lastSeen: () => undefined,
+};
+
+/** Evaluate every rule once against the stored data. */
+export async function testRules(config: Config, store: Store, now: number): Promise<{ rows: AlertTestRow[]; warnings: string[] }> {
+  const warnings = [...config.warnings];
+  const telemetry = await storedTelemetryQuery(store, now).catch((e: Error) => {
+    warnings.push(`stored telemetry cannot be read (${e.message}); telemetry rules see no data`);
+    return NO_TELEMETRY;
+  });
+  const checks = await storedChecks(store, config, now);
+  const rows = config.raw.alerts.map((cfg): AlertTestRow => {
+    const rule = compileRule(cfg, heartbeatServiceOf(() => config));
+    const ev = evaluateRule(rule.parsed, { telemetry, checks, now, minSamples: cfg.min_samples });
+    const forMs = rule.parsed.condition.k === 'absent' ? 0 : rule.parsed.forMs;
+    return {
+      rule: cfg.name,
+      when: cfg.when,
+      severity: cfg.severity,
+      value: ev.value,
+      valueText: ev.valueText,
+      threshold: ev.threshold,
+      thresholdText: ev.thresholdText,
+      samples: ev.samples,
+      wouldFire: ev.met,
+      forMs,
+      reason: ev.reason,
+      ...(ev.error ? { error: ev.error } : {}),
+    };
+  });
+  return { rows, warnings };
+}

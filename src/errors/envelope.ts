@@ -1,99 +1,15 @@
 /**
- * The Sentry wire protocol, as the official SDKs speak it: request bodies (chunked, gzip, deflate,
- * br) read under a size limit, the envelope format (a header line, then items whose payload is
+ * The Sentry wire protocol, as the official SDKs speak it (bodies are read by src/server/body.ts):
+ * the envelope format (a header line, then items whose payload is
  * `length` bytes or runs to the next newline), and the public key a request presents.
  * https://develop.sentry.dev/sdk/data-model/envelopes/
  */
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, inflateSync } from 'node:zlib';
+import { inflateSync } from 'node:zlib';
 import type { FastifyRequest } from 'fastify';
 import { HttpProblem } from '../server/http.js';
 import { presentedIngestToken } from '../server/ingest.js';
 
 const tooLarge = (limit: number) => new HttpProblem(413, 'Content Too Large', `the body is larger than ${limit} bytes after decompression (ingest.max_body)`);
-const badRequest = (detail: string) => new HttpProblem(400, 'Bad Request', detail);
-
-/**
- * Read a request body (any content type, chunked or not), decompressing `content-encoding: gzip`,
- * `deflate` (zlib or raw) and `br`; 413 once more than `limit` bytes come out (or go in).
- */
-export async function readBody(source: Readable, headers: Record<string, string | string[] | undefined>, limit: number): Promise<Buffer> {
-  const encoding = String(headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  const declared = Number(headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  let inflater: Transform | undefined;
-  if (encoding === 'gzip' || encoding === 'x-gzip') inflater = createGunzip();
-  else if (encoding === 'br') inflater = createBrotliDecompress();
-  else if (encoding === 'deflate') inflater = deflateDecoder();
-  else if (encoding !== 'identity' && encoding !== '') {
-    source.resume();
-    throw new HttpProblem(415, 'Unsupported Media Type', `content-encoding "${encoding.slice(0, 40)}" is not supported: send identity, gzip, deflate or br`);
-  }
-
-  let received = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      received += chunk.length;
-      if (received > limit) done(tooLarge(limit));
-      else done(null, chunk);
-    },
-  });
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const sink = async (src: AsyncIterable<Buffer>) => {
-    for await (const c of src) {
-      total += c.length;
-      if (total > limit) throw tooLarge(limit);
-      chunks.push(c);
-    }
-  };
-  let inflateFailed = false;
-  inflater?.once('error', () => (inflateFailed = true));
-  try {
-    if (inflater) await pipeline(source, counter, inflater, sink);
-    else await pipeline(source, counter, sink);
-  } catch (e) {
-    if (e instanceof HttpProblem) throw e;
-    const err = e as NodeJS.ErrnoException;
-    if (inflateFailed) throw badRequest(`the body is not valid ${encoding} (content-encoding): ${err.message}`);
-    if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || /aborted/i.test(err.message)) throw badRequest('the request body was cut off before its end');
-    throw e;
-  }
-  return Buffer.concat(chunks, total);
-}
-
-/** `deflate` is zlib-wrapped by the spec but raw in some clients: look at the first byte. */
-function deflateDecoder(): Transform {
-  let inner: Transform | undefined;
-  let head = Buffer.alloc(0);
-  const start = (self: Transform, chunk: Buffer) => {
-    // a zlib stream starts with CMF 0x?8 where (CMF*256 + FLG) % 31 == 0
-    const zlib = chunk.length >= 2 && ((chunk[0] as number) & 0x0f) === 8 && (((chunk[0] as number) << 8) | (chunk[1] as number)) % 31 === 0;
-    const i = zlib ? createInflate() : createInflateRaw();
-    i.on('data', (d: Buffer) => self.push(d));
-    i.on('error', (e) => self.destroy(e));
-    return i;
-  };
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      if (!inner) {
-        head = Buffer.concat([head, chunk]);
-        if (head.length < 2) return done();
-        inner = start(this, head);
-        chunk = head;
-      }
-      if (inner.write(chunk)) done();
-      else inner.once('drain', () => done());
-    },
-    flush(done) {
-      inner ??= start(this, head);
-      if (head.length && head.length < 2) inner.write(head);
-      inner.once('end', () => done());
-      inner.end();
-    },
-  });
-}
 
 export interface EnvelopeItem {
   header: Record<string, unknown> & { type: string };

@@ -3,14 +3,14 @@
  * `/api/<project>/store/`, public, authenticated by the DSN's public key = an ingest token, open
  * to browsers by CORS) and the issues API under /api/v1.
  */
-import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Counter } from 'prom-client';
 import { actorOf } from '../server/auth.js';
 import { decodeCursor, encodeCursor, HttpProblem, notFound, parse } from '../server/http.js';
 import type { IngestGuard } from '../server/ingest.js';
-import { EnvelopeError, keyFromDsn, parseEnvelope, parseStoreBody, presentedSentryKey, readBody } from './envelope.js';
+import { EnvelopeError, keyFromDsn, parseEnvelope, parseStoreBody, presentedSentryKey } from './envelope.js';
+import { bodyBytes, rawBodies } from '../server/body.js';
 import type { Issues } from './issues.js';
 import { ISSUE_STATUSES } from './types.js';
 
@@ -32,8 +32,7 @@ export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
 
   // --- Sentry ingest, in its own context: any content type, read as raw bytes (decompressed, size-limited)
   void app.register(async (ingest) => {
-    ingest.removeAllContentTypeParsers();
-    ingest.addContentTypeParser('*', async (req: FastifyRequest, payload: NodeJS.ReadableStream) => readBody(payload as unknown as Readable, req.headers, deps.maxBody()));
+    rawBodies(ingest, deps.maxBody);
     ingest.addHook('onSend', async (_req, reply, payload) => {
       reply.header('access-control-allow-origin', '*');
       reply.header('access-control-expose-headers', 'retry-after, x-sentry-rate-limits, x-sentry-error');
@@ -72,7 +71,7 @@ export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
 
     ingest.post(`/api/:projectId/envelope/`, routeOpts, async (req) => {
       const p = project(req);
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const body = await bodyBytes(req, deps.maxBody());
       let env: ReturnType<typeof parseEnvelope>;
       try {
         env = parseEnvelope(body);
@@ -116,7 +115,7 @@ export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
     ingest.post(`/api/:projectId/store/`, routeOpts, async (req) => {
       const p = project(req);
       if (!authed.has(req)) guard.check(undefined);
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const body = await bodyBytes(req, deps.maxBody());
       let ev: Record<string, unknown>;
       try {
         ev = parseStoreBody(body, deps.maxBody());

@@ -10,7 +10,7 @@ import type { Config } from '../config/load.js';
 import type { Domain, DomainContext } from '../domain.js';
 import { HttpProblem, notFound, parse } from '../server/http.js';
 import { presentedIngestToken, type IngestGuard } from '../server/ingest.js';
-import { bodyBytes, mediaType, rawBodies } from './body.js';
+import { bodyBytes, mediaType, rawBodies } from '../server/body.js';
 import { chart } from './chart.js';
 import type { IngestConfig } from './config.js';
 import { OtlpConverter, OtlpError, type ConvertResult } from './otlp/convert.js';

@@ -147,7 +147,7 @@ services:
     const big = JSON.stringify(messageEvent('too big', { extra: { blob: 'x'.repeat(70 * 1024) } }));
     let res = await post(`/api/1/envelope/${auth}`, envelope({}, [[{ type: 'event' }, big]]));
     expect(res.status).toBe(413);
-    expect(((await res.json()) as { detail: string }).detail).toMatch(/larger than 65536 bytes/);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/larger than ingest.max_body \(65536 bytes\)/);
     const bomb = gzipSync(envelope({}, [[{ type: 'event' }, big]]));
     expect(bomb.length).toBeLessThan(64 * 1024);
     res = await post(`/api/1/envelope/${auth}`, bomb, { 'content-encoding': 'gzip' });

@@ -1,8 +1,9 @@
 /** The pure parts: release order, message and file-name normalisation, event bounds and scrubbing. */
 import { describe, expect, it } from 'vitest';
-import { Readable } from 'node:stream';
 import { deflateRawSync, deflateSync } from 'node:zlib';
-import { parseEnvelope, readBody } from '../../src/errors/envelope.js';
+import type { FastifyRequest } from 'fastify';
+import { parseEnvelope } from '../../src/errors/envelope.js';
+import { bodyBytes } from '../../src/server/body.js';
 import { normalizeEvent } from '../../src/errors/event.js';
 import { groupEvent, normalizeFilename, normalizeMessage } from '../../src/errors/grouping.js';
 import { compareReleases, regresses } from '../../src/errors/releases.js';
@@ -90,17 +91,16 @@ describe('envelope parsing', () => {
   });
 });
 
-describe('request bodies', () => {
-  const bytes = (b: Buffer) => Readable.from([...b].map((x) => Buffer.from([x])));
-  it('inflates deflate bodies, zlib-wrapped or raw, even when they arrive a byte at a time', async () => {
+describe('request bodies (the shared ingest reader)', () => {
+  const req = (body: Buffer, headers: Record<string, string> = {}) => ({ body, headers }) as unknown as FastifyRequest;
+  it('inflates deflate bodies, zlib-wrapped or raw', async () => {
     const text = Buffer.from('{"hello":"world"}\n'.repeat(20));
-    expect((await readBody(bytes(deflateSync(text)), { 'content-encoding': 'deflate' }, 1 << 20)).equals(text)).toBe(true);
-    expect((await readBody(bytes(deflateRawSync(text)), { 'content-encoding': 'deflate' }, 1 << 20)).equals(text)).toBe(true);
+    expect((await bodyBytes(req(deflateSync(text), { 'content-encoding': 'deflate' }), 1 << 20)).equals(text)).toBe(true);
+    expect((await bodyBytes(req(deflateRawSync(text), { 'content-encoding': 'deflate' }), 1 << 20)).equals(text)).toBe(true);
   });
 
-  it('refuses unknown encodings (415) and bodies over the limit (413)', async () => {
-    await expect(readBody(Readable.from([Buffer.from('x')]), { 'content-encoding': 'zstd' }, 10)).rejects.toMatchObject({ status: 415 });
-    await expect(readBody(Readable.from([Buffer.alloc(6), Buffer.alloc(6)]), {}, 10)).rejects.toMatchObject({ status: 413 });
-    await expect(readBody(Readable.from([]), { 'content-length': '11' }, 10)).rejects.toMatchObject({ status: 413 });
+  it('refuses unknown encodings (415) and bodies that inflate past the limit (413)', async () => {
+    await expect(bodyBytes(req(Buffer.from('x'), { 'content-encoding': 'zstd' }), 10)).rejects.toMatchObject({ status: 415 });
+    await expect(bodyBytes(req(deflateSync(Buffer.alloc(100)), { 'content-encoding': 'deflate' }), 10)).rejects.toMatchObject({ status: 413 });
   });
 });

@@ -3,14 +3,19 @@
  * decompression), gzip / deflate / br accepted. Anything over the limit is a 413 problem.
  */
 import { promisify } from 'node:util';
-import { brotliDecompress, gunzip, inflate, type InputType, type ZlibOptions } from 'node:zlib';
+import { brotliDecompress, gunzip, inflate, inflateRaw, type InputType, type ZlibOptions } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HttpProblem } from '../server/http.js';
+import { HttpProblem } from './http.js';
 
 const unzip: Record<string, (buf: InputType, opts: ZlibOptions) => Promise<Buffer>> = {
   gzip: promisify(gunzip),
   'x-gzip': promisify(gunzip),
-  deflate: promisify(inflate),
+  // `deflate` is zlib-wrapped by the spec but raw in some clients: a zlib stream starts with CMF 0x?8, (CMF*256+FLG) % 31 == 0
+  deflate: (buf, opts) => {
+    const b = buf as Buffer;
+    const zlib = b.length >= 2 && ((b[0] as number) & 0x0f) === 8 && (((b[0] as number) << 8) | (b[1] as number)) % 31 === 0;
+    return (zlib ? promisify(inflate) : promisify(inflateRaw))(b, opts);
+  },
   br: promisify(brotliDecompress) as (buf: InputType, opts: ZlibOptions) => Promise<Buffer>,
 };
 

@@ -7,20 +7,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { closeHttpAgents } from './checks/kinds/index.js';
-import { Monitor } from './checks/monitor.js';
-import { ConfigError, loadConfig, type Config } from './config/load.js';
-import { EventLog } from './events/log.js';
-import { createMetrics } from './metrics/metrics.js';
+import { ConfigError, type Config } from './core/config/load.js';
+import { EventLog } from './core/events.js';
+import { IngestGuard } from './core/http/ingest.js';
+import { createMetrics } from './core/metrics.js';
+import type { AnyModule, ModuleContext, ModuleDefinition, ModuleLifecycle } from './core/module.js';
+import { StoreError, type Store } from './core/store/db.js';
+import { Tokens } from './core/tokens.js';
+import { loadConfig, modules as allModules, openStore, type RootStore } from './modules.js';
 import { buildServer } from './server/app.js';
-import { openStore, StoreError, type Store } from './store/db.js';
-import { Tokens } from './tokens/tokens.js';
-import type { Domain, DomainContext } from './domain.js';
-import { IngestGuard } from './server/ingest.js';
-import { createTelemetry } from './telemetry/index.js';
-import { createErrors } from './errors/index.js';
-import { createAlerts } from './alerts/index.js';
-import { createNotify } from './notify/index.js';
 
 export const VERSION: string = (() => {
   try {
@@ -43,14 +38,17 @@ export interface StartOptions {
   /** watch the config file and apply changes (default true) */
   watchConfig?: boolean;
   webRoot?: string;
+  /** the modules to run (default: every module in src/modules.ts) */
+  modules?: readonly AnyModule[];
 }
 
 export interface Running {
   url: string;
   server: FastifyInstance;
-  monitor: Monitor;
-  domains: Domain[];
-  store: Store;
+  /** a module's service API */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  use<A>(module: ModuleDefinition<A, any, any>): A;
+  store: RootStore;
   events: EventLog;
   tokens: Tokens;
   config(): Config;
@@ -97,12 +95,15 @@ function lockDataDir(dataDir: string): () => void {
   };
 }
 
+type Instance = ModuleLifecycle<never> & Record<string, unknown>;
+
 export async function startShipshape(opts: StartOptions): Promise<Running> {
   const log = opts.logger;
+  const list = opts.modules ?? allModules;
   let config = loadConfig(opts.configPath);
   for (const w of config.warnings) log.warn(w);
   const unlock = opts.databaseUrl ? () => undefined : lockDataDir(opts.dataDir ?? '.shipshape');
-  let store: Store;
+  let store: RootStore;
   try {
     store = await openStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl });
   } catch (e) {
@@ -112,49 +113,56 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
   const events = new EventLog(store);
   const tokens = new Tokens(store, events);
   const metrics = createMetrics();
-  const monitor = new Monitor({ store, events, logger: log.child({ component: 'checks' }), metrics });
+  const ingest = new IngestGuard(() => config.raw.ingest);
 
   let firstAdminToken: string | undefined;
   if (opts.adminToken) await tokens.ensure(opts.adminToken, 'admin (SHIPSHAPE_ADMIN_TOKEN)');
   else if ((await tokens.count()) === 0) firstAdminToken = (await tokens.create('admin', ['admin'], 'system')).token;
 
-  await monitor.start(config);
+  // create every module in list order; a module may use the ones before it
+  const created = new Map<AnyModule, Instance>();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const use = <A>(def: ModuleDefinition<A, any, any>): A => {
+    const m = created.get(def as AnyModule);
+    if (!m) throw new Error(`module ${def.name} is not created yet: list it before the modules that use it in src/modules.ts`);
+    return m as A;
+  };
+  for (const def of list) {
+    const ctx: ModuleContext<unknown, never> = {
+      store: store as Store<unknown>,
+      events,
+      logger: log,
+      metrics,
+      ingest,
+      config: () => config as Config<never>,
+      now: Date.now,
+      version: VERSION,
+      use,
+    };
+    created.set(def, (await def.create(ctx as never)) as Instance);
+  }
+  const instances = [...created.entries()].map(([def, instance]) => ({ name: def.name, instance }));
 
-  const ctx: DomainContext = { store, events, logger: log, metrics, monitor, config: () => config, now: Date.now };
-  const guard = new IngestGuard(() => config.raw.ingest);
-  const telemetry = createTelemetry(ctx, guard);
-  const domains: Domain[] = [telemetry, createErrors(ctx, guard), createAlerts(ctx, { telemetry: telemetry.query, guard }), createNotify(ctx)];
-  const started: Domain[] = [];
+  const started: typeof instances = [];
   try {
-    for (const d of domains) {
-      await d.start?.();
-      started.push(d);
+    for (const m of instances) {
+      await m.instance.start?.();
+      started.push(m);
     }
   } catch (e) {
-    for (const d of started.reverse()) await d.stop?.().catch(() => undefined);
-    await monitor.stop().catch(() => undefined);
+    for (const m of started.reverse()) await m.instance.stop?.().catch(() => undefined);
     await store.close();
     unlock();
     throw e;
   }
 
-  const server = await buildServer({
-    domains,
-    monitor,
-    tokens,
-    events,
-    metrics,
-    version: VERSION,
-    logger: log,
-    healthDetails: () => config.raw.server.health_details,
-    webRoot: opts.webRoot,
-  });
+  const server = await buildServer({ modules: instances, tokens, events, metrics, version: VERSION, logger: log, webRoot: opts.webRoot });
   const host = opts.host ?? config.raw.server.host ?? '127.0.0.1';
   const port = opts.port ?? config.raw.server.port ?? 4600;
   try {
     await server.listen({ host, port });
   } catch (e) {
-    await monitor.stop().catch(() => undefined);
+    for (const m of [...instances].reverse()) await m.instance.stop?.().catch(() => undefined);
     await store.close();
     unlock();
     const code = (e as NodeJS.ErrnoException).code;
@@ -164,7 +172,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
   const addr = server.server.address();
   const actualPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  await events.append({ type: 'shipshape.started', actor: 'system', subject: 'shipshape', data: { version: VERSION, url, services: config.services.length, checks: config.checks.size } });
+  await events.append({ type: 'shipshape.started', actor: 'system', subject: 'shipshape', data: { version: VERSION, url, services: Object.keys(config.raw.services).length, modules: instances.map((m) => m.name) } });
 
   const tokenRefresh = setInterval(() => tokens.refresh(), 10_000);
   tokenRefresh.unref();
@@ -176,11 +184,17 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       try {
         const next = loadConfig(opts.configPath);
         for (const w of next.warnings) log.warn(w);
-        await monitor.apply(next);
+        const previous = config;
         config = next;
-        for (const d of domains) await d.apply?.(next);
-        await events.append({ type: 'config.reloaded', actor: 'config', subject: `config:${basename(opts.configPath)}`, data: { services: next.services.length, checks: next.checks.size } });
-        log.info({ services: next.services.length, checks: next.checks.size }, 'config reloaded');
+        try {
+          for (const m of instances) await m.instance.apply?.(next as Config<never>);
+        } catch (e) {
+          config = previous;
+          for (const m of instances) await m.instance.apply?.(previous as Config<never>).catch(() => undefined);
+          throw e;
+        }
+        await events.append({ type: 'config.reloaded', actor: 'config', subject: `config:${basename(opts.configPath)}`, data: { services: Object.keys(next.raw.services).length } });
+        log.info({ services: Object.keys(next.raw.services).length }, 'config reloaded');
         return true;
       } catch (e) {
         if (e instanceof ConfigError) log.error(`config not reloaded, the last good config keeps running:\n${e.message}`);
@@ -217,9 +231,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       watcher?.close();
       clearInterval(tokenRefresh);
       await server.close();
-      for (const d of [...domains].reverse()) await d.stop?.().catch((e) => log.error({ err: e, domain: d.name }, 'stopping failed'));
-      await monitor.stop();
-      await closeHttpAgents();
+      for (const m of [...instances].reverse()) await m.instance.stop?.().catch((e) => log.error({ err: e, module: m.name }, 'stopping failed'));
       await events.append({ type: 'shipshape.stopped', actor: 'system', subject: 'shipshape', data: {} }).catch(() => undefined);
       await store.close();
       unlock();
@@ -227,5 +239,5 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
     return stopping;
   };
 
-  return { url, server, monitor, domains, store, events, tokens, config: () => config, firstAdminToken, reload, stop };
+  return { url, server, use, store, events, tokens, config: () => config, firstAdminToken, reload, stop };
 }

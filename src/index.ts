@@ -1,5 +1,7 @@
 /** Programmatic use: start a Shipshape server, load and validate configs. */
 export { startShipshape, VERSION, type Running, type StartOptions } from './app.js';
-export { loadConfig, parseConfig, ConfigError, type Config, type CheckDef, type ServiceDef } from './config/load.js';
-export { jsonSchema } from './config/schema.js';
-export type * from './api/types.js';
+export { loadConfig, parseConfig, jsonSchema, modules } from './modules.js';
+export { ConfigError, type Config } from './core/config/load.js';
+export type { CheckDef, ServiceDef } from './checks/index.js';
+export type * from './core/api-types.js';
+export type * from './checks/api-types.js';

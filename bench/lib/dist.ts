@@ -6,15 +6,15 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as HistoryNs from '../../src/checks/history.js';
-import type * as DbNs from '../../src/store/db.js';
+import type * as ModulesNs from '../../src/modules.js';
 import { ROOT } from './shipshape.js';
 
-type DbModule = typeof DbNs;
+type ModulesModule = typeof ModulesNs;
 type HistoryModule = typeof HistoryNs;
 
-export async function loadDist(): Promise<{ openStore: DbModule['openStore']; History: HistoryModule['History'] }> {
+export async function loadDist(): Promise<{ openStore: ModulesModule['openStore']; History: HistoryModule['History'] }> {
   const load = async <T>(rel: string) => (await import(pathToFileURL(join(ROOT, 'dist', rel)).href)) as T;
-  const db = await load<DbModule>('store/db.js');
+  const modules = await load<ModulesModule>('modules.js');
   const history = await load<HistoryModule>('checks/history.js');
-  return { openStore: db.openStore, History: history.History };
+  return { openStore: modules.openStore, History: history.History };
 }

@@ -189,7 +189,7 @@ export async function runRules(ctx: ScenarioContext): Promise<{ rows: Row[]; raw
 
   const now = T0 + 1000;
   const telemetry = rollupQuery(rollup, () => now);
-  const checks: EvaluateNs.CheckReader = { serviceState: () => undefined, checkState: () => undefined, checkValue: () => ({ error: 'no checks' }), heartbeat: () => undefined };
+  const checks: EvaluateNs.CheckReader = { serviceState: () => undefined, checkState: () => undefined, checkValue: () => ({ error: 'no checks' }), heartbeat: () => undefined, heartbeatService: () => undefined };
   const texts: string[] = [];
   for (let i = 0; i < 1000; i++) {
     const svc = `svc-${String(i % SERVICES).padStart(3, '0')}`;

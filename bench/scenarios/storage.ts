@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import type { History } from '../../src/checks/history.js';
 import type { ConditionOutcome } from '../../src/checks/types.js';
-import type { Store } from '../../src/store/db.js';
+import type { RootStore as Store } from '../../src/modules.js';
 import { loadDist } from '../lib/dist.js';
 import { removeTempDir, tempDir } from '../lib/proc.js';
 import { MB, row, type Row } from '../lib/report.js';

@@ -1,7 +1,8 @@
 /** `alerts:` in shipshape.yaml: one line of condition each, plus how and when they page. */
 import { z } from 'zod';
-import { duration } from '../config/zod-units.js';
-import { templateError } from '../config/template.js';
+import { duration } from '../core/config/zod-units.js';
+import { templateError } from '../core/config/template.js';
+import type { CoreConfig } from '../core/config/schema.js';
 import { parseRule, RuleSyntaxError } from './expr.js';
 
 export const severitySchema = z.enum(['P0', 'P1', 'P2', 'P3']);
@@ -53,3 +54,7 @@ export const alertingSchema = z
   .default({ evaluate_every: 10_000 });
 
 export type AlertRuleConfig = z.output<typeof alertRuleSchema>;
+
+export type AlertsRaw = CoreConfig & { alerts: AlertRuleConfig[]; alerting: z.output<typeof alertingSchema> };
+
+export const alertsConfig = { sections: { alerting: alertingSchema, alerts: alertsSchema } };

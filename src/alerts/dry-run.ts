@@ -2,13 +2,13 @@
  * `shipshape alerts test`: every rule evaluated once against what a server stored (telemetry
  * rollups, check states, heartbeats), without a running server.
  */
-import type { Config } from '../config/load.js';
-import type { Store } from '../store/db.js';
-import { storedTelemetryQuery } from '../telemetry/index.js';
-import type { TelemetryQuery } from '../telemetry/types.js';
+import { storedChecksQuery, type ChecksRaw } from '../checks/index.js';
+import type { Config } from '../core/config/load.js';
+import type { Store } from '../core/store/db.js';
+import { storedTelemetryQuery, type TelemetryQuery } from '../telemetry/index.js';
+import type { AlertsRaw } from './config.js';
 import { compileRule } from './engine.js';
 import { evaluateRule } from './evaluate.js';
-import { heartbeatServiceOf, storedChecks } from './readers.js';
 
 export interface AlertTestRow {
   rule: string;
@@ -39,15 +39,15 @@ const NO_TELEMETRY: TelemetryQuery = {
 };
 
 /** Evaluate every rule once against the stored data. */
-export async function testRules(config: Config, store: Store, now: number): Promise<{ rows: AlertTestRow[]; warnings: string[] }> {
+export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: Store, now: number): Promise<{ rows: AlertTestRow[]; warnings: string[] }> {
   const warnings = [...config.warnings];
-  const telemetry = await storedTelemetryQuery(store, now).catch((e: Error) => {
+  const telemetry = await storedTelemetryQuery(store as never, now).catch((e: Error) => {
     warnings.push(`stored telemetry cannot be read (${e.message}); telemetry rules see no data`);
     return NO_TELEMETRY;
   });
-  const checks = await storedChecks(store, config, now);
+  const checks = await storedChecksQuery(store as never, config, now);
   const rows = config.raw.alerts.map((cfg): AlertTestRow => {
-    const rule = compileRule(cfg, heartbeatServiceOf(() => config));
+    const rule = compileRule(cfg, checks.heartbeatService);
     const ev = evaluateRule(rule.parsed, { telemetry, checks, now, minSamples: cfg.min_samples });
     const forMs = rule.parsed.condition.k === 'absent' ? 0 : rule.parsed.forMs;
     return {

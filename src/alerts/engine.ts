@@ -6,11 +6,12 @@
  */
 import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
-import { renderTemplate } from '../config/template.js';
-import { formatDuration } from '../config/units.js';
-import type { EventLog } from '../events/log.js';
-import type { Store } from '../store/db.js';
-import type { TelemetryQuery } from '../telemetry/types.js';
+import { renderTemplate } from '../core/config/template.js';
+import { formatDuration } from '../core/config/units.js';
+import type { EventLog } from '../core/events.js';
+import type { Store } from '../core/store/db.js';
+import type { AlertsTables } from './migrations.js';
+import type { TelemetryQuery } from '../telemetry/index.js';
 import type { AlertRuleConfig } from './config.js';
 import { evaluateRule, type CheckReader, type RuleEvaluation } from './evaluate.js';
 import { parseRule, type ParsedRule } from './expr.js';
@@ -67,7 +68,7 @@ export interface InboundAlert {
 }
 
 export interface EngineOptions {
-  store: Store;
+  store: Store<AlertsTables>;
   events: EventLog;
   telemetry: TelemetryQuery;
   checks: CheckReader;

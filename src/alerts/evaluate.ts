@@ -3,23 +3,13 @@
  * contract) and checks (service states, a check's last values, heartbeat pings). Pure apart from
  * the reads, so the engine, the API and `shipshape alerts test` share it.
  */
-import type { TelemetryQuery, Stat } from '../telemetry/types.js';
+import type { TelemetryQuery, Stat } from '../telemetry/index.js';
 import { formatValue, type CompareOp, type Expr, type ParsedRule } from './expr.js';
-import { formatDuration, parseDuration, parsePercent, parseSize } from '../config/units.js';
-import type { CheckSummary, ServiceSummary } from '../api/types.js';
-import { compileCondition } from '../checks/conditions.js';
+import { formatDuration } from '../core/config/units.js';
+import type { ChecksQuery as CheckReader } from '../checks/index.js';
 
 /** What rules read about services and checks (the live Monitor, or the store for the CLI). */
-export interface CheckReader {
-  /** `up | degraded | down | unknown` and since when (epoch ms); undefined for an unknown service */
-  serviceState(service: string): { state: string; since: number } | undefined;
-  /** a check's state (`up | down | pending`); undefined for an unknown check */
-  checkState(service: string, check: string): { state: string; since: number } | undefined;
-  /** the last observed value at `path` of the service's checks (the named one, else the first that has it) */
-  checkValue(service: string, check: string | undefined, path: string[]): { value: number | null; at: number | null; check: string } | { error: string };
-  /** a heartbeat by token: last ping and since when it is watched (epoch ms); undefined when no check has that token */
-  heartbeat(token: string): { lastPing: number | undefined; since: number } | undefined;
-}
+export type { ChecksQuery as CheckReader } from '../checks/index.js';
 
 export interface RuleEvaluation {
   value: number | null;
@@ -190,69 +180,3 @@ function fail(error: string): RuleEvaluation {
   return { value: null, valueText: 'error', threshold: null, thresholdText: '', samples: null, met: false, reason: error, error };
 }
 
-/** Read a number back from a condition outcome's `actual` (`connections_used = 85%`). */
-function parseActual(text: string | undefined): number | null | undefined {
-  if (text === undefined) return undefined;
-  const v = text.includes(' = ') ? text.slice(text.lastIndexOf(' = ') + 3).trim() : text.trim();
-  if (v === 'missing') return undefined;
-  if (v === 'true') return 1;
-  if (v === 'false') return 0;
-  if (v === 'null') return null;
-  if (/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v)) return Number(v);
-  const pct = parsePercent(v);
-  if (pct !== undefined) return pct;
-  const ms = parseDuration(v);
-  if (ms !== undefined) return ms;
-  const size = parseSize(v);
-  if (size !== undefined) return size;
-  return undefined;
-}
-
-const subjects = new Map<string, string | null>();
-
-/** The value a condition reads (`body.status`, also from `[BODY].status`), by the condition parser itself; null for len()/has(). */
-function subjectOf(condition: string): string | null {
-  let v = subjects.get(condition);
-  if (v === undefined) {
-    try {
-      const c = compileCondition(condition);
-      v = c.subject.fn ? null : c.subject.path.join('.');
-    } catch {
-      v = null;
-    }
-    if (subjects.size > 10_000) subjects.clear();
-    subjects.set(condition, v);
-  }
-  return v;
-}
-
-/** The value at `path` among a check's last result (latency directly; other values from its conditions). */
-function valueFromSummary(c: CheckSummary, path: string[]): { value: number | null; at: number | null } | undefined {
-  if (!c.last) return undefined;
-  const at = Date.parse(c.last.at);
-  const name = path.join('.');
-  if (name === 'latency' || name === 'latency_ms') return { value: c.last.latency_ms, at };
-  if (name === 'ok') return { value: c.last.ok ? 1 : 0, at };
-  for (const o of c.last.conditions) {
-    if (subjectOf(o.condition) !== name) continue;
-    const v = parseActual(o.actual);
-    if (v !== undefined) return { value: v, at };
-  }
-  return undefined;
-}
-
-/** checkValue over service summaries (the live Monitor's or ones rebuilt from the store). */
-export function checkValueFrom(svc: Pick<ServiceSummary, 'name' | 'checks'> | undefined, service: string, check: string | undefined, path: string[]): { value: number | null; at: number | null; check: string } | { error: string } {
-  if (!svc) return { error: `no service "${service}" in the config` };
-  const candidates = check ? svc.checks.filter((c) => c.name === check) : svc.checks;
-  if (check && candidates.length === 0) return { error: `no check "${service}/${check}" in the config` };
-  for (const c of candidates) {
-    const v = valueFromSummary(c, path);
-    if (v) return { ...v, check: c.id };
-  }
-  const ran = candidates.some((c) => c.last);
-  if (!ran) return { value: null, at: null, check: candidates[0]?.id ?? service };
-  return {
-    error: `no value "${path.join('.')}" in the last result of ${check ? `${service}/${check}` : `the checks of ${service}`} (a value is readable when a condition of the check names it, e.g. "${path.join('.')} < 80%")`,
-  };
-}

@@ -12,8 +12,8 @@
  * `for` is how long the condition must hold before the alert fires, except for `absent(…)`, where
  * it is how long the thing must have been silent. Syntax errors carry the 1-based column.
  */
-import { formatDuration, formatPercent, parseDuration, parsePercent } from '../config/units.js';
-import type { VitalName } from '../telemetry/types.js';
+import { formatDuration, formatPercent, parseDuration, parsePercent } from '../core/config/units.js';
+import type { VitalName } from '../telemetry/index.js';
 
 export class RuleSyntaxError extends Error {
   constructor(

@@ -3,31 +3,34 @@
  * Rules are evaluated every `alerting.evaluate_every` (10s); each transition is an event
  * (`alert.pending`, `alert.firing`, `alert.resolved`) that the notify domain routes.
  */
-import type { Config } from '../config/load.js';
-import type { Domain, DomainContext } from '../domain.js';
-import type { IngestGuard } from '../server/ingest.js';
-import type { TelemetryQuery } from '../telemetry/types.js';
+import { checks as checksModule, type ChecksQuery } from '../checks/index.js';
+import type { Config } from '../core/config/load.js';
+import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
+import { telemetry as telemetryModule, type TelemetryQuery } from '../telemetry/index.js';
+import { registerAlertsCommands } from './cli.js';
+import { alertsConfig, type AlertsRaw } from './config.js';
 import { AlertEngine } from './engine.js';
-import type { CheckReader } from './evaluate.js';
-import { heartbeatServiceOf, monitorChecks } from './readers.js';
+import { alertsMigrations, type AlertsTables } from './migrations.js';
 import { alertRoutes } from './routes.js';
 
+export type { AlertInstance, AlertState, Severity } from './types.js';
 
-export interface AlertsDomain extends Domain {
+
+export interface AlertsDomain extends ModuleLifecycle<AlertsRaw> {
   engine: AlertEngine;
   /** run one evaluation cycle now (tests, `alerts test`) */
   evaluate(): Promise<void>;
 }
 
-export function createAlerts(ctx: DomainContext, deps: { telemetry: TelemetryQuery; guard: IngestGuard; checks?: CheckReader }): AlertsDomain {
+export function createAlerts(ctx: ModuleContext<AlertsTables, AlertsRaw>, deps: { telemetry: TelemetryQuery; checks: ChecksQuery }): AlertsDomain {
   const engine = new AlertEngine({
     store: ctx.store,
     events: ctx.events,
     telemetry: deps.telemetry,
-    checks: deps.checks ?? monitorChecks(ctx.monitor, ctx.config, ctx.now),
+    checks: deps.checks,
     now: ctx.now,
     logger: ctx.logger.child({ component: 'alerts' }),
-    heartbeatService: heartbeatServiceOf(ctx.config),
+    heartbeatService: deps.checks.heartbeatService,
   });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -46,7 +49,6 @@ export function createAlerts(ctx: DomainContext, deps: { telemetry: TelemetryQue
   };
 
   return {
-    name: 'alerts',
     engine,
     evaluate: () => engine.evaluate(),
     async start() {
@@ -54,7 +56,7 @@ export function createAlerts(ctx: DomainContext, deps: { telemetry: TelemetryQue
       await engine.setRules(ctx.config().raw.alerts);
       schedule();
     },
-    async apply(config: Config) {
+    async apply(config: Config<AlertsRaw>) {
       await engine.setRules(config.raw.alerts);
       if (config.raw.alerting.evaluate_every !== every) {
         every = config.raw.alerting.evaluate_every;
@@ -67,7 +69,18 @@ export function createAlerts(ctx: DomainContext, deps: { telemetry: TelemetryQue
       await engine.idle();
     },
     routes(app) {
-      alertRoutes(app, { engine, guard: deps.guard, now: ctx.now });
+      alertRoutes(app, { engine, guard: ctx.ingest, now: ctx.now });
     },
   };
 }
+
+export const alerts = defineModule<AlertsDomain, AlertsTables, AlertsRaw>({
+  name: 'alerts',
+  description: 'one-line rules over telemetry, checks and heartbeats; alerts pushed by Prometheus, Alertmanager, Grafana and PagerDuty clients',
+  config: alertsConfig,
+  migrations: alertsMigrations,
+  events: ['alert.pending', 'alert.firing', 'alert.resolved', 'alert.acknowledged'],
+  create: (ctx) => createAlerts(ctx, { telemetry: ctx.use(telemetryModule).query, checks: ctx.use(checksModule).query }),
+  cli: registerAlertsCommands,
+});
+export type { AlertsRaw } from './config.js';

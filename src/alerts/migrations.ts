@@ -1,7 +1,7 @@
 /** The alerts domain's tables. Names continue the global order (see src/store/migrations.ts). */
 import type { Generated, Migration } from 'kysely';
-import type { Dialect } from '../store/db.js';
-import { columnTypes, type AnyDB } from '../store/migrations.js';
+import type { Dialect } from '../core/store/db.js';
+import { columnTypes, type AnyDB } from '../core/store/migrations.js';
 
 /**
  * One row per alert instance: from a rule (`rule` set) or pushed from outside. The current instance
@@ -33,10 +33,9 @@ export interface AlertsTable {
   updated_at: number;
 }
 
-declare module '../store/db.js' {
-  interface DB {
-    alerts: AlertsTable;
-  }
+/** The alerts module's tables; its store handle is typed with these only. */
+export interface AlertsTables {
+  alerts: AlertsTable;
 }
 
 

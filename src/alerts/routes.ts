@@ -10,8 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { presentedIngestToken, type IngestGuard } from '../server/ingest.js';
-import { decodeCursor, encodeCursor, parse } from '../server/http.js';
+import { presentedIngestToken, type IngestGuard } from '../core/http/ingest.js';
+import { decodeCursor, encodeCursor, parse } from '../core/http/problem.js';
 import type { AlertEngine, InboundAlert } from './engine.js';
 
 /** Alertmanager's resolve_timeout: a pushed alert without endsAt resolves after this unless re-sent. */

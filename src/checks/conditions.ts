@@ -4,7 +4,7 @@
  * `body contains "ok"`, `status in [200, 204]`, `status == 2xx`. Gatus' placeholders
  * (`[STATUS]`, `[RESPONSE_TIME]`, `[BODY].x`, `[CERTIFICATE_EXPIRATION]`) are accepted too.
  */
-import { formatDuration, formatPercent, formatSize, parseDuration, parsePercent, parseSize } from '../config/units.js';
+import { formatDuration, formatPercent, formatSize, parseDuration, parsePercent, parseSize } from '../core/config/units.js';
 import type { ConditionOutcome, Observation } from './types.js';
 
 export class ConditionSyntaxError extends Error {

@@ -5,9 +5,10 @@
  * Writes are batched: results land in memory and are written once per flush.
  */
 import { DDSketch } from '@datadog/sketches-js';
-import type { Aggregate, FailedResult, SparkPoint } from '../api/types.js';
+import type { Aggregate, FailedResult, SparkPoint } from './api-types.js';
 import type { ConditionOutcome } from './types.js';
-import type { OpenBucketsTable, Store } from '../store/db.js';
+import type { Store } from '../core/store/db.js';
+import type { ChecksTables, OpenBucketsTable } from './tables.js';
 
 export type Resolution = 'minute' | 'hour' | 'day';
 const SIZE: Record<Resolution, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
@@ -78,7 +79,7 @@ export class History {
   private flushing: Promise<void> | null = null;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Store<ChecksTables>,
     public retention: Retention,
     private readonly now: () => number = Date.now,
   ) {}

@@ -4,11 +4,13 @@
  * into service states, records state changes and history, and answers questions about them.
  */
 import type { Logger } from 'pino';
-import type { CheckSummary, DayBar, HealthReport, ServiceState, ServiceSummary, SparkPoint, StateChange, UptimeWindows } from '../api/types.js';
-import type { CheckDef, Config, ServiceDef } from '../config/load.js';
-import type { EventLog } from '../events/log.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { Store } from '../store/db.js';
+import type { CheckSummary, DayBar, HealthReport, ServiceState, ServiceSummary, SparkPoint, StateChange, UptimeWindows } from './api-types.js';
+import type { Config } from '../core/config/load.js';
+import { checkDefs, type CheckDef, type CheckDefs, type ChecksRaw, type ServiceDef } from './config.js';
+import type { ChecksTables } from './tables.js';
+import type { EventLog } from '../core/events.js';
+import type { Metrics } from '../core/metrics.js';
+import type { Store } from '../core/store/db.js';
 import { History } from './history.js';
 import { runCheck } from './runner.js';
 import { Scheduler } from './scheduler.js';
@@ -36,7 +38,7 @@ interface ServiceRuntime {
 }
 
 export interface MonitorOptions {
-  store: Store;
+  store: Store<ChecksTables>;
   events: EventLog;
   logger?: Logger;
   metrics?: Metrics;
@@ -49,7 +51,7 @@ export interface MonitorOptions {
 export class Heartbeats implements HeartbeatSource {
   private readonly pings = new Map<string, { last: number | undefined; since: number }>();
   constructor(
-    private readonly store: Store,
+    private readonly store: Store<ChecksTables>,
     private readonly now: () => number,
   ) {}
   async load(tokens: string[]): Promise<void> {
@@ -113,7 +115,8 @@ function stateRow(rt: Runtime) {
 const iso = (t: number | null | undefined) => (t === null || t === undefined ? null : new Date(t).toISOString());
 
 export class Monitor {
-  config!: Config;
+  config!: Config<ChecksRaw>;
+  private defs: CheckDefs = { services: [], checks: new Map() };
   private serviceDefs = new Map<string, ServiceDef>();
   readonly history: History;
   readonly heartbeats: Heartbeats;
@@ -138,12 +141,12 @@ export class Monitor {
     });
   }
 
-  get store(): Store {
+  get store(): Store<ChecksTables> {
     return this.opts.store;
   }
 
   /** Load state from the store and start running checks. */
-  async start(config: Config): Promise<void> {
+  async start(config: Config<ChecksRaw>): Promise<void> {
     await this.history.load();
     const svcRows = await this.opts.store.db.selectFrom('service_state').selectAll().execute();
     const since = this.now() - 400 * DAY;
@@ -167,27 +170,29 @@ export class Monitor {
   }
 
   /** Apply a (new) config: add, update and remove checks without restarting the others. */
-  async apply(config: Config): Promise<void> {
+  async apply(config: Config<ChecksRaw>): Promise<void> {
     this.config = config;
-    this.serviceDefs = new Map(config.services.map((s) => [s.name, s]));
+    const defs = checkDefs(config);
+    this.defs = defs;
+    this.serviceDefs = new Map(defs.services.map((s) => [s.name, s]));
     const r = config.raw;
     this.history.retention = { minute: r.history.minute, hour: r.history.hour, day: r.history.day, failuresPerCheck: r.history.failures_per_check };
     (this.scheduler as unknown as { opts: { concurrency: number } }).opts.concurrency = r.defaults.concurrency;
-    await this.heartbeats.load([...config.checks.values()].filter((c) => c.kind === 'heartbeat').map((c) => String(c.spec.token)));
-    const ids = await this.ensureCheckIds([...config.checks.values()]);
+    await this.heartbeats.load([...defs.checks.values()].filter((c) => c.kind === 'heartbeat').map((c) => String(c.spec.token)));
+    const ids = await this.ensureCheckIds([...defs.checks.values()]);
     const stateRows = ids.size
       ? await this.opts.store.db.selectFrom('check_state').selectAll().where('check_id', 'in', [...ids.values()]).execute()
       : [];
     const saved = new Map(stateRows.map((s) => [Number(s.check_id), s]));
     for (const [key, rt] of this.checks) {
-      if (!config.checks.has(key)) {
+      if (!defs.checks.has(key)) {
         this.scheduler.remove(key);
         this.history.forget(rt.dbId);
         this.checks.delete(key);
         this.opts.metrics?.checkUp.remove({ service: rt.def.service, check: rt.def.name });
       }
     }
-    for (const def of config.checks.values()) {
+    for (const def of defs.checks.values()) {
       const existing = this.checks.get(def.id);
       if (existing) {
         const changed = JSON.stringify(existing.def.spec) !== JSON.stringify(def.spec) || existing.def.every !== def.every;
@@ -213,13 +218,13 @@ export class Monitor {
       this.checks.set(def.id, rt);
       if (this.opts.schedule !== false) this.scheduler.upsert({ id: def.id, every: def.every });
     }
-    for (const svc of config.services) {
+    for (const svc of defs.services) {
       if (!this.services.has(svc.name)) this.services.set(svc.name, { state: 'unknown', since: this.now(), changes: [] });
     }
     for (const name of [...this.services.keys()]) {
-      if (!config.services.some((s) => s.name === name)) this.services.delete(name);
+      if (!defs.services.some((s) => s.name === name)) this.services.delete(name);
     }
-    for (const svc of config.services) await this.updateService(svc.name, 'config changed');
+    for (const svc of defs.services) await this.updateService(svc.name, 'config changed');
   }
 
   private async ensureCheckIds(defs: CheckDef[]): Promise<Map<string, number>> {
@@ -397,7 +402,7 @@ export class Monitor {
   }
 
   serviceNames(): string[] {
-    return this.config.services.map((s) => s.name);
+    return this.defs.services.map((s) => s.name);
   }
 
   hasService(name: string): boolean {
@@ -518,7 +523,7 @@ export class Monitor {
   }
 
   listServices(include: { days?: boolean; sparkline?: boolean } = {}): ServiceSummary[] {
-    return this.config.services.map((s) => this.service(s.name, include) as ServiceSummary);
+    return this.defs.services.map((s) => this.service(s.name, include) as ServiceSummary);
   }
 
   async stateChanges(opts: { service?: string; limit: number; before?: number }): Promise<StateChange[]> {
@@ -546,7 +551,7 @@ export class Monitor {
       states = [rt.state];
     } else {
       states = [];
-      for (const svc of this.config.services) {
+      for (const svc of this.defs.services) {
         const rt = this.services.get(svc.name);
         if (!rt) continue;
         states.push(rt.state);

@@ -2,8 +2,8 @@
  * Runs one check once: the kind probes with a hard timeout, then the generic evaluator judges
  * every condition. Never throws; a kind that ignores its abort signal is cut off all the same.
  */
-import { formatDuration } from '../config/units.js';
-import type { CheckDef } from '../config/load.js';
+import { formatDuration } from '../core/config/units.js';
+import type { CheckDef } from './config.js';
 import { evaluate } from './conditions.js';
 import { kindByName } from './kinds/index.js';
 import type { CheckResult, HeartbeatSource, Observation } from './types.js';

@@ -68,6 +68,8 @@ export interface CheckKind<S extends z.ZodType = z.ZodType> {
   /** a short human description of the target with any password removed, e.g. `GET https://x/api/health`. */
   describe(spec: z.infer<S>): string;
   run(spec: z.infer<S> & CommonSpec, ctx: RunContext): Promise<Observation>;
+  /** release what runs keep between them (connection pools) when the server stops */
+  close?(): Promise<void>;
 }
 
 export type CheckState = 'up' | 'down' | 'pending';

@@ -2,20 +2,28 @@
  * The `shipshape` command line: a thin adapter over the domains.
  */
 import { Command, Option } from 'commander';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import Table from 'cli-table3';
-import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, makeLogger, out, paint, red, withStore } from './util.js';
-import type { Page, Scope, ServiceSummary } from '../api/types.js';
-import { runCheck } from '../checks/runner.js';
-import type { HeartbeatSource } from '../checks/types.js';
-import { ConfigError, loadConfig } from '../config/load.js';
-import { formatDuration, formatPercent } from '../config/units.js';
-import { openStore, type Store } from '../store/db.js';
-import { SCOPES, Tokens } from '../tokens/tokens.js';
 import { startShipshape, VERSION } from '../app.js';
-import { registerAlertsCommands } from './commands/alerts.js';
-import { registerNotifyCommands } from './commands/notify.js';
+import { checkDefs } from '../checks/index.js';
+import type { Scope } from '../core/api-types.js';
+import { CliError, defaultConfig, defaultDataDir, env, fail, json, makeLogger, out } from '../core/cli.js';
+import { ConfigError } from '../core/config/load.js';
+import type { CliContext } from '../core/module.js';
+import type { Store } from '../core/store/db.js';
+import { SCOPES, Tokens } from '../core/tokens.js';
+import { loadConfig, modules, openStore } from '../modules.js';
+
+const ctx: CliContext = { loadConfig: (file) => loadConfig(file), openStore: (o) => openStore(o) };
+
+async function withStore<T>(dataDir: string, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore({ dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
 
 const program = new Command();
 program
@@ -56,8 +64,8 @@ program
     } catch (e) {
       fail(e);
     }
-    const cfg = running.config();
-    logger.info({ url: running.url, services: cfg.services.length, checks: cfg.checks.size, store: running.store.location }, `shipshape ${VERSION} listening on ${running.url}`);
+    const defs = checkDefs(running.config() as never);
+    logger.info({ url: running.url, services: defs.services.length, checks: defs.checks.size, store: running.store.location }, `shipshape ${VERSION} listening on ${running.url}`);
     if (running.firstAdminToken) {
       process.stdout.write(`\n  First start: an admin API token was created. It is shown only this once:\n\n    ${running.firstAdminToken}\n\n  Sign in to the dashboard at ${running.url} with it. Make more with \`shipshape token create\`.\n\n`);
     }
@@ -86,100 +94,17 @@ program
   .action((o: { config: string; json?: boolean }) => {
     try {
       const cfg = loadConfig(o.config);
-      if (o.json) json({ ok: true, file: o.config, services: cfg.services.length, checks: cfg.checks.size, warnings: cfg.warnings });
+      const defs = checkDefs(cfg as never);
+      if (o.json) json({ ok: true, file: o.config, services: defs.services.length, checks: defs.checks.size, warnings: cfg.warnings });
       else {
         for (const w of cfg.warnings) process.stderr.write(`warning: ${w}\n`);
-        out(`${o.config}: ok (${cfg.services.length} services, ${cfg.checks.size} checks)`);
+        out(`${o.config}: ok (${defs.services.length} services, ${defs.checks.size} checks)`);
       }
     } catch (e) {
       if (o.json && e instanceof ConfigError) {
         json({ ok: false, file: o.config, errors: e.issues });
         process.exit(1);
       }
-      fail(e);
-    }
-  });
-
-program
-  .command('check')
-  .description('run checks once and print a table; exits 1 if any fails (a CI smoke test)')
-  .argument('[service...]', 'only these services')
-  .option('-c, --config <file>', 'config file', defaultConfig())
-  .option('--data-dir <dir>', 'store to read heartbeat pings from, when it exists', defaultDataDir())
-  .option('--json', 'print results as JSON')
-  .addHelpText('after', '\nExample:\n  $ SITE_URL=https://staging.example.com shipshape check web   # after a deploy, in CI')
-  .action(async (services: string[], o: { config: string; dataDir: string; json?: boolean }) => {
-    try {
-      const cfg = loadConfig(o.config);
-      for (const s of services) if (!cfg.services.some((x) => x.name === s)) throw new CliError(`no service "${s}" in ${o.config}; services: ${cfg.services.map((x) => x.name).join(', ')}`, 2);
-      const defs = [...cfg.checks.values()].filter((d) => services.length === 0 || services.includes(d.service));
-      let store: Store | undefined;
-      const hasStore = env.SHIPSHAPE_DATABASE_URL || existsSync(join(o.dataDir, 'shipshape.db'));
-      const pings = new Map<string, { last: number | null; since: number }>();
-      if (hasStore && defs.some((d) => d.kind === 'heartbeat')) {
-        store = await openStore({ dataDir: o.dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL, migrate: false });
-        for (const r of await store.db.selectFrom('heartbeats').selectAll().execute()) pings.set(r.token, { last: r.last_ping === null ? null : Number(r.last_ping), since: Number(r.since) });
-        await store.close();
-      }
-      const heartbeats: HeartbeatSource = { lastPing: (t) => pings.get(t)?.last ?? undefined, watchingSince: (t) => pings.get(t)?.since ?? Date.now() };
-      const results = await Promise.all(defs.map(async (d) => ({ def: d, result: await runCheck(d, { heartbeats }) })));
-      const failed = results.filter((r) => !r.result.ok);
-      if (o.json) {
-        json({ ok: failed.length === 0, results: results.map(({ def, result }) => ({ id: def.id, service: def.service, check: def.name, kind: def.kind, target: def.target, ok: result.ok, latency_ms: result.latencyMs, message: result.message, conditions: result.conditions })) });
-      } else {
-        const table = new Table({ head: ['service', 'check', 'kind', 'result', 'latency', 'details'], style: { head: [], border: [] }, wordWrap: true, colWidths: [null, null, null, null, null, 60] as unknown as number[] });
-        for (const { def, result } of results) table.push([def.service, def.name, def.kind, paint(result.ok ? 'ok' : 'FAIL'), formatDuration(result.latencyMs), result.ok ? def.target : result.message]);
-        out(table.toString());
-        out(failed.length === 0 ? green(`all ${results.length} checks passed`) : red(`${failed.length} of ${results.length} checks failed`));
-      }
-      void store;
-      process.exit(failed.length === 0 ? 0 : 1);
-    } catch (e) {
-      fail(e);
-    }
-  });
-
-program
-  .command('status')
-  .description('show what a running server sees (needs a read token)')
-  .option('--url <url>', 'server URL (env SHIPSHAPE_URL)', env.SHIPSHAPE_URL ?? 'http://127.0.0.1:4600')
-  .option('--token <token>', 'API token (env SHIPSHAPE_TOKEN)', env.SHIPSHAPE_TOKEN)
-  .option('--json', 'print the services as JSON')
-  .action(async (o: { url: string; token?: string; json?: boolean }) => {
-    try {
-      if (!o.token) throw new CliError('status needs an API token: pass --token or set SHIPSHAPE_TOKEN (make one with `shipshape token create --scope read`)', 2);
-      const items: ServiceSummary[] = [];
-      let cursor: string | null = null;
-      do {
-        const u = new URL('/api/v1/services', o.url);
-        u.searchParams.set('limit', '500');
-        if (cursor) u.searchParams.set('cursor', cursor);
-        let res: Response;
-        try {
-          res = await fetch(u, { headers: { authorization: `Bearer ${o.token}` }, signal: AbortSignal.timeout(10_000) });
-        } catch (e) {
-          throw new CliError(`cannot reach ${o.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message} (is \`shipshape up\` running?)`);
-        }
-        if (!res.ok) {
-          const p = (await res.json().catch(() => ({}))) as { detail?: string };
-          throw new CliError(`${o.url} answered ${res.status}: ${p.detail ?? res.statusText}`);
-        }
-        const page = (await res.json()) as Page<ServiceSummary>;
-        items.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor);
-      if (o.json) {
-        json(items);
-        return;
-      }
-      const pct = (v: number | null) => (v === null ? '–' : formatPercent(v, 2));
-      const table = new Table({ head: ['service', 'state', 'since', 'checks', 'uptime 24h', '30d', '90d'], style: { head: [], border: [] } });
-      for (const s of items) {
-        const up = s.checks.filter((c) => c.state === 'up').length;
-        table.push([s.name, paint(s.state), s.since ? `${formatDuration(Date.now() - Date.parse(s.since))} ago` : '–', `${up}/${s.checks.length} up`, pct(s.uptime['24h']), pct(s.uptime['30d']), pct(s.uptime['90d'])]);
-      }
-      out(table.toString());
-    } catch (e) {
       fail(e);
     }
   });
@@ -242,7 +167,7 @@ token
     }
   });
 
-registerAlertsCommands(program);
-registerNotifyCommands(program);
+// each module's commands (check, status, alerts, notify, silence, …)
+for (const m of modules) m.cli?.(program, ctx);
 
 program.parseAsync(process.argv).catch(fail);

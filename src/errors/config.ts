@@ -3,7 +3,9 @@
  * Sentry projects with `services.<name>.sentry: { project: 1 }` (in the services schema).
  */
 import { z } from 'zod';
-import type { Config } from '../config/load.js';
+import type { Config } from '../core/config/load.js';
+import type { CoreConfig } from '../core/config/schema.js';
+import type { ConfigFinding } from '../core/module.js';
 
 export const errorsSchema = z
   .object({
@@ -14,10 +16,29 @@ export const errorsSchema = z
 
 export type ErrorsConfig = z.output<typeof errorsSchema>;
 
-/** project id -> service name, from `services.<name>.sentry.project` (the first service wins a shared id). */
-const byConfig = new WeakMap<Config, Map<number, string>>();
+const sentrySchema = z
+  .object({ project: z.union([z.number().int().min(1), z.string().regex(/^\d+$/)]).transform(Number) })
+  .strict()
+  .optional()
+  .meta({ description: 'errors sent to the Sentry DSN with this project id belong to this service' });
 
-export function projectServices(config: Config): Map<number, string> {
+export type ErrorsRaw = CoreConfig & { errors: ErrorsConfig; services: Record<string, { sentry?: { project: number } }> };
+
+export const errorsConfig = {
+  sections: { errors: errorsSchema.prefault({}) },
+  service: { sentry: sentrySchema },
+  validate(raw: ErrorsRaw): ConfigFinding[] {
+    if (Object.values(raw.services).some((svc) => svc.sentry) && raw.ingest.tokens.some((t) => !/^[A-Za-z0-9_]+$/.test(t))) {
+      return [{ path: ['ingest', 'tokens'], message: 'Sentry SDKs accept only letters, digits and "_" in a DSN key; a token with other characters cannot be used in a DSN', warning: true }];
+    }
+    return [];
+  },
+};
+
+/** project id -> service name, from `services.<name>.sentry.project` (the first service wins a shared id). */
+const byConfig = new WeakMap<Config<ErrorsRaw>, Map<number, string>>();
+
+export function projectServices(config: Config<ErrorsRaw>): Map<number, string> {
   const known = byConfig.get(config);
   if (known) return known;
   const map = new Map<number, string>();

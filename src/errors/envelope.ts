@@ -6,8 +6,8 @@
  */
 import { inflateSync } from 'node:zlib';
 import type { FastifyRequest } from 'fastify';
-import { HttpProblem } from '../server/http.js';
-import { presentedIngestToken } from '../server/ingest.js';
+import { HttpProblem } from '../core/http/problem.js';
+import { presentedIngestToken } from '../core/http/ingest.js';
 
 const tooLarge = (limit: number) => new HttpProblem(413, 'Content Too Large', `the body is larger than ${limit} bytes after decompression (ingest.max_body)`);
 

@@ -8,9 +8,10 @@
  * number, and are listed with `?project=`); claiming the project later gives them to that service.
  */
 import { Counter } from 'prom-client';
-import type { Domain, DomainContext } from '../domain.js';
-import type { IngestGuard } from '../server/ingest.js';
-import type { Stat } from '../telemetry/types.js';
+import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
+import type { Stat } from '../telemetry/index.js';
+import { errorsConfig, type ErrorsRaw } from './config.js';
+import { errorsMigrations, type ErrorsTables } from './migrations.js';
 import { Issues } from './issues.js';
 import { errorRoutes } from './routes.js';
 
@@ -24,12 +25,12 @@ export interface ErrorsQuery {
   newIssueCount(service: string, windowMs: number): Stat;
 }
 
-export interface ErrorsDomain extends Domain {
+export interface ErrorsDomain extends ModuleLifecycle<ErrorsRaw> {
   query: ErrorsQuery;
   issues: Issues;
 }
 
-export function createErrors(ctx: DomainContext, guard: IngestGuard): ErrorsDomain {
+export function createErrors(ctx: ModuleContext<ErrorsTables, ErrorsRaw>): ErrorsDomain {
   const issues = new Issues(ctx);
   const warned = new Set<number>();
   const metricName = 'shipshape_error_events_total';
@@ -45,7 +46,6 @@ export function createErrors(ctx: DomainContext, guard: IngestGuard): ErrorsDoma
   };
 
   return {
-    name: 'errors',
     query,
     issues,
     async start() {
@@ -57,7 +57,7 @@ export function createErrors(ctx: DomainContext, guard: IngestGuard): ErrorsDoma
     routes(app) {
       errorRoutes(app, {
         issues,
-        guard,
+        guard: ctx.ingest,
         counter,
         maxBody: () => ctx.config().raw.ingest.max_body,
         onUnknownProject(project) {
@@ -69,3 +69,13 @@ export function createErrors(ctx: DomainContext, guard: IngestGuard): ErrorsDoma
     },
   };
 }
+
+export const errors = defineModule<ErrorsDomain, ErrorsTables, ErrorsRaw>({
+  name: 'errors',
+  description: 'errors from the official Sentry SDKs, grouped into issues that regress by release',
+  config: errorsConfig,
+  migrations: errorsMigrations,
+  events: ['issue.created', 'issue.regressed', 'issue.resolved', 'issue.ignored', 'issue.unresolved'],
+  create: (ctx) => createErrors(ctx),
+});
+export type { ErrorsRaw } from './config.js';

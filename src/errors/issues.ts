@@ -7,12 +7,13 @@
  * lose a status change made at the same moment.
  */
 import { sql } from 'kysely';
-import type { DomainContext } from '../domain.js';
-import { HttpProblem } from '../server/http.js';
+import type { ModuleContext } from '../core/module.js';
+import type { ErrorsRaw } from './config.js';
+import { ServiceError } from '../core/errors.js';
 import { projectServices } from './config.js';
 import { normalizeEvent, type StoredEvent } from './event.js';
 import { groupEvent, issueCulprit, issueTitle, issueType, type GroupingMethod } from './grouping.js';
-import type { ErrorEventsTable, ErrorIssuesTable } from './migrations.js';
+import type { ErrorEventsTable, ErrorIssuesTable, ErrorsTables } from './migrations.js';
 import { regresses } from './releases.js';
 import { ErrorStats, STATS_HORIZON } from './stats.js';
 import type { IssueDetail, IssueEvent, IssueStatus, IssueSummary } from './types.js';
@@ -47,7 +48,7 @@ export class Issues {
   private pending = 0;
   private readonly recent = new Map<string, number>();
 
-  constructor(private readonly ctx: DomainContext) {
+  constructor(private readonly ctx: ModuleContext<ErrorsTables, ErrorsRaw>) {
     this.stats = new ErrorStats(() => ctx.now());
   }
 
@@ -68,7 +69,7 @@ export class Issues {
   /** Run writes one at a time (see the file comment). */
   private serial<T>(fn: () => Promise<T>, bounded: boolean): Promise<T> {
     if (bounded && this.pending >= this.ctx.config().raw.errors.max_pending) {
-      return Promise.reject(new HttpProblem(429, 'Too Many Requests', 'too many error events are waiting to be stored; retry shortly', undefined, { 'retry-after': '5' }));
+      return Promise.reject(new ServiceError('busy', 'too many error events are waiting to be stored; retry shortly', 5));
     }
     this.pending++;
     const run = this.chain.then(fn, fn);

@@ -1,7 +1,7 @@
 /** The errors domain's tables. Names continue the global order (see src/store/migrations.ts). */
 import type { Generated, Migration } from 'kysely';
-import type { Dialect } from '../store/db.js';
-import { columnTypes, type AnyDB } from '../store/migrations.js';
+import type { Dialect } from '../core/store/db.js';
+import { columnTypes, type AnyDB } from '../core/store/migrations.js';
 
 
 export interface ErrorIssuesTable {
@@ -37,11 +37,10 @@ export interface ErrorEventsTable {
   data: string;
 }
 
-declare module '../store/db.js' {
-  interface DB {
-    error_issues: ErrorIssuesTable;
-    error_events: ErrorEventsTable;
-  }
+/** The errors module's tables; its store handle is typed with these only. */
+export interface ErrorsTables {
+  error_issues: ErrorIssuesTable;
+  error_events: ErrorEventsTable;
 }
 
 export function errorsMigrations(dialect: Dialect): Record<string, Migration> {

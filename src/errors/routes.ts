@@ -6,11 +6,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Counter } from 'prom-client';
-import { actorOf } from '../server/auth.js';
-import { decodeCursor, encodeCursor, HttpProblem, notFound, parse } from '../server/http.js';
-import type { IngestGuard } from '../server/ingest.js';
+import { actorOf } from '../core/http/auth.js';
+import { decodeCursor, encodeCursor, HttpProblem, notFound, parse } from '../core/http/problem.js';
+import type { IngestGuard } from '../core/http/ingest.js';
 import { EnvelopeError, keyFromDsn, parseEnvelope, parseStoreBody, presentedSentryKey } from './envelope.js';
-import { bodyBytes, rawBodies } from '../server/body.js';
+import { bodyBytes, rawBodies } from '../core/http/body.js';
 import type { Issues } from './issues.js';
 import { ISSUE_STATUSES } from './types.js';
 

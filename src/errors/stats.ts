@@ -3,7 +3,7 @@
  * rules and live views (synchronous, like the telemetry queries). Rebuilt from the stored events
  * at start.
  */
-import type { Stat } from '../telemetry/types.js';
+import type { Stat } from '../telemetry/index.js';
 
 const BUCKET = 10_000;
 export const STATS_HORIZON = 24 * 3_600_000;

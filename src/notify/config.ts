@@ -1,7 +1,8 @@
 /** `notify:` in shipshape.yaml: channels, routes (Alertmanager's model and defaults), inhibition. */
 import { z } from 'zod';
-import { templateError } from '../config/template.js';
-import { duration } from '../config/zod-units.js';
+import type { CoreConfig } from '../core/config/schema.js';
+import { templateError } from '../core/config/template.js';
+import { duration } from '../core/config/zod-units.js';
 
 const url = () => z.string().url();
 const templateText = (max: number) =>
@@ -135,3 +136,7 @@ export const notifySchema = z
   });
 
 export type NotifyConfig = z.output<typeof notifySchema>;
+
+export type NotifyRaw = CoreConfig & { notify: NotifyConfig };
+
+export const notifyConfig = { sections: { notify: notifySchema.prefault({}) } };

@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AlertInstance } from '../alerts/types.js';
-import type { Store } from '../store/db.js';
+import type { AlertInstance } from '../alerts/index.js';
+import type { Store } from '../core/store/db.js';
+import type { NotifyTables } from './migrations.js';
 import { DEFAULT_INHIBIT, type ChannelConfig, type InhibitRule, type NotifyConfig, type RouteConfig } from './config.js';
 import { inhibitedBy, routeMatches, type Labels } from './match.js';
 import type { NotifyQueue } from './queue.js';
@@ -144,7 +145,7 @@ export function buildNotification(receiver: string, groupKey: string, groupLabel
 export const channelTargets = perConfig((cfg): Map<string, ChannelTarget> => new Map(Object.entries(cfg.channels).map(([name, c]) => [name, channelTarget(name, c as ChannelConfig)])));
 
 export interface DispatcherDeps {
-  store: Store;
+  store: Store<NotifyTables>;
   logger: Logger;
   now: () => number;
   config: () => NotifyConfig;

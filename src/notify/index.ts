@@ -4,9 +4,12 @@
  * queue that retries. Exposes silences and the queue over the API.
  */
 import { Counter } from 'prom-client';
-import type { AlertInstance } from '../alerts/types.js';
-import type { Config } from '../config/load.js';
-import type { Domain, DomainContext } from '../domain.js';
+import type { AlertInstance } from '../alerts/index.js';
+import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
+import { registerNotifyCommands } from './cli.js';
+import { notifyConfig, type NotifyRaw } from './config.js';
+import { notifyMigrations, type NotifyTables } from './migrations.js';
+import { externalUrlOf, sendTestMessage } from './test-send.js';
 import { channelTargets, Dispatcher } from './dispatcher.js';
 import { NotifyQueue } from './queue.js';
 import { notifyRoutes } from './routes.js';
@@ -19,7 +22,7 @@ export interface NotifyOptions {
   random?: () => number;
 }
 
-export interface NotifyDomain extends Domain {
+export interface NotifyDomain extends ModuleLifecycle<NotifyRaw> {
   readonly silences: Silences;
   readonly queue: NotifyQueue;
   readonly dispatcher: Dispatcher;
@@ -29,15 +32,8 @@ export interface NotifyDomain extends Domain {
   settled(): Promise<void>;
 }
 
-export function externalUrlOf(config: Config): string {
-  const n = config.raw.notify;
-  if (n.external_url) return n.external_url.replace(/\/$/, '');
-  const host = config.raw.server.host ?? process.env.SHIPSHAPE_HOST ?? '127.0.0.1';
-  const port = config.raw.server.port ?? process.env.SHIPSHAPE_PORT ?? 4600;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
 
-export function createNotify(ctx: DomainContext, opts: NotifyOptions = {}): NotifyDomain {
+export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: NotifyOptions = {}): NotifyDomain {
   const log = ctx.logger.child({ component: 'notify' });
   const tickMs = opts.tickMs ?? 1000;
   const silences = new Silences(ctx.store, ctx.events, ctx.now);
@@ -81,7 +77,6 @@ export function createNotify(ctx: DomainContext, opts: NotifyOptions = {}): Noti
   };
 
   const domain: NotifyDomain = {
-    name: 'notify',
     silences,
     queue,
     dispatcher,
@@ -127,8 +122,28 @@ export function createNotify(ctx: DomainContext, opts: NotifyOptions = {}): Noti
       await queue.stop();
     },
     routes(app) {
-      notifyRoutes(app, { silences, queue, dispatcher, config: () => ctx.config().raw.notify, afterSilenceChange: () => serial(() => silences.refresh()) });
+      notifyRoutes(app, {
+        silences,
+        queue,
+        dispatcher,
+        config: () => ctx.config().raw.notify,
+        afterSilenceChange: () => serial(() => silences.refresh()),
+        testChannel: (name, actor) => sendTestMessage(ctx.config().raw.notify, externalUrlOf(ctx.config()), name, actor),
+      });
     },
   };
   return domain;
 }
+
+export { externalUrlOf } from './test-send.js';
+
+export const notify = defineModule<NotifyDomain, NotifyTables, NotifyRaw>({
+  name: 'notify',
+  description: 'Alertmanager-style routing, grouping, inhibition and silences; Slack, Discord, Teams, Telegram, webhook, email, PagerDuty and ntfy',
+  config: notifyConfig,
+  migrations: notifyMigrations,
+  events: ['notification.sent', 'notification.failed', 'silence.created', 'silence.expired'],
+  create: (ctx) => createNotify(ctx),
+  cli: registerNotifyCommands,
+});
+export type { NotifyRaw } from './config.js';

@@ -1,7 +1,7 @@
 /** The notify domain's tables. Names continue the global order (see src/store/migrations.ts). */
 import type { Generated, Migration } from 'kysely';
-import type { Dialect } from '../store/db.js';
-import { columnTypes, type AnyDB } from '../store/migrations.js';
+import type { Dialect } from '../core/store/db.js';
+import { columnTypes, type AnyDB } from '../core/store/migrations.js';
 
 
 export interface NotifySilencesTable {
@@ -50,13 +50,12 @@ export interface NotifyQueueTable {
   sent_at: number | null;
 }
 
-declare module '../store/db.js' {
-  interface DB {
-    notify_silences: NotifySilencesTable;
-    notify_active: NotifyActiveTable;
-    notify_groups: NotifyGroupsTable;
-    notify_queue: NotifyQueueTable;
-  }
+/** The notify module's tables; its store handle is typed with these only. */
+export interface NotifyTables {
+  notify_silences: NotifySilencesTable;
+  notify_active: NotifyActiveTable;
+  notify_groups: NotifyGroupsTable;
+  notify_queue: NotifyQueueTable;
 }
 
 export function notifyMigrations(dialect: Dialect): Record<string, Migration> {

@@ -5,8 +5,9 @@
  */
 import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
-import type { EventLog } from '../events/log.js';
-import type { Store } from '../store/db.js';
+import type { EventLog } from '../core/events.js';
+import type { Store } from '../core/store/db.js';
+import type { NotifyTables } from './migrations.js';
 import { channelKind } from './channels/index.js';
 import { redact } from './redact.js';
 import { render } from './render.js';
@@ -42,7 +43,7 @@ const MAX_IN_FLIGHT = 256;
 const MAX_IN_FLIGHT_PER_CHANNEL = 16;
 
 export interface QueueDeps {
-  store: Store;
+  store: Store<NotifyTables>;
   events: EventLog;
   logger: Logger;
   now: () => number;

@@ -1,5 +1,5 @@
 /** Keep secrets out of events, logs and API responses. */
-import { scrub } from '../secrets/redact.js';
+import { scrub } from '../core/redact.js';
 
 /** Replace every secret (longest first, raw and URL-encoded) with `***`, and any credentials in URLs and Telegram bot paths. */
 export function redact(text: string, secrets: readonly string[]): string {

@@ -1,14 +1,15 @@
 /** HTTP API of the notify domain: silences, the notification queue, alerts as notify sees them. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { duration } from '../config/zod-units.js';
-import { HttpProblem, decodeCursor, encodeCursor, notFound, parse } from '../server/http.js';
-import { actorOf } from '../server/auth.js';
+import { duration } from '../core/config/zod-units.js';
+import { HttpProblem, decodeCursor, encodeCursor, notFound, parse } from '../core/http/problem.js';
+import { actorOf } from '../core/http/auth.js';
 import type { NotifyConfig } from './config.js';
 import { channelKind } from './channels/index.js';
 import { channelTargets, type Dispatcher } from './dispatcher.js';
 import { parseMatcher, type Matcher } from './match.js';
 import type { NotifyQueue } from './queue.js';
+import type { TestSendResult } from './test-send.js';
 import { SilenceError, type Silences } from './silences.js';
 
 export interface NotifyRouteDeps {
@@ -17,6 +18,8 @@ export interface NotifyRouteDeps {
   dispatcher: Dispatcher;
   config: () => NotifyConfig;
   afterSilenceChange: () => Promise<void>;
+  /** send a test message through a channel now */
+  testChannel: (name: string, actor: string) => Promise<TestSendResult>;
 }
 
 const matcherObject = z
@@ -39,6 +42,13 @@ const silenceBody = z
 export function notifyRoutes(app: FastifyInstance, d: NotifyRouteDeps): void {
   const read = { config: { scope: 'read' as const } };
   const write = { config: { scope: 'write' as const }, bodyLimit: 32 * 1024 };
+
+  // what `shipshape notify test <channel>` does, for the dashboard and scripts: 200 sent, 502 the channel failed
+  app.post('/api/v1/notify/channels/:name/test', write, async (req, reply) => {
+    const p = parse(z.object({ name: z.string().min(1).max(200) }), req.params, 'params');
+    const r = await d.testChannel(p.name, `the API (${actorOf(req)})`);
+    return reply.code(r.ok ? 200 : 502).send(r);
+  });
 
   app.get('/api/v1/silences', read, async (req) => {
     const q = parse(z.object({ state: z.enum(['active', 'pending', 'expired', 'all']).default('all'), limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict(), req.query, 'query');

@@ -1,7 +1,8 @@
 /** Silences: matchers over alert labels, a time window, an author and a comment. */
 import { randomUUID } from 'node:crypto';
-import type { EventLog } from '../events/log.js';
-import type { Store } from '../store/db.js';
+import type { EventLog } from '../core/events.js';
+import type { Store } from '../core/store/db.js';
+import type { NotifyTables } from './migrations.js';
 import { allMatch, formatMatcher, validateMatcher, type Labels, type Matcher } from './match.js';
 
 export type { Silence, SilenceState } from './api-types.js';
@@ -24,7 +25,7 @@ export class Silences {
   private cache: Row[] = [];
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Store<NotifyTables>,
     private readonly events: EventLog,
     private readonly now: () => number,
   ) {}

@@ -10,31 +10,25 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
-import type { Monitor } from '../checks/monitor.js';
-import type { EventLog } from '../events/log.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { Tokens } from '../tokens/tokens.js';
-import type { Domain } from '../domain.js';
+import { ServiceError } from '../core/errors.js';
+import type { EventLog } from '../core/events.js';
+import { HttpProblem, problemType, sendProblem } from '../core/http/problem.js';
+import type { Metrics } from '../core/metrics.js';
+import type { ModuleLifecycle } from '../core/module.js';
+import type { Tokens } from '../core/tokens.js';
 import { registerAuth } from './auth.js';
-import { HttpProblem, problemType, sendProblem } from './http.js';
 import { authRoutes } from './routes/auth.js';
 import { eventRoutes } from './routes/events.js';
-import { healthRoutes } from './routes/health.js';
-import { heartbeatRoutes } from './routes/heartbeat.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { serviceRoutes } from './routes/services.js';
 
 export interface ServerDeps {
-  /** the domains' own routes (telemetry, errors, alerts, notify…) */
-  domains?: Domain[];
-  monitor: Monitor;
+  /** the created modules, whose routes are mounted in list order */
+  modules: { name: string; instance: ModuleLifecycle<never> }[];
   tokens: Tokens;
   events: EventLog;
   metrics: Metrics;
   version: string;
   logger?: Logger;
-  /** read on each request so a config reload applies */
-  healthDetails: () => boolean;
   secureCookies?: boolean;
   /** where the built dashboard lives (default: dist/web of this package) */
   webRoot?: string;
@@ -67,7 +61,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   const startedAt = Date.now();
   const routes: RouteInfo[] = [];
+  const undeclared: (() => string | undefined)[] = [];
   app.addHook('onRoute', (r) => {
+    // every route declares its permission; checked when the server is ready, since the dashboard
+    // plugin marks its static files public in a hook that runs after this one
+    undeclared.push(() => (r.config?.scope ? undefined : `${[r.method].flat().join(',')} ${r.url}`));
     for (const method of [r.method].flat()) {
       // read the scope lazily: plugins (the static files) may set it after this hook ran
       if (method !== 'HEAD') routes.push({ method, url: r.url, get scope() {
@@ -76,8 +74,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
   app.decorate('shipshapeRoutes', routes);
+  app.addHook('onReady', async () => {
+    const missing = undeclared.map((f) => f()).filter(Boolean);
+    if (missing.length) throw new Error(`routes without a declared scope (add config: { scope: 'read' | 'write' | 'admin' | 'public' }): ${missing.join('; ')}`);
+  });
 
   app.setErrorHandler((err, req, reply) => {
+    if (err instanceof ServiceError) {
+      const [status, title] = ({ not_found: [404, 'Not Found'], invalid: [400, 'Bad Request'], conflict: [409, 'Conflict'], busy: [429, 'Too Many Requests'] } as const)[err.kind];
+      return sendProblem(reply, { type: problemType(status), title, status, detail: err.message, instance: req.url.split('?')[0] }, err.retryAfterS ? { 'retry-after': String(err.retryAfterS) } : undefined);
+    }
     if (err instanceof HttpProblem) {
       return sendProblem(reply, { type: problemType(err.status), title: err.title, status: err.status, detail: err.detail, instance: req.url.split('?')[0], errors: err.errors }, err.headers);
     }
@@ -105,13 +111,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   registerAuth(app, deps.tokens);
 
-  healthRoutes(app, { monitor: deps.monitor, version: deps.version, details: deps.healthDetails, startedAt });
-  serviceRoutes(app, { monitor: deps.monitor });
+  // Shipshape's own liveness (the services' health reports are the checks module's /api/health)
+  app.get('/health', { config: { scope: 'public' } }, async () => ({ status: 'ok', version: deps.version, uptime_s: Math.round((Date.now() - startedAt) / 1000) }));
   authRoutes(app, { tokens: deps.tokens, secureCookies: deps.secureCookies ?? false });
   eventRoutes(app, { events: deps.events, onClose: (fn) => app.addHook('preClose', async () => fn()) });
-  heartbeatRoutes(app, { monitor: deps.monitor });
   metricsRoutes(app, { metrics: deps.metrics });
-  for (const d of deps.domains ?? []) d.routes?.(app);
+  for (const m of deps.modules) m.instance.routes?.(app);
 
   const webRoot = deps.webRoot ?? join(packageRoot, 'dist', 'web');
   const hasWeb = existsSync(join(webRoot, 'index.html'));

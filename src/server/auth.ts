@@ -3,31 +3,11 @@
  * (which holds the token; revoking the token ends the session). Routes declare the scope they
  * need with `config: { scope }`; routes without one are public and say so with `scope: 'public'`.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Scope } from '../api/types.js';
-import { allows, type AuthedToken, type Tokens } from '../tokens/tokens.js';
-import { HttpProblem } from './http.js';
-
-export const COOKIE = 'shipshape_session';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    token?: AuthedToken;
-  }
-  interface FastifyContextConfig {
-    scope?: Scope | 'public';
-  }
-}
-
-export function presentedToken(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
-  if (h) {
-    const m = /^Bearer\s+(\S+)$/i.exec(h);
-    return m ? m[1] : undefined;
-  }
-  const c = req.cookies?.[COOKIE];
-  return c || undefined;
-}
+import type { FastifyInstance } from 'fastify';
+import { presentedToken } from '../core/http/auth.js';
+import type { Scope } from '../core/api-types.js';
+import { allows, type Tokens } from '../core/tokens.js';
+import { HttpProblem } from '../core/http/problem.js';
 
 export function registerAuth(app: FastifyInstance, tokens: Tokens): void {
   app.addHook('onRequest', async (req) => {
@@ -43,8 +23,4 @@ export function registerAuth(app: FastifyInstance, tokens: Tokens): void {
     if (!allows(tok.scopes, need)) throw new HttpProblem(403, 'Forbidden', `this needs the "${need}" scope; the token "${tok.name}" has ${tok.scopes.join(', ')}`);
     req.token = tok;
   });
-}
-
-export function actorOf(req: FastifyRequest): string {
-  return req.token ? `token:${req.token.name}` : 'anonymous';
 }

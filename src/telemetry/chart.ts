@@ -5,7 +5,8 @@
  * overlaid with what is still in memory (open buckets, not yet flushed ones).
  */
 import type { DDSketch } from '@datadog/sketches-js';
-import type { Store } from '../store/db.js';
+import type { Store } from '../core/store/db.js';
+import type { TelemetryTables } from './migrations.js';
 import { OpenBucket, seriesKey, STEP, type ClosedBucket, type Rollup, type Series, type Tier } from './rollup.js';
 import { addEncoded, newSketch, quantileOf } from './sketch.js';
 import { closedOf, defOf, readRows } from './storage.js';
@@ -36,7 +37,7 @@ interface Acc {
 
 const round = (v: number | null, d = 3) => (v === null ? null : Math.round(v * 10 ** d) / 10 ** d);
 
-export async function chart(store: Store, rollup: Rollup, service: string, from: number, to: number): Promise<ChartResponse> {
+export async function chart(store: Store<TelemetryTables>, rollup: Rollup, service: string, from: number, to: number): Promise<ChartResponse> {
   const tier = tierFor(to - from);
   const step = STEP[tier];
   const start = Math.floor(from / step) * step;

@@ -4,27 +4,23 @@
  * queries alert rules make and the dashboard's chart data.
  */
 import { Counter, Gauge } from 'prom-client';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import type { Config } from '../config/load.js';
-import type { Domain, DomainContext } from '../domain.js';
-import { HttpProblem, notFound, parse } from '../server/http.js';
-import { presentedIngestToken, type IngestGuard } from '../server/ingest.js';
-import { bodyBytes, mediaType, rawBodies } from '../server/body.js';
-import { chart } from './chart.js';
-import type { IngestConfig } from './config.js';
-import { OtlpConverter, OtlpError, type ConvertResult } from './otlp/convert.js';
-import { decodeProto, encodeProto, MetricsRequest, MetricsResponse, TraceRequest, TraceResponse } from './otlp/proto.js';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../core/config/load.js';
+import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
+import { telemetryConfig, type IngestConfig, type TelemetryRaw } from './config.js';
+import { telemetryMigrations, type TelemetryTables } from './migrations.js';
+import { OtlpConverter } from './otlp/convert.js';
 import { Scraper } from './prometheus.js';
+import { telemetryRoutes } from './routes.js';
 import { rollupQuery } from './query.js';
 import { Rollup, type Kind, type SeriesDef } from './rollup.js';
-import { ingestBatch, parseBatch } from './sdk.js';
 import { loadOpen, loadRecent, prune, writeOpen, writeRows } from './storage.js';
 import type { TelemetryQuery, TelemetrySink } from './types.js';
 
 export { storedTelemetryQuery } from './storage.js';
+export type { TelemetryQuery, TelemetrySink, Stat, VitalName } from './types.js';
 
-export interface TelemetryDomain extends Domain {
+export interface TelemetryDomain extends ModuleLifecycle<TelemetryRaw> {
   sink: TelemetrySink;
   query: TelemetryQuery;
   /** close due buckets and write them now (tests, the bench) */
@@ -38,7 +34,7 @@ const PRUNE_EVERY = 10 * 60_000;
 const MAX_PENDING_ROWS = 2_000_000;
 const LIMIT_EVENT_EVERY = 3_600_000;
 
-export function createTelemetry(ctx: DomainContext, guard: IngestGuard): TelemetryDomain {
+export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw>): TelemetryDomain {
   const cfg = (): IngestConfig => ctx.config().raw.ingest;
   const log = ctx.logger.child({ component: 'telemetry' });
   const registry = ctx.metrics.registry;
@@ -162,86 +158,10 @@ export function createTelemetry(ctx: DomainContext, guard: IngestGuard): Telemet
   };
   let timer: NodeJS.Timeout | undefined;
 
-  // ---- routes ------------------------------------------------------------------------------------
-  const otlpRoute = (kind: 'metrics' | 'traces') => async (req: FastifyRequest, reply: FastifyReply) => {
-    const type = mediaType(req);
-    const proto = type === 'application/x-protobuf' || type === 'application/protobuf';
-    if (!proto && type !== 'application/json') throw new HttpProblem(415, 'Unsupported Media Type', `send OTLP as application/x-protobuf or application/json (got "${type || 'no content-type'}")`);
-    const bytes = await bodyBytes(req, cfg().max_body);
-    let body: unknown;
-    try {
-      body = proto ? decodeProto(kind === 'metrics' ? MetricsRequest : TraceRequest, bytes) : JSON.parse(bytes.toString('utf8'));
-    } catch (e) {
-      throw new HttpProblem(400, 'Bad Request', `the body is not a valid OTLP ${proto ? 'protobuf' : 'JSON'} ${kind === 'metrics' ? 'ExportMetricsServiceRequest' : 'ExportTraceServiceRequest'}: ${(e as Error).message}`);
-    }
-    let r: ConvertResult;
-    try {
-      r = kind === 'metrics' ? otlp.metrics(body, ctx.now()) : otlp.traces(body, ctx.now());
-    } catch (e) {
-      if (e instanceof OtlpError) throw new HttpProblem(400, 'Bad Request', `invalid OTLP ${kind}: ${e.message}`);
-      throw e;
-    }
-    if (kind === 'metrics') received.otlp_metrics += r.accepted;
-    else received.otlp_traces += r.accepted;
-    const partial = r.rejected > 0 ? { partialSuccess: kind === 'metrics' ? { rejectedDataPoints: r.rejected, errorMessage: r.reason ?? '' } : { rejectedSpans: r.rejected, errorMessage: r.reason ?? '' } } : {};
-    reply.code(200);
-    if (proto) return reply.type('application/x-protobuf').send(Buffer.from(encodeProto(kind === 'metrics' ? MetricsResponse : TraceResponse, partial)));
-    return reply.type('application/json').send(partial);
-  };
-
-  const cors = (reply: FastifyReply) => {
-    reply.header('access-control-allow-origin', '*');
-    reply.header('access-control-allow-methods', 'POST, OPTIONS');
-    reply.header('access-control-allow-headers', 'authorization, content-type, content-encoding, x-shipshape-token');
-    reply.header('access-control-max-age', '86400');
-  };
-
-  const chartQuery = z.object({ from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() }).strict();
-
-  const routes = (app: FastifyInstance) => {
-    void app.register(async (scope) => {
-      rawBodies(scope, () => cfg().max_body);
-      const ingest = {
-        config: { scope: 'public' as const },
-        onRequest: async (req: FastifyRequest) => {
-          guard.check(presentedIngestToken(req));
-        },
-      };
-      scope.post('/v1/metrics', ingest, otlpRoute('metrics'));
-      scope.post('/v1/traces', ingest, otlpRoute('traces'));
-      scope.options('/api/v1/ingest', { config: { scope: 'public' } }, async (_req, reply) => {
-        cors(reply);
-        return reply.code(204).send();
-      });
-      scope.post('/api/v1/ingest', ingest, async (req, reply) => {
-        cors(reply);
-        const bytes = await bodyBytes(req, cfg().max_body);
-        const batch = parseBatch(bytes.toString('utf8'));
-        const r = ingestBatch(rollup, batch, ctx.now());
-        received.sdk += r.accepted;
-        return reply.code(202).send(r);
-      });
-    });
-
-    app.get<{ Params: { name: string } }>('/api/v1/services/:name/telemetry', { config: { scope: 'read' } }, async (req) => {
-      const q = parse(chartQuery, req.query, 'query');
-      const now = ctx.now();
-      const to = q.to ? Date.parse(q.to) : now;
-      const from = q.from ? Date.parse(q.from) : to - 3_600_000;
-      if (!(from < to)) throw new HttpProblem(400, 'Bad Request', 'invalid query: from must be before to', [{ path: 'query.from', message: 'must be before to' }]);
-      if (to - from > 400 * 86_400_000) throw new HttpProblem(400, 'Bad Request', 'invalid query: the range may span at most 400 days', [{ path: 'query.from', message: 'range too long' }]);
-      const name = req.params.name;
-      const known = ctx.config().services.some((s) => s.name === name) || rollup.services().has(name);
-      if (!known) {
-        const stored = await ctx.store.db.selectFrom('tel_series').select('id').where('service', '=', name).limit(1).executeTakeFirst();
-        if (!stored) throw notFound(`no service named "${name}" (neither in the config nor sending telemetry)`);
-      }
-      return chart(ctx.store, rollup, name, from, to);
-    });
-  };
+  const routes = (app: FastifyInstance) =>
+    telemetryRoutes(app, { rollup, otlp, received, guard: ctx.ingest, maxBody: () => cfg().max_body, now: ctx.now, store: ctx.store, configuredServices: () => Object.keys(ctx.config().raw.services) });
 
   return {
-    name: 'telemetry',
     sink,
     query,
     flush,
@@ -255,7 +175,7 @@ export function createTelemetry(ctx: DomainContext, guard: IngestGuard): Telemet
       timer = setInterval(() => void flush().catch((e) => log.error({ err: e }, 'telemetry flush failed')), TICK);
       timer.unref();
     },
-    async apply(config: Config) {
+    async apply(config: Config<TelemetryRaw>) {
       scraper.apply(config.raw.ingest.prometheus);
     },
     async stop() {
@@ -268,3 +188,13 @@ export function createTelemetry(ctx: DomainContext, guard: IngestGuard): Telemet
     routes,
   };
 }
+
+export const telemetry = defineModule<TelemetryDomain, TelemetryTables, TelemetryRaw>({
+  name: 'telemetry',
+  description: 'OTLP/HTTP, SDK and Prometheus telemetry in: request rate, errors, latency quantiles, vitals, events',
+  config: telemetryConfig,
+  migrations: telemetryMigrations,
+  events: ['telemetry.cardinality_limited'],
+  create: (ctx) => createTelemetry(ctx),
+});
+export type { TelemetryRaw } from './config.js';

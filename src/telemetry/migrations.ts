@@ -1,7 +1,7 @@
 /** The telemetry domain's tables. Names continue the global order (see src/store/migrations.ts). */
 import type { Generated, Migration } from 'kysely';
-import { columnTypes, type AnyDB } from '../store/migrations.js';
-import type { Dialect } from '../store/db.js';
+import { columnTypes, type AnyDB } from '../core/store/migrations.js';
+import type { Dialect } from '../core/store/db.js';
 
 
 /** One series: kind + service + name + labels (canonical JSON). */
@@ -34,14 +34,13 @@ export interface TelOpenTable extends TelBucketTable {
   tier: string;
 }
 
-declare module '../store/db.js' {
-  interface DB {
-    tel_series: TelSeriesTable;
-    tel_10s: TelBucketTable;
-    tel_1m: TelBucketTable;
-    tel_1h: TelBucketTable;
-    tel_open: TelOpenTable;
-  }
+/** The telemetry module's tables; its store handle is typed with these only. */
+export interface TelemetryTables {
+  tel_series: TelSeriesTable;
+  tel_10s: TelBucketTable;
+  tel_1m: TelBucketTable;
+  tel_1h: TelBucketTable;
+  tel_open: TelOpenTable;
 }
 
 export const TIER_TABLE = { '10s': 'tel_10s', '1m': 'tel_1m', '1h': 'tel_1h' } as const;

@@ -7,7 +7,7 @@
  * A batch with any bad item is refused whole (400 naming the items), so nothing is half-taken.
  */
 import { z } from 'zod';
-import { HttpProblem, parse } from '../server/http.js';
+import { HttpProblem, parse } from '../core/http/problem.js';
 import type { Rollup } from './rollup.js';
 
 export const MAX_REQUESTS = 10_000;

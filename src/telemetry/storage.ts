@@ -4,7 +4,8 @@
  * `storedTelemetryQuery` for `shipshape alerts test`).
  */
 import type { Kysely } from 'kysely';
-import type { DB, Store } from '../store/db.js';
+import type { Store } from '../core/store/db.js';
+import type { TelemetryTables } from './migrations.js';
 import { TIER_TABLE, type TelBucketTable } from './migrations.js';
 import { KEEP, Rollup, seriesKey, STEP, TIERS, type ClosedBucket, type Kind, type Row, type Series, type SeriesDef, type Tier } from './rollup.js';
 import { decodeBins } from './sketch.js';
@@ -56,7 +57,7 @@ function rowOf(r: Row): TelBucketTable {
 }
 
 /** Give every series of the rows a store id (insert or look up, in batches). */
-async function ensureIds(db: Kysely<DB>, rows: Row[], now: number): Promise<void> {
+async function ensureIds(db: Kysely<TelemetryTables>, rows: Row[], now: number): Promise<void> {
   const missing = new Map<string, Series>();
   for (const r of rows) if (r.series.id === undefined) missing.set(seriesKey(r.series.def), r.series);
   const list = [...missing.values()];
@@ -75,7 +76,7 @@ async function ensureIds(db: Kysely<DB>, rows: Row[], now: number): Promise<void
   }
 }
 
-async function upsert(db: Kysely<DB>, tier: Tier, rows: TelBucketTable[]): Promise<void> {
+async function upsert(db: Kysely<TelemetryTables>, tier: Tier, rows: TelBucketTable[]): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) {
     await db
       .insertInto(TIER_TABLE[tier])
@@ -96,7 +97,7 @@ async function upsert(db: Kysely<DB>, tier: Tier, rows: TelBucketTable[]): Promi
 }
 
 /** Write rows (closed buckets) in one transaction. */
-export async function writeRows(store: Store, rows: Row[], now: number): Promise<void> {
+export async function writeRows(store: Store<TelemetryTables>, rows: Row[], now: number): Promise<void> {
   if (rows.length === 0) return;
   await store.db.transaction().execute(async (trx) => {
     await ensureIds(trx, rows, now);
@@ -111,7 +112,7 @@ export async function writeRows(store: Store, rows: Row[], now: number): Promise
 }
 
 /** At a graceful stop: partial rows into the tier tables, and the raw open buckets to restore. */
-export async function writeOpen(store: Store, snap: { raw: Row[]; partial: Row[] }, now: number): Promise<void> {
+export async function writeOpen(store: Store<TelemetryTables>, snap: { raw: Row[]; partial: Row[] }, now: number): Promise<void> {
   await store.db.transaction().execute(async (trx) => {
     await ensureIds(trx, [...snap.raw, ...snap.partial], now);
     for (const tier of TIERS) await upsert(trx, tier, snap.partial.filter((r) => r.tier === tier).map(rowOf));
@@ -121,14 +122,14 @@ export async function writeOpen(store: Store, snap: { raw: Row[]; partial: Row[]
   });
 }
 
-export async function prune(store: Store, retention: Retention, now: number): Promise<void> {
+export async function prune(store: Store<TelemetryTables>, retention: Retention, now: number): Promise<void> {
   await store.db.deleteFrom('tel_10s').where('t', '<', now - retention.ten_seconds).execute();
   await store.db.deleteFrom('tel_1m').where('t', '<', now - retention.minute).execute();
   await store.db.deleteFrom('tel_1h').where('t', '<', now - retention.hour).execute();
 }
 
 /** Rows of one tier in [from, to] with their series, oldest first. */
-export async function readRows(store: Store, tier: Tier, from: number, to: number, filter?: { service?: string; kinds?: Kind[] }) {
+export async function readRows(store: Store<TelemetryTables>, tier: Tier, from: number, to: number, filter?: { service?: string; kinds?: Kind[] }) {
   let q = store.db
     .selectFrom(`${TIER_TABLE[tier]} as b`)
     .innerJoin('tel_series as s', 's.id', 'b.series_id')
@@ -141,7 +142,7 @@ export async function readRows(store: Store, tier: Tier, from: number, to: numbe
 }
 
 /** Fill a rollup's in-memory rings with what the store holds for the query horizon. */
-export async function loadRecent(store: Store, rollup: Rollup, now: number): Promise<void> {
+export async function loadRecent(store: Store<TelemetryTables>, rollup: Rollup, now: number): Promise<void> {
   for (const tier of TIERS) {
     const from = Math.floor((now - KEEP[tier]) / STEP[tier]) * STEP[tier];
     const rows = await readRows(store, tier, from, now);
@@ -150,7 +151,7 @@ export async function loadRecent(store: Store, rollup: Rollup, now: number): Pro
 }
 
 /** Restore the buckets that were open at the last graceful stop (then forget them). */
-export async function loadOpen(store: Store, rollup: Rollup): Promise<number> {
+export async function loadOpen(store: Store<TelemetryTables>, rollup: Rollup): Promise<number> {
   const rows = await store.db
     .selectFrom('tel_open as o')
     .innerJoin('tel_series as s', 's.id', 'o.series_id')
@@ -167,7 +168,7 @@ export async function loadOpen(store: Store, rollup: Rollup): Promise<number> {
  * writes), as of `now`: for `shipshape alerts test`, which has no running server. It reads the last
  * 27 hours once; the returned query is synchronous like the live one.
  */
-export async function storedTelemetryQuery(store: Store, now: number = Date.now()): Promise<TelemetryQuery> {
+export async function storedTelemetryQuery(store: Store<TelemetryTables>, now: number = Date.now()): Promise<TelemetryQuery> {
   const rollup = new Rollup({ maxSeries: () => Number.MAX_SAFE_INTEGER, collect: false });
   await loadRecent(store, rollup, now);
   return rollupQuery(rollup, () => now);

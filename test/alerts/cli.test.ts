@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fingerprint } from '../../src/alerts/fingerprint.js';
-import { testAlertRules } from '../../src/cli/commands/alerts.js';
+import { testAlertRules } from '../../src/alerts/cli.js';
+import { loadConfig, openStore } from '../../src/modules.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { rmSync } from 'node:fs';
 
@@ -66,19 +67,20 @@ alerts:
     const ingested = await s.api('/api/v1/ingest', { method: 'POST', token: 'cli-ingest-token-123', body: JSON.stringify({ service: 'web', requests }) });
     expect(ingested.status).toBeLessThan(300);
     // let the checks run and their state reach the store, then stop the server (keeping its data)
-    const end = Date.now() + 10_000;
-    while (Date.now() < end) {
-      const web = s.monitor.service('web');
-      const db = s.monitor.service('db');
-      if (web?.state === 'down' && db?.checks[0]?.last?.ok) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // (expect.poll only works inside a test; vi.waitFor polls in a hook)
+    await vi.waitFor(
+      () => {
+        expect(s.monitor.service('web')?.state).toBe('down');
+        expect(s.monitor.service('db')?.checks[0]?.last?.ok).toBe(true);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     await s.stop();
   });
   afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
 
   it('evaluates every rule once against the stored state and says why', async () => {
-    const { rows } = await testAlertRules({ config: s.configPath, dataDir });
+    const { rows } = await testAlertRules({ loadConfig, openStore }, { config: s.configPath, dataDir });
     const by = Object.fromEntries(rows.map((r) => [r.rule, r]));
     expect(by['web-down']).toMatchObject({ wouldFire: true, forMs: 60_000, reason: expect.stringMatching(/service web is down/) });
     expect(by['db-connections']).toMatchObject({ wouldFire: true, thresholdText: '0%', valueText: expect.stringMatching(/%$/) });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startShipshape } from '../../src/app.js';
 import { ADMIN } from '../helpers/server.js';
 import type { AlertInstance, AlertRuleStatus } from '../../src/alerts/types.js';
-import type { EventRecord } from '../../src/api/types.js';
+import type { EventRecord } from '../../src/core/api-types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const INGEST = 'ingest-token-for-e2e-0123';
@@ -88,9 +88,10 @@ describe('a restart and a config reload', () => {
     const second = await startShipshape({ configPath: first.configPath, dataDir, port: 0, logger: pino({ level: 'silent' }), adminToken: ADMIN, watchConfig: false });
     try {
       const api = (p: string) => fetch(`${second.url}${p}`, { headers: { authorization: `Bearer ${ADMIN}` } });
-      // a few evaluation cycles after the restart
-      await waitFor(async () => (((await (await api('/api/v1/alerts/rules')).json()) as { items: AlertRuleStatus[] }).items[0]?.lastEvaluation ? true : undefined));
-      await new Promise((r) => setTimeout(r, 300));
+      // a few evaluation cycles after the restart (it must not fire again in any of them)
+      const lastEvaluation = async () => ((await (await api('/api/v1/alerts/rules')).json()) as { items: AlertRuleStatus[] }).items[0]?.lastEvaluation ?? undefined;
+      const evaluations = new Set([await waitFor(lastEvaluation)]);
+      await expect.poll(async () => evaluations.add((await lastEvaluation()) as string).size, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(3);
       const after = await firingOf(api);
       expect(after).toHaveLength(1);
       expect(after[0]).toMatchObject({ id: before.id, fingerprint: before.fingerprint, firedAt: before.firedAt });

@@ -3,8 +3,8 @@ import { AlertEngine } from '../../src/alerts/engine.js';
 import { alertRuleSchema, type AlertRuleConfig } from '../../src/alerts/config.js';
 import type { CheckReader } from '../../src/alerts/evaluate.js';
 import type { AlertInstance } from '../../src/alerts/types.js';
-import { EventLog } from '../../src/events/log.js';
-import type { Store } from '../../src/store/db.js';
+import { EventLog } from '../../src/core/events.js';
+import type { RootStore as Store } from '../../src/modules.js';
 import type { Stat, TelemetryQuery } from '../../src/telemetry/types.js';
 import { storeTargets } from '../helpers/stores.js';
 
@@ -40,6 +40,7 @@ class FakeChecks implements CheckReader {
     return v === undefined ? { error: `no value ${path.join('.')}` } : { value: v, at: T0, check: `${service}/x` };
   };
   heartbeat = (token: string) => this.pings.get(token);
+  heartbeatService = () => undefined;
 }
 
 const rule = (r: Record<string, unknown>): AlertRuleConfig => alertRuleSchema.parse(r);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatValue, parseRule, RuleSyntaxError } from '../../src/alerts/expr.js';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/core/config/load.js';
+import { parseConfig } from '../../src/modules.js';
 
 function syntaxError(text: string): { column: number; message: string } {
   try {

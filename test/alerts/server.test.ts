@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertInstance, AlertRuleStatus } from '../../src/alerts/types.js';
-import type { EventRecord } from '../../src/api/types.js';
+import type { EventRecord } from '../../src/core/api-types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const INGEST = 'ingest-secret-token-abc';
@@ -98,6 +98,7 @@ alerts:
     const a = { labels: { alertname: 'Expiring', job: 'x' }, endsAt: soon() };
     const b = { labels: { alertname: 'Renewed', job: 'x' }, endsAt: soon() };
     await push('/api/v2/alerts', [a, b]);
+    // part of the scenario: Renewed is re-sent midway through its 600ms life, as Prometheus would
     await new Promise((r) => setTimeout(r, 300));
     await push('/api/v2/alerts', [{ ...b, endsAt: new Date(Date.now() + 60_000).toISOString() }]);
     const resolved = await until('Expiring resolved', async () => (await alerts('?state=resolved&source=prometheus')).find((x) => x.labels.alertname === 'Expiring'));

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Monitor } from '../../src/checks/monitor.js';
-import { parseConfig } from '../../src/config/load.js';
-import { EventLog } from '../../src/events/log.js';
-import type { Store } from '../../src/store/db.js';
+import { parseConfig } from '../../src/modules.js';
+import { EventLog } from '../../src/core/events.js';
+import type { RootStore as Store } from '../../src/modules.js';
 import { storeTargets } from '../helpers/stores.js';
 import { startTarget, type Target } from '../helpers/target.js';
 

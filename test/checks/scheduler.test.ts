@@ -61,7 +61,7 @@ describe('scheduler', () => {
       run: async (id) => {
         runs.push(id);
         if (id === 'slow') {
-          await new Promise((r) => setTimeout(r, 2000));
+          await new Promise((r) => setTimeout(r, 2000)); // a job that takes 2s (fake time): stop() must wait for it
           finished = true;
         }
       },

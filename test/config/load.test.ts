@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { checkDefs } from '../../src/checks/index.js';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
-import { jsonSchema } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/core/config/load.js';
+import { loadConfig, parseConfig } from '../../src/modules.js';
+import { jsonSchema } from '../../src/modules.js';
 
 const ISSUE_CONFIG = `services:
   web:
@@ -35,24 +37,24 @@ function errorOf(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
 describe('config loading', () => {
   it('loads the config from the issue as written, with defaults applied', () => {
     const cfg = parseConfig(ISSUE_CONFIG, 'shipshape.yaml', { env: {} });
-    expect(cfg.services.map((s) => s.name)).toEqual(['web', 'db', 'cache', 'backups']);
-    const web = cfg.checks.get('web/api-health');
+    expect(checkDefs(cfg).services.map((s) => s.name)).toEqual(['web', 'db', 'cache', 'backups']);
+    const web = checkDefs(cfg).checks.get('web/api-health');
     expect(web?.spec.url).toBe('http://127.0.0.1:3000/api/health');
     expect(web?.every).toBe(30_000);
     expect(web?.timeout).toBe(5_000);
     expect(web?.downAfter).toBe(2);
     expect(web?.upAfter).toBe(1);
     expect(web?.conditions.map((c) => c.text)).toContain('latency < 500ms');
-    expect([...cfg.checks.keys()]).toEqual(['web/api-health', 'db/postgres', 'cache/redis', 'cache/tcp', 'backups/heartbeat']);
+    expect([...checkDefs(cfg).checks.keys()]).toEqual(['web/api-health', 'db/postgres', 'cache/redis', 'cache/tcp', 'backups/heartbeat']);
     // ${DATABASE_URL} unset: empty value and a warning, like docker compose
-    expect(cfg.checks.get('db/postgres')?.spec.url).toBe('');
+    expect(checkDefs(cfg).checks.get('db/postgres')?.spec.url).toBe('');
     expect(cfg.warnings.join('\n')).toMatch(/DATABASE_URL.*not set/);
   });
 
   it('loads the example config shipped in examples/', () => {
     const cfg = loadConfig('examples/shipshape.yaml');
-    expect(cfg.services.length).toBeGreaterThanOrEqual(4);
-    expect(cfg.checks.has('backups/heartbeat')).toBe(true);
+    expect(checkDefs(cfg).services.length).toBeGreaterThanOrEqual(4);
+    expect(checkDefs(cfg).checks.has('backups/heartbeat')).toBe(true);
   });
 
   it('interpolates ${VAR}, ${VAR:-default}, $$ and fails on ${VAR:?message}', () => {
@@ -61,8 +63,8 @@ describe('config loading', () => {
       'f.yaml',
       { env: { HOST: 'http://h:1' } },
     );
-    expect(cfg.checks.get('web/http')?.spec.url).toBe('http://h:1/x?price=$5');
-    expect(cfg.checks.get('web/http-2')?.spec.url).toBe('http://fallback/y');
+    expect(checkDefs(cfg).checks.get('web/http')?.spec.url).toBe('http://h:1/x?price=$5');
+    expect(checkDefs(cfg).checks.get('web/http-2')?.spec.url).toBe('http://fallback/y');
     const e = errorOf(`services:\n  web:\n    checks:\n      - http: { url: "\${SITE:?set SITE to your app's URL}" }\n`);
     expect(e.message).toMatch(/shipshape\.yaml:4:\d+: .*SITE.*set SITE to your app's URL/);
   });
@@ -82,7 +84,7 @@ describe('config loading', () => {
 
   it('rejects an unknown check kind and lists the kinds', () => {
     const e = errorOf('services:\n  web:\n    checks:\n      - ping: { host: x }\n');
-    expect(e.message).toMatch(/shipshape\.yaml:4:\d+: services\.web\.checks\[0\]: unknown key "ping".*http, tcp, dns, tls, postgres, redis, command, heartbeat/);
+    expect(e.message).toMatch(/shipshape\.yaml:4:\d+: services\.web\.checks\[0\]: unknown key "ping".*command, dns, heartbeat, http, postgres, redis, tcp, tls/);
   });
 
   it('rejects unknown keys anywhere', () => {

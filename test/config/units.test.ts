@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration, parsePercent, parseSize } from '../../src/config/units.js';
+import { formatDuration, parseDuration, parsePercent, parseSize } from '../../src/core/config/units.js';
 
 describe('units', () => {
   it('parses durations', () => {

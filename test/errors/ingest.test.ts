@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from '../../src/api/types.js';
+import type { Page } from '../../src/core/api-types.js';
 import type { IssueDetail, IssueSummary } from '../../src/errors/types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { envelope, eventId, exceptionEvent, messageEvent } from './envelopes.js';

@@ -2,11 +2,12 @@
  * How events group into issues and how issues live (counts, regressions, kept events, paging,
  * counts for alert rules), on both stores, across a restart.
  */
+import { errors as errorsModule } from '../../src/errors/index.js';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startShipshape, type Running } from '../../src/app.js';
-import type { EventRecord, Page } from '../../src/api/types.js';
+import type { EventRecord, Page } from '../../src/core/api-types.js';
 import type { ErrorsDomain } from '../../src/errors/index.js';
 import type { IssueDetail, IssueSummary } from '../../src/errors/types.js';
 import { createTestDatabase } from '../helpers/pg.js';
@@ -187,7 +188,7 @@ describe.each(targets)('issues on $name', (target) => {
   });
 
   it('answers error counts for alert rules, also after a restart', async () => {
-    const errors = () => s.domains.find((d) => d.name === 'errors') as ErrorsDomain;
+    const errors = () => s.use(errorsModule);
     const before = { rate: errors().query.errorEventRate('worker', 3_600_000), issues: errors().query.issueCount('worker', 3_600_000), fresh: errors().query.newIssueCount('worker', 3_600_000) };
     expect(before.rate.samples).toBe(4);
     expect(before.issues).toEqual({ value: 2, samples: 4 });

@@ -5,7 +5,7 @@
  */
 import * as Sentry from '@sentry/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventRecord, Page } from '../../src/api/types.js';
+import type { EventRecord, Page } from '../../src/core/api-types.js';
 import type { IssueDetail, IssueSummary } from '../../src/errors/types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 

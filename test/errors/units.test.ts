@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deflateRawSync, deflateSync } from 'node:zlib';
 import type { FastifyRequest } from 'fastify';
 import { parseEnvelope } from '../../src/errors/envelope.js';
-import { bodyBytes } from '../../src/server/body.js';
+import { bodyBytes } from '../../src/core/http/body.js';
 import { normalizeEvent } from '../../src/errors/event.js';
 import { groupEvent, normalizeFilename, normalizeMessage } from '../../src/errors/grouping.js';
 import { compareReleases, regresses } from '../../src/errors/releases.js';

@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startShipshape, type Running } from '../../src/app.js';
+import { checks, type Monitor } from '../../src/checks/index.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 
 export interface TestServer extends Running {
   dir: string;
   configPath: string;
+  /** the checks module's monitor */
+  monitor: Monitor;
   api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   close(): Promise<void>;
 }
@@ -29,6 +32,7 @@ export async function startTestServer(yaml: string, opts: { databaseUrl?: string
   return Object.assign(running, {
     dir,
     configPath,
+    monitor: running.use(checks).monitor,
     api(path: string, init: RequestInit & { token?: string | null } = {}) {
       const headers = new Headers(init.headers);
       const token = init.token === undefined ? ADMIN : init.token;

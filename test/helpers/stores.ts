@@ -2,7 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../src/store/db.js';
+import type { RootStore as Store } from '../../src/modules.js';
+import { openStore } from '../../src/modules.js';
 import { createTestDatabase } from './pg.js';
 
 export interface StoreTarget {

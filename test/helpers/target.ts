@@ -8,15 +8,23 @@ export interface Target {
   /** what the next requests get */
   set(mode: { status?: number; body?: unknown; delayMs?: number; hang?: boolean }): void;
   hits(): number;
+  /** requests held open in hang mode that the client has not closed yet */
+  hanging(): number;
   close(): Promise<void>;
 }
 
 export async function startTarget(port = 0): Promise<Target> {
   let mode: { status: number; body: unknown; delayMs: number; hang: boolean } = { status: 200, body: { status: 'healthy' }, delayMs: 0, hang: false };
   let hits = 0;
+  let hanging = 0;
   const server: Server = createServer((req, res) => {
     hits++;
-    if (mode.hang) return; // never answers
+    if (mode.hang) {
+      // never answers
+      hanging++;
+      res.once('close', () => hanging--);
+      return;
+    }
     const send = () => {
       res.writeHead(mode.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(mode.body));
@@ -33,6 +41,7 @@ export async function startTarget(port = 0): Promise<Target> {
       mode = { ...mode, ...m };
     },
     hits: () => hits,
+    hanging: () => hanging,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,7 +1,7 @@
 /** The notify API on a real server: silences, the queue, why an alert is muted; the config. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertInstance } from '../../src/alerts/types.js';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/modules.js';
 import { channelTargets } from '../../src/notify/dispatcher.js';
 import { channelKind } from '../../src/notify/channels/index.js';
 import { buildNotification } from '../../src/notify/dispatcher.js';

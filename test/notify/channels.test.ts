@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../../src/store/db.js';
+import type { RootStore as Store } from '../../src/modules.js';
+import { openStore } from '../../src/modules.js';
 import { alert, harness, mailHeader, startReceiver, startSmtp, type Harness, type Receiver, type SmtpReceiver } from './helpers.js';
 
 let rx: Receiver;

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventLog } from '../../src/events/log.js';
-import { openStore } from '../../src/store/db.js';
+import { EventLog } from '../../src/core/events.js';
+import { openStore } from '../../src/modules.js';
 import { startReceiver, startSmtp, type Receiver, type SmtpReceiver } from './helpers.js';
 
 const BIN = resolve('bin/shipshape.js');

@@ -6,12 +6,13 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { SMTPServer } from 'smtp-server';
 import type { AlertInstance } from '../../src/alerts/types.js';
-import { parseConfig, type Config } from '../../src/config/load.js';
-import type { DomainContext } from '../../src/domain.js';
-import { EventLog } from '../../src/events/log.js';
-import type { Metrics } from '../../src/metrics/metrics.js';
+import { type Config } from '../../src/core/config/load.js';
+import { parseConfig } from '../../src/modules.js';
+import { moduleContext } from '../helpers/module-context.js';
+import { EventLog } from '../../src/core/events.js';
+import type { Metrics } from '../../src/core/metrics.js';
 import { createNotify, type NotifyDomain } from '../../src/notify/index.js';
-import type { Store } from '../../src/store/db.js';
+import type { RootStore as Store } from '../../src/modules.js';
 
 export interface Recorded {
   method: string;
@@ -164,7 +165,7 @@ export async function harness(store: Store, yaml: string, opts: { t?: number; st
   const clock = { t: opts.t ?? T0 };
   const events = new EventLog(store, () => clock.t);
   const config = parseConfig(yaml, 'test.yaml', { env: {} });
-  const ctx: DomainContext = { store, events, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), metrics: { registry: new Registry() } as unknown as Metrics, monitor: undefined as never, config: () => config, now: () => clock.t };
+  const ctx = moduleContext({ store, events, config: () => config, now: () => clock.t });
   const notify = createNotify(ctx, { tickMs: 0, random: () => 0.5 });
   if (opts.start !== false) await notify.start!();
   const h: Harness = {

@@ -1,6 +1,6 @@
 /** The persistent queue: slow and failing receivers, retries with backoff, restarts — on SQLite and PostgreSQL. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/db.js';
+import type { RootStore as Store } from '../../src/modules.js';
 import { storeTargets } from '../helpers/stores.js';
 import { alert, harness, startReceiver, type Harness, type Receiver } from './helpers.js';
 

@@ -5,6 +5,7 @@
  * sees: the routes with their exact error counts, the Sentry issue, the business events, and the
  * error-rate alert delivered to the webhook receiver.
  */
+import { telemetry as telemetryModule } from '../../src/telemetry/index.js';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../examples/app/app.js';
@@ -40,7 +41,7 @@ afterAll(async () => {
   await hooks?.close();
 });
 
-const telemetry = () => (srv.domains.find((d) => d.name === 'telemetry') as TelemetryDomain).query;
+const telemetry = () => srv.use(telemetryModule).query;
 
 describe('examples/app against a real Shipshape', () => {
   it('the load loop got answers, about a fifth of them injected 500s', () => {
@@ -54,7 +55,7 @@ describe('examples/app against a real Shipshape', () => {
   it('OpenTelemetry request metrics: every request counted once, every 500 an error', async () => {
     const q = telemetry();
     // request metrics come from OTLP only (spans are not counted twice when metrics arrive)
-    for (let i = 0; i < 100 && q.errorRate('web', 300_000).samples < 200; i++) await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(() => q.errorRate('web', 300_000).samples, { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(200);
     const rate = q.errorRate('web', 300_000);
     expect(rate.samples).toBe(200);
     expect(Math.round(rate.value! * 200)).toBe(counts['500']);
@@ -69,11 +70,8 @@ describe('examples/app against a real Shipshape', () => {
 
   it('@sentry/node: the injected failure is an issue of service web with release example-app@1.0.0', async () => {
     let items: { title: string; service: string | null; count: number; release?: string | null; last_release?: string | null }[] = [];
-    for (let i = 0; i < 100 && items.length === 0; i++) {
-      const res = await srv.api('/api/v1/issues');
-      items = ((await res.json()) as { items: typeof items }).items;
-      if (items.length === 0) await new Promise((r) => setTimeout(r, 50));
-    }
+    const issues = async () => ((await (await srv.api('/api/v1/issues')).json()) as { items: typeof items }).items;
+    await expect.poll(async () => (items = await issues()).length, { timeout: 5000, interval: 50 }).toBeGreaterThan(0);
     expect(items).toHaveLength(1); // one code path, one issue, whatever the route
     expect(items[0]!.title).toMatch(/^Error: injected failure on /);
     expect(items[0]!.service).toBe('web');

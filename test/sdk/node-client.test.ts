@@ -122,7 +122,7 @@ describe('Node SDK client', () => {
     for (let i = 0; i < 250; i++) c.track('order', { value: i });
     expect(await c.flush()).toBe(false);
     // the timer keeps retrying in the background without any rejection escaping
-    await new Promise((r) => setTimeout(r, 150));
+    await expect.poll(() => c.stats().failures, { timeout: 5000, interval: 10 }).toBeGreaterThan(1);
     const s = c.stats();
     expect(s.queued + s.inFlight).toBe(100); // waiting, or in the retry being tried right now
     expect(s).toMatchObject({ dropped: 150, sent: 0 });
@@ -179,6 +179,7 @@ describe('Node SDK client', () => {
     const c = client(r.url, { flushIntervalMs: 10, maxBackoffMs: 10 });
     c.track('a');
     await r.waitFor((rs) => rs.length >= 1);
+    // deliberately let time pass: proves that nothing is sent while Retry-After (30s) holds
     await new Promise((res) => setTimeout(res, 200));
     expect(r.received).toHaveLength(1); // 20 timer ticks, no new attempt
   });

@@ -4,6 +4,8 @@
  * rates and latencies, and the business events. Also the server's refusals as the SDK meets them:
  * a wrong token, the ingest quota (429 + Retry-After), gzip bodies.
  */
+import { checks } from '../../src/checks/index.js';
+import { telemetry as telemetryModule } from '../../src/telemetry/index.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -78,7 +80,7 @@ async function routes(service: string): Promise<RouteRow[]> {
   return body.routes.sort((a, b) => a.route.localeCompare(b.route));
 }
 
-const telemetry = () => srv.domains.find((d) => d.name === 'telemetry') as TelemetryDomain;
+const telemetry = () => srv.use(telemetryModule);
 
 describe('Node SDK into a real Shipshape', () => {
   it('Express: routes, 5xx error rate and latency show up in the service telemetry', async () => {
@@ -86,7 +88,7 @@ describe('Node SDK into a real Shipshape', () => {
     const app = express();
     app.use(c.express());
     app.get('/api/items/:id', async (_req, res) => {
-      await new Promise((r) => setTimeout(r, 30));
+      await new Promise((r) => setTimeout(r, 30)); // a slow route: part of the scenario, not a wait
       res.json({ ok: true });
     });
     app.post('/api/checkout', (_req, res) => {
@@ -191,13 +193,12 @@ describe('Node SDK into a real Shipshape', () => {
     });
     const base = await listen(createServer(app));
     expect(await hit(base, Array.from({ length: 20 }, (_, i) => `/ping/${i}`))).toEqual(Array(20).fill(200));
-    await new Promise((r) => setTimeout(r, 100));
+    await expect.poll(() => c.stats().failures, { timeout: 5000, interval: 10 }).toBeGreaterThan(0);
     expect(c.stats().sent).toBe(0);
-    expect(c.stats().failures).toBeGreaterThan(0);
 
     const late = await startTestServerOn(port);
     cleanup.push(() => late.close());
-    for (let i = 0; i < 200 && c.stats().sent < 20; i++) await new Promise((r) => setTimeout(r, 25));
+    await expect.poll(() => c.stats().sent, { timeout: 5000, interval: 25 }).toBe(20);
     expect(c.stats()).toMatchObject({ sent: 20, dropped: 0 });
     const res = await late.api('/api/v1/services/web/telemetry');
     const rows = ((await res.json()) as { routes: RouteRow[] }).routes;
@@ -223,10 +224,10 @@ ingest:
     expect(await c.flush()).toBe(false);
     expect(errors[0]?.message).toMatch(/^shipshape ingest answered 429: ingest quota of 1 requests per 1s exceeded/);
     // the timer (every 50ms) waits for Retry-After (1s) instead of hammering
-    for (let i = 0; i < 100 && c.stats().sent < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    await expect.poll(() => c.stats().sent, { timeout: 5000, interval: 25 }).toBe(2);
     expect(c.stats()).toMatchObject({ sent: 2, dropped: 0 });
     expect(errors).toHaveLength(1);
-    const q = (limited.domains.find((d) => d.name === 'telemetry') as TelemetryDomain).query;
+    const q = limited.use(telemetryModule).query;
     expect(q.eventRate('second', 300_000, 'web').samples).toBe(1);
   });
 });
@@ -246,6 +247,7 @@ async function startTestServerOn(port: number): Promise<TestServer> {
   return Object.assign(running, {
     dir,
     configPath,
+    monitor: running.use(checks).monitor,
     api: (path: string) => fetch(`${running.url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } }),
     async close() {
       await running.stop();

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page, ServiceSummary } from '../../src/api/types.js';
+import type { Page } from '../../src/core/api-types.js';
+import type { ServiceSummary } from '../../src/checks/api-types.js';
 import { startTarget, type Target } from '../helpers/target.js';
 import { ADMIN, startTestServer, type TestServer } from '../helpers/server.js';
 

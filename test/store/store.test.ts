@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventLog } from '../../src/events/log.js';
+import { EventLog } from '../../src/core/events.js';
 import { History } from '../../src/checks/history.js';
-import { migrate, type Store } from '../../src/store/db.js';
-import { migrations } from '../../src/store/migrations.js';
-import { allows, Tokens } from '../../src/tokens/tokens.js';
+import { migrateModules, migrationTable } from '../../src/core/store/migrate.js';
+import { storeMigrations, type RootStore as Store } from '../../src/modules.js';
+import { allows, Tokens } from '../../src/core/tokens.js';
 import { storeTargets } from '../helpers/stores.js';
 
 const MIN = 60_000;
@@ -25,11 +25,13 @@ describe.each(storeTargets)('store on $name', (target) => {
   });
 
   it('runs its migrations once; opening again is a no-op', async () => {
-    await migrate(store);
+    await migrateModules(store, storeMigrations());
     const again = await open();
-    const rows = await again.db.selectFrom('shipshape_migrations' as never).selectAll().execute();
-    expect(rows).toHaveLength(Object.keys(migrations(store.dialect)).length);
-    expect(rows.length).toBeGreaterThanOrEqual(6);
+    for (const m of storeMigrations()) {
+      // each module's migrations are tracked in its own table
+      const rows = await again.db.selectFrom(migrationTable(m.module) as never).selectAll().execute();
+      expect(rows, m.module).toHaveLength(Object.keys(m.migrations(store.dialect)).length);
+    }
     await again.close();
   });
 

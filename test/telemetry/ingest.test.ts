@@ -1,4 +1,5 @@
 /** The SDK batch endpoint, Prometheus scraping and the chart route, against a real server. */
+import { telemetry as telemetryModule } from '../../src/telemetry/index.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -14,6 +15,8 @@ let srv: TestServer;
 let tel: TelemetryDomain;
 let app: Server;
 let appUp = true;
+/** scrapes answered 503 while the app was down */
+let failedScrapes = 0;
 const registry = new Registry();
 const orders = new Counter({ name: 'orders_total', help: 'orders', labelNames: ['status'], registers: [registry] });
 const conns = new Gauge({ name: 'db_connections_used_ratio', help: 'pool use', registers: [registry] });
@@ -23,6 +26,7 @@ const sum = new Summary({ name: 'rpc_seconds', help: 'rpc', percentiles: [0.5, 0
 beforeAll(async () => {
   app = createServer((req, res) => {
     if (!appUp) {
+      failedScrapes++;
       res.writeHead(503).end('down');
       return;
     }
@@ -35,7 +39,7 @@ beforeAll(async () => {
   lat.observe(0.5);
   sum.observe(0.2);
   srv = await startTestServer(`services:\n  shop:\n    checks: []\ningest:\n  tokens: ["${TOKEN}"]\n  max_body: 256KB\n  prometheus:\n    - { service: shop-db, url: "http://127.0.0.1:${port}/metrics", every: 200ms, timeout: 1s }\n`);
-  tel = srv.domains.find((d) => d.name === 'telemetry') as TelemetryDomain;
+  tel = srv.use(telemetryModule);
 });
 afterAll(async () => {
   await srv?.close();
@@ -103,21 +107,19 @@ describe('SDK batch ingest', () => {
 
 describe('Prometheus scraping', () => {
   it('scrapes prom-client output into metrics rules can read', async () => {
-    const until = async (fn: () => boolean) => {
-      for (let i = 0; i < 100 && !fn(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(fn()).toBe(true);
-    };
-    await until(() => tel.query.metric('db_connections_used_ratio', {}, 60_000, 'shop-db').value === 0.42);
+    const poll = { timeout: 5000, interval: 50 };
+    await expect.poll(() => tel.query.metric('db_connections_used_ratio', {}, 60_000, 'shop-db').value, poll).toBe(0.42);
     orders.inc({ status: 'paid' }, 100);
-    await until(() => (tel.query.metric('orders_total', { status: 'paid' }, 60_000, 'shop-db').value ?? 0) > 0);
+    await expect.poll(() => tel.query.metric('orders_total', { status: 'paid' }, 60_000, 'shop-db').value ?? 0, poll).toBeGreaterThan(0);
     expect(tel.query.metric('job_seconds_count', {}, 60_000, 'shop-db').samples).toBeGreaterThan(0);
     expect(tel.query.metric('rpc_seconds', { quantile: '0.5' }, 60_000, 'shop-db').value).toBeCloseTo(0.2, 5);
     // a failing target is survived; scraping resumes when it is back
     appUp = false;
-    await new Promise((r) => setTimeout(r, 500));
+    const failedBefore = failedScrapes;
+    await expect.poll(() => failedScrapes - failedBefore, poll).toBeGreaterThanOrEqual(2);
     appUp = true;
     conns.set(0.9);
-    await until(() => tel.query.metric('db_connections_used_ratio', {}, 60_000, 'shop-db').value === 0.9);
+    await expect.poll(() => tel.query.metric('db_connections_used_ratio', {}, 60_000, 'shop-db').value, poll).toBe(0.9);
   });
 
   it('parses the text format: labels with escapes, timestamps, special values', () => {

@@ -1,4 +1,5 @@
 /** OTLP/HTTP ingest with the real OpenTelemetry JS exporters (JSON and protobuf, gzip) against a real server. */
+import { telemetry as telemetryModule } from '../../src/telemetry/index.js';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
@@ -20,7 +21,7 @@ let tel: TelemetryDomain;
 
 beforeAll(async () => {
   srv = await startTestServer(`services: {}\ningest:\n  tokens: ["${TOKEN}"]\n  max_body: 64KB\n`);
-  tel = srv.domains.find((d) => d.name === 'telemetry') as TelemetryDomain;
+  tel = srv.use(telemetryModule);
 });
 afterAll(async () => {
   await srv?.close();

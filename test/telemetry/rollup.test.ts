@@ -5,12 +5,12 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Monitor } from '../../src/checks/monitor.js';
-import { parseConfig } from '../../src/config/load.js';
-import type { DomainContext } from '../../src/domain.js';
-import { EventLog } from '../../src/events/log.js';
-import { createMetrics } from '../../src/metrics/metrics.js';
-import { IngestGuard } from '../../src/server/ingest.js';
-import type { Store } from '../../src/store/db.js';
+import { parseConfig } from '../../src/modules.js';
+import { moduleContext } from '../helpers/module-context.js';
+import { EventLog } from '../../src/core/events.js';
+import { createMetrics } from '../../src/core/metrics.js';
+import { IngestGuard } from '../../src/core/http/ingest.js';
+import type { RootStore as Store } from '../../src/modules.js';
 import { createTelemetry, storedTelemetryQuery, type TelemetryDomain } from '../../src/telemetry/index.js';
 import { decodeBins, encodeBins, binsOf, newSketch } from '../../src/telemetry/sketch.js';
 import { storeTargets } from '../helpers/stores.js';
@@ -20,8 +20,8 @@ const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
 function setup(store: Store, yaml: string, clock: { now: number }) {
   const config = parseConfig(yaml, 'shipshape.yaml');
   const metrics = createMetrics();
-  const ctx: DomainContext = { store, events: new EventLog(store, () => clock.now), logger: pino({ level: 'silent' }), metrics, monitor: {} as Monitor, config: () => config, now: () => clock.now };
-  const tel = createTelemetry(ctx, new IngestGuard(() => config.raw.ingest));
+  const ctx = moduleContext({ store, events: new EventLog(store, () => clock.now), metrics, config: () => config, now: () => clock.now });
+  const tel = createTelemetry(ctx);
   return { tel, metrics, events: ctx.events };
 }
 
@@ -149,9 +149,8 @@ for (const target of storeTargets) {
       const text = await metrics.registry.metrics();
       expect(text).toMatch(/shipshape_telemetry_folded_samples_total\{kind="requests"\} 190/);
       expect(text).toMatch(/shipshape_telemetry_dropped_samples_total\{reason="cardinality"\} 200/);
-      await new Promise((r) => setTimeout(r, 50));
-      const events = await new EventLog(store).list({ limit: 10, type: 'telemetry.cardinality_limited' });
-      expect(events.map((e) => e.subject).sort()).toEqual(['service:db', 'service:web']);
+      const subjects = async () => (await new EventLog(store).list({ limit: 10, type: 'telemetry.cardinality_limited' })).map((e) => e.subject).sort();
+      await expect.poll(subjects, { timeout: 5000, interval: 20 }).toEqual(['service:db', 'service:web']);
       await tel.stop?.();
     });
 

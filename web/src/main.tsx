@@ -1,13 +1,15 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { ApiError, isUnauthorized } from './lib/api.ts';
-import { App } from './App.tsx';
-import './styles.css';
+import './shell/styles/tokens.css';
+import './shell/styles/base.css';
+import { ApiError, isUnauthorized } from './shell/api.ts';
+import { App } from './shell/App.tsx';
+import { ME_KEY } from './shell/session.ts';
 
 /** Any 401 from any query or mutation means the session ended: show the sign-in screen. */
 const onError = (err: unknown) => {
-  if (isUnauthorized(err)) queryClient.setQueryData(['me'], null);
+  if (isUnauthorized(err)) queryClient.setQueryData(ME_KEY, null);
 };
 
 const queryClient: QueryClient = new QueryClient({

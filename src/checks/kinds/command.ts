@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
-import { deadline, elapsed, failed, redactUrlCredentials } from './util.js';
+import { deadline, elapsed, failed, redactUrlCredentials } from './_util.js';
 
 /** stdout and stderr are each kept up to this many bytes. */
 export const OUTPUT_CAP = 64 * 1024;

@@ -3,7 +3,7 @@ import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
-import { deadline, elapsed, failed, quote } from './util.js';
+import { deadline, elapsed, failed, quote } from './_util.js';
 
 const TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS', 'SRV'] as const;
 type RecordType = (typeof TYPES)[number];

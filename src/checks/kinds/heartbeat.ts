@@ -4,7 +4,7 @@
  * than `period + grace`.
  */
 import { z } from 'zod';
-import { duration } from '../../config/zod-units.js';
+import { duration } from '../../core/config/zod-units.js';
 import type { CheckKind } from '../types.js';
 
 const spec = z

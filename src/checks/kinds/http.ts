@@ -6,9 +6,9 @@
 import { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { duration } from '../../config/zod-units.js';
+import { duration } from '../../core/config/zod-units.js';
 import type { CheckKind, CommonSpec, Observation, RunContext } from '../types.js';
-import { certValues, deadline, elapsed, failed, mentions, networkErrorText, quote, redactUrlCredentials } from './util.js';
+import { certValues, deadline, elapsed, failed, mentions, networkErrorText, quote, redactUrlCredentials } from './_util.js';
 
 /** Bodies are read up to this many bytes; the rest is discarded and `body_truncated` is set. */
 export const BODY_CAP = 1024 * 1024;
@@ -301,6 +301,7 @@ export const http: CheckKind<typeof spec> = {
   describe(s) {
     return `${s.method ?? 'GET'} ${safeUrl(s.url)}`;
   },
+  close: closeHttpAgents,
   async run(s, ctx: RunContext) {
     const start = performance.now();
     const dl = deadline(ctx, s.timeout);

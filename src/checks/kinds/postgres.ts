@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
-import { deadline, elapsed, failed, firstLine, networkErrorText, redactUrlCredentials, scrub, urlPassword } from './util.js';
+import { deadline, elapsed, failed, firstLine, networkErrorText, redactUrlCredentials, scrub, urlPassword } from './_util.js';
 
 const spec = z
   .object({

@@ -3,7 +3,7 @@ import { totalmem } from 'node:os';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
-import { deadline, elapsed, failed, firstLine, networkErrorText, redactUrlCredentials, scrub, urlPassword } from './util.js';
+import { deadline, elapsed, failed, firstLine, networkErrorText, redactUrlCredentials, scrub, urlPassword } from './_util.js';
 
 const spec = z
   .object({

@@ -2,7 +2,7 @@
 import { connect } from 'node:net';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
-import { deadline, elapsed, failed, hostPort, networkErrorText } from './util.js';
+import { deadline, elapsed, failed, hostPort, networkErrorText } from './_util.js';
 
 const spec = z
   .object({

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
-import { certValues, deadline, elapsed, failed, hostPort, mentions, networkErrorText, tlsCodeText } from './util.js';
+import { certValues, deadline, elapsed, failed, hostPort, mentions, networkErrorText, tlsCodeText } from './_util.js';
 
 const spec = z
   .object({

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import type { Transporter } from 'nodemailer';
 import type { ChannelSpecs } from '../config.js';
-import { urlPassword } from '../../secrets/redact.js';
+import { urlPassword } from '../../core/redact.js';
 import { redact } from '../redact.js';
 import { escapeHtml, render, truncate } from '../render.js';
 import { SendError, type ChannelKind } from '../types.js';

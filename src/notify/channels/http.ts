@@ -1,5 +1,5 @@
 /** The HTTP plumbing webhook-style channels share: POST, status handling, secret-free errors. */
-import { urlPassword } from '../../secrets/redact.js';
+import { urlPassword } from '../../core/redact.js';
 import { redact } from '../redact.js';
 import { SendError } from '../types.js';
 

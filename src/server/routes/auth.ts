@@ -1,10 +1,10 @@
 /** Dashboard sign-in (token -> HttpOnly cookie) and API token management. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Me } from '../../api/types.js';
-import { SCOPES, type Tokens } from '../../tokens/tokens.js';
-import { actorOf, COOKIE } from '../auth.js';
-import { HttpProblem, notFound, parse } from '../http.js';
+import type { Me } from '../../core/api-types.js';
+import { SCOPES, type Tokens } from '../../core/tokens.js';
+import { actorOf, COOKIE } from '../../core/http/auth.js';
+import { HttpProblem, notFound, parse } from '../../core/http/problem.js';
 
 export function authRoutes(app: FastifyInstance, deps: { tokens: Tokens; secureCookies: boolean }): void {
   const { tokens } = deps;

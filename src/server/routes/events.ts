@@ -1,9 +1,9 @@
 /** The event log, and a Server-Sent Events stream of it for live views. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { EventRecord } from '../../api/types.js';
-import type { EventLog } from '../../events/log.js';
-import { decodeCursor, encodeCursor, parse } from '../http.js';
+import type { EventRecord } from '../../core/api-types.js';
+import type { EventLog } from '../../core/events.js';
+import { decodeCursor, encodeCursor, parse } from '../../core/http/problem.js';
 
 export function eventRoutes(app: FastifyInstance, deps: { events: EventLog; onClose: (fn: () => void) => void }): void {
   const read = { config: { scope: 'read' as const } };

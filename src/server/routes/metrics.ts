@@ -1,6 +1,6 @@
 /** Shipshape's own metrics in the Prometheus text format, behind a read token. */
 import type { FastifyInstance } from 'fastify';
-import type { Metrics } from '../../metrics/metrics.js';
+import type { Metrics } from '../../core/metrics.js';
 
 export function metricsRoutes(app: FastifyInstance, deps: { metrics: Metrics }): void {
   app.get('/metrics', { config: { scope: 'read' } }, async (_req, reply) => {

@@ -47,16 +47,18 @@ describe('command check', () => {
 
   it('kills the command and its children on timeout', async () => {
     const pidFile = join(dir, 'child.pid');
-    const started = Date.now();
-    // the shell starts a background sleep (a grandchild of Shipshape) and then waits on another
-    const obs = await runKind(kind, { run: `sleep 30 & echo $! > ${pidFile}; sleep 30` }, { timeoutMs: 400 });
+    const shellPidFile = join(dir, 'shell.pid');
+    // the shell starts a background sleep (a grandchild of Shipshape) and then waits on another;
+    // both outlast the test timeout, so only the check's timeout can end this run
+    const obs = await runKind(kind, { run: `echo $$ > ${shellPidFile}; sleep 120 & echo $! > ${pidFile}; sleep 120` }, { timeoutMs: 400 });
     expect(obs.ok).toBe(false);
     expect(obs.error).toBe('timed out after 400ms');
-    expect(Date.now() - started).toBeLessThan(3000);
+    const shellPid = Number(readFileSync(shellPidFile, 'utf8').trim());
     const childPid = Number(readFileSync(pidFile, 'utf8').trim());
+    expect(shellPid).toBeGreaterThan(0);
     expect(childPid).toBeGreaterThan(0);
-    for (let i = 0; i < 40 && alive(childPid); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(alive(childPid)).toBe(false);
+    await expect.poll(() => alive(shellPid), { timeout: 5000, interval: 20 }).toBe(false);
+    await expect.poll(() => alive(childPid), { timeout: 5000, interval: 20 }).toBe(false);
   });
 
   it('caps captured output at 64 KB', async () => {

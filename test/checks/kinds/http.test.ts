@@ -11,6 +11,9 @@ const kind = http as unknown as CheckKind;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** requests to /hang that arrived, and those whose connection the client has since closed */
+const hanging = { arrived: 0, closed: 0 };
+
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
@@ -36,8 +39,10 @@ const routes: Record<string, Handler> = {
     res.statusCode = 201;
     res.end('made');
   },
-  '/hang': () => {
+  '/hang': (req) => {
     /* never answers */
+    hanging.arrived++;
+    req.socket.once('close', () => hanging.closed++);
   },
   '/big': (_req, res) => {
     const chunk = Buffer.alloc(64 * 1024, 'a');
@@ -236,24 +241,29 @@ describe('http check', () => {
   });
 
   it('times out on a server that never answers', async () => {
-    const started = Date.now();
+    const before = { ...hanging };
     const obs = await runKind(kind, { url: `${base}/hang` }, { timeoutMs: 300 });
     expect(obs.ok).toBe(false);
     expect(obs.error).toBe('timed out after 300ms');
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(judge(kind, { url: `${base}/hang` }, obs).ok).toBe(false);
+    // the request reached the server and the timed-out check hung up instead of leaving it open
+    await expect.poll(() => hanging.arrived, { timeout: 5000, interval: 10 }).toBe(before.arrived + 1);
+    await expect.poll(() => hanging.closed, { timeout: 5000, interval: 20 }).toBe(before.closed + 1);
   });
 
   it('honours the abort signal even without its own timeout firing', async () => {
     const controller = new AbortController();
-    const spec = { ...http.spec.parse({ url: `${base}/hang` }), every: 30_000, timeout: 10_000 };
-    const pending = http.run(spec, { signal: controller.signal, timeoutMs: 10_000, now: Date.now, heartbeats: { lastPing: () => undefined, watchingSince: () => 0 } });
-    setTimeout(() => controller.abort(new DOMException('timeout', 'TimeoutError')), 100);
-    const started = Date.now();
+    // the check's own timeout (1h) is far beyond the test timeout: only the abort can end this run
+    const spec = { ...http.spec.parse({ url: `${base}/hang` }), every: 3_600_000, timeout: 3_600_000 };
+    const before = { ...hanging };
+    const pending = http.run(spec, { signal: controller.signal, timeoutMs: 3_600_000, now: Date.now, heartbeats: { lastPing: () => undefined, watchingSince: () => 0 } });
+    // abort once the request is in flight at the server
+    await expect.poll(() => hanging.arrived, { timeout: 5000, interval: 10 }).toBe(before.arrived + 1);
+    controller.abort(new DOMException('timeout', 'TimeoutError'));
     const obs = await pending;
     expect(obs.ok).toBe(false);
-    expect(obs.error).toBe('timed out after 10s');
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(obs.error).toBe('timed out after 1h');
+    await expect.poll(() => hanging.closed, { timeout: 5000, interval: 20 }).toBe(before.closed + 1);
   });
 
   it('reports connection refused with the address', async () => {

@@ -40,9 +40,8 @@ describe('tcp check', () => {
     expect(judge(kind, input, obs).ok).toBe(true);
     expect(accepted).toBeGreaterThan(0);
     // the probe's socket is closed: the server ends up with no open connections
-    await new Promise((r) => setTimeout(r, 50));
-    const open = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
-    expect(open).toBe(0);
+    const open = () => new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+    await expect.poll(open, { timeout: 5000, interval: 20 }).toBe(0);
   });
 
   it('reports a refused connection', async () => {

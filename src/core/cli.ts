@@ -1,0 +1,40 @@
+/** Helpers shared by the CLI commands: errors and exit codes, output, colours, the store. */
+import { pino, type Logger } from 'pino';
+import { ConfigError } from './config/load.js';
+import { StoreError } from './store/db.js';
+import { MigrationError } from './store/migrate.js';
+
+export const env = process.env;
+export const defaultConfig = () => env.SHIPSHAPE_CONFIG ?? 'shipshape.yaml';
+export const defaultDataDir = () => env.SHIPSHAPE_DATA_DIR ?? '.shipshape';
+
+export function makeLogger(): Logger {
+  const level = env.SHIPSHAPE_LOG_LEVEL ?? 'info';
+  const pretty = process.stdout.isTTY && env.SHIPSHAPE_LOG_FORMAT !== 'json';
+  return pretty ? pino({ level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } }) : pino({ level });
+}
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export function fail(e: unknown): never {
+  if (e instanceof ConfigError) process.stderr.write(`${e.message}\n`);
+  else if (e instanceof CliError || e instanceof StoreError || e instanceof MigrationError) process.stderr.write(`shipshape: ${e.message}\n`);
+  else process.stderr.write(`shipshape: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.exit(e instanceof CliError ? e.exitCode : 1);
+}
+
+
+export const out = (s: string) => process.stdout.write(`${s}\n`);
+export const json = (v: unknown) => out(JSON.stringify(v, null, 2));
+export const green = (s: string) => (process.stdout.isTTY ? `\x1b[32m${s}\x1b[0m` : s);
+export const red = (s: string) => (process.stdout.isTTY ? `\x1b[31m${s}\x1b[0m` : s);
+export const yellow = (s: string) => (process.stdout.isTTY ? `\x1b[33m${s}\x1b[0m` : s);
+export const paint = (state: string) => (state === 'up' || state === 'ok' ? green(state) : state === 'down' || state === 'FAIL' ? red(state) : yellow(state));
+

@@ -1,0 +1,188 @@
+/**
+ * Shipshape's own store: Kysely over better-sqlite3 (the embedded default, a file under the data
+ * dir) or PostgreSQL (SHIPSHAPE_DATABASE_URL). One query layer serves both.
+ */
+import { mkdirSync, accessSync, constants, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, type DialectAdapter, type Generated } from 'kysely';
+import { migrateModules, type ModuleMigrations } from './migrate.js';
+import { redactUrlCredentials } from '../redact.js';
+
+export interface EventsTable {
+  id: Generated<number>;
+  at: number;
+  type: string;
+  actor: string;
+  subject: string;
+  data: string;
+}
+export interface TokensTable {
+  id: string;
+  name: string;
+  hash: string;
+  scopes: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+/** The core's own tables. Each module types its store handle with its own tables only. */
+export interface CoreTables {
+  events: EventsTable;
+  tokens: TokensTable;
+  meta: MetaTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Store<Tables = CoreTables> {
+  db: Kysely<Tables>;
+  dialect: Dialect;
+  /** where the data lives, for messages: a file path or a redacted URL */
+  location: string;
+  close(): Promise<void>;
+}
+
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+
+export interface OpenOptions {
+  /** directory for the embedded SQLite file (default .shipshape) */
+  dataDir?: string;
+  /** postgres://… to use PostgreSQL instead */
+  databaseUrl?: string;
+  /** run Shipshape's schema migrations (default true) */
+  migrate?: boolean;
+  /** each module's migrations, in module order (the core's first); see src/modules.ts */
+  migrations?: ModuleMigrations[];
+}
+
+export async function openStore(opts: OpenOptions = {}): Promise<Store> {
+  if (opts.migrate !== false && !opts.migrations) throw new Error('openStore: pass the modules\' migrations (storeMigrations() in src/modules.ts)');
+  const store = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await openSqlite(resolve(opts.dataDir ?? '.shipshape'));
+  if (opts.migrate !== false) {
+    try {
+      await migrateModules(store, opts.migrations ?? []);
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      throw describeOpenError(e, store.location);
+    }
+  }
+  return store;
+}
+
+function describeOpenError(e: unknown, location: string): Error {
+  if (e instanceof StoreError) return e;
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  const msg = err.message ?? String(e);
+  if (code === 'SQLITE_READONLY' || /readonly/i.test(msg)) return new StoreError(`the store ${location} is read-only: Shipshape needs to write to it (check the file and directory permissions, or pick another --data-dir)`);
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || /database is locked/i.test(msg)) return new StoreError(`the store ${location} is locked by another process (is another shipshape running on this data dir?)`);
+  if (code === 'SQLITE_CANTOPEN') return new StoreError(`cannot open the store ${location}: ${msg}`);
+  if (code === 'ECONNREFUSED') return new StoreError(`cannot connect to the store database ${location}: connection refused`);
+  return new StoreError(`cannot open the store ${location}: ${msg}`);
+}
+
+/**
+ * SQLite runs DDL inside transactions, but Kysely's adapter says it does not; saying so makes the
+ * migrator run each module's pending migrations in one transaction, so a failed migration leaves
+ * the store as it was (as on PostgreSQL).
+ */
+class TransactionalSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+class TransactionalSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalSqliteAdapter();
+  }
+}
+
+async function openSqlite(dataDir: string): Promise<Store> {
+  const file = join(dataDir, 'shipshape.db');
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (e) {
+    throw new StoreError(`cannot create the data directory ${dataDir}: ${(e as Error).message}`);
+  }
+  try {
+    accessSync(dataDir, constants.W_OK);
+    if (existsSync(file)) accessSync(file, constants.W_OK);
+  } catch {
+    throw new StoreError(`the store ${file} is read-only: Shipshape needs to write to it (check the file and directory permissions, or pick another --data-dir)`);
+  }
+  const { default: Database } = await import('better-sqlite3');
+  let sqlite: SqliteDatabase | undefined;
+  try {
+    sqlite = new Database(file, { timeout: 2000 });
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    // prove at start that we can write: a locked or read-only store is a clear error now, not a failed write later
+    sqlite.pragma('busy_timeout = 2000');
+    sqlite.prepare('BEGIN IMMEDIATE').run();
+    sqlite.prepare('COMMIT').run();
+    sqlite.pragma('busy_timeout = 5000');
+  } catch (e) {
+    try {
+      sqlite?.close();
+    } catch {
+      /* already failing */
+    }
+    throw describeOpenError(e, file);
+  }
+  const db = new Kysely<CoreTables>({ dialect: new TransactionalSqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    location: file,
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Store> {
+  const { default: pg } = await import('pg');
+  const int8 = 20;
+  const numeric = 1700;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (oid === int8 || oid === numeric) return (v: string) => Number(v);
+        return pg.types.getTypeParser(oid, format as 'text');
+      }) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('error', () => undefined);
+  const location = redactUrlCredentials(url);
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw describeOpenError(e, location);
+  }
+  const db = new Kysely<CoreTables>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    location,
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/** `shipshape notify …` and `shipshape silence …` commands. */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { CliError, defaultConfig, defaultDataDir, fail, green, json, out } from '../core/cli.js';
+import type { Config } from '../core/config/load.js';
+import { formatDuration, parseDuration } from '../core/config/units.js';
+import { ServiceError } from '../core/errors.js';
+import { EventLog } from '../core/events.js';
+import type { CliContext } from '../core/module.js';
+import type { Store } from '../core/store/db.js';
+import type { NotifyRaw } from './config.js';
+import { parseMatcher, type Matcher } from './match.js';
+import type { NotifyTables } from './migrations.js';
+import { Silences } from './silences.js';
+import { externalUrlOf, sendTestMessage } from './test-send.js';
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function author(): string {
+  try {
+    return userInfo().username || 'cli';
+  } catch {
+    return 'cli';
+  }
+}
+
+export function registerNotifyCommands(program: Command, ctx: CliContext): void {
+  const withStore = async <T>(dataDir: string, fn: (s: Store<NotifyTables>) => Promise<T>): Promise<T> => {
+    const store = await ctx.openStore({ dataDir, databaseUrl: process.env.SHIPSHAPE_DATABASE_URL });
+    try {
+      return await fn(store as unknown as Store<NotifyTables>);
+    } finally {
+      await store.close();
+    }
+  };
+  const notify = program.command('notify').description('notification channels');
+  notify
+    .command('test')
+    .description('send a test message through a channel now (no server needed); exits 1 if it fails')
+    .argument('<channel>', 'a channel name from notify.channels')
+    .option('-c, --config <file>', 'config file', defaultConfig())
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  $ SMTP_URL=smtp://user:pass@mail.example.com:587 shipshape notify test ops-email')
+    .action(async (name: string, o: { config: string; json?: boolean }) => {
+      try {
+        const cfg = ctx.loadConfig(o.config) as Config<NotifyRaw>;
+        const r = await sendTestMessage(cfg.raw.notify, externalUrlOf(cfg), name).catch((e: Error) => {
+          throw e instanceof ServiceError && e.kind === 'not_found' ? new CliError(`${e.message} in ${o.config}`, 2) : e;
+        });
+        if (o.json) {
+          json(r);
+          if (!r.ok) process.exit(1);
+          return;
+        }
+        if (!r.ok) throw new CliError(`test message to ${name} (${r.target}) failed: ${r.error}`);
+        out(green(`sent a test message to ${name} (${r.target}) in ${formatDuration(r.ms)}`));
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  const silence = program.command('silence').description('mute alerts matching labels for a while (works on the store directly)');
+  silence
+    .command('add')
+    .description('add a silence')
+    .requiredOption('-m, --match <matcher>', 'label=value, label!=value, label=~regex or label!~regex (repeatable)', collect, [])
+    .option('--for <duration>', 'how long: 30m, 2h, 1d', '1h')
+    .requiredOption('--comment <text>', 'why')
+    .option('--author <name>', 'who (default: your user name)')
+    .option('--data-dir <dir>', 'store location (env SHIPSHAPE_DATA_DIR)', defaultDataDir())
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ shipshape silence add --match alertname=high-error-rate --match service=web --for 2h --comment "deploying the fix"')
+    .action(async (o: { match: string[]; for: string; comment: string; author?: string; dataDir: string; json?: boolean }) => {
+      try {
+        let matchers: Matcher[];
+        try {
+          matchers = o.match.map(parseMatcher);
+        } catch (e) {
+          throw new CliError(`--match: ${(e as Error).message}`, 2);
+        }
+        const ms = parseDuration(o.for);
+        if (ms === undefined || ms <= 0) throw new CliError(`--for: expected a duration like 30m, 2h or 1d, got "${o.for}"`, 2);
+        const who = o.author ?? author();
+        await withStore(o.dataDir, async (store) => {
+          const silences = new Silences(store, new EventLog(store as unknown as Store), Date.now);
+          const s = await silences.create({ matchers, durationMs: ms, createdBy: who, comment: o.comment }, `user:${who}`).catch((e: Error) => {
+            throw new CliError(e.message, 2);
+          });
+          if (o.json) json(s);
+          else out(`${s.id}\n\nsilenced ${s.match} until ${s.endsAt} (${formatDuration(ms)}), by ${s.createdBy}: ${s.comment}`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+  silence
+    .command('list')
+    .description('list silences (active and pending; --all for expired too)')
+    .option('--all', 'include expired silences')
+    .option('--data-dir <dir>', 'store location', defaultDataDir())
+    .option('--json', 'print as JSON')
+    .action(async (o: { all?: boolean; dataDir: string; json?: boolean }) => {
+      try {
+        await withStore(o.dataDir, async (store) => {
+          const list = (await new Silences(store, new EventLog(store as unknown as Store), Date.now).list()).filter((s) => o.all || s.status.state !== 'expired');
+          if (o.json) {
+            json(list);
+            return;
+          }
+          if (list.length === 0) {
+            out(o.all ? 'no silences' : 'no active or pending silences (--all shows expired ones)');
+            return;
+          }
+          const table = new Table({ head: ['id', 'state', 'matchers', 'ends', 'by', 'comment'], style: { head: [], border: [] }, wordWrap: true });
+          for (const s of list) table.push([s.id, s.status.state, s.match, s.endsAt, s.createdBy, s.comment]);
+          out(table.toString());
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+  silence
+    .command('expire')
+    .description('end a silence now')
+    .argument('<id>', 'silence id (or a unique start of it)')
+    .option('--author <name>', 'who (default: your user name)')
+    .option('--data-dir <dir>', 'store location', defaultDataDir())
+    .action(async (id: string, o: { author?: string; dataDir: string }) => {
+      try {
+        await withStore(o.dataDir, async (store) => {
+          const s = await new Silences(store, new EventLog(store as unknown as Store), Date.now).expire(id, `user:${o.author ?? author()}`).catch((e: Error) => {
+            throw new CliError(e.message, 2);
+          });
+          if (!s) throw new CliError(`no silence "${id}"`);
+          out(`expired silence ${s.id} (${s.match})`);
+        });
+      } catch (e) {
+        fail(e);
+      }
+    });
+}

@@ -1,0 +1,25 @@
+/** A ModuleContext for creating one module on its own in a test (what src/app.ts gives each module). */
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import type { Config } from '../../src/core/config/load.js';
+import type { EventLog } from '../../src/core/events.js';
+import { IngestGuard } from '../../src/core/http/ingest.js';
+import type { Metrics } from '../../src/core/metrics.js';
+import type { ModuleContext } from '../../src/core/module.js';
+import type { RawConfig, RootStore } from '../../src/modules.js';
+
+export function moduleContext(opts: { store: RootStore; events: EventLog; config: () => Config<RawConfig>; now: () => number; metrics?: Metrics; use?: ModuleContext['use'] }): ModuleContext<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return {
+    store: opts.store as ModuleContext['store'],
+    events: opts.events,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    metrics: opts.metrics ?? ({ registry: new Registry() } as unknown as Metrics),
+    ingest: new IngestGuard(() => opts.config().raw.ingest, opts.now),
+    config: opts.config,
+    now: opts.now,
+    version: 'test',
+    use: opts.use ?? (() => {
+      throw new Error('this test creates one module only');
+    }),
+  };
+}

@@ -56,10 +56,15 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     plugins: { 'import-x': importX },
-    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })] },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })],
+      // no-cycle reads the imported files too: parse them as TypeScript
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/extensions': ['.ts', '.tsx', '.js'],
+    },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones }],
-      // type-only imports are erased at run time, but a cycle of them is still a tangle: count them too
+      // cycles of runtime imports (type-only imports are erased and not counted)
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
   },

@@ -130,13 +130,14 @@ class Reader {
 
 const DUR_RE = /^\d+(?:\.\d+)?(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*(?![A-Za-z0-9_%])/;
 
-function readDuration(r: Reader, what: string): number {
+/** A duration; `allowZero` for `for 0s`, which (as in Prometheus) means "no wait". */
+function readDuration(r: Reader, what: string, allowZero = false): number {
   r.ws();
   const start = r.pos;
   const text = r.word(DUR_RE);
   const ms = text === undefined ? undefined : parseDuration(text);
   if (ms === undefined) r.fail(`expected ${what} like 30s, 5m or 1h, found ${r.here()}`, start);
-  if (ms <= 0) r.fail(`${what} must be longer than 0`, start);
+  if (ms < 0 || (ms === 0 && !allowZero)) r.fail(`${what} must be longer than 0`, start);
   return ms;
 }
 
@@ -471,7 +472,7 @@ export function parseRule(text: string): ParsedRule {
     const at = r.pos;
     if (!r.word(/^for\b/)) r.fail(`expected "for <duration>" or the end of the rule, found ${r.here()}`, at);
     r.ws();
-    forMs = readDuration(r, 'a duration after "for"');
+    forMs = readDuration(r, 'a duration after "for"', true);
     if (!r.eof()) r.fail(`unexpected ${r.here()} after the rule`);
   }
   const services: string[] = [];

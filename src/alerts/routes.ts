@@ -12,87 +12,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { presentedIngestToken, type IngestGuard } from '../core/http/ingest.js';
 import { decodeCursor, encodeCursor, parse } from '../core/http/problem.js';
-import type { AlertEngine, InboundAlert } from './engine.js';
-
-/** Alertmanager's resolve_timeout: a pushed alert without endsAt resolves after this unless re-sent. */
-export const RESOLVE_TIMEOUT = 5 * 60_000;
-
-const labelName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names are letters, digits and "_" (not starting with a digit)').max(128);
-const labelsSchema = z
-  .record(labelName, z.string().max(1024))
-  .refine((l) => Object.keys(l).length > 0, 'an alert needs at least one label (alertname)')
-  .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
-const annotationsSchema = z
-  .record(z.string().max(256), z.string().max(16_384))
-  .refine((a) => Object.keys(a).length <= 64, 'at most 64 annotations')
-  .default({});
-
-/** RFC 3339 time; Go's zero time (0001-01-01T00:00:00Z) and "" mean "not set". */
-const time = z
-  .string()
-  .max(64)
-  .optional()
-  .transform((s, ctx) => {
-    if (s === undefined || s === '' || s.startsWith('0001-01-01')) return undefined;
-    const t = Date.parse(s);
-    if (Number.isNaN(t)) {
-      ctx.addIssue({ code: 'custom', message: `expected an RFC 3339 time like 2024-05-01T12:00:00Z, got "${s}"` });
-      return z.NEVER;
-    }
-    return t;
-  });
-
-const promAlert = z.looseObject({
-  labels: labelsSchema,
-  annotations: annotationsSchema,
-  startsAt: time,
-  endsAt: time,
-  generatorURL: z.string().max(2048).optional(),
-});
-const promBody = z.array(promAlert).max(1000, 'at most 1000 alerts per request');
-
-const amBody = z.looseObject({
-  version: z.string().max(10).optional().refine((v) => v === undefined || v === '4', 'expected version "4" (the Alertmanager webhook payload)'),
-  status: z.enum(['firing', 'resolved']).optional(),
-  alerts: z
-    .array(
-      z.looseObject({
-        status: z.enum(['firing', 'resolved']).optional(),
-        labels: labelsSchema,
-        annotations: annotationsSchema,
-        startsAt: time,
-        endsAt: time,
-        generatorURL: z.string().max(2048).optional(),
-        fingerprint: z.string().max(64).optional(),
-      }),
-    )
-    .max(1000, 'at most 1000 alerts per request'),
-});
-
-const pdBody = z
-  .looseObject({
-    routing_key: z.string().min(1).max(512),
-    event_action: z.enum(['trigger', 'acknowledge', 'resolve']),
-    dedup_key: z.string().min(1).max(255).optional(),
-    client: z.string().max(1024).optional(),
-    client_url: z.string().max(2048).optional(),
-    payload: z
-      .looseObject({
-        summary: z.string().min(1).max(1024),
-        severity: z.enum(['critical', 'error', 'warning', 'info']),
-        source: z.string().min(1).max(255),
-        timestamp: z.string().max(64).optional(),
-        component: z.string().max(255).optional(),
-        group: z.string().max(255).optional(),
-        class: z.string().max(255).optional(),
-        custom_details: z.unknown().optional(),
-      })
-      .optional(),
-  })
-  .superRefine((b, ctx) => {
-    if (b.event_action === 'trigger' && !b.payload) ctx.addIssue({ code: 'custom', message: 'a trigger event needs a payload with summary, severity and source', path: ['payload'] });
-    if (b.event_action !== 'trigger' && !b.dedup_key) ctx.addIssue({ code: 'custom', message: `an ${b.event_action} event needs the dedup_key of the triggered alert`, path: ['dedup_key'] });
-  });
+import type { AlertEngine } from './engine.js';
+import { amBody, fromAlertmanager, fromPagerDuty, fromPrometheus, pdBody, promBody } from './inbound.js';
 
 export function alertRoutes(app: FastifyInstance, deps: { engine: AlertEngine; guard: IngestGuard; now: () => number }): void {
   const ingest = { config: { scope: 'public' as const }, bodyLimit: 1024 * 1024 };
@@ -101,30 +22,13 @@ export function alertRoutes(app: FastifyInstance, deps: { engine: AlertEngine; g
   const read = { config: { scope: 'read' as const } };
 
   app.post('/api/v2/alerts', authed, async (req, reply) => {
-    const body = parse(promBody, req.body, 'body');
-    const now = deps.now();
-    const alerts: InboundAlert[] = body.map((a) => ({
-      labels: a.labels,
-      annotations: a.annotations,
-      startsAt: a.startsAt,
-      endsAt: a.endsAt ?? now + RESOLVE_TIMEOUT,
-      generatorUrl: a.generatorURL,
-    }));
+    const alerts = fromPrometheus(parse(promBody, req.body, 'body'), deps.now());
     await deps.engine.receive(alerts, 'prometheus');
     return reply.code(200).send({ status: 'success', accepted: alerts.length });
   });
 
   app.post('/api/v1/alerts/webhook', authed, async (req, reply) => {
-    const body = parse(amBody, req.body, 'body');
-    const alerts: InboundAlert[] = body.alerts.map((a) => ({
-      labels: a.labels,
-      annotations: a.annotations,
-      resolved: (a.status ?? body.status) === 'resolved',
-      startsAt: a.startsAt,
-      // Alertmanager sends firing alerts with a zero endsAt: they last until it says resolved
-      endsAt: (a.status ?? body.status) === 'resolved' ? (a.endsAt ?? deps.now()) : (a.endsAt ?? null),
-      generatorUrl: a.generatorURL,
-    }));
+    const alerts = fromAlertmanager(parse(amBody, req.body, 'body'), deps.now());
     await deps.engine.receive(alerts, 'alertmanager');
     return reply.code(200).send({ status: 'success', accepted: alerts.length });
   });
@@ -132,23 +36,8 @@ export function alertRoutes(app: FastifyInstance, deps: { engine: AlertEngine; g
   app.post('/v2/enqueue', { ...ingest, bodyLimit: 512 * 1024 }, async (req, reply) => {
     const raw = req.body as { routing_key?: unknown } | undefined;
     deps.guard.check(typeof raw?.routing_key === 'string' ? raw.routing_key : presentedIngestToken(req));
-    const b = parse(pdBody, req.body, 'body');
-    const dedupKey = b.dedup_key ?? randomBytes(16).toString('hex');
-    const key = { dedup_key: dedupKey };
-    if (b.event_action === 'trigger' && b.payload) {
-      const p = b.payload;
-      const labels: Record<string, string> = { alertname: p.summary.slice(0, 200), severity: p.severity, source: p.source, dedup_key: dedupKey };
-      if (p.component) labels.component = p.component;
-      if (p.group) labels.group = p.group;
-      if (p.class) labels.class = p.class;
-      const annotations: Record<string, string> = { summary: p.summary };
-      if (p.custom_details !== undefined) annotations.details = (typeof p.custom_details === 'string' ? p.custom_details : JSON.stringify(p.custom_details)).slice(0, 16_384);
-      if (b.client) annotations.client = b.client;
-      await deps.engine.receive([{ labels, annotations, key, endsAt: null, generatorUrl: b.client_url }], 'pagerduty');
-    } else {
-      // acknowledge / resolve refer to the triggered alert by dedup_key
-      await deps.engine.receive([{ labels: {}, annotations: {}, key, endsAt: null, resolved: b.event_action === 'resolve', acknowledge: b.event_action === 'acknowledge' }], 'pagerduty');
-    }
+    const { alert, dedupKey } = fromPagerDuty(parse(pdBody, req.body, 'body'), () => randomBytes(16).toString('hex'));
+    await deps.engine.receive([alert], 'pagerduty');
     return reply.code(202).send({ status: 'success', message: 'Event processed', dedup_key: dedupKey });
   });
 

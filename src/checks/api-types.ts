@@ -92,8 +92,13 @@ export interface FailedResult {
   conditions: ConditionOutcome[];
 }
 
+/**
+ * `healthy` (HTTP 200) only when every service with checks is up. `pending` (503): no service is
+ * failing, but some service has no concluded check yet (just started, or a check failed fewer
+ * times than its down_after); pending is not healthy, so a load balancer or deploy gate waits.
+ */
 export interface HealthReport {
-  status: 'healthy' | 'degraded' | 'down';
+  status: 'healthy' | 'degraded' | 'down' | 'pending';
   checks: Record<string, { status: 'healthy' | 'degraded' | 'down' | 'pending'; latencyMs: number | null; message: string }>;
   timestamp: string;
   version: string;

@@ -534,7 +534,21 @@ export class Monitor {
     return rows.map((r) => ({ id: Number(r.id), at: iso(Number(r.at)) as string, service: r.service, check: r.check_key, from: r.from_state, to: r.to_state, reason: r.reason }));
   }
 
-  /** The runbook health report: healthy (200) only when every service is up. */
+  /** What a check's state rests on, in words: "1 failure, down after 2: connection refused". */
+  private checkMessage(x: Runtime): string {
+    const l = x.last;
+    if (!l) return 'not checked yet';
+    if (x.state === 'pending') {
+      if (!l.ok) return `${x.failStreak} failure${x.failStreak === 1 ? '' : 's'}, down after ${x.def.downAfter}: ${l.message}`;
+      return `${x.okStreak} success${x.okStreak === 1 ? '' : 'es'}, up after ${x.def.upAfter}`;
+    }
+    return l.message;
+  }
+
+  /**
+   * The runbook health report: healthy (200) only when every service that has checks is up;
+   * pending (503) while none is failing but some has no concluded check yet.
+   */
   health(version: string, details: boolean, service?: string): HealthReport | undefined {
     const map = { up: 'healthy', degraded: 'degraded', down: 'down', unknown: 'pending', pending: 'pending' } as const;
     const checks: HealthReport['checks'] = {};
@@ -546,25 +560,33 @@ export class Monitor {
       for (const c of svc.checks) {
         const x = this.checks.get(c.id);
         if (!x) continue;
-        checks[c.name] = { status: map[x.state], latencyMs: x.last?.latencyMs ?? null, message: details ? (x.last?.message ?? 'not run yet') : x.state };
+        checks[c.name] = { status: map[x.state], latencyMs: x.last?.latencyMs ?? null, message: details ? this.checkMessage(x) : x.state };
       }
-      states = [rt.state];
+      states = svc.checks.length ? [rt.state] : [];
     } else {
       states = [];
       for (const svc of this.defs.services) {
         const rt = this.services.get(svc.name);
         if (!rt) continue;
+        // a service without checks (telemetry only) says nothing about health
+        if (svc.checks.length === 0) continue;
         states.push(rt.state);
         const runtimes = svc.checks.map((c) => this.checks.get(c.id)).filter((x): x is Runtime => !!x);
         const failing = runtimes.filter((x) => x.state === 'down');
+        const waiting = runtimes.filter((x) => x.state === 'pending');
         const lat = runtimes.map((x) => x.last?.latencyMs).filter((x): x is number => x !== undefined);
-        const message = !details ? rt.state : failing.length ? failing.map((x) => `${x.def.name}: ${x.last?.message ?? 'down'}`).join('; ') : rt.state === 'unknown' ? 'not checked yet' : 'ok';
+        let message: string = rt.state;
+        if (details) {
+          const parts = [...failing, ...waiting].map((x) => `${x.def.name}: ${this.checkMessage(x)}`);
+          message = parts.length ? parts.join('; ') : 'ok';
+        }
         checks[svc.name] = { status: map[rt.state], latencyMs: lat.length ? Math.max(...lat) : null, message };
       }
     }
     const known = states.filter((s) => s !== 'unknown');
     let status: HealthReport['status'] = 'healthy';
     if (known.some((s) => s !== 'up')) status = known.length > 0 && known.every((s) => s === 'down') ? 'down' : 'degraded';
+    else if (known.length < states.length) status = 'pending';
     return { status, checks, timestamp: new Date(this.now()).toISOString(), version };
   }
 }

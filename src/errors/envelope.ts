@@ -122,3 +122,29 @@ export function parseStoreBody(buf: Buffer, limit: number): Record<string, unkno
   }
   return jsonObject(inflated.toString('utf8'), 'the event');
 }
+
+/**
+ * The error events an envelope carries, each with the envelope's event_id when it has none of its
+ * own; other items (transactions, sessions, client reports, attachments…) are counted as dropped.
+ */
+export function envelopeEvents(env: ReturnType<typeof parseEnvelope>): { events: Record<string, unknown>[]; dropped: number } {
+  const events: Record<string, unknown>[] = [];
+  let dropped = 0;
+  env.items.forEach((item, i) => {
+    if (item.header.type !== 'event') {
+      dropped++;
+      return;
+    }
+    let v: unknown;
+    try {
+      v = JSON.parse(item.payload.toString('utf8'));
+    } catch (e) {
+      throw new EnvelopeError(`item ${i + 1} (event) is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new EnvelopeError(`item ${i + 1} (event) must be a JSON object`);
+    const ev = v as Record<string, unknown>;
+    if (ev.event_id === undefined && typeof env.header.event_id === 'string') ev.event_id = env.header.event_id;
+    events.push(ev);
+  });
+  return { events, dropped };
+}

@@ -9,7 +9,7 @@ import type { Counter } from 'prom-client';
 import { actorOf } from '../core/http/auth.js';
 import { decodeCursor, encodeCursor, HttpProblem, notFound, parse } from '../core/http/problem.js';
 import type { IngestGuard } from '../core/http/ingest.js';
-import { EnvelopeError, keyFromDsn, parseEnvelope, parseStoreBody, presentedSentryKey } from './envelope.js';
+import { envelopeEvents, EnvelopeError, keyFromDsn, parseEnvelope, parseStoreBody, presentedSentryKey } from './envelope.js';
 import { bodyBytes, rawBodies } from '../core/http/body.js';
 import type { Issues } from './issues.js';
 import { ISSUE_STATUSES } from './types.js';
@@ -82,25 +82,14 @@ export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
       }
       if (!authed.has(req)) guard.check(keyFromDsn(env.header.dsn));
 
-      const events: Record<string, unknown>[] = [];
-      let dropped = 0;
-      env.items.forEach((item, i) => {
-        if (item.header.type !== 'event') {
-          // transactions, sessions, client reports, attachments…: accepted and dropped
-          dropped++;
-          return;
-        }
-        let v: unknown;
-        try {
-          v = JSON.parse(item.payload.toString('utf8'));
-        } catch (e) {
-          throw bad(`malformed envelope: item ${i + 1} (event) is not valid JSON: ${(e as Error).message}`);
-        }
-        if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(`malformed envelope: item ${i + 1} (event) must be a JSON object`);
-        const ev = v as Record<string, unknown>;
-        if (ev.event_id === undefined && typeof env.header.event_id === 'string') ev.event_id = env.header.event_id;
-        events.push(ev);
-      });
+      let events: Record<string, unknown>[];
+      let dropped: number;
+      try {
+        ({ events, dropped } = envelopeEvents(env));
+      } catch (e) {
+        if (e instanceof EnvelopeError) throw bad(`malformed envelope: ${e.message}`);
+        throw e;
+      }
       if (dropped) deps.counter?.inc({ outcome: 'dropped' }, dropped);
       let firstId: string | undefined;
       for (const ev of events) {

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { CoreConfig } from '../core/config/schema.js';
 import { templateError } from '../core/config/template.js';
 import { duration } from '../core/config/zod-units.js';
+import { CHANNEL_KINDS, channelKinds } from './channels/index.js';
 
-const url = () => z.string().url();
 const templateText = (max: number) =>
   z
     .string()
@@ -30,37 +30,8 @@ const regex = z.string().superRefine((re, ctx) => {
   }
 });
 
-/** Channel kinds: exactly one key per channel. */
-export const channelKinds = {
-  slack: z.object({ url: url().meta({ description: 'Slack incoming webhook URL (a secret)' }) }).strict(),
-  discord: z.object({ url: url().meta({ description: 'Discord webhook URL (a secret)' }) }).strict(),
-  teams: z.object({ url: url().meta({ description: 'Microsoft Teams incoming webhook / Workflows URL (a secret)' }) }).strict(),
-  telegram: z.object({ bot_token: z.string().min(1), chat_id: z.union([z.string(), z.number()]), api_url: url().default('https://api.telegram.org') }).strict(),
-  webhook: z
-    .object({
-      url: url(),
-      headers: z.record(z.string(), z.string()).optional().meta({ description: 'extra request headers (their values are treated as secrets)' }),
-      max_alerts: z.number().int().min(0).default(0).meta({ description: 'at most this many alerts per message (0: all); the rest are counted in truncatedAlerts' }),
-    })
-    .strict(),
-  email: z
-    .object({
-      to: z.array(z.string().email()).min(1),
-      from: z.string().optional(),
-      smtp: z.string().meta({ description: 'smtp://user:pass@host:port or smtps://… (empty: the channel reports every send as failed until set)' }),
-    })
-    .strict(),
-  pagerduty: z.object({ routing_key: z.string().min(1), url: url().default('https://events.pagerduty.com/v2/enqueue') }).strict(),
-  ntfy: z.object({ url: url().default('https://ntfy.sh'), topic: z.string().min(1), token: z.string().optional() }).strict(),
-} as const;
-
-export type ChannelKindName = keyof typeof channelKinds;
-export type ChannelSpecs = { [K in ChannelKindName]: z.output<(typeof channelKinds)[K]> };
-
-export const CHANNEL_KINDS = Object.keys(channelKinds) as ChannelKindName[];
-
 const channelShape: Record<string, z.ZodType> = {};
-for (const [k, v] of Object.entries(channelKinds)) channelShape[k] = v.optional();
+for (const k of channelKinds) channelShape[k.kind] = (k.spec as z.ZodType).optional().meta({ description: `a ${k.kind} channel` });
 
 export const channelSchema = z
   .object({ ...channelShape, template, send_resolved: z.boolean().default(true).meta({ description: 'also tell this channel when alerts resolve' }) })
@@ -70,7 +41,8 @@ export const channelSchema = z
     if (kinds.length !== 1) ctx.addIssue({ code: 'custom', message: `a channel has exactly one kind: ${CHANNEL_KINDS.join(', ')}${kinds.length > 1 ? ` (found ${kinds.join(' and ')})` : ''}` });
   });
 
-export type ChannelConfig = { template?: { title?: string; text?: string }; send_resolved: boolean } & { [K in ChannelKindName]?: ChannelSpecs[K] };
+/** A channel: one kind's block (its key is the kind), a template and send_resolved. */
+export type ChannelConfig = { template?: { title?: string; text?: string }; send_resolved: boolean } & Record<string, unknown>;
 
 const matcher = z.record(z.string(), z.union([z.string(), z.array(z.string())])).meta({ description: 'label -> value or list of values' });
 
@@ -124,7 +96,7 @@ export const notifySchema = z
       .default(DEFAULTS),
     inhibit: z.array(inhibitSchema).optional().meta({ description: 'default: a P0 of a service mutes its P2 and P3 alerts' }),
     timeout: duration().default(10_000).meta({ description: 'per-attempt send timeout' }),
-    external_url: url().optional().meta({ description: 'the dashboard URL linked from notifications (default: the server address)' }),
+    external_url: z.string().url().optional().meta({ description: 'the dashboard URL linked from notifications (default: the server address)' }),
   })
   .strict()
   .superRefine((n, ctx) => {

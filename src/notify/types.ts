@@ -1,5 +1,6 @@
 /** What the notify domain sends, and the one interface every channel kind implements. */
-import type { ChannelConfig, ChannelKindName } from './config.js';
+import type { z } from 'zod';
+import type { ChannelConfig } from './config.js';
 
 /** One alert as a notification carries it (Alertmanager's webhook alert, plus the value text). */
 export interface NotifiedAlert {
@@ -36,7 +37,7 @@ export interface Notification {
 /** A configured channel: its name, kind, kind-specific spec and template. */
 export interface ChannelTarget<S = unknown> {
   name: string;
-  kind: ChannelKindName;
+  kind: string;
   spec: S;
   template?: { title?: string; text?: string };
   sendResolved: boolean;
@@ -56,7 +57,10 @@ export class SendError extends Error {
 
 /** A channel kind: one file under channels/. */
 export interface ChannelKind<S = unknown> {
-  kind: ChannelKindName;
+  /** the key in shipshape.yaml (`slack`, `webhook`, …) */
+  kind: string;
+  /** zod schema of the kind's block */
+  spec: z.ZodType;
   /** send one notification; reject (ideally with a SendError) on failure; honour `signal` */
   send(n: Notification, channel: ChannelTarget<S>, signal: AbortSignal): Promise<void>;
   /** the strings in this spec that must never be shown (tokens, keys, webhook URLs…) */
@@ -67,6 +71,6 @@ export interface ChannelKind<S = unknown> {
 
 export function channelTarget(name: string, c: ChannelConfig): ChannelTarget {
   const rec = c as Record<string, unknown>;
-  const kind = (Object.keys(rec).find((k) => !['template', 'send_resolved'].includes(k) && rec[k] !== undefined) ?? 'webhook') as ChannelKindName;
+  const kind = (Object.keys(rec).find((k) => !['template', 'send_resolved'].includes(k) && rec[k] !== undefined) ?? 'webhook');
   return { name, kind, spec: rec[kind], template: c.template, sendResolved: c.send_resolved !== false };
 }

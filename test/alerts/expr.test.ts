@@ -17,6 +17,9 @@ describe('the rule language', () => {
   it('reads every rule the runbooks write', () => {
     const er = parseRule('error_rate(web) > 1% for 5m');
     expect(er).toMatchObject({ forMs: 300_000, services: ['web'], unit: 'percent', guarded: true });
+    // as in Prometheus, for 0s means no wait; a zero window still makes no sense
+    expect(parseRule('error_rate(web) > 5% for 0s')).toMatchObject({ forMs: 0 });
+    expect(() => parseRule('error_rate(web, 0s) > 5%')).toThrow(/a window must be longer than 0/);
     expect(er.condition).toMatchObject({ k: 'compare', op: '>', threshold: { value: 0.01, unit: 'percent' }, expr: { k: 'error_rate', service: 'web', window: 300_000 } });
 
     expect(parseRule('p95(web.latency) > 1000ms for 5m').condition).toMatchObject({ expr: { k: 'latency', service: 'web', q: 0.95 }, threshold: { value: 1000, unit: 'duration' } });

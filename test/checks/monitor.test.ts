@@ -41,6 +41,29 @@ describe.each(storeTargets)('monitor on $name', (target) => {
     await cleanup();
   });
 
+  it('a check that failed once is pending, not healthy: /api/health says what happened and answers pending', async () => {
+    a.set({ status: 500, body: { status: 'broken' } });
+    const m = new Monitor({ store, events: new EventLog(store), schedule: false });
+    await m.start(parseConfig(`services:\n  web:\n    checks:\n      - name: home\n        http: { url: "${a.url}/", timeout: 1s }\n  quiet: {}\n`, 'test.yaml'));
+    // nothing concluded yet
+    expect(m.health('1.0.0', true)).toMatchObject({ status: 'pending', checks: { web: { status: 'pending', message: 'home: not checked yet' } } });
+    await m.runNow();
+    expect(m.check('web', 'home')?.summary.state).toBe('pending');
+    const h = m.health('1.0.0', true);
+    // the service without checks (telemetry only) does not hold the report in pending forever
+    expect(h?.status).toBe('pending');
+    expect(h?.checks.web?.message).toMatch(/^home: 1 failure, down after 2: .*status = 500/);
+    expect(h?.checks.web?.latencyMs).not.toBeNull();
+    expect(m.health('1.0.0', true, 'web')?.checks.home?.message).toMatch(/^1 failure, down after 2/);
+    await m.runNow();
+    expect(m.health('1.0.0', true)).toMatchObject({ status: 'down', checks: { web: { status: 'down' } } });
+    a.set({ status: 200, body: { status: 'healthy' } });
+    await m.runNow();
+    expect(m.health('1.0.0', true)).toMatchObject({ status: 'healthy', checks: { web: { message: 'ok' } } });
+    expect(m.health('1.0.0', true)?.checks.quiet).toBeUndefined();
+    await m.stop();
+  });
+
   it('goes down only after N consecutive failures, up after M successes, and rolls up to the service', async () => {
     const events = new EventLog(store);
     const seen: string[] = [];

@@ -87,6 +87,11 @@ describe('config loading', () => {
     expect(e.message).toMatch(/shipshape\.yaml:4:\d+: services\.web\.checks\[0\]: unknown key "ping".*command, dns, heartbeat, http, postgres, redis, tcp, tls/);
   });
 
+  it('points an unknown key at its own line, not at the mapping that holds it', () => {
+    const e = errorOf('services:\n  web:\n    checks:\n      - name: home\n        http: { url: "http://127.0.0.1:1/" }\n        bogus_key: 1\n');
+    expect(e.message).toMatch(/^shipshape\.yaml:6:9: services\.web\.checks\[0\]: unknown key "bogus_key"/);
+  });
+
   it('rejects unknown keys anywhere', () => {
     const e = errorOf('servces:\n  web: {}\n');
     expect(e.message).toMatch(/shipshape\.yaml:1:1: unknown key "servces"/);

@@ -8,7 +8,6 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startShipshape, type Running } from '../../src/app.js';
 import type { EventRecord, Page } from '../../src/core/api-types.js';
-import type { ErrorsDomain } from '../../src/errors/index.js';
 import type { IssueDetail, IssueSummary } from '../../src/errors/types.js';
 import { createTestDatabase } from '../helpers/pg.js';
 import { ADMIN, startTestServer, type TestServer } from '../helpers/server.js';

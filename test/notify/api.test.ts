@@ -173,6 +173,32 @@ notify:
     }
   });
 
+  it('sends a test message through a channel over the API (write scope), saying why it failed without the secret', async () => {
+    expect((await srv.api('/api/v1/notify/channels/chat/test', { method: 'POST', token: readToken })).status).toBe(403);
+    const before = rx.requests.length;
+    const ok = await srv.api('/api/v1/notify/channels/chat/test', { method: 'POST' });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ ok: true, channel: 'chat', kind: 'slack' });
+    const sent = rx.requests.slice(before);
+    expect(sent.map((r) => r.body).join('\n')).toMatch(/\[TEST\] Shipshape test message/);
+    expect(sent[0]?.path).toBe(`/services/${SECRET}`);
+
+    rx.behave = () => ({ status: 500, body: 'upstream broke' });
+    try {
+      const failed = await srv.api('/api/v1/notify/channels/chat/test', { method: 'POST' });
+      expect(failed.status).toBe(502);
+      const body = await failed.text();
+      expect(JSON.parse(body)).toMatchObject({ ok: false, channel: 'chat', error: expect.stringMatching(/500/) });
+      expect(body).not.toContain(SECRET);
+    } finally {
+      rx.behave = () => 'ok';
+    }
+    const unknown = await srv.api('/api/v1/notify/channels/nope/test', { method: 'POST' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await unknown.json()) as { detail: string }).detail).toMatch(/no channel "nope"; channels: chat/);
+  });
+
   it('refuses oversized silence bodies with 413', async () => {
     const res = await srv.api('/api/v1/silences', { method: 'POST', body: JSON.stringify({ matchers: ['a=b'], duration: '1h', comment: 'x'.repeat(100_000) }) });
     expect(res.status).toBe(413);

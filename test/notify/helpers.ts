@@ -2,15 +2,12 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { SMTPServer } from 'smtp-server';
 import type { AlertInstance } from '../../src/alerts/types.js';
 import { type Config } from '../../src/core/config/load.js';
 import { parseConfig } from '../../src/modules.js';
 import { moduleContext } from '../helpers/module-context.js';
 import { EventLog } from '../../src/core/events.js';
-import type { Metrics } from '../../src/core/metrics.js';
 import { createNotify, type NotifyDomain } from '../../src/notify/index.js';
 import type { RootStore as Store } from '../../src/modules.js';
 

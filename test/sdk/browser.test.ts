@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TelemetryDomain } from '../../src/telemetry/index.js';
 import { startTestServer } from '../helpers/server.js';
 import { allEvents, allVitals, startRecorder, type Recorder } from './recorder.js';
 

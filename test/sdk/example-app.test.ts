@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../examples/app/app.js';
 import { runLoad } from '../../examples/app/load.js';
-import type { TelemetryDomain } from '../../src/telemetry/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startRecorder, type Recorder } from './recorder.js';
 

@@ -12,7 +12,6 @@ import express from 'express';
 import Fastify from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createShipshape, setRoute, type Shipshape } from '../../src/sdk/node/index.js';
-import type { TelemetryDomain } from '../../src/telemetry/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { watchProcessErrors } from './recorder.js';
 

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventLog } from '../../src/core/events.js';
 import { History } from '../../src/checks/history.js';
@@ -22,6 +23,43 @@ describe.each(storeTargets)('store on $name', (target) => {
   afterEach(async () => {
     await store.close();
     await cleanup();
+  });
+
+  it('a failed migration leaves the store as it was, and says which one failed', async () => {
+    const tables = async () => (store.dialect === 'sqlite'
+      ? (await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(store.db)).rows
+      : (await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema()`.execute(store.db)).rows
+    ).map((r) => r.name);
+    const before = await tables();
+    const probe = (fail: boolean) => [
+      ...storeMigrations(),
+      {
+        module: 'probe',
+        migrations: () => ({
+          '0001_a': { up: async (db: Store['db']) => db.schema.createTable('probe_a').addColumn('id', 'integer').execute() },
+          ...(fail
+            ? {
+                '0002_b': {
+                  up: async (db: Store['db']) => {
+                    await db.schema.createTable('probe_b').addColumn('id', 'integer').execute();
+                    throw new Error('disk on fire');
+                  },
+                },
+              }
+            : {}),
+        }),
+      },
+    ];
+    await expect(migrateModules(store, probe(true))).rejects.toThrow(/migration probe\/0002_b failed and was rolled back: disk on fire/);
+    // nothing of the module's pending migrations stayed: not its tables, not its tracking rows
+    const after = await tables();
+    expect(after).not.toContain('probe_a');
+    expect(after).not.toContain('probe_b');
+    expect(after.filter((t) => !before.includes(t) && t !== migrationTable('probe'))).toEqual([]);
+    if (after.includes(migrationTable('probe'))) expect(await store.db.selectFrom(migrationTable('probe') as never).selectAll().execute()).toEqual([]);
+    // and the fixed release migrates it
+    await migrateModules(store, probe(false));
+    expect(await tables()).toContain('probe_a');
   });
 
   it('runs its migrations once; opening again is a no-op', async () => {

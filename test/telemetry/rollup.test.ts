@@ -2,14 +2,11 @@
  * Rollups with an injected clock, on SQLite and PostgreSQL: flushing, downsampling, restarts
  * without loss, the stored query `shipshape alerts test` uses, retention and the series limit.
  */
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Monitor } from '../../src/checks/monitor.js';
 import { parseConfig } from '../../src/modules.js';
 import { moduleContext } from '../helpers/module-context.js';
 import { EventLog } from '../../src/core/events.js';
 import { createMetrics } from '../../src/core/metrics.js';
-import { IngestGuard } from '../../src/core/http/ingest.js';
 import type { RootStore as Store } from '../../src/modules.js';
 import { createTelemetry, storedTelemetryQuery, type TelemetryDomain } from '../../src/telemetry/index.js';
 import { decodeBins, encodeBins, binsOf, newSketch } from '../../src/telemetry/sketch.js';

@@ -1,15 +1,18 @@
 /** Discord webhook: `content` plus one embed; mentions are never parsed. */
-import type { ChannelSpecs } from '../config.js';
+import { z } from 'zod';
 import { render, truncate } from '../render.js';
 import type { ChannelKind } from '../types.js';
-import { postJson, safeUrl, urlSecrets } from './http.js';
+import { postJson, safeUrl, urlSecrets } from './_http.js';
 
-type Spec = ChannelSpecs['discord'];
+const spec = z.object({ url: z.string().url().meta({ description: 'Discord webhook URL (a secret)' }) }).strict();
+
+type Spec = z.output<typeof spec>;
 
 const COLORS: Record<string, number> = { P0: 0x8b0000, P1: 0xe01e5a, P2: 0xf2a33a, P3: 0x3aa3f2 };
 
 export const discord: ChannelKind<Spec> = {
   kind: 'discord',
+  spec,
   async send(n, ch, signal) {
     const { title, text, view } = render(n, ch);
     const sev = view.alerts[0]?.severity ?? '';

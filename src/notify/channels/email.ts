@@ -1,13 +1,21 @@
 /** Email over SMTP with nodemailer: subject, plain text and a simple HTML part. */
 import { hostname } from 'node:os';
 import type { Transporter } from 'nodemailer';
-import type { ChannelSpecs } from '../config.js';
+import { z } from 'zod';
 import { urlPassword } from '../../core/redact.js';
 import { redact } from '../redact.js';
 import { escapeHtml, render, truncate } from '../render.js';
 import { SendError, type ChannelKind } from '../types.js';
 
-type Spec = ChannelSpecs['email'];
+const spec = z
+  .object({
+    to: z.array(z.string().email()).min(1),
+    from: z.string().optional(),
+    smtp: z.string().meta({ description: 'smtp://user:pass@host:port or smtps://… (empty: the channel reports every send as failed until set)' }),
+  })
+  .strict();
+
+type Spec = z.output<typeof spec>;
 
 function smtpSecrets(smtp: string): string[] {
   const password = urlPassword(smtp);
@@ -25,6 +33,7 @@ function smtpLabel(smtp: string): string {
 
 export const email: ChannelKind<Spec> = {
   kind: 'email',
+  spec,
   async send(n, ch, signal) {
     if (!ch.spec.smtp) throw new SendError('email: no SMTP server is set (notify.channels.<name>.email.smtp is empty)');
     const { title, text, view } = render(n, ch);

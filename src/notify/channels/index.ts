@@ -1,17 +1,34 @@
-/** Every channel kind, by name. Adding a kind is adding one file and one line here. */
-import type { ChannelKindName } from '../config.js';
+/**
+ * The registry of channel kinds, found in this folder: adding a kind is adding one file that
+ * exports a `ChannelKind` (its config key, zod spec, `send`, `secrets`, `describe`). Files whose
+ * names start with `_` hold shared helpers and are skipped.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ChannelKind } from '../types.js';
-import { discord } from './discord.js';
-import { email } from './email.js';
-import { ntfy } from './ntfy.js';
-import { pagerduty } from './pagerduty.js';
-import { slack } from './slack.js';
-import { teams } from './teams.js';
-import { telegram } from './telegram.js';
-import { webhook } from './webhook.js';
 
-export const channelKindsByName: Record<ChannelKindName, ChannelKind<never>> = { slack, discord, teams, telegram, webhook, email, pagerduty, ntfy } as unknown as Record<ChannelKindName, ChannelKind<never>>;
+const here = dirname(fileURLToPath(import.meta.url));
+const files = readdirSync(here)
+  .filter((f) => /^[a-z][a-z0-9-]*\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !/^index\./.test(f))
+  .sort();
 
-export function channelKind(kind: ChannelKindName): ChannelKind<unknown> {
-  return channelKindsByName[kind] as unknown as ChannelKind<unknown>;
+const isChannel = (v: unknown): v is ChannelKind => typeof v === 'object' && v !== null && typeof (v as ChannelKind).kind === 'string' && typeof (v as ChannelKind).send === 'function' && 'spec' in v;
+
+const found: ChannelKind<never>[] = [];
+for (const f of files) {
+  const mod = (await import(pathToFileURL(`${here}/${f}`).href)) as Record<string, unknown>;
+  for (const v of Object.values(mod)) if (isChannel(v)) found.push(v as ChannelKind<never>);
+}
+
+export const channelKinds: readonly ChannelKind<never>[] = found;
+const byName = new Map(found.map((k) => [k.kind, k]));
+if (byName.size !== found.length) throw new Error(`two channel kinds share a name: ${found.map((k) => k.kind).join(', ')}`);
+
+export const CHANNEL_KINDS: readonly string[] = found.map((k) => k.kind);
+
+export function channelKind(kind: string): ChannelKind<unknown> {
+  const k = byName.get(kind);
+  if (!k) throw new Error(`unknown channel kind "${kind}"`);
+  return k as unknown as ChannelKind<unknown>;
 }

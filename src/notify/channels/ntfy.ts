@@ -1,10 +1,12 @@
 /** ntfy: POST the text to <url>/<topic> with Title, Priority and Tags headers. */
-import type { ChannelSpecs } from '../config.js';
+import { z } from 'zod';
 import { render, topSeverity, truncate } from '../render.js';
 import type { ChannelKind } from '../types.js';
-import { post, safeUrl } from './http.js';
+import { post, safeUrl } from './_http.js';
 
-type Spec = ChannelSpecs['ntfy'];
+const spec = z.object({ url: z.string().url().default('https://ntfy.sh'), topic: z.string().min(1), token: z.string().optional() }).strict();
+
+type Spec = z.output<typeof spec>;
 
 const PRIORITY: Record<string, string> = { P0: '5', P1: '4', P2: '3', P3: '2' };
 
@@ -16,6 +18,7 @@ export function headerText(s: string): string {
 
 export const ntfy: ChannelKind<Spec> = {
   kind: 'ntfy',
+  spec,
   async send(n, ch, signal) {
     const { title, text } = render(n, ch);
     const sev = topSeverity(n);

@@ -1,15 +1,18 @@
 /** PagerDuty Events API v2: trigger while the group fires, resolve when it resolves; dedup by group. */
-import type { ChannelSpecs } from '../config.js';
+import { z } from 'zod';
 import { render, topSeverity, truncate } from '../render.js';
 import type { ChannelKind } from '../types.js';
-import { postJson, safeUrl } from './http.js';
+import { postJson, safeUrl } from './_http.js';
 
-type Spec = ChannelSpecs['pagerduty'];
+const spec = z.object({ routing_key: z.string().min(1), url: z.string().url().default('https://events.pagerduty.com/v2/enqueue') }).strict();
+
+type Spec = z.output<typeof spec>;
 
 export const PD_SEVERITY: Record<string, 'critical' | 'error' | 'warning' | 'info'> = { P0: 'critical', P1: 'critical', P2: 'error', P3: 'warning' };
 
 export const pagerduty: ChannelKind<Spec> = {
   kind: 'pagerduty',
+  spec,
   async send(n, ch, signal) {
     const o = { signal, secrets: this.secrets(ch.spec), label: `pagerduty ${safeUrl(ch.spec.url)}` };
     const dedup_key = n.groupHash;

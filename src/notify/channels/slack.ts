@@ -1,16 +1,19 @@
 /** Slack incoming webhook: `text` (the notification fallback) and Block Kit `blocks`. */
-import type { ChannelSpecs } from '../config.js';
+import { z } from 'zod';
 import { render, truncate } from '../render.js';
 import type { ChannelKind } from '../types.js';
-import { postJson, safeUrl, urlSecrets } from './http.js';
+import { postJson, safeUrl, urlSecrets } from './_http.js';
 
-type Spec = ChannelSpecs['slack'];
+const spec = z.object({ url: z.string().url().meta({ description: 'Slack incoming webhook URL (a secret)' }) }).strict();
+
+type Spec = z.output<typeof spec>;
 
 /** Slack's mrkdwn needs &, < and > escaped. */
 export const slackEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export const slack: ChannelKind<Spec> = {
   kind: 'slack',
+  spec,
   async send(n, ch, signal) {
     const { title, text, view } = render(n, ch);
     const blocks: unknown[] = [

@@ -2,15 +2,18 @@
  * Microsoft Teams: an Adaptive Card in a `message` envelope, the shape both the old incoming
  * webhooks and the Workflows ("Post to a channel when a webhook request is received") accept.
  */
-import type { ChannelSpecs } from '../config.js';
+import { z } from 'zod';
 import { render, truncate } from '../render.js';
 import type { ChannelKind } from '../types.js';
-import { postJson, safeUrl, urlSecrets } from './http.js';
+import { postJson, safeUrl, urlSecrets } from './_http.js';
 
-type Spec = ChannelSpecs['teams'];
+const spec = z.object({ url: z.string().url().meta({ description: 'Microsoft Teams incoming webhook / Workflows URL (a secret)' }) }).strict();
+
+type Spec = z.output<typeof spec>;
 
 export const teams: ChannelKind<Spec> = {
   kind: 'teams',
+  spec,
   async send(n, ch, signal) {
     const { title, text } = render(n, ch);
     const body: unknown[] = [

@@ -1,13 +1,16 @@
 /** Telegram Bot API: sendMessage with HTML parse mode (escaped), at most 4096 characters. */
-import type { ChannelSpecs } from '../config.js';
+import { z } from 'zod';
 import { escapeHtml, render, truncate } from '../render.js';
 import { SendError, type ChannelKind } from '../types.js';
-import { postJson, safeUrl } from './http.js';
+import { postJson, safeUrl } from './_http.js';
 
-type Spec = ChannelSpecs['telegram'];
+const spec = z.object({ bot_token: z.string().min(1), chat_id: z.union([z.string(), z.number()]), api_url: z.string().url().default('https://api.telegram.org') }).strict();
+
+type Spec = z.output<typeof spec>;
 
 export const telegram: ChannelKind<Spec> = {
   kind: 'telegram',
+  spec,
   async send(n, ch, signal) {
     const { title, text } = render(n, ch);
     const html = `<b>${escapeHtml(truncate(title, 500))}</b>\n${escapeHtml(truncate(text, 3400))}`;

@@ -1,9 +1,17 @@
 /** Generic webhook: Alertmanager's webhook payload, version 4, so existing receivers work. */
-import type { ChannelSpecs } from '../config.js';
+import { z } from 'zod';
 import type { ChannelKind, Notification } from '../types.js';
-import { postJson, safeUrl, urlSecrets } from './http.js';
+import { postJson, safeUrl, urlSecrets } from './_http.js';
 
-type Spec = ChannelSpecs['webhook'];
+const spec = z
+  .object({
+    url: z.string().url(),
+    headers: z.record(z.string(), z.string()).optional().meta({ description: 'extra request headers (their values are treated as secrets)' }),
+    max_alerts: z.number().int().min(0).default(0).meta({ description: 'at most this many alerts per message (0: all); the rest are counted in truncatedAlerts' }),
+  })
+  .strict();
+
+type Spec = z.output<typeof spec>;
 
 /** https://prometheus.io/docs/alerting/latest/configuration/#webhook_config */
 export function alertmanagerPayload(n: Notification, maxAlerts = 0) {
@@ -24,6 +32,7 @@ export function alertmanagerPayload(n: Notification, maxAlerts = 0) {
 
 export const webhook: ChannelKind<Spec> = {
   kind: 'webhook',
+  spec,
   async send(n, ch, signal) {
     await postJson(ch.spec.url, alertmanagerPayload(n, ch.spec.max_alerts), { signal, headers: ch.spec.headers, secrets: this.secrets(ch.spec), label: `webhook ${safeUrl(ch.spec.url)}` });
   },

@@ -214,8 +214,11 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
       return st('web/health') === 'down' && st('db/port') === 'down' && st('web/legacy') === 'up';
     });
 
-    // a heartbeat ping (public route)
-    await ok(fetch(`${base}/api/v1/heartbeat/${HEARTBEAT_TOKEN}`, { method: 'POST' }), 'heartbeat');
+    // a heartbeat ping (public route): releases after 0.1.0 give each heartbeat a secret URL,
+    // listed for admins at GET /api/v1/heartbeats; 0.1.0 pinged /api/v1/heartbeat/<name>
+    const listed = await api('/api/v1/heartbeats');
+    const hb = listed.ok ? ((await listed.json()) as { items: { name: string; path: string }[] }).items.find((h) => h.name === HEARTBEAT_TOKEN) : undefined;
+    await ok(fetch(`${base}${hb?.path ?? `/api/v1/heartbeat/${HEARTBEAT_TOKEN}`}`, { method: 'POST' }), 'heartbeat');
     await until('backups up', async () => (await checks()).find((x) => x.id.startsWith('backups/'))?.state === 'up');
 
     // telemetry: an SDK batch (requests, vitals, events) ...

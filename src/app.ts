@@ -2,9 +2,10 @@
  * The composition root: opens the store, loads the config, starts the checks and the HTTP server,
  * watches the config for changes, and stops everything gracefully.
  */
-import { mkdirSync, readFileSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './core/config/load.js';
@@ -13,7 +14,7 @@ import { IngestGuard } from './core/http/ingest.js';
 import { createMetrics } from './core/metrics.js';
 import type { AnyModule, ModuleContext, ModuleDefinition, ModuleLifecycle } from './core/module.js';
 import { StoreError, type Store } from './core/store/db.js';
-import { Tokens } from './core/tokens.js';
+import { Tokens, WeakSecretError, weakSecretReason } from './core/tokens.js';
 import { loadConfig, modules as allModules, openStore, type RootStore } from './modules.js';
 import { buildServer } from './server/app.js';
 
@@ -60,39 +61,73 @@ export interface Running {
 
 /**
  * One server per embedded store: a second `shipshape up` on the same data dir would run every
- * check twice. (The CLI's token commands may still open the store next to a running server.)
+ * check twice. The lock is SQLite's own (an exclusive transaction held on `server.lock` for the
+ * life of the process), which the OS releases when the process ends however it ends, so a
+ * restart right after `kill -9` is never refused. `server.pid` only names the holder in the
+ * message. (The CLI's token commands may still open the store next to a running server.)
  */
-function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const file = join(dataDir, 'server.pid');
+async function lockDataDir(dataDir: string): Promise<() => void> {
+  const readOnly = () => new StoreError(`the store ${resolve(dataDir)} is read-only: Shipshape needs to write to it (check the file and directory permissions, or pick another --data-dir)`);
   try {
-    const pid = Number(readFileSync(file, 'utf8'));
-    if (pid && pid !== process.pid) {
-      let alive = true;
-      try {
-        process.kill(pid, 0);
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-      if (alive) throw new StoreError(`another shipshape (pid ${pid}) is already running on ${resolve(dataDir)}; stop it or pick another --data-dir`);
-    }
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    if (e instanceof StoreError) throw e;
+    throw new StoreError(`cannot create the data directory ${resolve(dataDir)}: ${(e as Error).message}`);
   }
+  const file = join(dataDir, 'server.lock');
+  const pidFile = join(dataDir, 'server.pid');
+  const { default: Database } = await import('better-sqlite3');
+  let lock: SqliteDatabase | undefined;
   try {
-    writeFileSync(file, String(process.pid));
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    lock = new Database(file, { timeout: 0 });
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.prepare('BEGIN EXCLUSIVE').run();
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new StoreError(`the store ${resolve(dataDir)} is read-only: Shipshape needs to write to it (check the file and directory permissions, or pick another --data-dir)`);
+    try {
+      lock?.close();
+    } catch {
+      /* failing already */
+    }
+    const err = e as { code?: string; message?: string };
+    if (err.code === 'SQLITE_BUSY' || err.code === 'SQLITE_LOCKED') {
+      let pid = '?';
+      try {
+        pid = readFileSync(pidFile, 'utf8').trim() || '?';
+      } catch {
+        /* no pid file: the holder is starting */
+      }
+      throw new StoreError(`another shipshape (pid ${pid}) is already running on ${resolve(dataDir)}; stop it or pick another --data-dir`);
+    }
+    if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM' || err.code === 'SQLITE_READONLY' || err.code === 'SQLITE_CANTOPEN' || /readonly/i.test(err.message ?? '')) throw readOnly();
     throw e;
   }
+  try {
+    writeFileSync(pidFile, String(process.pid), { mode: 0o600 });
+  } catch (e) {
+    lock.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw readOnly();
+    throw e;
+  }
+  const held = lock;
   return () => {
     try {
-      if (readFileSync(file, 'utf8') === String(process.pid)) unlinkSync(file);
+      if (readFileSync(pidFile, 'utf8') === String(process.pid)) unlinkSync(pidFile);
     } catch {
       /* gone already */
     }
+    try {
+      held.close();
+    } catch {
+      /* closed already */
+    }
   };
+}
+
+/** What a config keeps running: services, ingest tokens and notification channels. */
+function holdings(c: Config): number {
+  const channels = (c.raw as { notify?: { channels?: Record<string, unknown> } }).notify?.channels ?? {};
+  return Object.keys(c.raw.services).length + c.raw.ingest.tokens.length + Object.keys(channels).length;
 }
 
 type Instance = ModuleLifecycle<never> & Record<string, unknown>;
@@ -100,9 +135,13 @@ type Instance = ModuleLifecycle<never> & Record<string, unknown>;
 export async function startShipshape(opts: StartOptions): Promise<Running> {
   const log = opts.logger;
   const list = opts.modules ?? allModules;
+  if (opts.adminToken !== undefined) {
+    const why = weakSecretReason(opts.adminToken);
+    if (why) throw new WeakSecretError(`SHIPSHAPE_ADMIN_TOKEN ${why}`);
+  }
   let config = loadConfig(opts.configPath);
   for (const w of config.warnings) log.warn(w);
-  const unlock = opts.databaseUrl ? () => undefined : lockDataDir(opts.dataDir ?? '.shipshape');
+  const unlock = opts.databaseUrl ? () => undefined : await lockDataDir(opts.dataDir ?? '.shipshape');
   let store: RootStore;
   try {
     store = await openStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl });
@@ -184,6 +223,12 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       try {
         const next = loadConfig(opts.configPath);
         for (const w of next.warnings) log.warn(w);
+        // an editor that truncates before it writes must not silently drop every check, token and channel
+        if (holdings(next) === 0 && holdings(config) > 0 && next.raw.empty !== true) {
+          throw new ConfigError([
+            { file: opts.configPath, line: 0, column: 0, path: '', message: 'the new config removes every service, ingest token and channel (a truncated file?); add "empty: true" to it to apply an empty config' },
+          ]);
+        }
         const previous = config;
         config = next;
         try {

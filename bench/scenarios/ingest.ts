@@ -17,7 +17,7 @@ import { MB, row, type Row } from '../lib/report.js';
 import { scrape, startServer, type Server } from '../lib/shipshape.js';
 import type { ScenarioContext } from './types.js';
 
-export const INGEST_TOKEN = 'bench_token';
+export const INGEST_TOKEN = 'bench_ingest_token_5f3a9c1e';
 export const INGEST_CONFIG = `ingest: { tokens: ["${INGEST_TOKEN}"], rate_limit: { requests: 1000000, per: 1m }, max_body: 50MB, max_series: 20000 }\n`;
 
 const SDK_S = 20;
@@ -179,7 +179,7 @@ export async function runIngest(ctx: ScenarioContext): Promise<{ rows: Row[]; ra
     const perCore = a.cpuPct > 0 ? eps / (a.cpuPct / 100) : null;
     rows.push(row({ scenario: 'ingest', metric: 'SDK batch events/s (accepted)', goal: '>= 200000 /s', value: eps, unit: '/s', pass: eps >= 200_000 && a.rejected === 0, note: a.rejected || a.failures ? `${a.rejected} items not accepted, ${a.failures} failed requests, statuses ${JSON.stringify(a.statuses)}` : undefined }));
     rows.push(row({ scenario: 'ingest', metric: 'server CPU during SDK load (% of one core)', goal: '', value: a.cpuPct, unit: '%', pass: null }));
-    rows.push(row({ scenario: 'ingest', metric: 'SDK events/s per core', goal: '>= 200000 /s', value: perCore, unit: '/s', pass: perCore === null ? null : perCore >= 200_000, note: 'accepted events/s ÷ (server CPU / 100 %): the throughput one core of the server sustains' }));
+    rows.push(row({ scenario: 'ingest', metric: 'SDK events/s per core', goal: '>= 1000000 /s', value: perCore, unit: '/s', pass: perCore === null ? null : perCore >= 1_000_000, note: 'accepted events/s ÷ (server CPU / 100 %): the throughput one core of the server sustains; every 202 is answered after the batch is in the store (issue 7, item 11)' }));
     raw.sdk = { ...a, events_per_s: eps, events_per_core_s: perCore, batch: BATCH, concurrency: CONCURRENCY };
 
     // (b) OTLP JSON
@@ -233,6 +233,9 @@ export async function runIngest(ctx: ScenarioContext): Promise<{ rows: Row[]; ra
     rows.push(row({ scenario: 'ingest', metric: 'RSS at 10k series (/proc VmRSS)', goal: '', value: rssProc / MB, unit: 'MB', pass: null, note: `fed ${c.accepted} requests over ${c.seconds.toFixed(0)}s; ${c.rejected} dropped; RSS at start ${(rss0 / MB).toFixed(0)} MB` }));
     rows.push(row({ scenario: 'ingest', metric: 'RSS at 10k series (process_resident_memory_bytes)', goal: '', value: rssMetric === null ? null : rssMetric / MB, unit: 'MB', pass: null }));
     rows.push(row({ scenario: 'ingest', metric: 'V8 heap used at 10k series', goal: '', value: heap === null ? null : heap / MB, unit: 'MB', pass: null }));
+    const seriesNow = value(m, 'shipshape_telemetry_series');
+    const perSeries = heap === null || !seriesNow ? null : heap / seriesNow / 1024;
+    rows.push(row({ scenario: 'ingest', metric: 'V8 heap per series at 10k series', goal: '<= 4 KB', value: perSeries, unit: 'KB', pass: perSeries === null ? null : perSeries <= 4, note: 'heap used ÷ shipshape_telemetry_series after 30 s (includes the process baseline and garbage not yet collected)' }));
     raw.series = { ...c, rss_start: rss0, rss_proc: rssProc, rss_metric: rssMetric, heap_used: heap, series_metrics: seriesNames.slice(0, 20) };
     if (seriesNames.length) ctx.log(`ingest: series metrics: ${seriesNames.slice(0, 6).join(', ')}`);
     return { rows, raw };

@@ -19,6 +19,40 @@ const annotationsSchema = z
   .refine((a) => Object.keys(a).length <= 64, 'at most 64 annotations')
   .default({});
 
+/**
+ * Pushed endsAt values are capped at this long after receipt: an alert that says it lasts for
+ * centuries would never resolve on its own (senders re-send firing alerts long before this).
+ */
+export const MAX_ENDS_AFTER = 365 * 86_400_000;
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Parse an RFC 3339 date-time strictly (section 5.6: four-digit year, "T", seconds, "Z" or a
+ * numeric offset; fractions up to nanoseconds, as Go writes them). Epoch milliseconds, or
+ * undefined when the text is not one. A leap second (:60) counts as :59.999.
+ */
+export function parseRfc3339(s: string): number | undefined {
+  const m = RFC3339.exec(s);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60) return undefined;
+  const daysInMonth = new Date(Date.UTC(2000, mo, 0)).getUTCDate() - (mo === 2 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)) ? 1 : 0);
+  if (d > daysInMonth) return undefined;
+  let offset = 0;
+  if (!m[8]) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  const ms = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo - 1, d); // Date.UTC would read years 0-99 as 1900-1999
+  t.setUTCHours(h, mi, sec === 60 ? 59 : sec, sec === 60 ? 999 : ms);
+  return t.getTime() - offset;
+}
+
 /** RFC 3339 time; Go's zero time (0001-01-01T00:00:00Z) and "" mean "not set". */
 const time = z
   .string()
@@ -26,13 +60,16 @@ const time = z
   .optional()
   .transform((s, ctx) => {
     if (s === undefined || s === '' || s.startsWith('0001-01-01')) return undefined;
-    const t = Date.parse(s);
-    if (Number.isNaN(t)) {
-      ctx.addIssue({ code: 'custom', message: `expected an RFC 3339 time like 2024-05-01T12:00:00Z, got "${s}"` });
+    const t = parseRfc3339(s);
+    if (t === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected an RFC 3339 time like 2024-05-01T12:00:00Z, got "${s.slice(0, 64)}"` });
       return z.NEVER;
     }
     return t;
   });
+
+/** endsAt as pushed, capped at MAX_ENDS_AFTER from now. */
+const capEnd = (t: number, now: number) => Math.min(t, now + MAX_ENDS_AFTER);
 
 const promAlert = z.looseObject({
   labels: labelsSchema,
@@ -92,7 +129,7 @@ export function fromPrometheus(body: z.output<typeof promBody>, now: number): In
     labels: a.labels,
     annotations: a.annotations,
     startsAt: a.startsAt,
-    endsAt: a.endsAt ?? now + RESOLVE_TIMEOUT,
+    endsAt: a.endsAt !== undefined ? capEnd(a.endsAt, now) : now + RESOLVE_TIMEOUT,
     generatorUrl: a.generatorURL,
   }));
 }
@@ -104,7 +141,7 @@ export function fromAlertmanager(body: z.output<typeof amBody>, now: number): In
     resolved: (a.status ?? body.status) === 'resolved',
     startsAt: a.startsAt,
     // Alertmanager sends firing alerts with a zero endsAt: they last until it says resolved
-    endsAt: (a.status ?? body.status) === 'resolved' ? (a.endsAt ?? now) : (a.endsAt ?? null),
+    endsAt: (a.status ?? body.status) === 'resolved' ? (a.endsAt ?? now) : a.endsAt !== undefined ? capEnd(a.endsAt, now) : null,
     generatorUrl: a.generatorURL,
   }));
 }

@@ -17,6 +17,35 @@ import type { HeartbeatSource } from './types.js';
 
 export function registerChecksCommands(program: Command, ctx: CliContext): void {
   program
+    .command('heartbeats')
+    .description("list the heartbeat checks' ping URLs (the secret in each is the credential: an admin's view)")
+    .option('-c, --config <file>', 'config file', defaultConfig())
+    .option('--data-dir <dir>', 'store location (env SHIPSHAPE_DATA_DIR)', defaultDataDir())
+    .option('--json', 'print as JSON')
+    .action(async (o: { config: string; dataDir: string; json?: boolean }) => {
+      try {
+        const cfg = ctx.loadConfig(o.config) as unknown as Config<ChecksRaw>;
+        const defs = [...checkDefs(cfg).checks.values()].filter((d) => d.kind === 'heartbeat');
+        const store = (await ctx.openStore({ dataDir: o.dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL })) as unknown as Store<ChecksTables>;
+        let rows: { token: string; secret: string | null }[];
+        try {
+          rows = await store.db.selectFrom('heartbeats').select(['token', 'secret']).execute();
+        } finally {
+          await store.close();
+        }
+        const secrets = new Map(rows.map((r) => [r.token, r.secret]));
+        const list = defs.map((d) => {
+          const name = String(d.spec.token);
+          const secret = secrets.get(name) ?? null;
+          return { service: d.service, check: d.name, name, path: secret ? `/api/v1/heartbeat/${name}/${secret}` : null };
+        });
+        if (o.json) json(list);
+        else for (const h of list) out(`${h.service}/${h.check}  ${h.path ?? '(no URL yet: start the server once with this config)'}`);
+      } catch (e) {
+        fail(e);
+      }
+    });
+  program
     .command('check')
     .description('run checks once and print a table; exits 1 if any fails (a CI smoke test)')
     .argument('[service...]', 'only these services')

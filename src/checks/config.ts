@@ -7,6 +7,7 @@ import { name } from '../core/config/schema.js';
 import type { Config } from '../core/config/load.js';
 import type { CoreConfig } from '../core/config/schema.js';
 import type { ConfigFinding } from '../core/module.js';
+import { formatDuration } from '../core/config/units.js';
 import { duration } from '../core/config/zod-units.js';
 import { compileCondition, ConditionSyntaxError, type CompiledCondition } from './conditions.js';
 import { kindByName, kinds } from './kinds/index.js';
@@ -64,9 +65,18 @@ const defaultsSchema = z
     down_after: z.number().int().min(1).max(100).default(2),
     up_after: z.number().int().min(1).max(100).default(1),
     concurrency: z.number().int().min(1).max(10_000).default(200).meta({ description: 'checks running at once at most' }),
+    allow_fast_checks: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'true: checks may run more often than once a second without a warning (never more often than every 100ms)' }),
   })
   .strict()
-  .default({ every: 30_000, timeout: 10_000, down_after: 2, up_after: 1, concurrency: 200 });
+  .default({ every: 30_000, timeout: 10_000, down_after: 2, up_after: 1, concurrency: 200, allow_fast_checks: false });
+
+/** No check runs more often than this, flag or not: `every: 0s` or `1ms` would make a check loop. */
+export const MIN_EVERY = 100;
+/** Below this a check warns unless `defaults.allow_fast_checks: true`. */
+export const FAST_EVERY = 1000;
 
 const historySchema = z
   .object({
@@ -132,8 +142,38 @@ function checkNames(svc: { checks: RawCheck[] }): string[] {
   });
 }
 
+/** The interval floor and timeout < interval, for `defaults` and for every check block. */
+function validateTiming(raw: ChecksRaw, findings: ConfigFinding[]): void {
+  const fast = raw.defaults.allow_fast_checks;
+  const ms = (n: number) => formatDuration(n);
+  const every = (value: number, path: (string | number)[]) => {
+    if (value < MIN_EVERY) findings.push({ path, message: `must be at least ${ms(MIN_EVERY)} (got ${ms(value)}): a shorter interval makes the check run in a loop` });
+    else if (value < FAST_EVERY && !fast) findings.push({ path, warning: true, message: `runs more often than once a second (${ms(value)}); set defaults.allow_fast_checks: true if that is intended` });
+  };
+  const timeout = (value: number, path: (string | number)[]) => {
+    if (value <= 0) findings.push({ path, message: 'must be longer than 0s' });
+  };
+  every(raw.defaults.every, ['defaults', 'every']);
+  timeout(raw.defaults.timeout, ['defaults', 'timeout']);
+  for (const [serviceName, svc] of Object.entries(raw.services)) {
+    svc.checks.forEach((c, i) => {
+      const kindName = KIND_NAMES.find((k) => (c as Record<string, unknown>)[k] !== undefined);
+      if (!kindName) return;
+      const block = (c as Record<string, unknown>)[kindName] as { every?: number; timeout?: number };
+      const at = ['services', serviceName, 'checks', i, kindName];
+      if (block.every !== undefined) every(block.every, [...at, 'every']);
+      if (block.timeout !== undefined) {
+        timeout(block.timeout, [...at, 'timeout']);
+        const interval = block.every ?? kindByName(kindName)?.defaultEvery ?? raw.defaults.every;
+        if (block.timeout > interval) findings.push({ path: [...at, 'timeout'], message: `${ms(block.timeout)} is longer than the interval (every ${ms(interval)}): make the timeout at most the interval` });
+      }
+    });
+  }
+}
+
 export function validateChecks(raw: ChecksRaw): ConfigFinding[] {
   const findings: ConfigFinding[] = [];
+  validateTiming(raw, findings);
   for (const [serviceName, svc] of Object.entries(raw.services)) {
     const seen = new Set<string>();
     checkNames(svc).forEach((n, i) => {

@@ -8,7 +8,7 @@ import { DDSketch } from '@datadog/sketches-js';
 import type { Aggregate, FailedResult, SparkPoint } from './api-types.js';
 import type { ConditionOutcome } from './types.js';
 import type { Store } from '../core/store/db.js';
-import type { ChecksTables, OpenBucketsTable } from './tables.js';
+import type { AggTable, ChecksTables, OpenBucketsTable } from './tables.js';
 
 export type Resolution = 'minute' | 'hour' | 'day';
 const SIZE: Record<Resolution, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
@@ -35,15 +35,8 @@ interface SketchBucket {
   max: number;
   sketch: DDSketch;
 }
-interface ClosedRow {
-  check_id: number;
-  t: number;
-  count: number;
-  failures: number;
-  p50: number | null;
-  p95: number | null;
-  max: number | null;
-}
+/** A closed bucket, as the agg_minute / agg_hour / agg_day tables keep it. */
+type ClosedRow = AggTable;
 interface CheckHistory {
   minute?: MinuteBucket;
   hour?: SketchBucket;

@@ -97,5 +97,11 @@ export function checksMigrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('check_state').addColumn('last_values', 'text').execute();
       },
     },
+    // heartbeat URLs carry a random secret next to the readable name (filled in when a heartbeat check loads)
+    '0003_heartbeat_secrets': {
+      async up(db: AnyDB) {
+        await db.schema.alterTable('heartbeats').addColumn('secret', 'text').execute();
+      },
+    },
   };
 }

@@ -3,6 +3,7 @@
  * check states (down only after N consecutive failures, up after M successes), rolls checks up
  * into service states, records state changes and history, and answers questions about them.
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CheckSummary, DayBar, HealthReport, ServiceState, ServiceSummary, SparkPoint, StateChange, UptimeWindows } from './api-types.js';
 import type { Config } from '../core/config/load.js';
@@ -49,7 +50,7 @@ export interface MonitorOptions {
 
 /** Heartbeat pings received over HTTP, so cron jobs and backups can report in. */
 export class Heartbeats implements HeartbeatSource {
-  private readonly pings = new Map<string, { last: number | undefined; since: number }>();
+  private readonly pings = new Map<string, { last: number | undefined; since: number; secret: string }>();
   constructor(
     private readonly store: Store<ChecksTables>,
     private readonly now: () => number,
@@ -59,20 +60,37 @@ export class Heartbeats implements HeartbeatSource {
     const known = new Map(rows.map((r) => [r.token, r]));
     for (const t of tokens) {
       const r = known.get(t);
-      if (r) this.pings.set(t, { last: r.last_ping === null ? undefined : Number(r.last_ping), since: Number(r.since) });
-      else {
+      if (r) {
+        let secret = r.secret;
+        if (!secret) {
+          secret = newHeartbeatSecret();
+          await this.store.db.updateTable('heartbeats').set({ secret }).where('token', '=', t).where('secret', 'is', null).execute();
+          secret = (await this.store.db.selectFrom('heartbeats').select('secret').where('token', '=', t).executeTakeFirst())?.secret ?? secret;
+        }
+        const prev = this.pings.get(t);
+        this.pings.set(t, { last: prev?.last ?? (r.last_ping === null ? undefined : Number(r.last_ping)), since: Number(r.since), secret });
+      } else {
         const since = this.now();
-        this.pings.set(t, { last: undefined, since });
-        await this.store.db.insertInto('heartbeats').values({ token: t, last_ping: null, since }).onConflict((oc) => oc.column('token').doNothing()).execute();
+        const secret = newHeartbeatSecret();
+        await this.store.db.insertInto('heartbeats').values({ token: t, last_ping: null, since, secret }).onConflict((oc) => oc.column('token').doNothing()).execute();
+        const stored = (await this.store.db.selectFrom('heartbeats').select('secret').where('token', '=', t).executeTakeFirst())?.secret;
+        this.pings.set(t, { last: undefined, since, secret: stored ?? secret });
       }
     }
   }
   knows(token: string): boolean {
     return this.pings.has(token);
   }
-  async ping(token: string): Promise<boolean> {
+  /** The secret of a heartbeat's ping URL (for admins), or undefined for an unknown name. */
+  secretOf(token: string): string | undefined {
+    return this.pings.get(token)?.secret;
+  }
+  /** Record a ping when `secret` is the heartbeat's; false (and nothing recorded) otherwise, in the same time either way. */
+  async ping(token: string, secret: string): Promise<boolean> {
     const p = this.pings.get(token);
-    if (!p) return false;
+    const expected = createHash('sha256').update(p?.secret ?? 'no such heartbeat').digest();
+    const given = createHash('sha256').update(secret).digest();
+    if (!timingSafeEqual(expected, given) || !p) return false;
     p.last = this.now();
     await this.store.db.updateTable('heartbeats').set({ last_ping: p.last }).where('token', '=', token).execute();
     return true;
@@ -83,6 +101,11 @@ export class Heartbeats implements HeartbeatSource {
   watchingSince(token: string): number {
     return this.pings.get(token)?.since ?? this.now();
   }
+}
+
+/** 24 random bytes, URL-safe: the credential in a heartbeat URL. */
+export function newHeartbeatSecret(): string {
+  return randomBytes(24).toString('base64url');
 }
 
 function rollup(states: CheckState[]): ServiceState {
@@ -393,12 +416,25 @@ export class Monitor {
     return Promise.all(targets.map((rt) => this.runOne(rt)));
   }
 
-  /** A heartbeat ping: true when the token belongs to a heartbeat check. */
-  async ping(token: string): Promise<boolean> {
-    if (!(await this.heartbeats.ping(token))) return false;
+  /** A heartbeat ping: true when the name belongs to a heartbeat check and the secret is its own. */
+  async ping(token: string, secret: string): Promise<boolean> {
+    if (!(await this.heartbeats.ping(token, secret))) return false;
     const due = [...this.checks.values()].filter((rt) => rt.def.kind === 'heartbeat' && rt.def.spec.token === token);
     await Promise.all(due.map((rt) => this.runOne(rt)));
     return true;
+  }
+
+  /** The heartbeat checks with their ping URLs (for admins: the secret is the credential). */
+  heartbeatList(): { service: string; check: string; name: string; secret: string; path: string; last_ping_at: string | null }[] {
+    const out = [];
+    for (const def of this.defs.checks.values()) {
+      if (def.kind !== 'heartbeat') continue;
+      const name = String(def.spec.token);
+      const secret = this.heartbeats.secretOf(name);
+      if (!secret) continue;
+      out.push({ service: def.service, check: def.name, name, secret, path: `/api/v1/heartbeat/${name}/${secret}`, last_ping_at: iso(this.heartbeats.lastPing(name)) });
+    }
+    return out;
   }
 
   serviceNames(): string[] {
@@ -442,8 +478,18 @@ export class Monitor {
     return undefined;
   }
 
-  allChecks(): CheckSummary[] {
-    return [...this.checks.values()].map((rt) => this.checkSummary(rt));
+  /** Check summaries in config order; `offset`/`limit` page them without summarising the rest. */
+  allChecks(offset = 0, limit = Infinity): CheckSummary[] {
+    const out: CheckSummary[] = [];
+    let i = 0;
+    for (const def of this.defs.checks.values()) {
+      if (out.length >= limit) break;
+      const rt = this.checks.get(def.id);
+      if (!rt) continue;
+      if (i++ < offset) continue;
+      out.push(this.checkSummary(rt));
+    }
+    return out;
   }
 
   service(name: string, include: { days?: boolean; sparkline?: boolean } = {}): ServiceSummary | undefined {
@@ -535,14 +581,28 @@ export class Monitor {
   }
 
   /** What a check's state rests on, in words: "1 failure, down after 2: connection refused". */
-  private checkMessage(x: Runtime): string {
+  private checkMessage(x: Runtime, pub = false): string {
     const l = x.last;
     if (!l) return 'not checked yet';
+    const message = pub ? this.publicMessage(x) : l.message;
     if (x.state === 'pending') {
-      if (!l.ok) return `${x.failStreak} failure${x.failStreak === 1 ? '' : 's'}, down after ${x.def.downAfter}: ${l.message}`;
+      if (!l.ok) return `${x.failStreak} failure${x.failStreak === 1 ? '' : 's'}, down after ${x.def.downAfter}: ${message}`;
       return `${x.okStreak} success${x.okStreak === 1 ? '' : 'es'}, up after ${x.def.upAfter}`;
     }
-    return l.message;
+    return message;
+  }
+
+  /**
+   * The last result's message as the public /api/health shows it: a command's output (what the
+   * failing conditions saw) only when the check sets `public_output: true`.
+   */
+  private publicMessage(x: Runtime): string {
+    const l = x.last as CheckResult;
+    if (x.def.kind !== 'command' || x.def.spec.public_output === true || l.ok) return l.message;
+    const failing = l.conditions.filter((c) => !c.ok);
+    if (failing.length) return failing.map((c) => c.condition).join('; ');
+    // the command did not finish (timed out, not found): the message holds no output
+    return /^(timed out|cancelled|command not found|permission denied|working directory not found|could not)/.test(l.message) ? l.message : 'the command failed';
   }
 
   /**
@@ -560,7 +620,7 @@ export class Monitor {
       for (const c of svc.checks) {
         const x = this.checks.get(c.id);
         if (!x) continue;
-        checks[c.name] = { status: map[x.state], latencyMs: x.last?.latencyMs ?? null, message: details ? this.checkMessage(x) : x.state };
+        checks[c.name] = { status: map[x.state], latencyMs: x.last?.latencyMs ?? null, message: details ? this.checkMessage(x, true) : x.state };
       }
       states = svc.checks.length ? [rt.state] : [];
     } else {
@@ -577,7 +637,7 @@ export class Monitor {
         const lat = runtimes.map((x) => x.last?.latencyMs).filter((x): x is number => x !== undefined);
         let message: string = rt.state;
         if (details) {
-          const parts = [...failing, ...waiting].map((x) => `${x.def.name}: ${this.checkMessage(x)}`);
+          const parts = [...failing, ...waiting].map((x) => `${x.def.name}: ${this.checkMessage(x, true)}`);
           message = parts.length ? parts.join('; ') : 'ok';
         }
         checks[svc.name] = { status: map[rt.state], latencyMs: lat.length ? Math.max(...lat) : null, message };

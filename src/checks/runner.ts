@@ -3,6 +3,7 @@
  * every condition. Never throws; a kind that ignores its abort signal is cut off all the same.
  */
 import { formatDuration } from '../core/config/units.js';
+import { scrub, secretEnvValues } from '../core/redact.js';
 import type { CheckDef } from './config.js';
 import { evaluate } from './conditions.js';
 import { kindByName } from './kinds/index.js';
@@ -38,6 +39,23 @@ function compactObject(values: Record<string, unknown>, depth: number, budget: {
     else if (typeof v === 'object' && depth < 2) out[k] = compactObject(v as Record<string, unknown>, depth + 1, budget);
   }
   return out;
+}
+
+/** Replace secrets in every string of a value tree. */
+function scrubDeep(v: unknown, secrets: readonly string[]): unknown {
+  if (typeof v === 'string') return scrub(v, secrets);
+  if (Array.isArray(v)) return v.map((x) => scrubDeep(x, secrets));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubDeep(x, secrets)]));
+  return v;
+}
+
+/**
+ * The secrets no result may carry: values of secret variables in Shipshape's environment (its
+ * admin token, database password…) and, for a command, the secret-named values of its `env:`.
+ */
+function secretsOf(def: CheckDef): string[] {
+  const env = def.kind === 'command' ? (def.spec.env as Record<string, string> | undefined) : undefined;
+  return [...secretEnvValues(process.env), ...(env ? secretEnvValues(env) : [])];
 }
 
 export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckResult> {
@@ -80,5 +98,14 @@ export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckRe
     const failing = conditions.filter((c) => !c.ok);
     message = obs.ok ? failing.map((c) => `${c.condition} (${c.actual ?? 'no value'})`).join('; ') : (obs.error ?? 'failed');
   }
-  return { checkId: def.id, at, ok, latencyMs, message, conditions, values: compactValues(obs.values) };
+  const secrets = secretsOf(def);
+  return {
+    checkId: def.id,
+    at,
+    ok,
+    latencyMs,
+    message: scrub(message, secrets),
+    conditions: conditions.map((c) => (c.actual === undefined ? c : { ...c, actual: scrub(c.actual, secrets) })),
+    values: scrubDeep(compactValues(obs.values), secrets) as Record<string, unknown>,
+  };
 }

@@ -64,6 +64,8 @@ export interface HeartbeatsTable {
   token: string;
   last_ping: number | null;
   since: number;
+  /** the random secret in the ping URL (0003_heartbeat_secrets); null until the check first loads */
+  secret: string | null;
 }
 export interface ChecksTables {
   checks: ChecksTable;

@@ -2,7 +2,8 @@
  * The `shipshape` command line: a thin adapter over the domains.
  */
 import { Command, Option } from 'commander';
-import { resolve } from 'node:path';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import Table from 'cli-table3';
 import { startShipshape, VERSION } from '../app.js';
 import { checkDefs } from '../checks/index.js';
@@ -23,6 +24,16 @@ async function withStore<T>(dataDir: string, fn: (s: Store) => Promise<T>): Prom
   } finally {
     await store.close();
   }
+}
+
+/** The first admin token, for a server whose stdout is not a terminal: `<data dir>/first-admin-token`, mode 0600. */
+function writeFirstAdminToken(dataDir: string, secret: string): string {
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'first-admin-token');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
 }
 
 const program = new Command();
@@ -67,7 +78,17 @@ program
     const defs = checkDefs(running.config() as never);
     logger.info({ url: running.url, services: defs.services.length, checks: defs.checks.size, store: running.store.location }, `shipshape ${VERSION} listening on ${running.url}`);
     if (running.firstAdminToken) {
-      process.stdout.write(`\n  First start: an admin API token was created. It is shown only this once:\n\n    ${running.firstAdminToken}\n\n  Sign in to the dashboard at ${running.url} with it. Make more with \`shipshape token create\`.\n\n`);
+      if (process.stdout.isTTY) {
+        process.stdout.write(`\n  First start: an admin API token was created. It is shown only this once:\n\n    ${running.firstAdminToken}\n\n  Sign in to the dashboard at ${running.url} with it. Make more with \`shipshape token create\`.\n\n`);
+      } else {
+        // stdout is a log file or a pipe: the secret goes to a file only this user can read
+        try {
+          const file = writeFirstAdminToken(o.dataDir, running.firstAdminToken);
+          logger.warn({ file }, `first start: an admin API token was created and written to ${file} (mode 0600); sign in at ${running.url} with it, then delete the file`);
+        } catch (e) {
+          logger.error({ err: e }, 'first start: an admin API token was created but could not be written to the data directory; make one with `shipshape token create --scope admin`');
+        }
+      }
     }
     let signals = 0;
     const shutdown = (sig: string) => {

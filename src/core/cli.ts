@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import { ConfigError } from './config/load.js';
 import { StoreError } from './store/db.js';
 import { MigrationError } from './store/migrate.js';
+import { WeakSecretError } from './tokens.js';
 
 export const env = process.env;
 export const defaultConfig = () => env.SHIPSHAPE_CONFIG ?? 'shipshape.yaml';
@@ -25,7 +26,7 @@ export class CliError extends Error {
 
 export function fail(e: unknown): never {
   if (e instanceof ConfigError) process.stderr.write(`${e.message}\n`);
-  else if (e instanceof CliError || e instanceof StoreError || e instanceof MigrationError) process.stderr.write(`shipshape: ${e.message}\n`);
+  else if (e instanceof CliError || e instanceof StoreError || e instanceof MigrationError || e instanceof WeakSecretError) process.stderr.write(`shipshape: ${e.message}\n`);
   else process.stderr.write(`shipshape: ${(e as Error)?.stack ?? String(e)}\n`);
   process.exit(e instanceof CliError ? e.exitCode : 1);
 }

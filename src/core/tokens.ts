@@ -14,6 +14,32 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** The shortest secret accepted for SHIPSHAPE_ADMIN_TOKEN and ingest tokens. */
+export const MIN_SECRET_LENGTH = 16;
+
+const WEAK_WORDS = /^(change[-_]?me|password|passwd|secret|token|admin|default|example|test|letmein|qwerty|12345)/i;
+
+/**
+ * Why a configured secret is too weak to guard anything, or undefined when it is fine: shorter
+ * than 16 characters, fewer than 5 different characters (`aaaa…`, `abababab…`), or a
+ * placeholder repeated (`changeme-changeme`). Never repeats the secret.
+ */
+export function weakSecretReason(secret: string): string | undefined {
+  if (secret.length < MIN_SECRET_LENGTH) return `must be at least ${MIN_SECRET_LENGTH} characters of random text (this one has ${secret.length}); make one with \`openssl rand -hex 24\``;
+  if (new Set(secret).size < 5) return `is too easy to guess (it repeats a few characters); make one with \`openssl rand -hex 24\``;
+  const stripped = secret.replace(/[-_.\s]/g, '');
+  if (WEAK_WORDS.test(stripped) && new Set(stripped.match(/.{1,8}/g) ?? []).size <= 2) return 'is a placeholder, not a secret; make one with `openssl rand -hex 24`';
+  return undefined;
+}
+
+/** A secret given at start (SHIPSHAPE_ADMIN_TOKEN) that is too weak: Shipshape refuses to start. */
+export class WeakSecretError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WeakSecretError';
+  }
+}
+
 export function newTokenSecret(): string {
   return `ss_${randomBytes(24).toString('base64url')}`;
 }

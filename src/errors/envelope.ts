@@ -8,6 +8,7 @@ import { inflateSync } from 'node:zlib';
 import type { FastifyRequest } from 'fastify';
 import { HttpProblem } from '../core/http/problem.js';
 import { presentedIngestToken } from '../core/http/ingest.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../core/http/json.js';
 
 const tooLarge = (limit: number) => new HttpProblem(413, 'Content Too Large', `the body is larger than ${limit} bytes after decompression (ingest.max_body)`);
 
@@ -33,6 +34,7 @@ function jsonObject(text: string, what: string): Record<string, unknown> {
     throw new EnvelopeError(`${what} is not valid JSON: ${(e as Error).message}`);
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new EnvelopeError(`${what} must be a JSON object`);
+  if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new EnvelopeError(`${what} is nested more than ${MAX_JSON_DEPTH} levels deep`);
   return v as Record<string, unknown>;
 }
 
@@ -142,6 +144,7 @@ export function envelopeEvents(env: ReturnType<typeof parseEnvelope>): { events:
       throw new EnvelopeError(`item ${i + 1} (event) is not valid JSON: ${(e as Error).message}`);
     }
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new EnvelopeError(`item ${i + 1} (event) must be a JSON object`);
+    if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new EnvelopeError(`item ${i + 1} (event) is nested more than ${MAX_JSON_DEPTH} levels deep`);
     const ev = v as Record<string, unknown>;
     if (ev.event_id === undefined && typeof env.header.event_id === 'string') ev.event_id = env.header.event_id;
     events.push(ev);

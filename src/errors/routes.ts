@@ -3,14 +3,15 @@
  * `/api/<project>/store/`, public, authenticated by the DSN's public key = an ingest token, open
  * to browsers by CORS) and the issues API under /api/v1.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Counter } from 'prom-client';
 import { actorOf } from '../core/http/auth.js';
 import { decodeCursor, encodeCursor, HttpProblem, notFound, parse } from '../core/http/problem.js';
 import type { IngestGuard } from '../core/http/ingest.js';
 import { envelopeEvents, EnvelopeError, keyFromDsn, parseEnvelope, parseStoreBody, presentedSentryKey } from './envelope.js';
-import { bodyBytes, rawBodies } from '../core/http/body.js';
+import { bodyBytes, peekFirstLine, rawBodies } from '../core/http/body.js';
 import type { Issues } from './issues.js';
 import { ISSUE_STATUSES } from './types.js';
 
@@ -24,6 +25,9 @@ export interface ErrorRouteDeps {
 }
 
 const bad = (detail: string) => new HttpProblem(400, 'Bad Request', detail);
+
+/** the longest envelope header line read to find the DSN of a request that shows no key elsewhere */
+const MAX_HEADER_LINE = 16 * 1024;
 
 const CORS_ALLOW_HEADERS = 'content-type, content-encoding, x-sentry-auth, authorization, sentry-trace, baggage';
 
@@ -39,14 +43,35 @@ export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
       return payload;
     });
 
-    /** requests that showed a key in the URL or headers were checked before their body was read */
+    /**
+     * Credentials before any body: a key in the URL or headers is checked at once; without one,
+     * an envelope can only carry it in its header (browser SDKs and tunnels put the DSN there), so
+     * only the first line is read, and a request without a valid key there gets its 401 before
+     * the rest of the body is read. A `/store/` body never carries the key.
+     */
     const authed = new WeakSet<FastifyRequest>();
-    const preParsing = async (req: FastifyRequest) => {
+    const preParsing = async (req: FastifyRequest, _reply: FastifyReply, payload: Readable): Promise<Readable> => {
       const key = presentedSentryKey(req);
-      if (key !== undefined) {
+      if (key !== undefined || !req.routeOptions.url?.endsWith('/envelope/')) {
         guard.check(key);
         authed.add(req);
+        return payload;
       }
+      const { line, body } = await peekFirstLine(req, payload, MAX_HEADER_LINE);
+      let dsn: unknown;
+      try {
+        dsn = line ? (JSON.parse(line) as { dsn?: unknown } | null)?.dsn : undefined;
+      } catch {
+        /* no readable key: 401 below */
+      }
+      try {
+        guard.check(keyFromDsn(dsn));
+      } catch (e) {
+        body.resume(); // what was read is dropped; the rest of the body drains (within the request deadline)
+        throw e;
+      }
+      authed.add(req);
+      return body;
     };
 
     const project = (req: FastifyRequest): number => {
@@ -71,16 +96,15 @@ export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
 
     ingest.post(`/api/:projectId/envelope/`, routeOpts, async (req) => {
       const p = project(req);
+      if (!authed.has(req)) guard.check(undefined); // checked before the body in preParsing
       const body = await bodyBytes(req, deps.maxBody());
       let env: ReturnType<typeof parseEnvelope>;
       try {
         env = parseEnvelope(body);
       } catch (e) {
-        if (!authed.has(req)) guard.check(undefined); // no key anywhere we can read: 401 first
         if (e instanceof EnvelopeError) throw bad(`malformed envelope: ${e.message}`);
         throw e;
       }
-      if (!authed.has(req)) guard.check(keyFromDsn(env.header.dsn));
 
       let events: Record<string, unknown>[];
       let dropped: number;

@@ -3,6 +3,7 @@
  * needs (public ones say so); errors are RFC 9457 problem+json; bodies are size-limited.
  */
 import { createReadStream, existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -10,13 +11,15 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
-import { ServiceError } from '../core/errors.js';
+import { ServiceError, storageFullCause } from '../core/errors.js';
 import type { EventLog } from '../core/events.js';
 import { HttpProblem, problemType, sendProblem } from '../core/http/problem.js';
+import { assertJsonDepth } from '../core/http/json.js';
 import type { Metrics } from '../core/metrics.js';
 import type { ModuleLifecycle } from '../core/module.js';
 import type { Tokens } from '../core/tokens.js';
 import { registerAuth } from './auth.js';
+import { capConnectionsPerClient, clientErrorHandler, DEFAULT_LIMITS, frameworkErrors, safeInstance, serverTimeouts, trackEarlyAnswers, type HttpLimits } from './limits.js';
 import { authRoutes } from './routes/auth.js';
 import { eventRoutes } from './routes/events.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -29,7 +32,18 @@ export interface ServerDeps {
   metrics: Metrics;
   version: string;
   logger?: Logger;
+  /** always mark the session cookie Secure (otherwise it is Secure when the request came over HTTPS) */
   secureCookies?: boolean;
+  /**
+   * Proxies whose X-Forwarded-For / -Proto / -Host are believed (Fastify's trustProxy: true,
+   * false, addresses, CIDRs or proxy-addr's names such as `loopback`). Default `loopback`: a
+   * reverse proxy on the same host (the usual TLS terminator) is trusted, nothing else.
+   */
+  trustedProxies?: boolean | string | string[];
+  /** request deadline, keep-alive, per-client connection cap, stream token re-checks */
+  limits?: Partial<HttpLimits>;
+  /** a request failed because the store's disk is full (a hook for health reporting) */
+  onStorageFull?: (cause: string, err: unknown) => void;
   /** where the built dashboard lives (default: dist/web of this package) */
   webRoot?: string;
 }
@@ -49,15 +63,42 @@ declare module 'fastify' {
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** How long a client should wait before retrying when the disk is full (seconds). */
+const STORAGE_FULL_RETRY_S = 60;
+
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const limits: HttpLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const answeredEarly = new WeakSet<Socket>();
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger?.child({ component: 'http' }) as FastifyBaseLogger | undefined,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
-    trustProxy: false,
+    trustProxy: deps.trustedProxies ?? 'loopback',
     // stop() must not wait for idle keep-alive or SSE connections (browsers hold spare sockets open)
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true },
+    // every request, headers and body, has a deadline; a stalled body cannot hold a socket
+    ...serverTimeouts(limits),
+    clientErrorHandler: clientErrorHandler(() => app.log, answeredEarly),
+    frameworkErrors,
+  });
+  capConnectionsPerClient(app.server, () => limits.maxConnectionsPerClient, app.log);
+  trackEarlyAnswers(app, answeredEarly);
+
+  // JSON bodies: Fastify's parser (prototype-poisoning checks), then a nesting limit, since
+  // everything that walks a parsed body recursively (zod, JSON.stringify) overflows the stack
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    defaultJson(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      try {
+        assertJsonDepth(value);
+      } catch (e) {
+        return done(e as Error, undefined);
+      }
+      done(null, value);
+    });
   });
   const startedAt = Date.now();
   const routes: RouteInfo[] = [];
@@ -88,6 +129,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return sendProblem(reply, { type: problemType(err.status), title: err.title, status: err.status, detail: err.detail, instance: req.url.split('?')[0], errors: err.errors }, err.headers);
     }
     const e = err as { statusCode?: number; code?: string; message: string; headers?: Record<string, string> };
+    const full = storageFullCause(err);
+    if (full) {
+      // the store cannot write: say so (in the log, by name) and ask clients to come back later
+      req.log.error({ err, cause: full }, `storage full (${full}): the request could not be stored; free disk space in the data directory or database`);
+      deps.onStorageFull?.(full, err);
+      return sendProblem(reply, { type: problemType(503), title: 'Service Unavailable', status: 503, detail: `the server's storage is full (${full}); nothing was stored, retry later`, instance: safeInstance(req.url.split('?')[0] ?? '') }, { 'retry-after': String(STORAGE_FULL_RETRY_S) });
+    }
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
     if (status >= 500) {
       req.log.error({ err }, 'request failed');
@@ -114,7 +162,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Shipshape's own liveness (the services' health reports are the checks module's /api/health)
   app.get('/health', { config: { scope: 'public' } }, async () => ({ status: 'ok', version: deps.version, uptime_s: Math.round((Date.now() - startedAt) / 1000) }));
   authRoutes(app, { tokens: deps.tokens, secureCookies: deps.secureCookies ?? false });
-  eventRoutes(app, { events: deps.events, onClose: (fn) => app.addHook('preClose', async () => fn()) });
+  eventRoutes(app, { events: deps.events, tokens: deps.tokens, recheckMs: limits.streamRecheckMs, onClose: (fn) => app.addHook('preClose', async () => fn()) });
   metricsRoutes(app, { metrics: deps.metrics });
   for (const m of deps.modules) m.instance.routes?.(app);
 

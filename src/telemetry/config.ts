@@ -8,6 +8,14 @@ import { duration } from '../core/config/zod-units.js';
 
 const ingestKeys = {
   max_series: z.number().int().min(10).max(1_000_000).default(10_000).meta({ description: 'series kept in memory; excess label values are dropped and reported' }),
+  max_series_per_service: z
+    .number()
+    .int()
+    .min(10)
+    .max(1_000_000)
+    .optional()
+    .meta({ description: 'series one service may hold (default max_series / 5); its excess labels are folded into its "(other)" series' }),
+  max_series_per_token: z.number().int().min(10).max(1_000_000).optional().meta({ description: 'series one ingest token may create (default: no limit below max_series; a token entry\'s max_series overrides it)' }),
   retention: z
     .object({ ten_seconds: duration().default(48 * 3_600_000), minute: duration().default(30 * 86_400_000), hour: duration().default(395 * 86_400_000) })
     .strict()
@@ -32,3 +40,24 @@ export const telemetryConfig = { extend: { ingest: ingestKeys } };
 
 export type IngestConfig = CoreConfig['ingest'] & z.output<z.ZodObject<typeof ingestKeys>>;
 export type TelemetryRaw = CoreConfig & { ingest: IngestConfig };
+
+export type IngestKind = 'requests' | 'vitals' | 'events' | 'metrics' | 'traces' | 'errors';
+
+/** The restrictions of a token given as `{ token, services, kinds, max_series }` in `ingest.tokens`. */
+export interface TokenRule {
+  services?: string[];
+  kinds?: IngestKind[];
+  max_series?: number;
+}
+
+/** The restrictions of a presented token (undefined: an unrestricted token). */
+export function tokenRule(ingest: Pick<IngestConfig, 'tokens'>, token: string | undefined): TokenRule | undefined {
+  if (token === undefined) return undefined;
+  const rules = (ingest.tokens as string[] & { rules?: Record<string, TokenRule> }).rules;
+  return rules && Object.hasOwn(rules, token) ? rules[token] : undefined;
+}
+
+/** The per-service series limit in force. */
+export function perServiceLimit(ingest: IngestConfig): number {
+  return ingest.max_series_per_service ?? Math.max(10, Math.floor(ingest.max_series / 5));
+}

@@ -7,14 +7,14 @@ import { Counter, Gauge } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config/load.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
-import { telemetryConfig, type IngestConfig, type TelemetryRaw } from './config.js';
+import { perServiceLimit, telemetryConfig, tokenRule, type IngestConfig, type TelemetryRaw } from './config.js';
 import { telemetryMigrations, type TelemetryTables } from './migrations.js';
 import { OtlpConverter } from './otlp/convert.js';
 import { Scraper } from './prometheus.js';
 import { telemetryRoutes } from './routes.js';
 import { rollupQuery } from './query.js';
-import { Rollup, type Kind, type SeriesDef } from './rollup.js';
-import { loadOpen, loadRecent, prune, writeOpen, writeRows } from './storage.js';
+import { Rollup, type Kind, type Limit, type Row, type SeriesDef } from './rollup.js';
+import { loadOpen, loadRecent, prune, writeCheckpoint, writeOpen } from './storage.js';
 import type { TelemetryQuery, TelemetrySink } from './types.js';
 
 export { storedTelemetryQuery } from './storage.js';
@@ -23,7 +23,10 @@ export type { TelemetryQuery, TelemetrySink, Stat, VitalName } from './types.js'
 export interface TelemetryDomain extends ModuleLifecycle<TelemetryRaw> {
   sink: TelemetrySink;
   query: TelemetryQuery;
-  /** close due buckets and write them now (tests, the bench) */
+  /**
+   * Close due buckets and write a checkpoint (closed rows and the changed open buckets) now; what
+   * was ingested before the call is in the store when it resolves (the ingest routes answer after it).
+   */
   flush(): Promise<void>;
   /** how many series are in memory */
   seriesCount(): number;
@@ -64,7 +67,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
   deltaCounter('shipshape_telemetry_received_total', 'Telemetry samples and data points received, by source', 'source', received);
 
   const limitEvents = new Map<string, number>();
-  const onLimited = (def: SeriesDef, outcome: 'folded' | 'dropped', count: number) => {
+  const onLimited = (def: SeriesDef, outcome: 'folded' | 'dropped', count: number, limit: Limit) => {
     if (outcome === 'dropped') dropped.cardinality += count;
     else folded[def.kind] += count;
     const now = ctx.now();
@@ -72,13 +75,20 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     if (last !== undefined && now - last < LIMIT_EVENT_EVERY) return;
     limitEvents.set(def.service, now);
     if (limitEvents.size > 10_000) limitEvents.clear();
-    log.warn({ service: def.service, kind: def.kind, max_series: cfg().max_series }, 'telemetry series limit reached: new series are folded or dropped');
+    const max = limit === 'max_series' ? cfg().max_series : limit === 'max_series_per_service' ? perServiceLimit(cfg()) : undefined;
+    log.warn({ service: def.service, kind: def.kind, limit, max }, 'telemetry series limit reached: new series are folded or dropped');
     void ctx.events
-      .append({ type: 'telemetry.cardinality_limited', actor: 'system', subject: `service:${def.service}`, data: { service: def.service, kind: def.kind, name: def.name.slice(0, 200), outcome, max_series: cfg().max_series } })
+      .append({ type: 'telemetry.cardinality_limited', actor: 'system', subject: `service:${def.service}`, data: { service: def.service, kind: def.kind, name: def.name.slice(0, 200), outcome, limit, max_series: cfg().max_series, ...(max !== undefined && limit !== 'max_series' ? { limit_value: max } : {}) } })
       .catch(() => undefined);
   };
 
-  const rollup = new Rollup({ maxSeries: () => cfg().max_series, collect: true, onLimited });
+  const rollup = new Rollup({
+    maxSeries: () => cfg().max_series,
+    maxSeriesPerService: () => perServiceLimit(cfg()),
+    maxSeriesPerOrigin: (token) => tokenRule(cfg(), token)?.max_series ?? cfg().max_series_per_token,
+    collect: true,
+    onLimited,
+  });
   const query = rollupQuery(rollup, ctx.now);
   const otlp = new OtlpConverter(rollup, (ctx.now() - 60_000) * 1e6);
   new Gauge({ name: 'shipshape_telemetry_series', help: 'Telemetry series in memory', registers: [registry], collect() {
@@ -121,45 +131,77 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     ctx.now,
   );
 
-  // ---- flushing ----------------------------------------------------------------------------------
-  let flushing: Promise<void> | null = null;
+  // ---- checkpoints (group commit) ----------------------------------------------------------------
+  // One checkpoint at a time writes, in one transaction, the closed buckets and the open buckets of
+  // every series that changed, as they were when it started. An ingest request answers after the
+  // checkpoint that started after its samples were taken (concurrent requests share it), so what
+  // was acknowledged survives a crash (`loadOpen` restores it). The 2s tick is a checkpoint too.
   let lastPrune = 0;
   let flushFailures = 0;
-  const doFlush = async () => {
+  const doCheckpoint = async () => {
     const now = ctx.now();
     rollup.advance(now);
     const rows = rollup.pending;
-    if (rows.length > 0) {
-      rollup.pending = [];
-      try {
-        await writeRows(ctx.store, rows, now);
-        if (flushFailures > 0) log.info('telemetry rows are being written again');
-        flushFailures = 0;
-      } catch (e) {
-        if (flushFailures++ === 0) log.error({ err: e }, 'writing telemetry rows failed; keeping them for the next try');
-        rollup.pending = rows.concat(rollup.pending);
-        const over = rollup.pending.length - MAX_PENDING_ROWS;
-        if (over > 0) {
-          rollup.pending.splice(0, over);
-          dropped.store += over;
-        }
+    rollup.pending = [];
+    const dirty = rollup.takeDirty();
+    const open: Row[] = [];
+    for (const s of dirty.ten) rollup.openRows(s, '10s', open);
+    for (const s of dirty.upper) rollup.openRows(s, 'upper', open);
+    try {
+      await writeCheckpoint(ctx.store, rows, dirty, open, now);
+      if (flushFailures > 0) log.info('telemetry rows are being written again');
+      flushFailures = 0;
+    } catch (e) {
+      if (flushFailures++ === 0) log.error({ err: e }, 'writing telemetry rows failed; keeping them for the next try');
+      rollup.pending = rows.concat(rollup.pending);
+      rollup.redirty(dirty);
+      const over = rollup.pending.length - MAX_PENDING_ROWS;
+      if (over > 0) {
+        rollup.pending.splice(0, over);
+        dropped.store += over;
       }
+      throw e;
     }
     if (now - lastPrune >= PRUNE_EVERY) {
       lastPrune = now;
       await prune(ctx.store, cfg().retention, now).catch((e) => log.warn({ err: e }, 'pruning telemetry failed'));
     }
   };
-  const flush = () => {
-    flushing ??= doFlush().finally(() => {
-      flushing = null;
-    });
-    return flushing;
+  let running: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const flush = (): Promise<void> => {
+    if (!running) {
+      running = doCheckpoint().finally(() => {
+        running = null;
+      });
+      return running;
+    }
+    // the checkpoint in flight took its snapshot before the caller's samples: wait for the next one
+    next ??= running
+      .catch(() => undefined)
+      .then(() => {
+        next = null;
+        return flush();
+      });
+    return next;
   };
   let timer: NodeJS.Timeout | undefined;
 
   const routes = (app: FastifyInstance) =>
-    telemetryRoutes(app, { rollup, otlp, received, guard: ctx.ingest, maxBody: () => cfg().max_body, now: ctx.now, store: ctx.store, configuredServices: () => Object.keys(ctx.config().raw.services) });
+    telemetryRoutes(app, {
+      rollup,
+      otlp,
+      received,
+      guard: ctx.ingest,
+      maxBody: () => cfg().max_body,
+      now: ctx.now,
+      store: ctx.store,
+      configuredServices: () => Object.keys(ctx.config().raw.services),
+      tokenRule: (token) => tokenRule(cfg(), token),
+      limitsTokens: (token) => tokenRule(cfg(), token)?.max_series !== undefined || cfg().max_series_per_token !== undefined,
+      durable: flush,
+      log,
+    });
 
   return {
     sink,
@@ -170,9 +212,10 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
       const restored = await loadOpen(ctx.store, rollup);
       await loadRecent(ctx.store, rollup, ctx.now());
       if (restored > 0) log.info({ buckets: restored }, 'telemetry buckets restored from the last stop');
-      await flush();
+      await flush().catch(() => undefined);
       scraper.apply(cfg().prometheus);
-      timer = setInterval(() => void flush().catch((e) => log.error({ err: e }, 'telemetry flush failed')), TICK);
+      // a failed checkpoint is logged once by doCheckpoint and retried on the next tick
+      timer = setInterval(() => void flush().catch(() => undefined), TICK);
       timer.unref();
     },
     async apply(config: Config<TelemetryRaw>) {
@@ -181,7 +224,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     async stop() {
       clearInterval(timer);
       scraper.stop();
-      if (flushing) await flushing.catch(() => undefined);
+      await flush().catch(() => undefined);
       await flush();
       await writeOpen(ctx.store, rollup.snapshotOpen(), ctx.now());
     },

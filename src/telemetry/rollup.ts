@@ -90,6 +90,12 @@ export class Series {
   prevAt = -Infinity;
   /** epoch ms of the newest sample */
   lastAt = 0;
+  /** its open 10s buckets changed since the last checkpoint (Rollup.takeDirty) */
+  dirty = false;
+  /** its open minute or hour changed (a 10s bucket closed) since the last checkpoint */
+  dirtyUpper = false;
+  /** the ingest token (origin) whose series budget this series counts against */
+  origin: string | undefined = undefined;
   constructor(readonly def: SeriesDef) {}
   get sketched(): boolean {
     return this.def.kind === 'requests' || this.def.kind === 'vitals';
@@ -110,11 +116,17 @@ export function canonicalLabels(labels: Record<string, string>): string {
 
 export interface RollupOptions {
   maxSeries: () => number;
+  /** series one service may hold (default: no limit below maxSeries) */
+  maxSeriesPerService?: () => number;
+  /** series one origin (ingest token) may create; undefined: no limit */
+  maxSeriesPerOrigin?: (origin: string) => number | undefined;
   /** collect closed buckets as rows for the store (false for read-only views) */
   collect: boolean;
-  /** a sample did not get its own series */
-  onLimited?: (def: SeriesDef, outcome: 'folded' | 'dropped', count: number) => void;
+  /** a sample did not get its own series, because of `limit` */
+  onLimited?: (def: SeriesDef, outcome: 'folded' | 'dropped', count: number, limit: Limit) => void;
 }
+
+export type Limit = 'max_series' | 'max_series_per_service' | 'max_series_per_token';
 
 /** A window's aggregate over matching series. */
 export interface Agg {
@@ -155,6 +167,16 @@ function mergeInto(target: OpenBucket, c: ClosedBucket | OpenBucket, lastAt: num
 export class Rollup {
   private readonly idx: Record<Kind, Map<string, Map<string, Map<string, Series>>>> = { requests: new Map(), vitals: new Map(), events: new Map(), metrics: new Map() };
   seriesCount = 0;
+  private readonly perService = new Map<string, number>();
+  private readonly perOrigin = new Map<string, number>();
+  /**
+   * The origin (ingest token) of the samples being taken: set by the ingest routes around one
+   * synchronous batch, so new series count against that token's budget; undefined otherwise.
+   */
+  origin: string | undefined = undefined;
+  /** series whose open 10s buckets (`dirty`) or open minute/hour (`dirtyUpper`) changed since the last takeDirty() */
+  private dirty: Series[] = [];
+  private dirtyUpper: Series[] = [];
   /** samples older than this go into this bucket (the oldest open one) */
   openFrom = 0;
   pending: Row[] = [];
@@ -174,25 +196,35 @@ export class Rollup {
     if (hit) return hit;
     const def: SeriesDef = { kind, service, name, sub, labels: labels ?? (kind === 'vitals' ? { page: sub } : {}), type };
     const max = this.opts.maxSeries();
-    if (!force && this.seriesCount >= max) {
+    const origin = force ? undefined : this.origin;
+    let limit: Limit | null = null;
+    if (!force) {
+      if (this.seriesCount >= max) limit = 'max_series';
+      else if (this.opts.maxSeriesPerService && (this.perService.get(service) ?? 0) >= this.opts.maxSeriesPerService()) limit = 'max_series_per_service';
+      else if (origin !== undefined) {
+        const cap = this.opts.maxSeriesPerOrigin?.(origin);
+        if (cap !== undefined && (this.perOrigin.get(origin) ?? 0) >= cap) limit = 'max_series_per_token';
+      }
+    }
+    if (limit !== null) {
       // metrics lose the series (a counter folded with others would make no sense)
       if (kind === 'metrics') {
-        this.opts.onLimited?.(def, 'dropped', weight);
+        this.opts.onLimited?.(def, 'dropped', weight, limit);
         return undefined;
       }
-      // fold into the service's `(other)` series (allowed a little over the limit), else drop
+      // fold into the service's own `(other)` series (allowed a little over the limit), else drop
       const foldName = kind === 'vitals' ? name : OTHER;
       const foldSub = kind === 'vitals' ? OTHER : '';
       const folded = bySvc?.get(foldName)?.get(foldSub);
       if (folded) {
-        this.opts.onLimited?.(def, 'folded', weight);
+        this.opts.onLimited?.(def, 'folded', weight, limit);
         return folded;
       }
       if (this.seriesCount >= max + Math.max(50, Math.floor(max / 20))) {
-        this.opts.onLimited?.(def, 'dropped', weight);
+        this.opts.onLimited?.(def, 'dropped', weight, limit);
         return undefined;
       }
-      this.opts.onLimited?.(def, 'folded', weight);
+      this.opts.onLimited?.(def, 'folded', weight, limit);
       return this.series(kind, service, foldName, foldSub, kind === 'vitals' ? { page: OTHER } : {}, type, weight, true);
     }
     if (!bySvc) this.idx[kind].set(service, (bySvc = new Map()));
@@ -201,7 +233,41 @@ export class Rollup {
     const s = new Series(def);
     byName.set(sub, s);
     this.seriesCount++;
+    this.perService.set(service, (this.perService.get(service) ?? 0) + 1);
+    if (origin !== undefined) {
+      s.origin = origin;
+      this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 0) + 1);
+    }
     return s;
+  }
+
+  private markDirty(s: Series, upper = false): void {
+    if (!this.opts.collect) return;
+    if (!s.dirty) {
+      s.dirty = true;
+      this.dirty.push(s);
+    }
+    if (upper && !s.dirtyUpper) {
+      s.dirtyUpper = true;
+      this.dirtyUpper.push(s);
+    }
+  }
+
+  /** The series whose open buckets changed since the last call (a checkpoint writes their open state). */
+  takeDirty(): { ten: Series[]; upper: Series[] } {
+    const ten = this.dirty;
+    const upper = this.dirtyUpper;
+    this.dirty = [];
+    this.dirtyUpper = [];
+    for (const s of ten) s.dirty = false;
+    for (const s of upper) s.dirtyUpper = false;
+    return { ten, upper };
+  }
+
+  /** Put series back on the dirty lists (a checkpoint that failed). */
+  redirty(d: { ten: Series[]; upper: Series[] }): void {
+    for (const s of d.ten) this.markDirty(s);
+    for (const s of d.upper) this.markDirty(s, true);
   }
 
   private bucket(s: Series, at: number, now: number): OpenBucket {
@@ -209,6 +275,7 @@ export class Rollup {
     let t = floorTo(at, 10_000);
     if (t < this.openFrom) t = this.openFrom;
     if (at > s.lastAt) s.lastAt = at;
+    if (!s.dirty) this.markDirty(s);
     const list = s.open10;
     const n = list.length;
     const lastB = list[n - 1];
@@ -301,6 +368,7 @@ export class Rollup {
   }
 
   private closeSeries(s: Series, openFrom: number, now: number): void {
+    if ((s.open10.length > 0 && (s.open10[0] as OpenBucket).t < openFrom) || (s.minute && s.minute.t + STEP['1m'] <= openFrom) || (s.hour && s.hour.t + STEP['1h'] <= openFrom)) this.markDirty(s, true);
     while (s.open10.length > 0 && (s.open10[0] as OpenBucket).t < openFrom) {
       const b = s.open10.shift() as OpenBucket;
       const c = closeBucket(b);
@@ -365,6 +433,14 @@ export class Rollup {
     if (byName.size === 0) bySvc?.delete(s.def.name);
     if (bySvc?.size === 0) this.idx[s.def.kind].delete(s.def.service);
     this.seriesCount--;
+    const n = (this.perService.get(s.def.service) ?? 1) - 1;
+    if (n > 0) this.perService.set(s.def.service, n);
+    else this.perService.delete(s.def.service);
+    if (s.origin !== undefined) {
+      const o = (this.perOrigin.get(s.origin) ?? 1) - 1;
+      if (o > 0) this.perOrigin.set(s.origin, o);
+      else this.perOrigin.delete(s.origin);
+    }
   }
 
   *all(): Generator<Series> {
@@ -415,6 +491,17 @@ export class Rollup {
       s.prev = c.last;
       s.prevAt = c.t;
     }
+    this.markDirty(s, true);
+  }
+
+  /** The open buckets of a series as they are, as rows (a checkpoint; restored by restoreOpen). */
+  openRows(s: Series, tiers: 'all' | '10s' | 'upper' = 'all', out: Row[] = []): Row[] {
+    if (tiers !== 'upper') for (const b of s.open10) out.push({ ...closeBucket(b), series: s, tier: '10s' });
+    if (tiers !== '10s') {
+      if (s.minute) out.push({ ...closeBucket(s.minute), series: s, tier: '1m' });
+      if (s.hour) out.push({ ...closeBucket(s.hour), series: s, tier: '1h' });
+    }
+    return out;
   }
 
   /** Everything open, as rows: `raw` to restore exactly, `partial` (lower tiers merged in) for the tier tables. */
@@ -422,9 +509,7 @@ export class Rollup {
     const raw: Row[] = [];
     const partial: Row[] = [];
     for (const s of this.all()) {
-      for (const b of s.open10) raw.push({ ...closeBucket(b), series: s, tier: '10s' });
-      if (s.minute) raw.push({ ...closeBucket(s.minute), series: s, tier: '1m' });
-      if (s.hour) raw.push({ ...closeBucket(s.hour), series: s, tier: '1h' });
+      raw.push(...this.openRows(s));
       for (const tier of TIERS) for (const c of this.openView(s, tier)) partial.push({ ...closeBucket(c), series: s, tier });
     }
     return { raw, partial };

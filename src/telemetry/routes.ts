@@ -7,13 +7,15 @@ import { z } from 'zod';
 import { bodyBytes, mediaType, rawBodies } from '../core/http/body.js';
 import { presentedIngestToken, type IngestGuard } from '../core/http/ingest.js';
 import { HttpProblem, notFound, parse } from '../core/http/problem.js';
+import type { Logger } from 'pino';
 import type { Store } from '../core/store/db.js';
 import { chart } from './chart.js';
+import type { IngestKind, TokenRule } from './config.js';
 import type { TelemetryTables } from './migrations.js';
-import { OtlpError, type ConvertResult, type OtlpConverter } from './otlp/convert.js';
+import { attributes, OtlpError, type ConvertResult, type OtlpConverter } from './otlp/convert.js';
 import { decodeProto, encodeProto, MetricsRequest, MetricsResponse, TraceRequest, TraceResponse } from './otlp/proto.js';
 import type { Rollup } from './rollup.js';
-import { ingestBatch, parseBatch } from './sdk.js';
+import { ingestBatch, parseBatch, type Batch } from './sdk.js';
 
 export interface TelemetryRouteDeps {
   rollup: Rollup;
@@ -25,14 +27,81 @@ export interface TelemetryRouteDeps {
   now: () => number;
   store: Store<TelemetryTables>;
   configuredServices: () => string[];
+  /** the restrictions of a presented ingest token (undefined: unrestricted) */
+  tokenRule: (token: string | undefined) => TokenRule | undefined;
+  /** whether new series count against this token's own budget */
+  limitsTokens: (token: string) => boolean;
+  /** resolves once everything taken so far is in the store (a checkpoint) */
+  durable: () => Promise<void>;
+  log: Logger;
+}
+
+function forbidden(detail: string): HttpProblem {
+  return new HttpProblem(403, 'Forbidden', detail);
+}
+
+/** 403 unless a restricted token may send `kinds` for `services`. */
+function checkRule(rule: TokenRule | undefined, services: Iterable<string>, kinds: IngestKind[]): void {
+  if (!rule) return;
+  if (rule.kinds) {
+    const allowed = rule.kinds;
+    const bad = kinds.filter((k) => !allowed.includes(k));
+    if (bad.length > 0) throw forbidden(`this ingest token may not send ${bad.join(', ')} (it is restricted to ${allowed.join(', ')})`);
+  }
+  if (rule.services) {
+    for (const svc of services) if (!rule.services.includes(svc)) throw forbidden(`this ingest token may not send data for service "${svc.slice(0, 100)}" (it is restricted to ${rule.services.join(', ')})`);
+  }
+}
+
+function batchKinds(b: Batch): IngestKind[] {
+  const out: IngestKind[] = [];
+  if (b.requests?.length) out.push('requests');
+  if (b.vitals?.length) out.push('vitals');
+  if (b.events?.length) out.push('events');
+  return out;
+}
+
+/** The service names of an OTLP export (resource `service.name`, as the converter reads it). */
+function otlpServices(body: unknown, kind: 'metrics' | 'traces'): Set<string> {
+  const out = new Set<string>();
+  const list = body && typeof body === 'object' ? (body as Record<string, unknown>)[kind === 'metrics' ? 'resourceMetrics' : 'resourceSpans'] : undefined;
+  if (!Array.isArray(list)) return out;
+  for (const r of list as { resource?: { attributes?: unknown } }[]) {
+    const name = attributes(r?.resource?.attributes)['service.name'];
+    out.add(typeof name === 'string' && name !== '' ? name : 'unknown_service');
+  }
+  return out;
 }
 
 export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps): void {
   const { rollup, otlp, received, guard, store } = deps;
+  /** answer only once the samples are in the store (so an acknowledged batch survives a crash) */
+  let storeFailures = 0;
+  const stored = async () => {
+    try {
+      await deps.durable();
+      storeFailures = 0;
+    } catch (e) {
+      if (storeFailures++ === 0) deps.log.error({ err: e }, 'telemetry could not be stored; answering ingest with 503');
+      throw new HttpProblem(503, 'Service Unavailable', 'the telemetry was taken but could not be written to the store yet; it is kept in memory and written when the store is back', undefined, { 'retry-after': '5' });
+    }
+  };
+  /** take samples with the token's series budget */
+  const asOrigin = <T>(token: string | undefined, take: () => T): T => {
+    rollup.origin = token !== undefined && deps.limitsTokens(token) ? token : undefined;
+    try {
+      return take();
+    } finally {
+      rollup.origin = undefined;
+    }
+  };
   const otlpRoute = (kind: 'metrics' | 'traces') => async (req: FastifyRequest, reply: FastifyReply) => {
     const type = mediaType(req);
     const proto = type === 'application/x-protobuf' || type === 'application/protobuf';
     if (!proto && type !== 'application/json') throw new HttpProblem(415, 'Unsupported Media Type', `send OTLP as application/x-protobuf or application/json (got "${type || 'no content-type'}")`);
+    const token = presentedIngestToken(req);
+    const rule = deps.tokenRule(token);
+    checkRule(rule, [], [kind]);
     const bytes = await bodyBytes(req, deps.maxBody());
     let body: unknown;
     try {
@@ -40,15 +109,17 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
     } catch (e) {
       throw new HttpProblem(400, 'Bad Request', `the body is not a valid OTLP ${proto ? 'protobuf' : 'JSON'} ${kind === 'metrics' ? 'ExportMetricsServiceRequest' : 'ExportTraceServiceRequest'}: ${(e as Error).message}`);
     }
+    if (rule?.services) checkRule(rule, otlpServices(body, kind), []);
     let r: ConvertResult;
     try {
-      r = kind === 'metrics' ? otlp.metrics(body, deps.now()) : otlp.traces(body, deps.now());
+      r = asOrigin(token, () => (kind === 'metrics' ? otlp.metrics(body, deps.now()) : otlp.traces(body, deps.now())));
     } catch (e) {
       if (e instanceof OtlpError) throw new HttpProblem(400, 'Bad Request', `invalid OTLP ${kind}: ${e.message}`);
       throw e;
     }
     if (kind === 'metrics') received.otlp_metrics += r.accepted;
     else received.otlp_traces += r.accepted;
+    await stored();
     const partial = r.rejected > 0 ? { partialSuccess: kind === 'metrics' ? { rejectedDataPoints: r.rejected, errorMessage: r.reason ?? '' } : { rejectedSpans: r.rejected, errorMessage: r.reason ?? '' } } : {};
     reply.code(200);
     if (proto) return reply.type('application/x-protobuf').send(Buffer.from(encodeProto(kind === 'metrics' ? MetricsResponse : TraceResponse, partial)));
@@ -82,8 +153,11 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
       cors(reply);
       const bytes = await bodyBytes(req, deps.maxBody());
       const batch = parseBatch(bytes.toString('utf8'));
-      const r = ingestBatch(rollup, batch, deps.now());
+      const token = presentedIngestToken(req);
+      checkRule(deps.tokenRule(token), [batch.service], batchKinds(batch));
+      const r = asOrigin(token, () => ingestBatch(rollup, batch, deps.now()));
       received.sdk += r.accepted;
+      await stored();
       return reply.code(202).send(r);
     });
   });

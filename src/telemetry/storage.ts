@@ -96,18 +96,42 @@ async function upsert(db: Kysely<TelemetryTables>, tier: Tier, rows: TelBucketTa
   }
 }
 
+async function upsertClosed(db: Kysely<TelemetryTables>, rows: Row[]): Promise<void> {
+  for (const tier of TIERS) {
+    const part = rows.filter((r) => r.tier === tier && r.series.id !== undefined).map(rowOf);
+    // the same bucket twice in one batch (a restored partial, then its close): the last wins
+    const byKey = new Map<string, TelBucketTable>();
+    for (const r of part) byKey.set(`${r.series_id}:${r.t}`, r);
+    await upsert(db, tier, [...byKey.values()]);
+  }
+}
+
 /** Write rows (closed buckets) in one transaction. */
 export async function writeRows(store: Store<TelemetryTables>, rows: Row[], now: number): Promise<void> {
   if (rows.length === 0) return;
   await store.db.transaction().execute(async (trx) => {
     await ensureIds(trx, rows, now);
-    for (const tier of TIERS) {
-      const part = rows.filter((r) => r.tier === tier && r.series.id !== undefined).map(rowOf);
-      // the same bucket twice in one batch (a restored partial, then its close): the last wins
-      const byKey = new Map<string, TelBucketTable>();
-      for (const r of part) byKey.set(`${r.series_id}:${r.t}`, r);
-      await upsert(trx, tier, [...byKey.values()]);
-    }
+    await upsertClosed(trx, rows);
+  });
+}
+
+/**
+ * A checkpoint, in one transaction: the closed rows, and the open buckets of the series that
+ * changed (`dirty`) replacing what `tel_open` held for them. After a crash, `loadOpen` restores
+ * exactly the state of the last checkpoint, consistent with the closed rows it wrote.
+ */
+export async function writeCheckpoint(store: Store<TelemetryTables>, closed: Row[], dirty: { ten: Series[]; upper: Series[] }, open: Row[], now: number): Promise<void> {
+  if (closed.length === 0 && open.length === 0 && dirty.ten.every((s) => s.id === undefined) && dirty.upper.every((s) => s.id === undefined)) return;
+  await store.db.transaction().execute(async (trx) => {
+    await ensureIds(trx, closed.length === 0 ? open : open.length === 0 ? closed : [...closed, ...open], now);
+    await upsertClosed(trx, closed);
+    const idsOf = (list: Series[]) => list.filter((s) => s.id !== undefined).map((s) => s.id as number);
+    const ten = idsOf(dirty.ten);
+    const upper = idsOf(dirty.upper);
+    for (let i = 0; i < ten.length; i += CHUNK) await trx.deleteFrom('tel_open').where('tier', '=', '10s').where('series_id', 'in', ten.slice(i, i + CHUNK)).execute();
+    for (let i = 0; i < upper.length; i += CHUNK) await trx.deleteFrom('tel_open').where('tier', 'in', ['1m', '1h']).where('series_id', 'in', upper.slice(i, i + CHUNK)).execute();
+    const raw = open.filter((r) => r.series.id !== undefined).map((r) => ({ ...rowOf(r), tier: r.tier }));
+    for (let i = 0; i < raw.length; i += CHUNK) await trx.insertInto('tel_open').values(raw.slice(i, i + CHUNK)).execute();
   });
 }
 
@@ -150,7 +174,10 @@ export async function loadRecent(store: Store<TelemetryTables>, rollup: Rollup, 
   }
 }
 
-/** Restore the buckets that were open at the last graceful stop (then forget them). */
+/**
+ * Restore the buckets that were open at the last stop or checkpoint. The rows stay: the restored
+ * series are dirty, so the next checkpoint replaces them (a crash before it loses nothing).
+ */
 export async function loadOpen(store: Store<TelemetryTables>, rollup: Rollup): Promise<number> {
   const rows = await store.db
     .selectFrom('tel_open as o')
@@ -159,7 +186,7 @@ export async function loadOpen(store: Store<TelemetryTables>, rollup: Rollup): P
     .orderBy('o.t')
     .execute();
   for (const r of rows) if (r.tier === '10s' || r.tier === '1m' || r.tier === '1h') rollup.restoreOpen(defOf(r), r.tier, closedOf(r), Number(r.id));
-  await store.db.deleteFrom('tel_open').execute();
+  await store.db.deleteFrom('tel_open').where('tier', 'not in', ['10s', '1m', '1h']).execute();
   return rows.length;
 }
 

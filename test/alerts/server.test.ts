@@ -72,7 +72,7 @@ alerts:
     const a = await until('backup-missing firing', async () => (await alerts('?state=firing')).find((x) => x.labels.alertname === 'backup-missing'));
     expect(a.labels.service).toBe('jobs');
     expect(a.annotations.summary).toMatch(/^no backup for none for \d/);
-    expect((await s.api('/api/v1/heartbeat/nightly', { method: 'POST', token: null })).status).toBe(200);
+    expect((await s.api(`/api/v1/heartbeat/nightly/${s.monitor.heartbeats.secretOf('nightly')}`, { method: 'POST', token: null })).status).toBe(200);
     await until('backup-missing resolved', async () => (await alerts('?state=resolved')).find((x) => x.labels.alertname === 'backup-missing'));
     expect((await rules())['backup-missing']?.state).toBe('inactive');
   });

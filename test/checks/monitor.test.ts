@@ -159,7 +159,8 @@ describe.each(storeTargets)('monitor on $name', (target) => {
     const cfg = parseConfig(`services:\n  backups:\n    checks:\n      - heartbeat: { token: nightly, period: 1h, grace: 10m }\n`, 't.yaml');
     const m = new Monitor({ store, events: new EventLog(store), schedule: false, now: () => now });
     await m.start(cfg);
-    expect(await m.ping('nope')).toBe(false);
+    expect(await m.ping('nope', 'x')).toBe(false);
+    expect(await m.ping('nightly', 'not-the-secret')).toBe(false);
     now += 30 * 60_000;
     await m.runNow();
     expect(m.check('backups', 'heartbeat')?.summary.state).toBe('up');
@@ -167,7 +168,7 @@ describe.each(storeTargets)('monitor on $name', (target) => {
     await m.runNow();
     await m.runNow();
     expect(m.check('backups', 'heartbeat')?.summary.state).toBe('down');
-    expect(await m.ping('nightly')).toBe(true);
+    expect(await m.ping('nightly', m.heartbeats.secretOf('nightly') as string)).toBe(true);
     expect(m.check('backups', 'heartbeat')?.summary).toMatchObject({ state: 'up', last: { ok: true } });
     await m.stop();
   });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -130,7 +130,7 @@ describe('shipshape token and status', () => {
     expect(cli(['token', 'revoke', id, '--data-dir', data]).stdout).toMatch(/revoked token "ci"/);
     expect(cli(['token', 'list', '--data-dir', data, '--json']).stdout).toMatch(/"revoked_at": "\d{4}-/);
     expect(cli(['token', 'create', '--scope', 'root', '--data-dir', data]).stderr).toMatch(/Allowed choices are read, write, admin/);
-  });
+  }, 90_000);
 });
 
 describe('shipshape up', () => {
@@ -150,15 +150,20 @@ describe('shipshape up', () => {
     return { child, exited, waitFor, output: () => out };
   }
 
-  it('prints the first admin token once; SIGTERM mid-check stops gracefully with nothing half-written', async () => {
+  it('writes the first admin token once to a 0600 file (stdout is no terminal); SIGTERM mid-check stops gracefully with nothing half-written', async () => {
     const t = await startTarget();
     t.set({ hang: true });
     const data = join(dir, 'up-data');
-    const p = writeConfig('up.yaml', `services:\n  slow:\n    checks:\n      - http: { url: "${t.url}/", every: 1s, timeout: 20s }\n  fast:\n    checks:\n      - tcp: { host: 127.0.0.1, port: ${t.port}, every: 1s }\n`);
+    const p = writeConfig('up.yaml', `services:\n  slow:\n    checks:\n      - http: { url: "${t.url}/", every: 2s, timeout: 2s }\n  fast:\n    checks:\n      - tcp: { host: 127.0.0.1, port: ${t.port}, every: 1s }\n`);
     const up = startUp(['--config', p, '--port', '0', '--data-dir', data]);
     try {
-      await up.waitFor(/shown only this once:\s+ss_\S+/);
+      await up.waitFor(/admin API token was created and written to \S*first-admin-token/);
       await up.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
+      const tokenFile = join(data, 'first-admin-token');
+      const firstToken = readFileSync(tokenFile, 'utf8').trim();
+      expect(firstToken).toMatch(/^ss_\S+$/);
+      expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+      expect(up.output()).not.toContain(firstToken);
       const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(up.output())?.[1];
       // the fast check has succeeded (its bucket is open) and the hanging check is in flight
       await expect.poll(async () => (await fetch(`${url}/api/health/fast`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
@@ -187,19 +192,44 @@ describe('shipshape up', () => {
     await again.waitFor(/listening on/);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
-    expect(again.output()).not.toMatch(/shown only this once/);
+    expect(again.output()).not.toMatch(/shown only this once|admin API token was created/);
   });
 
   it('refuses a second server on the same data dir', async () => {
     const data = join(dir, 'twice');
     const p = writeConfig('twice.yaml', 'services: {}\n');
-    const first = startUp(['--config', p, '--port', '0', '--data-dir', data], { SHIPSHAPE_ADMIN_TOKEN: 'x'.repeat(20) });
+    const first = startUp(['--config', p, '--port', '0', '--data-dir', data], { SHIPSHAPE_ADMIN_TOKEN: 'cli-test-admin-token-0123456789' });
     await first.waitFor(/listening on/);
     const second = cli(['up', '--config', p, '--port', '0', '--data-dir', data]);
     expect(second.status).toBe(1);
     expect(second.stderr).toMatch(/another shipshape \(pid \d+\) is already running on/);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+  });
+
+  it('starts again at once after kill -9 (the lock dies with the process)', async () => {
+    const data = join(dir, 'killed');
+    const p = writeConfig('killed.yaml', 'services: {}\n');
+    const env = { SHIPSHAPE_ADMIN_TOKEN: 'cli-test-admin-token-0123456789' };
+    const first = startUp(['--config', p, '--port', '0', '--data-dir', data], env);
+    await first.waitFor(/listening on/);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const again = startUp(['--config', p, '--port', '0', '--data-dir', data], env);
+    try {
+      await again.waitFor(/listening on/);
+    } finally {
+      again.child.kill('SIGTERM');
+    }
+    expect(await again.exited).toBe(0);
+    expect(again.output()).not.toMatch(/already running/);
+  });
+
+  it('a weak SHIPSHAPE_ADMIN_TOKEN stops the start with a clear message', () => {
+    const p = writeConfig('weak.yaml', 'services: {}\n');
+    const r = cli(['up', '--config', p, '--port', '0', '--data-dir', join(dir, 'weak')], { env: { SHIPSHAPE_ADMIN_TOKEN: 'a' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^shipshape: SHIPSHAPE_ADMIN_TOKEN must be at least 16 characters/);
   });
 
   it('a locked store is a clear error at start', async () => {

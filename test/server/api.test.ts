@@ -90,7 +90,7 @@ describe('HTTP API', () => {
     }
     const publicRoutes = s.server.shipshapeRoutes.filter((r) => r.scope === 'public').map((r) => r.url);
     // the only public API routes: sign-in, heartbeat pings and ingest (which checks an ingest token itself)
-    expect([...new Set(publicRoutes.filter((u) => u.startsWith('/api/v1')))].sort()).toEqual(['/api/v1/alerts/webhook', '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/heartbeat/:token', '/api/v1/ingest']);
+    expect([...new Set(publicRoutes.filter((u) => u.startsWith('/api/v1')))].sort()).toEqual(['/api/v1/alerts/webhook', '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/heartbeat/:token', '/api/v1/heartbeat/:token/:secret', '/api/v1/ingest']);
   });
 
   it('scopes: a read token reads but cannot run checks or manage tokens; revoked tokens stop working', async () => {
@@ -166,8 +166,12 @@ describe('HTTP API', () => {
   });
 
   it('heartbeat push URL: known tokens ping (no auth), unknown ones 404', async () => {
-    const res = await fetch(`${s.url}/api/v1/heartbeat/nightly-backup`, { method: 'POST' });
+    const list = (await (await s.api('/api/v1/heartbeats')).json()) as { items: { name: string; path: string }[] };
+    const path = list.items.find((h) => h.name === 'nightly-backup')?.path;
+    expect(path).toBeDefined();
+    const res = await fetch(`${s.url}${path}`, { method: 'POST' });
     expect(res.status).toBe(200);
+    expect((await fetch(`${s.url}/api/v1/heartbeat/nightly-backup`, { method: 'POST' })).status).toBe(404);
     const check = (await (await s.api('/api/v1/services/backups/checks/heartbeat')).json()) as { state: string; last: { ok: boolean } };
     expect(check).toMatchObject({ state: 'up', last: { ok: true } });
     expect((await fetch(`${s.url}/api/v1/heartbeat/not-a-token`, { method: 'POST' })).status).toBe(404);

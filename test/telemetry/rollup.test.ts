@@ -54,7 +54,7 @@ for (const target of storeTargets) {
 
     it('flushes 10s buckets, downsamples to minutes and hours, and survives a restart without loss', async () => {
       const clock = { now: T0 };
-      const yaml = 'services: {}\ningest:\n  tokens: [x]\n';
+      const yaml = 'services: {}\ningest:\n  tokens: [rollup-test-token-7d2e9a]\n';
       let { tel } = setup(store, yaml, clock);
       await tel.start?.();
       // 90 minutes: each 10s, 10 requests (1 error) on two routes

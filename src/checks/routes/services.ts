@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Page } from '../../core/api-types.js';
-import type { ServiceSummary, StateChange } from '../api-types.js';
+import type { CheckSummary, ServiceSummary, StateChange } from '../api-types.js';
 import type { Monitor } from '../monitor.js';
 import { decodeCursor, encodeCursor, HttpProblem, notFound, parse } from '../../core/http/problem.js';
 
@@ -71,7 +71,13 @@ export function serviceRoutes(app: FastifyInstance, deps: { monitor: Monitor }):
     return { items, next_cursor: items.length === q.limit ? encodeCursor((items[items.length - 1] as StateChange).id) : null };
   });
 
-  app.get('/api/v1/checks', read, async () => ({ items: monitor.allChecks(), next_cursor: null }));
+  app.get('/api/v1/checks', read, async (req): Promise<Page<CheckSummary>> => {
+    const q = parse(pageQuery.extend({ limit: z.coerce.number().int().min(1).max(500).default(100) }), req.query, 'query');
+    const offset = decodeCursor<number>(q.cursor, 'number') ?? 0;
+    const all = monitor.allChecks(offset, q.limit + 1);
+    const items = all.slice(0, q.limit);
+    return { items, next_cursor: all.length > q.limit ? encodeCursor(offset + q.limit) : null };
+  });
 
   const findCheck = (service: string, check: string) => {
     const c = monitor.check(service, check);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { ConfigFinding } from '../module.js';
+import { isSecretName, redactUrlCredentials } from '../redact.js';
 import type { CoreConfig } from './schema.js';
 
 export interface ConfigIssue {
@@ -98,8 +99,26 @@ function positionOf(doc: Document, lc: LineCounter, path: readonly PropertyKey[]
   return { line: pos.line, column: pos.col };
 }
 
+/** A key path whose values may be secrets: `…password`, `…token`, `headers.*`, `env.*`, `…dsn`… */
+export function isSecretPath(path: readonly PropertyKey[]): boolean {
+  return path.some((seg) => typeof seg === 'string' && (isSecretName(seg) || seg === 'headers' || seg === 'env' || seg === 'tokens'));
+}
+
+/** A message about a value that must not show it: secret paths hide the value, URLs lose their passwords. */
+function maskMessage(message: string, path: readonly PropertyKey[], at: unknown): string {
+  let out = message;
+  if (isSecretPath(path) && (typeof at === 'string' || typeof at === 'number') && String(at).length >= 3) {
+    out = out.split(JSON.stringify(at)).join('"***"').split(String(at)).join('***');
+  }
+  return redactUrlCredentials(out);
+}
+
 function zodMessage(issue: z.core.$ZodIssue, raw: unknown, hints: LoadOptions['hints']): string {
   const at = issue.path.reduce<unknown>((acc, k) => (acc && typeof acc === 'object' ? (acc as Record<PropertyKey, unknown>)[k] : undefined), raw);
+  return maskMessage(zodText(issue, at, hints), issue.path, at);
+}
+
+function zodText(issue: z.core.$ZodIssue, at: unknown, hints: LoadOptions['hints']): string {
   switch (issue.code) {
     case 'unrecognized_keys': {
       const keys = issue.keys;
@@ -107,7 +126,8 @@ function zodMessage(issue: z.core.$ZodIssue, raw: unknown, hints: LoadOptions['h
       return `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}${hint ? `: ${hint}` : ''}`;
     }
     case 'invalid_type': {
-      const got = at === undefined ? 'nothing' : at === null ? 'null' : Array.isArray(at) ? 'a list' : typeof at === 'object' ? 'a mapping' : `${typeof at} ${JSON.stringify(at)}`;
+      const shown = isSecretPath(issue.path) ? '(value hidden)' : JSON.stringify(at);
+      const got = at === undefined ? 'nothing' : at === null ? 'null' : Array.isArray(at) ? 'a list' : typeof at === 'object' ? 'a mapping' : `${typeof at} ${shown}`;
       if (at === undefined) return `is required (expected ${issue.expected})`;
       return `expected ${issue.expected}, got ${got}`;
     }
@@ -157,7 +177,22 @@ export function parseConfig<Raw = CoreConfig>(text: string, file: string, opts: 
   });
   if (issues.length) throw new ConfigError(issues);
 
-  const raw = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // an alias bomb (a billion laughs) stops here instead of eating memory
+    raw = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (e) {
+    let offset = 0;
+    visit(doc, {
+      Alias(_k, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const p = lc.linePos(offset);
+    const why = /alias/i.test((e as Error).message) ? 'too many aliases (a YAML alias bomb?); expand the aliases or use fewer' : (e as Error).message;
+    throw new ConfigError([{ file, line: p.line, column: p.col, path: '', message: `invalid YAML: ${why}` }]);
+  }
   const parsed = opts.schema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -175,7 +210,7 @@ export function parseConfig<Raw = CoreConfig>(text: string, file: string, opts: 
       continue;
     }
     const pos = positionOf(doc, lc, f.path);
-    issues.push({ file, line: pos.line, column: pos.column, path: pathToString(f.path), message: f.message });
+    issues.push({ file, line: pos.line, column: pos.column, path: pathToString(f.path), message: redactUrlCredentials(f.message) });
   }
   if (issues.length) throw new ConfigError(issues);
   return { file, raw: parsed.data as Raw, warnings: out };

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { AnyModule } from '../module.js';
+import { weakSecretReason } from '../tokens.js';
 import { duration, size } from './zod-units.js';
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -17,13 +18,49 @@ const serverShape = {
   health_details: z.boolean().default(true).meta({ description: 'include per-check messages in the public /api/health' }),
 };
 
+/** An ingest token: empty (an unset variable, ignored) or at least 16 characters of random text. */
+const ingestSecret = z.string().superRefine((t, ctx) => {
+  if (t === '') return;
+  const why = weakSecretReason(t);
+  if (why) ctx.addIssue({ code: 'custom', message: `an ingest token ${why}` });
+});
+
 /** Who may send telemetry and how much; modules that ingest add their own keys (`config.extend.ingest`). */
 const ingestShape = {
+  // an entry is a token, or { token, services, kinds, max_series } for a restricted (browser-facing) one; the
+  // output stays string[] (the guard's view) and carries the restrictions, by token, as a non-enumerable
+  // `rules` property (read by the telemetry module: src/telemetry/config.ts tokenRules)
   tokens: z
-    .array(z.string())
+    .array(
+      z.union([
+        ingestSecret,
+        z
+          .object({
+            token: ingestSecret,
+            services: z.array(z.string().min(1)).min(1).optional().meta({ description: 'the only services this token may send for' }),
+            kinds: z
+              .array(z.enum(['requests', 'vitals', 'events', 'metrics', 'traces', 'errors']))
+              .min(1)
+              .optional()
+              .meta({ description: 'the only kinds of data this token may send (a browser token: [vitals, events])' }),
+            max_series: z.number().int().min(1).optional().meta({ description: 'new telemetry series this token may create' }),
+          })
+          .strict(),
+      ]),
+    )
     .default([])
-    .transform((list) => list.filter((t) => t !== ''))
-    .meta({ description: 'ingest tokens (OTLP, Sentry DSN key, SDK); empty values from unset variables are ignored' }),
+    .transform((list) => {
+      const rules: Record<string, { services?: string[]; kinds?: string[]; max_series?: number }> = {};
+      const tokens: string[] = [];
+      for (const e of list) {
+        const t = typeof e === 'string' ? e : e.token;
+        if (t === '') continue;
+        tokens.push(t);
+        if (typeof e !== 'string') rules[t] = { services: e.services, kinds: e.kinds, max_series: e.max_series };
+      }
+      return Object.defineProperty(tokens, 'rules', { value: rules, enumerable: false });
+    })
+    .meta({ description: 'ingest tokens (OTLP, Sentry DSN key, SDK): a string, or { token, services, kinds, max_series } to restrict one; empty values from unset variables are ignored' }),
   max_body: size().default(5 * 1024 * 1024).meta({ description: 'largest request body accepted after decompression (5MB)' }),
   rate_limit: z
     .object({ requests: z.number().int().min(1).default(600), per: duration().default(60_000) })
@@ -41,6 +78,7 @@ export const EXTENSIBLE = { server: serverShape, ingest: ingestShape } as const;
 
 export interface CoreConfig {
   $schema?: string;
+  empty?: boolean;
   server: { host?: string; port?: number; health_details: boolean };
   ingest: { tokens: string[]; max_body: number; rate_limit: { requests: number; per: number } };
   services: Record<string, { description?: string }>;
@@ -54,7 +92,7 @@ export function buildConfigSchema(modules: readonly AnyModule[]) {
     if (prev) throw new Error(`config key "${key}" is claimed by both ${prev} and ${by}`);
     owner.set(key, by);
   };
-  for (const k of ['$schema', 'server', 'ingest', 'services', 'description']) claim(k, 'core');
+  for (const k of ['$schema', 'server', 'ingest', 'services', 'description', 'empty']) claim(k, 'core');
   const service: Record<string, z.ZodType> = { ...serviceShape };
   const extended: Record<string, Record<string, z.ZodType>> = { server: { ...serverShape }, ingest: { ...ingestShape } };
   const sections: Record<string, z.ZodType> = {};
@@ -80,6 +118,10 @@ export function buildConfigSchema(modules: readonly AnyModule[]) {
   return z
     .object({
       $schema: z.string().optional(),
+      empty: z
+        .boolean()
+        .optional()
+        .meta({ description: 'true: this config is deliberately empty, so a hot reload may apply it although it removes every check, ingest token and channel' }),
       server: z.object(extended.server as z.ZodRawShape).strict().prefault({}),
       ingest: z.object(extended.ingest as z.ZodRawShape).strict().prefault({}),
       services: z.record(name('service'), serviceSchema).default({}),

@@ -2,10 +2,10 @@
  * Shipshape's own store: Kysely over better-sqlite3 (the embedded default, a file under the data
  * dir) or PostgreSQL (SHIPSHAPE_DATABASE_URL). One query layer serves both.
  */
-import { mkdirSync, accessSync, constants, existsSync } from 'node:fs';
+import { mkdirSync, accessSync, closeSync, constants, existsSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, type DialectAdapter, type Generated } from 'kysely';
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver, type Generated, type SqliteDialectConfig } from 'kysely';
 import { migrateModules, type ModuleMigrations } from './migrate.js';
 import { redactUrlCredentials } from '../redact.js';
 
@@ -103,7 +103,28 @@ class TransactionalSqliteAdapter extends SqliteAdapter {
     return true;
   }
 }
+/**
+ * After some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM…) SQLite rolls the transaction back
+ * by itself; Kysely's own ROLLBACK then fails with "no transaction is active", and that error
+ * would replace the real cause (a full disk) on its way to the caller.
+ */
+class StoreSqliteDriver extends SqliteDriver {
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } catch (e) {
+      if (/no transaction is active/i.test((e as Error).message)) return;
+      throw e;
+    }
+  }
+}
 class TransactionalSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): Driver {
+    return new StoreSqliteDriver(this.settings);
+  }
   override createAdapter(): DialectAdapter {
     return new TransactionalSqliteAdapter();
   }
@@ -112,7 +133,8 @@ class TransactionalSqliteDialect extends SqliteDialect {
 async function openSqlite(dataDir: string): Promise<Store> {
   const file = join(dataDir, 'shipshape.db');
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // the store holds token hashes, check output and events: for Shipshape's user only
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw new StoreError(`cannot create the data directory ${dataDir}: ${(e as Error).message}`);
   }
@@ -125,6 +147,8 @@ async function openSqlite(dataDir: string): Promise<Store> {
   const { default: Database } = await import('better-sqlite3');
   let sqlite: SqliteDatabase | undefined;
   try {
+    // create the file 0600 before SQLite does (it would use the umask: 0644); its -wal and -shm files take its mode
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     sqlite = new Database(file, { timeout: 2000 });
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');

@@ -15,12 +15,14 @@ export function authRoutes(app: FastifyInstance, deps: { tokens: Tokens; secureC
       const body = parse(z.object({ token: z.string().min(1).max(200) }).strict(), req.body, 'body');
       const tok = await tokens.verify(body.token.trim());
       if (!tok) throw new HttpProblem(401, 'Unauthorized', 'that token is not valid (unknown or revoked)');
-      reply.setCookie(COOKIE, body.token.trim(), { path: '/', httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, maxAge: 30 * 86400 });
+      // Secure when forced, or when the request came over HTTPS (directly, or per X-Forwarded-Proto from a trusted proxy)
+      const secure = deps.secureCookies || req.protocol === 'https';
+      reply.setCookie(COOKIE, body.token.trim(), { path: '/', httpOnly: true, sameSite: 'strict', secure, maxAge: 30 * 86400 });
       return { token: tok.name, scopes: tok.scopes };
     },
   );
-  app.post('/api/v1/auth/logout', { config: { scope: 'public' } }, async (_req, reply) => {
-    reply.clearCookie(COOKIE, { path: '/' });
+  app.post('/api/v1/auth/logout', { config: { scope: 'public' } }, async (req, reply) => {
+    reply.clearCookie(COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: deps.secureCookies || req.protocol === 'https' });
     return reply.code(204).send();
   });
   app.get('/api/v1/auth/me', { config: { scope: 'read' } }, async (req): Promise<Me> => ({ token: req.token?.name ?? '', scopes: req.token?.scopes ?? [] }));

@@ -10,13 +10,16 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './core/config/load.js';
 import { EventLog } from './core/events.js';
+import { useEgressConfig } from './core/egress.js';
+import { closeEgressAgent } from './core/egress-http.js';
 import { IngestGuard } from './core/http/ingest.js';
+import { StorageHealth } from './core/storage-health.js';
 import { createMetrics } from './core/metrics.js';
 import type { AnyModule, ModuleContext, ModuleDefinition, ModuleLifecycle } from './core/module.js';
 import { StoreError, type Store } from './core/store/db.js';
 import { Tokens, WeakSecretError, weakSecretReason } from './core/tokens.js';
 import { loadConfig, modules as allModules, openStore, type RootStore } from './modules.js';
-import { buildServer } from './server/app.js';
+import { buildServer, type ServerDeps } from './server/app.js';
 
 export const VERSION: string = (() => {
   try {
@@ -41,6 +44,8 @@ export interface StartOptions {
   webRoot?: string;
   /** the modules to run (default: every module in src/modules.ts) */
   modules?: readonly AnyModule[];
+  /** HTTP server settings over the config's `server:` keys, and routes to add before listening (tests) */
+  server?: Pick<ServerDeps, 'limits' | 'trustedProxies' | 'secureCookies'> & { extend?: (app: FastifyInstance) => void };
 }
 
 export interface Running {
@@ -140,6 +145,8 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
     if (why) throw new WeakSecretError(`SHIPSHAPE_ADMIN_TOKEN ${why}`);
   }
   let config = loadConfig(opts.configPath);
+  // outbound connections (checks, channels, scrapes) follow the egress policy of the config in force
+  useEgressConfig(() => config.raw.egress);
   for (const w of config.warnings) log.warn(w);
   const unlock = opts.databaseUrl ? () => undefined : await lockDataDir(opts.dataDir ?? '.shipshape');
   let store: RootStore;
@@ -152,6 +159,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
   const events = new EventLog(store);
   const tokens = new Tokens(store, events);
   const metrics = createMetrics();
+  const storage = new StorageHealth(store, events, log.child({ component: 'storage' }));
   const ingest = new IngestGuard(() => config.raw.ingest);
 
   let firstAdminToken: string | undefined;
@@ -173,6 +181,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       logger: log,
       metrics,
       ingest,
+      storage,
       config: () => config as Config<never>,
       now: Date.now,
       version: VERSION,
@@ -195,7 +204,26 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
     throw e;
   }
 
-  const server = await buildServer({ modules: instances, tokens, events, metrics, version: VERSION, logger: log, webRoot: opts.webRoot });
+  const server = await buildServer({
+    modules: instances,
+    tokens,
+    events,
+    metrics,
+    version: VERSION,
+    logger: log,
+    webRoot: opts.webRoot,
+    onStorageFull: (_cause, err) => storage.report(err),
+    selfHealth: () => storage.state(),
+    limits: {
+      requestTimeoutMs: config.raw.server.request_timeout,
+      keepAliveTimeoutMs: config.raw.server.keep_alive_timeout,
+      maxConnectionsPerClient: config.raw.server.max_connections_per_client,
+      ...opts.server?.limits,
+    },
+    trustedProxies: opts.server?.trustedProxies ?? config.raw.server.trusted_proxies,
+    secureCookies: opts.server?.secureCookies ?? config.raw.server.secure_cookies,
+  });
+  opts.server?.extend?.(server);
   const host = opts.host ?? config.raw.server.host ?? '127.0.0.1';
   const port = opts.port ?? config.raw.server.port ?? 4600;
   try {
@@ -276,7 +304,9 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       watcher?.close();
       clearInterval(tokenRefresh);
       await server.close();
+      storage.stop();
       for (const m of [...instances].reverse()) await m.instance.stop?.().catch((e) => log.error({ err: e, module: m.name }, 'stopping failed'));
+      await closeEgressAgent();
       await events.append({ type: 'shipshape.stopped', actor: 'system', subject: 'shipshape', data: {} }).catch(() => undefined);
       await store.close();
       unlock();

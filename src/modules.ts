@@ -13,13 +13,14 @@ import { openStore as openWith, type OpenOptions, type Store } from './core/stor
 import type { ModuleMigrations } from './core/store/migrate.js';
 import { coreMigrations } from './core/store/migrations.js';
 import { errors, type ErrorsRaw } from './errors/index.js';
+import { incidents, type IncidentsRaw } from './incidents/index.js';
 import { notify, type NotifyRaw } from './notify/index.js';
 import { telemetry, type TelemetryRaw } from './telemetry/index.js';
 
-export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify];
+export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents];
 
 /** The whole config as the composition root sees it: every module's view of it at once. */
-export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw;
+export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw;
 
 export const configSchema = buildConfigSchema(modules);
 

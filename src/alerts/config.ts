@@ -18,6 +18,11 @@ export const alertRuleSchema = z
     runbook_url: z.string().url().optional(),
     keep_firing_for: duration().default(0).meta({ description: 'stay firing this long after the condition clears (hysteresis)' }),
     min_samples: z.number().int().min(0).optional().meta({ description: 'do not fire on fewer samples in the window (default: 20 for rates and quantiles)' }),
+    incident: z
+      .object({ severity: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,15}$/, 'an incident severity is P0..P3 or a level name from incidents.severities') })
+      .strict()
+      .optional()
+      .meta({ description: 'open an incident when this alert fires (a flapping alert joins or re-opens its incident): severity P0..P3 or a configured level name' }),
   })
   .strict()
   .superRefine((rule, ctx) => {

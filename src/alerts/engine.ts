@@ -319,7 +319,10 @@ export class AlertEngine {
   }
 
   private async emit(type: string, inst: Inst, actor: string): Promise<void> {
-    await this.opts.events.append({ type, actor, subject: `alert:${inst.labels.alertname ?? inst.fingerprint}`, data: toInstance(inst) as unknown as Record<string, unknown> });
+    // a rule's `incident:` setting rides along so the incidents module can open or join one
+    const incident = inst.rule !== null ? this.rules.get(inst.rule)?.cfg.incident : undefined;
+    const data = { ...toInstance(inst), ...(incident ? { incident } : {}) };
+    await this.opts.events.append({ type, actor, subject: `alert:${inst.labels.alertname ?? inst.fingerprint}`, data: data as unknown as Record<string, unknown> });
   }
 
   /** Alerts pushed from outside (Prometheus, Alertmanager, Grafana, PagerDuty). */

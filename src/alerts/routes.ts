@@ -1,7 +1,9 @@
 /**
  * HTTP routes of the alerts domain.
  *
- * Alerts in (ingest token, `public` scope; the IngestGuard checks the token and the quota):
+ * Alerts in (ingest token, `public` scope; the IngestGuard checks the token, that it may send the
+ * kind `alerts` and the quota; alerts belong to no service, so a token restricted to `services`,
+ * such as a browser token, gets 403 whatever the alert's labels say):
  * - `POST /api/v2/alerts`: Prometheus' alert push format (what Prometheus sends Alertmanager).
  * - `POST /api/v1/alerts/webhook`: Alertmanager webhook payload version 4 (Grafana sends the same).
  * - `POST /v2/enqueue`: PagerDuty Events API v2; the routing_key is an ingest token.
@@ -18,7 +20,7 @@ import { amBody, fromAlertmanager, fromPagerDuty, fromPrometheus, pdBody, promBo
 export function alertRoutes(app: FastifyInstance, deps: { engine: AlertEngine; guard: IngestGuard; now: () => number }): void {
   const ingest = { config: { scope: 'public' as const }, bodyLimit: 1024 * 1024 };
   // token from the headers, checked before the body is read; PagerDuty's is in the body (routing_key)
-  const authed = { ...ingest, onRequest: async (req: FastifyRequest) => deps.guard.check(presentedIngestToken(req)) };
+  const authed = { ...ingest, onRequest: async (req: FastifyRequest) => void deps.guard.check(presentedIngestToken(req), { kind: 'alerts' }) };
   const read = { config: { scope: 'read' as const } };
 
   app.post('/api/v2/alerts', authed, async (req, reply) => {
@@ -35,7 +37,7 @@ export function alertRoutes(app: FastifyInstance, deps: { engine: AlertEngine; g
 
   app.post('/v2/enqueue', { ...ingest, bodyLimit: 512 * 1024 }, async (req, reply) => {
     const raw = req.body as { routing_key?: unknown } | undefined;
-    deps.guard.check(typeof raw?.routing_key === 'string' ? raw.routing_key : presentedIngestToken(req));
+    deps.guard.check(typeof raw?.routing_key === 'string' ? raw.routing_key : presentedIngestToken(req), { kind: 'alerts' });
     const { alert, dedupKey } = fromPagerDuty(parse(pdBody, req.body, 'body'), () => randomBytes(16).toString('hex'));
     await deps.engine.receive([alert], 'pagerduty');
     return reply.code(202).send({ status: 'success', message: 'Event processed', dedup_key: dedupKey });

@@ -38,7 +38,7 @@ export const checks = defineModule<ChecksApi, ChecksTables, ChecksRaw>({
   migrations: checksMigrations,
   events: CHECK_EVENTS,
   create(ctx) {
-    const monitor = new Monitor({ store: ctx.store, events: ctx.events, logger: ctx.logger.child({ component: 'checks' }), metrics: ctx.metrics, now: ctx.now });
+    const monitor = new Monitor({ store: ctx.store, events: ctx.events, logger: ctx.logger.child({ component: 'checks' }), metrics: ctx.metrics, now: ctx.now, onStoreError: (e) => ctx.storage.report(e) });
     return {
       monitor,
       query: liveChecksQuery(monitor, ctx.config, ctx.now),

@@ -44,6 +44,8 @@ export interface MonitorOptions {
   logger?: Logger;
   metrics?: Metrics;
   now?: () => number;
+  /** a write to the store failed; true when handled (a full disk is reported, not logged each time) */
+  onStoreError?: (err: unknown) => boolean;
   /** false: run checks only when asked (runNow), e.g. to drive them step by step */
   schedule?: boolean;
 }
@@ -184,7 +186,7 @@ export class Monitor {
     for (const r of svcRows) this.services.set(r.service, { state: r.state as ServiceState, since: Number(r.since), changes: [] });
     for (const c of changes) this.services.get(c.service)?.changes.push({ at: Number(c.at), to: c.to_state as ServiceState });
     await this.apply(config);
-    this.flushTimer = setInterval(() => void this.flush().catch((e) => this.opts.logger?.error({ err: e }, 'writing check history failed; will retry')), 5000);
+    this.flushTimer = setInterval(() => void this.flush().catch((e) => this.opts.onStoreError?.(e) || this.opts.logger?.error({ err: e }, 'writing check history failed; will retry')), 5000);
     this.flushTimer.unref();
     const prune = () => void this.history.prune().catch((e) => this.opts.logger?.error({ err: e }, 'pruning history failed'));
     this.pruneTimer = setInterval(prune, 3600_000);

@@ -65,10 +65,15 @@ export class EventLog {
     return () => this.bus.off('notice', fn);
   }
 
-  /** Newest first; `before` is an event id cursor; `type` may end in `.*` for a family (`deploy.*`). */
-  async list(opts: { limit: number; before?: number; type?: string; subject?: string }): Promise<EventRecord[]> {
+  /**
+   * Newest first; `before` is an event id cursor; `type` may end in `.*` for a family (`deploy.*`);
+   * `since` / `until` bound the time (epoch ms, inclusive).
+   */
+  async list(opts: { limit: number; before?: number; type?: string; subject?: string; since?: number; until?: number }): Promise<EventRecord[]> {
     let q = this.store.db.selectFrom('events').selectAll().orderBy('id', 'desc').limit(opts.limit);
     if (opts.before !== undefined) q = q.where('id', '<', opts.before);
+    if (opts.since !== undefined) q = q.where('at', '>=', opts.since);
+    if (opts.until !== undefined) q = q.where('at', '<=', opts.until);
     if (opts.type?.endsWith('.*')) q = q.where('type', 'like', `${opts.type.slice(0, -2).replace(/[%_\\]/g, '')}.%`);
     else if (opts.type) q = q.where('type', '=', opts.type);
     if (opts.subject) q = q.where('subject', '=', opts.subject);

@@ -16,6 +16,7 @@ import type { Config } from './config/load.js';
 import type { EventLog } from './events.js';
 import type { IngestGuard } from './http/ingest.js';
 import type { Metrics } from './metrics.js';
+import type { StorageHealth } from './storage-health.js';
 import type { Dialect, Store } from './store/db.js';
 
 /** What the composition root gives a module when it creates it. */
@@ -27,6 +28,8 @@ export interface ModuleContext<Tables = unknown, Raw = CoreConfig> {
   metrics: Metrics;
   /** ingest tokens and quotas, for modules that take telemetry in */
   ingest: IngestGuard;
+  /** report failed background writes: a full disk degrades Shipshape's health until space is back */
+  storage: StorageHealth;
   /** the config in force (changes on hot reload) */
   config(): Config<Raw>;
   now(): number;

@@ -28,7 +28,9 @@ export const errorsConfig = {
   sections: { errors: errorsSchema.prefault({}) },
   service: { sentry: sentrySchema },
   validate(raw: ErrorsRaw): ConfigFinding[] {
-    if (Object.values(raw.services).some((svc) => svc.sentry) && raw.ingest.tokens.some((t) => !/^[A-Za-z0-9_]+$/.test(t))) {
+    // only tokens that may send errors are DSN keys
+    const dsnKeys = raw.ingest.tokens.filter((t) => !t.kinds || t.kinds.includes('errors'));
+    if (Object.values(raw.services).some((svc) => svc.sentry) && dsnKeys.some((t) => !/^[A-Za-z0-9_]+$/.test(t.token))) {
       return [{ path: ['ingest', 'tokens'], message: 'Sentry SDKs accept only letters, digits and "_" in a DSN key; a token with other characters cannot be used in a DSN', warning: true }];
     }
     return [];

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Counter } from 'prom-client';
 import { actorOf } from '../core/http/auth.js';
 import { decodeCursor, encodeCursor, HttpProblem, notFound, parse } from '../core/http/problem.js';
-import type { IngestGuard } from '../core/http/ingest.js';
+import type { IngestGuard, IngestNeed } from '../core/http/ingest.js';
 import { envelopeEvents, EnvelopeError, keyFromDsn, parseEnvelope, parseStoreBody, presentedSentryKey } from './envelope.js';
 import { bodyBytes, peekFirstLine, rawBodies } from '../core/http/body.js';
 import type { Issues } from './issues.js';
@@ -50,10 +50,18 @@ export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
      * the rest of the body is read. A `/store/` body never carries the key.
      */
     const authed = new WeakSet<FastifyRequest>();
+    /**
+     * A token restricted to services may send errors only to a project one of them claims
+     * (`services.<name>.sentry.project`); an unclaimed project belongs to no service (null).
+     */
+    const need = (req: FastifyRequest): IngestNeed => {
+      const p = (req.params as { projectId?: string }).projectId ?? '';
+      return { kind: 'errors', service: /^\d{1,9}$/.test(p) ? issues.serviceOf(Number(p)) : null };
+    };
     const preParsing = async (req: FastifyRequest, _reply: FastifyReply, payload: Readable): Promise<Readable> => {
       const key = presentedSentryKey(req);
       if (key !== undefined || !req.routeOptions.url?.endsWith('/envelope/')) {
-        guard.check(key);
+        guard.check(key, need(req));
         authed.add(req);
         return payload;
       }
@@ -65,7 +73,7 @@ export function errorRoutes(app: FastifyInstance, deps: ErrorRouteDeps): void {
         /* no readable key: 401 below */
       }
       try {
-        guard.check(keyFromDsn(dsn));
+        guard.check(keyFromDsn(dsn), need(req));
       } catch (e) {
         body.resume(); // what was read is dropped; the rest of the body drains (within the request deadline)
         throw e;

@@ -13,6 +13,7 @@ import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
 import { ServiceError, storageFullCause } from '../core/errors.js';
 import type { EventLog } from '../core/events.js';
+import type { StorageState } from '../core/storage-health.js';
 import { HttpProblem, problemType, sendProblem } from '../core/http/problem.js';
 import { assertJsonDepth } from '../core/http/json.js';
 import type { Metrics } from '../core/metrics.js';
@@ -44,6 +45,8 @@ export interface ServerDeps {
   limits?: Partial<HttpLimits>;
   /** a request failed because the store's disk is full (a hook for health reporting) */
   onStorageFull?: (cause: string, err: unknown) => void;
+  /** Shipshape's own state for /health (today: whether the store can write) */
+  selfHealth?: () => StorageState;
   /** where the built dashboard lives (default: dist/web of this package) */
   webRoot?: string;
 }
@@ -160,7 +163,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerAuth(app, deps.tokens);
 
   // Shipshape's own liveness (the services' health reports are the checks module's /api/health)
-  app.get('/health', { config: { scope: 'public' } }, async () => ({ status: 'ok', version: deps.version, uptime_s: Math.round((Date.now() - startedAt) / 1000) }));
+  // Shipshape's own liveness (the services' health reports are the checks module's /api/health):
+  // degraded (503) while its store cannot write, naming the cause
+  app.get('/health', { config: { scope: 'public' } }, async (_req, reply) => {
+    const storage = deps.selfHealth?.() ?? { full: false };
+    const body = { status: storage.full ? 'degraded' : 'ok', version: deps.version, uptime_s: Math.round((Date.now() - startedAt) / 1000), storage };
+    reply.header('cache-control', 'no-store');
+    return reply.code(storage.full ? 503 : 200).send(body);
+  });
   authRoutes(app, { tokens: deps.tokens, secureCookies: deps.secureCookies ?? false });
   eventRoutes(app, { events: deps.events, tokens: deps.tokens, recheckMs: limits.streamRecheckMs, onClose: (fn) => app.addHook('preClose', async () => fn()) });
   metricsRoutes(app, { metrics: deps.metrics });

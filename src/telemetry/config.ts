@@ -41,21 +41,7 @@ export const telemetryConfig = { extend: { ingest: ingestKeys } };
 export type IngestConfig = CoreConfig['ingest'] & z.output<z.ZodObject<typeof ingestKeys>>;
 export type TelemetryRaw = CoreConfig & { ingest: IngestConfig };
 
-export type IngestKind = 'requests' | 'vitals' | 'events' | 'metrics' | 'traces' | 'errors';
-
-/** The restrictions of a token given as `{ token, services, kinds, max_series }` in `ingest.tokens`. */
-export interface TokenRule {
-  services?: string[];
-  kinds?: IngestKind[];
-  max_series?: number;
-}
-
-/** The restrictions of a presented token (undefined: an unrestricted token). */
-export function tokenRule(ingest: Pick<IngestConfig, 'tokens'>, token: string | undefined): TokenRule | undefined {
-  if (token === undefined) return undefined;
-  const rules = (ingest.tokens as string[] & { rules?: Record<string, TokenRule> }).rules;
-  return rules && Object.hasOwn(rules, token) ? rules[token] : undefined;
-}
+export type { IngestKind } from '../core/config/schema.js';
 
 /** The per-service series limit in force. */
 export function perServiceLimit(ingest: IngestConfig): number {

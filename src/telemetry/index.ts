@@ -7,15 +7,16 @@ import { Counter, Gauge } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config/load.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
-import { perServiceLimit, telemetryConfig, tokenRule, type IngestConfig, type TelemetryRaw } from './config.js';
+import { perServiceLimit, telemetryConfig, type IngestConfig, type TelemetryRaw } from './config.js';
 import { telemetryMigrations, type TelemetryTables } from './migrations.js';
-import { OtlpConverter } from './otlp/convert.js';
 import { Scraper } from './prometheus.js';
 import { telemetryRoutes } from './routes.js';
 import { rollupQuery } from './query.js';
 import { Rollup, type Kind, type Limit, type Row, type SeriesDef } from './rollup.js';
 import { loadOpen, loadRecent, prune, writeCheckpoint, writeOpen } from './storage.js';
 import type { TelemetryQuery, TelemetrySink } from './types.js';
+import { takenBatches } from './sdk.js';
+import { encodeSdkBatch, JournaledOtlp, Wal, type WalKind } from './wal.js';
 
 export { storedTelemetryQuery } from './storage.js';
 export type { TelemetryQuery, TelemetrySink, Stat, VitalName } from './types.js';
@@ -24,8 +25,9 @@ export interface TelemetryDomain extends ModuleLifecycle<TelemetryRaw> {
   sink: TelemetrySink;
   query: TelemetryQuery;
   /**
-   * Close due buckets and write a checkpoint (closed rows and the changed open buckets) now; what
-   * was ingested before the call is in the store when it resolves (the ingest routes answer after it).
+   * Close due buckets and write a checkpoint (closed rows and the changed open buckets, and the
+   * deletion of the write-ahead log rows it covers) now; what was ingested before the call is in the
+   * store's rollup tables when it resolves.
    */
   flush(): Promise<void>;
   /** how many series are in memory */
@@ -85,12 +87,14 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
   const rollup = new Rollup({
     maxSeries: () => cfg().max_series,
     maxSeriesPerService: () => perServiceLimit(cfg()),
-    maxSeriesPerOrigin: (token) => tokenRule(cfg(), token)?.max_series ?? cfg().max_series_per_token,
+    maxSeriesPerOrigin: (token) => ctx.ingest.entry(token)?.max_series ?? cfg().max_series_per_token,
     collect: true,
     onLimited,
   });
   const query = rollupQuery(rollup, ctx.now);
-  const otlp = new OtlpConverter(rollup, (ctx.now() - 60_000) * 1e6);
+  const otlp = new JournaledOtlp(rollup, (ctx.now() - 60_000) * 1e6);
+  const wal = new Wal(ctx.store);
+  deltaCounter('shipshape_telemetry_wal_total', 'Telemetry write-ahead log: appends (one INSERT each), rows (one per ingest request) and body bytes written', 'what', wal.stats);
   new Gauge({ name: 'shipshape_telemetry_series', help: 'Telemetry series in memory', registers: [registry], collect() {
     this.set(rollup.seriesCount);
   } });
@@ -131,14 +135,27 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     ctx.now,
   );
 
-  // ---- checkpoints (group commit) ----------------------------------------------------------------
-  // One checkpoint at a time writes, in one transaction, the closed buckets and the open buckets of
-  // every series that changed, as they were when it started. An ingest request answers after the
-  // checkpoint that started after its samples were taken (concurrent requests share it), so what
-  // was acknowledged survives a crash (`loadOpen` restores it). The 2s tick is a checkpoint too.
+  // ---- durability: write-ahead log + checkpoints ---------------------------------------------------
+  // An ingest request appends one row to `tel_wal` (group-committed with concurrent ones, wal.ts)
+  // and answers once it is stored. Every 2s a checkpoint writes, in one transaction, the closed
+  // buckets, the open buckets of every series that changed (`tel_open`) as they were when it
+  // started, and deletes the log rows that snapshot covers. At start `tel_open` is restored and the
+  // log rows left are replayed on top: what was acknowledged survives a crash, nothing counts twice.
+  const durable = (kind: WalKind): Promise<void> => {
+    if (kind === 'sdk') {
+      const taken = takenBatches.get(rollup);
+      if (!taken) return Promise.resolve();
+      takenBatches.delete(rollup);
+      return wal.append(kind, taken.now, rollup.openFrom, encodeSdkBatch(taken.batch, taken.now));
+    }
+    const taken = otlp.take();
+    if (!taken || taken.journal.size === 0) return Promise.resolve();
+    return wal.append(kind, taken.at, rollup.openFrom, taken.journal.encode());
+  };
   let lastPrune = 0;
   let flushFailures = 0;
-  const doCheckpoint = async () => {
+  const writeSnapshot = async (walUpTo: number | undefined) => {
+    // synchronous up to the write: the snapshot and the log rows it covers are taken together
     const now = ctx.now();
     rollup.advance(now);
     const rows = rollup.pending;
@@ -148,7 +165,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     for (const s of dirty.ten) rollup.openRows(s, '10s', open);
     for (const s of dirty.upper) rollup.openRows(s, 'upper', open);
     try {
-      await writeCheckpoint(ctx.store, rows, dirty, open, now);
+      await writeCheckpoint(ctx.store, rows, dirty, open, now, walUpTo);
       if (flushFailures > 0) log.info('telemetry rows are being written again');
       flushFailures = 0;
     } catch (e) {
@@ -162,6 +179,10 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
       }
       throw e;
     }
+  };
+  const doCheckpoint = async () => {
+    await wal.checkpoint(writeSnapshot);
+    const now = ctx.now();
     if (now - lastPrune >= PRUNE_EVERY) {
       lastPrune = now;
       await prune(ctx.store, cfg().retention, now).catch((e) => log.warn({ err: e }, 'pruning telemetry failed'));
@@ -197,9 +218,8 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
       now: ctx.now,
       store: ctx.store,
       configuredServices: () => Object.keys(ctx.config().raw.services),
-      tokenRule: (token) => tokenRule(cfg(), token),
-      limitsTokens: (token) => tokenRule(cfg(), token)?.max_series !== undefined || cfg().max_series_per_token !== undefined,
-      durable: flush,
+      limitsTokens: (token) => ctx.ingest.entry(token)?.max_series !== undefined || cfg().max_series_per_token !== undefined,
+      durable,
       log,
     });
 
@@ -212,6 +232,8 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
       const restored = await loadOpen(ctx.store, rollup);
       await loadRecent(ctx.store, rollup, ctx.now());
       if (restored > 0) log.info({ buckets: restored }, 'telemetry buckets restored from the last stop');
+      const replayed = await wal.replay(rollup, log);
+      if (replayed.rows > 0) log.info(replayed, 'telemetry ingest requests replayed from the write-ahead log');
       await flush().catch(() => undefined);
       scraper.apply(cfg().prometheus);
       // a failed checkpoint is logged once by doCheckpoint and retried on the next tick
@@ -226,7 +248,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
       scraper.stop();
       await flush().catch(() => undefined);
       await flush();
-      await writeOpen(ctx.store, rollup.snapshotOpen(), ctx.now());
+      await wal.checkpoint((walUpTo) => writeOpen(ctx.store, rollup.snapshotOpen(), ctx.now(), walUpTo));
     },
     routes,
   };

@@ -34,6 +34,22 @@ export interface TelOpenTable extends TelBucketTable {
   tier: string;
 }
 
+/**
+ * The write-ahead log of acknowledged ingest requests (src/telemetry/wal.ts): one row per request,
+ * appended before it is answered, deleted by the checkpoint that covers it, replayed at start.
+ */
+export interface TelWalTable {
+  /** sequence number, in the order the samples were taken (assigned in memory, not by the store) */
+  id: number;
+  /** the ingest time (epoch ms) the samples were taken with */
+  at: number;
+  kind: 'sdk' | 'otlp_metrics' | 'otlp_traces';
+  /** the rollup's `openFrom` when the samples were taken (replay clamps to the same buckets) */
+  open_from: number;
+  /** the samples taken (src/telemetry/wal.ts: sdk `encodeSdkBatch`, otlp_* `Journal`) */
+  body: Uint8Array;
+}
+
 /** The telemetry module's tables; its store handle is typed with these only. */
 export interface TelemetryTables {
   tel_series: TelSeriesTable;
@@ -41,6 +57,7 @@ export interface TelemetryTables {
   tel_1m: TelBucketTable;
   tel_1h: TelBucketTable;
   tel_open: TelOpenTable;
+  tel_wal: TelWalTable;
 }
 
 export const TIER_TABLE = { '10s': 'tel_10s', '1m': 'tel_1m', '1h': 'tel_1h' } as const;
@@ -92,6 +109,19 @@ export function telemetryMigrations(dialect: Dialect): Record<string, Migration>
           .addColumn('last', num)
           .addColumn('sketch', blob)
           .addPrimaryKeyConstraint('tel_open_pk', ['series_id', 'tier', 't'])
+          .execute();
+      },
+    },
+    '0101_telemetry_wal': {
+      async up(db: AnyDB) {
+        await db.schema
+          .createTable('tel_wal')
+          // SQLite: `integer primary key` is the rowid (no second index)
+          .addColumn('id', dialect === 'postgres' ? 'bigint' : 'integer', (c) => c.primaryKey())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('open_from', 'bigint', (c) => c.notNull())
+          .addColumn('body', blob, (c) => c.notNull())
           .execute();
       },
     },

@@ -5,6 +5,8 @@
  * gauges, summaries give their quantiles as gauges, histograms and summaries give `_sum` and
  * `_count` as counters (histogram buckets are not kept). Failures are logged once per change.
  */
+import { egressFetch } from '../core/egress-http.js';
+import { egressDenial } from '../core/egress.js';
 import type { Logger } from 'pino';
 import type { MetricSample } from './types.js';
 
@@ -109,7 +111,8 @@ export function parsePrometheusText(text: string, service: string, now: number):
 
 /** Scrape one target once. */
 export async function scrape(t: ScrapeTarget, now: () => number): Promise<MetricSample[]> {
-  const res = await fetch(t.url, {
+  // through the egress policy: a scrape target is an outbound request like a check
+  const res = await egressFetch(t.url, {
     headers: { accept: 'text/plain;version=0.0.4;q=0.9,*/*;q=0.1', ...(t.headers ?? {}) },
     signal: AbortSignal.timeout(t.timeout),
     redirect: 'follow',
@@ -168,7 +171,7 @@ export class Scraper {
           if (job.healthy === false) this.logger.info({ url: t.url, service: t.service }, 'prometheus scrape recovered');
           job.healthy = true;
         } catch (e) {
-          if (job.healthy !== false) this.logger.warn({ url: t.url, service: t.service, error: (e as Error).message }, 'prometheus scrape failed');
+          if (job.healthy !== false) this.logger.warn({ url: t.url, service: t.service, error: egressDenial(e)?.message ?? (e as Error).message }, 'prometheus scrape failed');
           job.healthy = false;
         }
         if (!job.stopped) {

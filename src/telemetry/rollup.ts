@@ -128,6 +128,14 @@ export interface RollupOptions {
 
 export type Limit = 'max_series' | 'max_series_per_service' | 'max_series_per_token';
 
+/** Sees every sample the rollup is given while set (`Rollup.tap`): the WAL journal of a request. */
+export interface RollupTap {
+  request(service: string, route: string, durationMs: number, error: boolean, at: number, count: number): void;
+  vital(service: string, page: string, name: string, value: number, at: number): void;
+  event(service: string, name: string, value: number, count: number, at: number): void;
+  metric(service: string, name: string, labels: Record<string, string>, type: 'gauge' | 'counter', value: number, at: number): void;
+}
+
 /** A window's aggregate over matching series. */
 export interface Agg {
   series: number;
@@ -174,6 +182,8 @@ export class Rollup {
    * synchronous batch, so new series count against that token's budget; undefined otherwise.
    */
   origin: string | undefined = undefined;
+  /** when set, sees every sample given (src/telemetry/wal.ts journals an OTLP request's samples) */
+  tap: RollupTap | undefined = undefined;
   /** series whose open 10s buckets (`dirty`) or open minute/hour (`dirtyUpper`) changed since the last takeDirty() */
   private dirty: Series[] = [];
   private dirtyUpper: Series[] = [];
@@ -297,6 +307,7 @@ export class Rollup {
   // ---- ingest (hot paths: no per-sample allocation beyond new series and buckets) ----------------
 
   request(service: string, route: string, durationMs: number, error: boolean, at: number, count: number, now: number): boolean {
+    if (this.tap !== undefined) this.tap.request(service, route, durationMs, error, at, count);
     const s = this.series('requests', service, route, '', null, null, count);
     if (!s) return false;
     const b = this.bucket(s, at, now);
@@ -311,6 +322,7 @@ export class Rollup {
   }
 
   vital(service: string, page: string, name: string, value: number, at: number, now: number): boolean {
+    if (this.tap !== undefined) this.tap.vital(service, page, name, value, at);
     const s = this.series('vitals', service, name, page, null, null, 1);
     if (!s) return false;
     const b = this.bucket(s, at, now);
@@ -324,6 +336,7 @@ export class Rollup {
   }
 
   event(service: string, name: string, value: number, count: number, at: number, now: number): boolean {
+    if (this.tap !== undefined) this.tap.event(service, name, value, count, at);
     const s = this.series('events', service, name, '', null, null, count);
     if (!s) return false;
     const b = this.bucket(s, at, now);
@@ -333,6 +346,7 @@ export class Rollup {
   }
 
   metric(service: string, name: string, labels: Record<string, string>, type: 'gauge' | 'counter', value: number, at: number, now: number): boolean {
+    if (this.tap !== undefined) this.tap.metric(service, name, labels, type, value, at);
     const sub = canonicalLabels(labels);
     const s = this.series('metrics', service, name, sub, labels, type, 1);
     if (!s) return false;

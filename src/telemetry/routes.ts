@@ -10,7 +10,7 @@ import { HttpProblem, notFound, parse } from '../core/http/problem.js';
 import type { Logger } from 'pino';
 import type { Store } from '../core/store/db.js';
 import { chart } from './chart.js';
-import type { IngestKind, TokenRule } from './config.js';
+import type { IngestKind } from './config.js';
 import type { TelemetryTables } from './migrations.js';
 import { attributes, OtlpError, type ConvertResult, type OtlpConverter } from './otlp/convert.js';
 import { decodeProto, encodeProto, MetricsRequest, MetricsResponse, TraceRequest, TraceResponse } from './otlp/proto.js';
@@ -27,30 +27,14 @@ export interface TelemetryRouteDeps {
   now: () => number;
   store: Store<TelemetryTables>;
   configuredServices: () => string[];
-  /** the restrictions of a presented ingest token (undefined: unrestricted) */
-  tokenRule: (token: string | undefined) => TokenRule | undefined;
   /** whether new series count against this token's own budget */
   limitsTokens: (token: string) => boolean;
-  /** resolves once everything taken so far is in the store (a checkpoint) */
-  durable: () => Promise<void>;
+  /**
+   * Log the samples the request just took (call it synchronously after taking them); resolves once
+   * they are in the store (the write-ahead log, src/telemetry/wal.ts).
+   */
+  durable: (kind: 'sdk' | 'otlp_metrics' | 'otlp_traces') => Promise<void>;
   log: Logger;
-}
-
-function forbidden(detail: string): HttpProblem {
-  return new HttpProblem(403, 'Forbidden', detail);
-}
-
-/** 403 unless a restricted token may send `kinds` for `services`. */
-function checkRule(rule: TokenRule | undefined, services: Iterable<string>, kinds: IngestKind[]): void {
-  if (!rule) return;
-  if (rule.kinds) {
-    const allowed = rule.kinds;
-    const bad = kinds.filter((k) => !allowed.includes(k));
-    if (bad.length > 0) throw forbidden(`this ingest token may not send ${bad.join(', ')} (it is restricted to ${allowed.join(', ')})`);
-  }
-  if (rule.services) {
-    for (const svc of services) if (!rule.services.includes(svc)) throw forbidden(`this ingest token may not send data for service "${svc.slice(0, 100)}" (it is restricted to ${rule.services.join(', ')})`);
-  }
 }
 
 function batchKinds(b: Batch): IngestKind[] {
@@ -77,9 +61,9 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
   const { rollup, otlp, received, guard, store } = deps;
   /** answer only once the samples are in the store (so an acknowledged batch survives a crash) */
   let storeFailures = 0;
-  const stored = async () => {
+  const stored = async (kind: 'sdk' | 'otlp_metrics' | 'otlp_traces') => {
     try {
-      await deps.durable();
+      await deps.durable(kind);
       storeFailures = 0;
     } catch (e) {
       if (storeFailures++ === 0) deps.log.error({ err: e }, 'telemetry could not be stored; answering ingest with 503');
@@ -100,8 +84,7 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
     const proto = type === 'application/x-protobuf' || type === 'application/protobuf';
     if (!proto && type !== 'application/json') throw new HttpProblem(415, 'Unsupported Media Type', `send OTLP as application/x-protobuf or application/json (got "${type || 'no content-type'}")`);
     const token = presentedIngestToken(req);
-    const rule = deps.tokenRule(token);
-    checkRule(rule, [], [kind]);
+    const entry = guard.permit(token, { kind });
     const bytes = await bodyBytes(req, deps.maxBody());
     let body: unknown;
     try {
@@ -109,7 +92,7 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
     } catch (e) {
       throw new HttpProblem(400, 'Bad Request', `the body is not a valid OTLP ${proto ? 'protobuf' : 'JSON'} ${kind === 'metrics' ? 'ExportMetricsServiceRequest' : 'ExportTraceServiceRequest'}: ${(e as Error).message}`);
     }
-    if (rule?.services) checkRule(rule, otlpServices(body, kind), []);
+    if (entry.services) for (const service of otlpServices(body, kind)) guard.permit(entry, { kind, service });
     let r: ConvertResult;
     try {
       r = asOrigin(token, () => (kind === 'metrics' ? otlp.metrics(body, deps.now()) : otlp.traces(body, deps.now())));
@@ -119,7 +102,7 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
     }
     if (kind === 'metrics') received.otlp_metrics += r.accepted;
     else received.otlp_traces += r.accepted;
-    await stored();
+    await stored(kind === 'metrics' ? 'otlp_metrics' : 'otlp_traces');
     const partial = r.rejected > 0 ? { partialSuccess: kind === 'metrics' ? { rejectedDataPoints: r.rejected, errorMessage: r.reason ?? '' } : { rejectedSpans: r.rejected, errorMessage: r.reason ?? '' } } : {};
     reply.code(200);
     if (proto) return reply.type('application/x-protobuf').send(Buffer.from(encodeProto(kind === 'metrics' ? MetricsResponse : TraceResponse, partial)));
@@ -154,10 +137,10 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
       const bytes = await bodyBytes(req, deps.maxBody());
       const batch = parseBatch(bytes.toString('utf8'));
       const token = presentedIngestToken(req);
-      checkRule(deps.tokenRule(token), [batch.service], batchKinds(batch));
+      for (const kind of batchKinds(batch)) guard.permit(token, { kind, service: batch.service });
       const r = asOrigin(token, () => ingestBatch(rollup, batch, deps.now()));
       received.sdk += r.accepted;
-      await stored();
+      await stored('sdk');
       return reply.code(202).send(r);
     });
   });

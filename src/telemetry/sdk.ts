@@ -15,8 +15,8 @@ export const MAX_VITALS = 2_000;
 export const MAX_EVENTS = 10_000;
 const VITALS = new Set(['LCP', 'INP', 'CLS', 'FCP', 'TTFB']);
 /** client clocks are honoured within this much skew, else the arrival time is used */
-const PAST = 10 * 60_000;
-const FUTURE = 60_000;
+export const SDK_PAST = 10 * 60_000;
+export const SDK_FUTURE = 60_000;
 
 export const batchSchema = z.object({
   service: z.string().min(1).max(100),
@@ -94,13 +94,17 @@ export function parseBatch(text: string): Batch {
   return b;
 }
 
+/** The last batch `ingestBatch` gave a rollup and the ingest time it used: the route logs it next (wal.ts). */
+export const takenBatches = new WeakMap<Rollup, { batch: Batch; now: number }>();
+
 /** Feed a validated batch to the rollups; returns how many samples were taken and dropped. */
 export function ingestBatch(rollup: Rollup, b: Batch, now: number): { accepted: number; dropped: number } {
   const service = b.service;
+  takenBatches.set(rollup, { batch: b, now });
   let accepted = 0;
   let dropped = 0;
-  const lo = now - PAST;
-  const hi = now + FUTURE;
+  const lo = now - SDK_PAST;
+  const hi = now + SDK_FUTURE;
   const when = (at: unknown) => (typeof at === 'number' && at >= lo && at <= hi ? at : now);
   if (b.requests) {
     for (const x of b.requests as Item[]) {

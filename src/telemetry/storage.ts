@@ -116,13 +116,15 @@ export async function writeRows(store: Store<TelemetryTables>, rows: Row[], now:
 }
 
 /**
- * A checkpoint, in one transaction: the closed rows, and the open buckets of the series that
- * changed (`dirty`) replacing what `tel_open` held for them. After a crash, `loadOpen` restores
- * exactly the state of the last checkpoint, consistent with the closed rows it wrote.
+ * A checkpoint, in one transaction: the closed rows, the open buckets of the series that changed
+ * (`dirty`) replacing what `tel_open` held for them, and the deletion of the write-ahead log rows
+ * the snapshot covers (ids up to `walUpTo`). After a crash, `loadOpen` restores exactly the state of
+ * the last checkpoint, consistent with the closed rows it wrote, and the log holds what came after.
  */
-export async function writeCheckpoint(store: Store<TelemetryTables>, closed: Row[], dirty: { ten: Series[]; upper: Series[] }, open: Row[], now: number): Promise<void> {
-  if (closed.length === 0 && open.length === 0 && dirty.ten.every((s) => s.id === undefined) && dirty.upper.every((s) => s.id === undefined)) return;
+export async function writeCheckpoint(store: Store<TelemetryTables>, closed: Row[], dirty: { ten: Series[]; upper: Series[] }, open: Row[], now: number, walUpTo?: number): Promise<void> {
+  if (walUpTo === undefined && closed.length === 0 && open.length === 0 && dirty.ten.every((s) => s.id === undefined) && dirty.upper.every((s) => s.id === undefined)) return;
   await store.db.transaction().execute(async (trx) => {
+    if (walUpTo !== undefined) await trx.deleteFrom('tel_wal').where('id', '<=', walUpTo).execute();
     await ensureIds(trx, closed.length === 0 ? open : open.length === 0 ? closed : [...closed, ...open], now);
     await upsertClosed(trx, closed);
     const idsOf = (list: Series[]) => list.filter((s) => s.id !== undefined).map((s) => s.id as number);
@@ -135,9 +137,13 @@ export async function writeCheckpoint(store: Store<TelemetryTables>, closed: Row
   });
 }
 
-/** At a graceful stop: partial rows into the tier tables, and the raw open buckets to restore. */
-export async function writeOpen(store: Store<TelemetryTables>, snap: { raw: Row[]; partial: Row[] }, now: number): Promise<void> {
+/**
+ * At a graceful stop: partial rows into the tier tables, and the raw open buckets to restore (and
+ * the write-ahead log rows the snapshot covers, ids up to `walUpTo`).
+ */
+export async function writeOpen(store: Store<TelemetryTables>, snap: { raw: Row[]; partial: Row[] }, now: number, walUpTo?: number): Promise<void> {
   await store.db.transaction().execute(async (trx) => {
+    if (walUpTo !== undefined) await trx.deleteFrom('tel_wal').where('id', '<=', walUpTo).execute();
     await ensureIds(trx, [...snap.raw, ...snap.partial], now);
     for (const tier of TIERS) await upsert(trx, tier, snap.partial.filter((r) => r.tier === tier).map(rowOf));
     await trx.deleteFrom('tel_open').execute();

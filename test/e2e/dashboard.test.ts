@@ -45,7 +45,7 @@ describe('dashboard (Chromium)', () => {
         '  web:',
         '    checks:',
         '      - name: health',
-        `        http: { url: "http://127.0.0.1:${targetPort}/api/health", every: 1s, timeout: 2s }`,
+        `        http: { url: "http://127.0.0.1:${targetPort}/api/health", every: 1s, timeout: 1s }`,
         '        conditions: [\'body.status == "healthy"\']',
         '        down_after: 1',
         '',

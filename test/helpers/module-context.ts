@@ -6,15 +6,18 @@ import type { EventLog } from '../../src/core/events.js';
 import { IngestGuard } from '../../src/core/http/ingest.js';
 import type { Metrics } from '../../src/core/metrics.js';
 import type { ModuleContext } from '../../src/core/module.js';
+import { StorageHealth } from '../../src/core/storage-health.js';
 import type { RawConfig, RootStore } from '../../src/modules.js';
 
 export function moduleContext(opts: { store: RootStore; events: EventLog; config: () => Config<RawConfig>; now: () => number; metrics?: Metrics; use?: ModuleContext['use'] }): ModuleContext<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   return {
     store: opts.store as ModuleContext['store'],
     events: opts.events,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger,
     metrics: opts.metrics ?? ({ registry: new Registry() } as unknown as Metrics),
     ingest: new IngestGuard(() => opts.config().raw.ingest, opts.now),
+    storage: new StorageHealth(opts.store, opts.events, logger),
     config: opts.config,
     now: opts.now,
     version: 'test',

@@ -104,5 +104,14 @@ describe('problem+json for malformed and failing requests', () => {
     expect(res?.status).toBe(503);
     expect(res?.headers.get('retry-after')).toBeTruthy();
     expect(h.logs.some((l) => /SQLITE_FULL/.test(String(l.msg)))).toBe(true);
+
+    // Shipshape's own health says so, by name, until space is back; then it recovers by itself
+    const health = await fetch(`${h.url}/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'degraded', storage: { full: true, cause: 'SQLITE_FULL' } });
+    await sql.raw('pragma max_page_count = 1073741823').execute(h.store.db);
+    await expect.poll(async () => (await fetch(`${h.url}/health`)).status, { timeout: 20_000, interval: 250 }).toBe(200);
+    const types = (await h.events.list({ limit: 50 })).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['shipshape.storage_full', 'shipshape.storage_recovered']));
   });
 });

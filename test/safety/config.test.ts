@@ -38,7 +38,7 @@ describe('ingest tokens (item 6)', () => {
       expect(e.message).toMatch(/shipshape\.yaml:4:\d+: ingest\.tokens\[0\]: /);
       expect(e.message).not.toContain(weak);
     }
-    expect(parseConfig('ingest:\n  tokens: ["sdk-ingest-token-0123", ""]\n', 'shipshape.yaml', { env: {} }).raw.ingest.tokens).toEqual(['sdk-ingest-token-0123']);
+    expect(parseConfig('ingest:\n  tokens: ["sdk-ingest-token-0123", ""]\n', 'shipshape.yaml', { env: {} }).raw.ingest.tokens).toEqual([{ token: 'sdk-ingest-token-0123' }]);
   });
 });
 

@@ -69,7 +69,7 @@ describe('hot reload of an emptied config (item 14)', () => {
     writeFileSync(s.configPath, '');
     expect(await s.reload()).toBe(false);
     expect(s.monitor.serviceNames()).toEqual(['web']);
-    expect(s.config().raw.ingest.tokens).toEqual(['sdk-ingest-token-0123']);
+    expect(s.config().raw.ingest.tokens).toEqual([{ token: 'sdk-ingest-token-0123' }]);
     const ev = (await (await s.api('/api/v1/events?type=config.rejected')).json()) as { items: { data: { error: string } }[] };
     expect(ev.items[0]?.data.error).toMatch(/removes every/);
     writeFileSync(s.configPath, '# deliberately nothing\nempty: true\n');

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { formatDuration } from '../../core/config/units.js';
+import { egressDenial } from '../../core/egress.js';
 import { compileCondition } from '../conditions.js';
 import type { Observation, RunContext } from '../types.js';
 
@@ -140,6 +141,8 @@ function rootError(err: unknown): ErrnoLike {
  * `TLS error: certificate has expired`.
  */
 export function networkErrorText(err: unknown, host: string, port?: number | string): string {
+  const denied = egressDenial(err);
+  if (denied) return denied.message; // `egress denied: 169.254.169.254 is in 169.254.0.0/16 (egress.deny)`
   const e = rootError(err);
   const code = typeof e.code === 'string' ? e.code : undefined;
   const where = port === undefined || port === '' ? host : hostPort(host, port);

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import type { CheckKind, Observation } from '../types.js';
-import { deadline, elapsed, failed, redactUrlCredentials } from './_util.js';
+import { maskAssignments, scrub, secretEnvValues } from '../../core/redact.js';
+import { deadline, elapsed, failed } from './_util.js';
 
 /** stdout and stderr are each kept up to this many bytes. */
 export const OUTPUT_CAP = 64 * 1024;
@@ -22,11 +23,35 @@ const spec = z
       .optional()
       .meta({ description: 'program and arguments, run without a shell: ["pg_isready", "-h", "db"]' }),
     cwd: z.string().min(1).optional().meta({ description: 'working directory' }),
-    env: z.record(z.string(), z.string()).optional().meta({ description: 'extra environment variables' }),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({ description: 'environment variables for the command; it otherwise gets only PATH, HOME, LANG, TZ and the like, never SHIPSHAPE_*' }),
+    public_output: z
+      .boolean()
+      .default(false)
+      .meta({ description: "show the command's output in the public /api/health (default false: only authenticated API users see it)" }),
     expect_exit: z.number().int().min(0).max(255).default(0).meta({ description: 'expected exit code (default 0)' }),
   })
   .strict()
   .refine((s) => (s.run === undefined) !== (s.argv === undefined), { message: 'set either run (a shell command) or argv (a list), not both' });
+
+/** The variables a command inherits from Shipshape's environment; everything else must be named in `env:`. */
+export const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TMPDIR', 'TERM'];
+
+/** A minimal environment plus the check's `env:`; Shipshape's own variables never pass. */
+export function commandEnv(extra: Record<string, string> | undefined, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const k of INHERITED_ENV) if (from[k] !== undefined) out[k] = from[k];
+  out.PATH ??= '/usr/local/bin:/usr/bin:/bin';
+  for (const [k, v] of Object.entries(extra ?? {})) out[k] = v;
+  return out;
+}
+
+/** Values a command's output must not show: secret variables of Shipshape and the check's secret-named `env:` values. */
+export function commandSecrets(extra: Record<string, string> | undefined): string[] {
+  return [...secretEnvValues(process.env), ...secretEnvValues(extra ?? {})];
+}
 
 function killGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -66,7 +91,7 @@ export const command: CheckKind<typeof spec> = {
   },
   describe(s) {
     const text = s.run ?? (s.argv ?? []).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-    const clean = redactUrlCredentials(text).replace(/\s+/g, ' ').trim();
+    const clean = maskAssignments(text).replace(/\s+/g, ' ').trim();
     return `$ ${clean.length > 80 ? `${clean.slice(0, 77)}...` : clean}`;
   },
   run(s, ctx) {
@@ -82,7 +107,7 @@ export const command: CheckKind<typeof spec> = {
       try {
         child = spawn(file, args, {
           cwd: s.cwd,
-          env: s.env ? { ...process.env, ...s.env } : process.env,
+          env: commandEnv(s.env),
           stdio: ['ignore', 'pipe', 'pipe'],
           detached: true,
         });
@@ -91,6 +116,8 @@ export const command: CheckKind<typeof spec> = {
         resolve(failed(start, `could not start ${file}: ${(e as Error).message}`));
         return;
       }
+      const secrets = commandSecrets(s.env);
+      const clean = (t: string): string => scrub(t, secrets);
       const stdout = new Capture();
       const stderr = new Capture();
       child.stdout?.on('data', (c: Buffer) => stdout.push(c));
@@ -118,8 +145,8 @@ export const command: CheckKind<typeof spec> = {
           values: {
             exit_code: exit.code,
             signal: exit.signal,
-            stdout: stdout.text(),
-            stderr: stderr.text(),
+            stdout: clean(stdout.text()),
+            stderr: clean(stderr.text()),
             ...(stdout.truncated ? { stdout_truncated: true } : {}),
             ...(stderr.truncated ? { stderr_truncated: true } : {}),
           },
@@ -132,7 +159,7 @@ export const command: CheckKind<typeof spec> = {
           // anything that ignores SIGTERM gets SIGKILL; the check does not wait for it
           setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE).unref();
         }
-        finish(failed(start, dl.reason(), { stdout: stdout.text(), stderr: stderr.text() }));
+        finish(failed(start, dl.reason(), { stdout: clean(stdout.text()), stderr: clean(stderr.text()) }));
       };
       child.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') {

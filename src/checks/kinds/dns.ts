@@ -2,6 +2,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { egressDenial, egressResolve } from '../../core/egress.js';
 import type { CheckKind, Observation } from '../types.js';
 import { deadline, elapsed, failed, quote } from './_util.js';
 
@@ -96,13 +97,15 @@ export const dns: CheckKind<typeof spec> = {
     const server = s.server ? parseServer(s.server) : undefined;
     try {
       if (server) {
-        let ip = server.host;
-        if (isIP(ip) === 0) {
-          try {
-            ip = (await dnsPromises.lookup(server.host)).address;
-          } catch (e) {
-            return failed(start, `DNS server ${server.host} not found (${(e as NodeJS.ErrnoException).code ?? 'lookup failed'})`);
-          }
+        // the server is an outbound target like any other: a literal IP is checked against the
+        // egress policy, a name resolved through it (the resolver then talks to that address)
+        let ip: string;
+        try {
+          ip = (await egressResolve(server.host)).address;
+        } catch (e) {
+          const denied = egressDenial(e);
+          if (denied) return failed(start, denied.message);
+          return failed(start, `DNS server ${server.host} not found (${(e as NodeJS.ErrnoException).code ?? 'lookup failed'})`);
         }
         resolver.setServers([serverAddress(ip, server.port)]);
       }

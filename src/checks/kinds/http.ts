@@ -7,6 +7,8 @@ import { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { duration } from '../../core/config/zod-units.js';
+import { egressConnector } from '../../core/egress-http.js';
+import { assertEgressHost, egressLookup, egressPolicy, type EgressPolicy } from '../../core/egress.js';
 import type { CheckKind, CommonSpec, Observation, RunContext } from '../types.js';
 import { certValues, deadline, elapsed, failed, mentions, networkErrorText, quote, redactUrlCredentials } from './_util.js';
 
@@ -70,7 +72,9 @@ function originKey(hostname: string, port: string, protocol: string): string {
 }
 
 function makeAgent(rejectUnauthorized: boolean): Agent {
-  const base = buildConnector({ timeout: CONNECT_TIMEOUT, rejectUnauthorized, keepAlive: true });
+  // the egress policy is applied at connect time: literal IPs and denied names before any socket,
+  // every resolved address by the lookup (so a re-bound name cannot reach a denied address)
+  const base = egressConnector(buildConnector({ timeout: CONNECT_TIMEOUT, rejectUnauthorized, keepAlive: true, lookup: egressLookup } as buildConnector.BuildOptions));
   const connect: buildConnector.connector = (opts, cb) => {
     base(opts, (...args) => {
       const [err, socket] = args;
@@ -91,8 +95,19 @@ function makeAgent(rejectUnauthorized: boolean): Agent {
 
 let secureAgent: Agent | undefined;
 let insecureAgent: Agent | undefined;
+/** the egress policy the pooled connections were checked against */
+let agentsPolicy: EgressPolicy | undefined;
 
 function agentFor(insecure: boolean): Agent {
+  const policy = egressPolicy();
+  if (agentsPolicy !== policy) {
+    // a new policy (config reload): pooled connections were checked against the old one
+    const old = [secureAgent, insecureAgent];
+    secureAgent = undefined;
+    insecureAgent = undefined;
+    agentsPolicy = policy;
+    for (const a of old) void a?.close().catch(() => undefined);
+  }
   if (insecure) return (insecureAgent ??= makeAgent(false));
   return (secureAgent ??= makeAgent(true));
 }
@@ -215,6 +230,8 @@ async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: numbe
   const agent = agentFor(s.insecure);
   let redirects = 0;
   for (;;) {
+    // each hop (redirects included) is checked before it is requested; the connector checks again at connect time
+    assertEgressHost(url.hostname);
     const send = (): Promise<Dispatcher.ResponseData> =>
       request(url, { method: method as Dispatcher.HttpMethod, headers, body, signal, dispatcher: agent, headersTimeout: null, bodyTimeout: null });
     let res: Dispatcher.ResponseData;
@@ -244,8 +261,9 @@ async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: numbe
         delete headers['content-length'];
       }
       if (next.origin !== url.origin) {
-        delete headers.authorization;
-        delete headers.cookie;
+        // like browsers drop Authorization: no credential of this check goes to another origin
+        // (X-Api-Key and every other header the check sets, and Basic auth from the URL)
+        for (const k of Object.keys(headers)) if (k !== 'user-agent' && k !== 'content-type' && k !== 'accept') delete headers[k];
       }
       if (next.username || next.password) {
         next.username = '';

@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { z } from 'zod';
+import { egressDenial, egressSocket } from '../../core/egress.js';
 import type { CheckKind, Observation } from '../types.js';
 import { deadline, elapsed, failed, firstLine, networkErrorText, redactUrlCredentials, scrub, urlPassword } from './_util.js';
 
@@ -57,6 +58,8 @@ function safeDbUrl(url: string): string {
 }
 
 function pgErrorText(err: unknown, t: Target): string {
+  const denied = egressDenial(err);
+  if (denied) return denied.message;
   const e = err as { code?: unknown; message?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (/timeout/i.test(message) && /connect/i.test(message)) return `connection timed out (${t.host}:${t.port})`;
@@ -102,6 +105,9 @@ export const postgres: CheckKind<typeof spec> = {
         query_timeout: timeout,
         statement_timeout: timeout,
         application_name: 'shipshape-check',
+        // the egress policy at connect time: the socket checks a literal IP and resolves a name
+        // with the policy's lookup (TLS, when asked for, is then started on this socket)
+        stream: () => egressSocket(),
       });
     } catch (e) {
       dl.dispose();

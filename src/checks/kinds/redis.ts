@@ -1,7 +1,25 @@
+/**
+ * The URL and options that make ioredis connect to `address` (resolved and checked by the egress
+ * policy) rather than resolve the name again itself; TLS still verifies the name.
+ */
+function pinned(url: string, host: string, address: string): { url: string; options: { host: string; tls?: { servername: string } } } {
+  const options: { host: string; tls?: { servername: string } } = { host: address };
+  if (/^rediss:/i.test(url) && isIP(host) === 0) options.tls = { servername: host };
+  try {
+    const u = new URL(url);
+    if (u.hostname) u.hostname = isIP(address) === 6 ? `[${address}]` : address;
+    return { url: u.toString(), options };
+  } catch {
+    return { url, options };
+  }
+}
+
 /** `redis`: PING, then report memory use, version and clients from INFO. One short-lived connection per run. */
+import { isIP } from 'node:net';
 import { totalmem } from 'node:os';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { egressDenial, egressResolve } from '../../core/egress.js';
 import type { CheckKind, Observation } from '../types.js';
 import { deadline, elapsed, failed, firstLine, networkErrorText, redactUrlCredentials, scrub, urlPassword } from './_util.js';
 
@@ -49,6 +67,8 @@ function num(v: string | undefined): number | undefined {
 }
 
 function redisErrorText(err: unknown, host: string, port: string): string {
+  const denied = egressDenial(err);
+  if (denied) return denied.message;
   const message = typeof (err as Error)?.message === 'string' ? (err as Error).message : String(err);
   if (/^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH|ERR invalid password)/i.test(message)) return `authentication failed: ${firstLine(message)}`;
   if (/connect ETIMEDOUT/i.test(message)) return `connection timed out (${host}:${port})`;
@@ -76,11 +96,28 @@ export const redis: CheckKind<typeof spec> = {
     const dl = deadline(ctx, s.timeout);
     const timeout = s.timeout > 0 ? s.timeout : ctx.timeoutMs;
     let lastError: unknown;
+    // ioredis takes no lookup: resolve the host here through the egress policy (a denied literal
+    // IP, name or resolved address fails here) and connect to the address that was checked
+    let pin: ReturnType<typeof pinned>;
+    try {
+      const r = egressResolve(host);
+      r.catch(() => undefined);
+      const resolved = await Promise.race([r, dl.aborted.then(() => undefined)]);
+      if (resolved === undefined) {
+        dl.dispose();
+        return failed(start, dl.reason());
+      }
+      pin = pinned(url, host, resolved.address);
+    } catch (e) {
+      dl.dispose();
+      return failed(start, scrub(redisErrorText(e, host, port), [secret]));
+    }
     let client: Redis;
     try {
       // loaded on first use: a server without redis checks does not pay for the client
       const { Redis: RedisClient } = await import('ioredis');
-      client = new RedisClient(url, {
+      client = new RedisClient(pin.url, {
+        ...pin.options,
         lazyConnect: true,
         maxRetriesPerRequest: 0,
         enableOfflineQueue: false,

@@ -1,6 +1,7 @@
 /** `tcp`: can a TCP connection be opened to host:port? */
 import { connect } from 'node:net';
 import { z } from 'zod';
+import { egressCheck, egressLookup } from '../../core/egress.js';
 import type { CheckKind, Observation } from '../types.js';
 import { deadline, elapsed, failed, hostPort, networkErrorText } from './_util.js';
 
@@ -22,9 +23,12 @@ export const tcp: CheckKind<typeof spec> = {
   },
   run(s, ctx) {
     const start = performance.now();
+    // a literal IP (which no lookup sees) or a denied name: refused before any socket
+    const denied = egressCheck(s.host);
+    if (denied) return Promise.resolve(failed(start, denied));
     const dl = deadline(ctx, s.timeout);
     return new Promise<Observation>((resolve) => {
-      const socket = connect({ host: s.host, port: s.port });
+      const socket = connect({ host: s.host, port: s.port, lookup: egressLookup });
       let done = false;
       const finish = (obs: Observation): void => {
         if (done) return;

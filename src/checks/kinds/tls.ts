@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
 import { z } from 'zod';
+import { egressCheck, egressLookup } from '../../core/egress.js';
 import type { CheckKind, Observation } from '../types.js';
 import { certValues, deadline, elapsed, failed, hostPort, mentions, networkErrorText, tlsCodeText } from './_util.js';
 
@@ -55,10 +56,17 @@ export const tls: CheckKind<typeof spec> = {
     const start = performance.now();
     const dl = deadline(ctx, s.timeout);
     const name = s.servername ?? s.host;
+    // a literal IP (which no lookup sees) or a denied name: refused before any socket
+    const denied = egressCheck(s.host);
+    if (denied) {
+      dl.dispose();
+      return Promise.resolve(failed(start, denied));
+    }
     return new Promise<Observation>((resolve) => {
       const socket = connect({
         host: s.host,
         port: s.port,
+        lookup: egressLookup,
         // SNI must not be an IP address (RFC 6066)
         ...(isIP(name) === 0 ? { servername: name } : {}),
         rejectUnauthorized: false,

@@ -59,5 +59,11 @@ export function coreMigrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // incident timelines read an incident's own events by subject
+    '0002_events_subject': {
+      async up(db: AnyDB) {
+        await db.schema.createIndex('events_subject_id').on('events').columns(['subject', 'id']).execute();
+      },
+    },
   };
 }

@@ -1,4 +1,6 @@
 /** The HTTP plumbing webhook-style channels share: POST, status handling, secret-free errors. */
+import { egressFetch } from '../../core/egress-http.js';
+import { egressCheck, egressDenial } from '../../core/egress.js';
 import { urlPassword } from '../../core/redact.js';
 import { redact } from '../redact.js';
 import { SendError } from '../types.js';
@@ -22,10 +24,22 @@ function retryAfter(h: string | null): number | undefined {
 
 /** POST a body; resolve with the response text on 2xx; throw a SendError otherwise. */
 export async function post(url: string, body: string, contentType: string, o: PostOptions): Promise<string> {
-  let res: Response;
+  // the egress policy: a literal-IP or denied-name host is refused here, every resolved address at
+  // connect time (egressFetch's dispatcher); a refusal is permanent (retrying cannot help)
+  let host = '';
   try {
-    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': contentType, 'user-agent': 'Shipshape', ...o.headers }, signal: o.signal, redirect: 'error' });
+    host = new URL(url).hostname;
+  } catch {
+    /* fetch reports the invalid URL */
+  }
+  const denied = host ? egressCheck(host) : undefined;
+  if (denied) throw new SendError(redact(`${o.label}: ${denied}`, o.secrets), true);
+  let res: Awaited<ReturnType<typeof egressFetch>>;
+  try {
+    res = await egressFetch(url, { method: 'POST', body, headers: { 'content-type': contentType, 'user-agent': 'Shipshape', ...o.headers }, signal: o.signal, redirect: 'error' });
   } catch (e) {
+    const egress = egressDenial(e);
+    if (egress) throw new SendError(redact(`${o.label}: ${egress.message}`, o.secrets), true);
     const err = e as Error & { cause?: Error & { code?: string } };
     const why = o.signal.aborted ? 'timed out' : (err.cause?.code ?? err.cause?.message ?? err.message);
     throw new SendError(redact(`${o.label}: ${why}`, o.secrets));

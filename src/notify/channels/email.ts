@@ -1,7 +1,9 @@
 /** Email over SMTP with nodemailer: subject, plain text and a simple HTML part. */
+import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { Transporter } from 'nodemailer';
 import { z } from 'zod';
+import { egressCheck, egressDenial, egressLookup } from '../../core/egress.js';
 import { urlPassword } from '../../core/redact.js';
 import { redact } from '../redact.js';
 import { escapeHtml, render, truncate } from '../render.js';
@@ -31,6 +33,34 @@ function smtpLabel(smtp: string): string {
   }
 }
 
+/**
+ * nodemailer's `getSocket` hook: open the TCP connection to the SMTP server ourselves, through the
+ * egress policy (a literal IP is checked, a name resolved by the policy's lookup), and hand it over;
+ * nodemailer then speaks SMTP on it (and starts TLS for smtps:// or STARTTLS, verifying the name).
+ */
+function egressSocket(options: { host?: string; port?: number | string; secure?: boolean }, callback: (err: Error | null, socketOptions: object) => void): void {
+  const host = options.host || 'localhost';
+  const port = Number(options.port) || (options.secure ? 465 : 587);
+  const denied = egressCheck(host);
+  if (denied) return void setImmediate(() => callback(Object.assign(new Error(denied), { code: 'EEGRESS' }), {}));
+  let done = false;
+  const socket: Socket = connect({ host, port, lookup: egressLookup });
+  const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connection timed out (${host}:${port})`), { code: 'ETIMEDOUT' })), 10_000);
+  socket.once('connect', () => {
+    clearTimeout(timer);
+    if (done) return;
+    done = true;
+    callback(null, { connection: socket }); // nodemailer adds its own error handler
+  });
+  socket.once('error', (e) => {
+    clearTimeout(timer);
+    if (done) return;
+    done = true;
+    socket.destroy();
+    callback(e, {});
+  });
+}
+
 export const email: ChannelKind<Spec> = {
   kind: 'email',
   spec,
@@ -53,7 +83,7 @@ ${n.externalURL ? `<p><a href="${escapeHtml(n.externalURL)}">Open Shipshape</a><
     let transport: Transporter;
     try {
       const { default: nodemailer } = await import('nodemailer'); // loaded on first email
-      transport = nodemailer.createTransport(ch.spec.smtp, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 10_000 } as never);
+      transport = nodemailer.createTransport({ url: ch.spec.smtp, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 10_000, getSocket: egressSocket } as never);
     } catch (e) {
       throw new SendError(redact(`email: invalid smtp setting: ${(e as Error).message}`, secrets), true);
     }
@@ -68,6 +98,8 @@ ${n.externalURL ? `<p><a href="${escapeHtml(n.externalURL)}">Open Shipshape</a><
         }),
       ]);
     } catch (e) {
+      const denied = egressDenial(e);
+      if (denied) throw new SendError(redact(`email ${smtpLabel(ch.spec.smtp)}: ${denied.message}`, secrets), true);
       const err = e as Error & { responseCode?: number; code?: string };
       const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600 && err.code !== 'ECONNECTION';
       throw new SendError(redact(`email ${smtpLabel(ch.spec.smtp)}: ${err.message}`, secrets), permanent);

@@ -8,19 +8,22 @@ import { alerts, type AlertsRaw } from './alerts/index.js';
 import { checks, type ChecksRaw } from './checks/index.js';
 import { loadConfig as loadWith, parseConfig as parseWith, type Config, type LoadOptions } from './core/config/load.js';
 import { buildConfigSchema, jsonSchemaOf } from './core/config/schema.js';
-import type { AnyModule, ConfigFinding } from './core/module.js';
+import { EventLog } from './core/events.js';
+import type { AnyModule, CliContext, ConfigFinding } from './core/module.js';
 import { openStore as openWith, type OpenOptions, type Store } from './core/store/db.js';
 import type { ModuleMigrations } from './core/store/migrate.js';
 import { coreMigrations } from './core/store/migrations.js';
 import { errors, type ErrorsRaw } from './errors/index.js';
 import { incidents, type IncidentsRaw } from './incidents/index.js';
 import { notify, type NotifyRaw } from './notify/index.js';
+import { statuspage, type StatuspageRaw } from './statuspage/index.js';
+import { oncall, type OncallRaw } from './oncall/index.js';
 import { telemetry, type TelemetryRaw } from './telemetry/index.js';
 
-export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents];
+export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents, statuspage, oncall];
 
 /** The whole config as the composition root sees it: every module's view of it at once. */
-export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw;
+export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw & StatuspageRaw & OncallRaw;
 
 export const configSchema = buildConfigSchema(modules);
 
@@ -62,3 +65,10 @@ export type RootStore = Store<any>;
 export function openStore(opts: Omit<OpenOptions, 'migrations'> = {}): Promise<RootStore> {
   return openWith({ ...opts, migrations: storeMigrations() });
 }
+
+/** What module CLI commands get: each its own typed view of the config and of the store. */
+export const cliContext: CliContext = {
+  loadConfig: <Raw>(file: string) => loadConfig(file) as unknown as Config<Raw>,
+  openStore: (o) => openStore(o),
+  eventLog: (store) => new EventLog(store as unknown as Store),
+};

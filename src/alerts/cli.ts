@@ -10,7 +10,7 @@ import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, out, r
 
 /** Open the store next to (or after) a server and test the rules (what `shipshape alerts test` prints). */
 export async function testAlertRules(ctx: CliContext, opts: { config: string; dataDir: string; databaseUrl?: string; now?: number }): Promise<{ rows: AlertTestRow[]; warnings: string[] }> {
-  const config = ctx.loadConfig(opts.config) as Parameters<typeof testRules>[0];
+  const config = ctx.loadConfig<Parameters<typeof testRules>[0]['raw']>(opts.config);
   if (!opts.databaseUrl && !existsSync(join(opts.dataDir, 'shipshape.db'))) {
     throw new CliError(`no store at ${opts.dataDir}: rules are tested against the data a server stored (run \`shipshape up\`, or pass --data-dir / SHIPSHAPE_DATABASE_URL)`, 2);
   }

@@ -39,7 +39,7 @@ const NO_TELEMETRY: TelemetryQuery = {
 };
 
 /** Evaluate every rule once against the stored data. */
-export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: Store, now: number): Promise<{ rows: AlertTestRow[]; warnings: string[] }> {
+export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: Store<unknown>, now: number): Promise<{ rows: AlertTestRow[]; warnings: string[] }> {
   const warnings = [...config.warnings];
   const telemetry = await storedTelemetryQuery(store as never, now).catch((e: Error) => {
     warnings.push(`stored telemetry cannot be read (${e.message}); telemetry rules see no data`);

@@ -8,7 +8,6 @@ import type { ServiceSummary } from './api-types.js';
 import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, out, paint, red } from '../core/cli.js';
 import { formatDuration, formatPercent } from '../core/config/units.js';
 import type { CliContext } from '../core/module.js';
-import type { Config } from '../core/config/load.js';
 import type { Store } from '../core/store/db.js';
 import { checkDefs, type ChecksRaw } from './config.js';
 import { runCheck } from './runner.js';
@@ -24,9 +23,9 @@ export function registerChecksCommands(program: Command, ctx: CliContext): void 
     .option('--json', 'print as JSON')
     .action(async (o: { config: string; dataDir: string; json?: boolean }) => {
       try {
-        const cfg = ctx.loadConfig(o.config) as unknown as Config<ChecksRaw>;
+        const cfg = ctx.loadConfig<ChecksRaw>(o.config);
         const defs = [...checkDefs(cfg).checks.values()].filter((d) => d.kind === 'heartbeat');
-        const store = (await ctx.openStore({ dataDir: o.dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL })) as unknown as Store<ChecksTables>;
+        const store = await ctx.openStore<ChecksTables>({ dataDir: o.dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL });
         let rows: { token: string; secret: string | null }[];
         try {
           rows = await store.db.selectFrom('heartbeats').select(['token', 'secret']).execute();
@@ -55,7 +54,7 @@ export function registerChecksCommands(program: Command, ctx: CliContext): void 
     .addHelpText('after', '\nExample:\n  $ SITE_URL=https://staging.example.com shipshape check web   # after a deploy, in CI')
     .action(async (services: string[], o: { config: string; dataDir: string; json?: boolean }) => {
       try {
-        const cfg = ctx.loadConfig(o.config) as unknown as Config<ChecksRaw>;
+        const cfg = ctx.loadConfig<ChecksRaw>(o.config);
         const defsAll = checkDefs(cfg);
         for (const s of services) if (!defsAll.services.some((x) => x.name === s)) throw new CliError(`no service "${s}" in ${o.config}; services: ${defsAll.services.map((x) => x.name).join(', ')}`, 2);
         const defs = [...defsAll.checks.values()].filter((d) => services.length === 0 || services.includes(d.service));
@@ -63,7 +62,7 @@ export function registerChecksCommands(program: Command, ctx: CliContext): void 
         const hasStore = env.SHIPSHAPE_DATABASE_URL || existsSync(join(o.dataDir, 'shipshape.db'));
         const pings = new Map<string, { last: number | null; since: number }>();
         if (hasStore && defs.some((d) => d.kind === 'heartbeat')) {
-          store = (await ctx.openStore({ dataDir: o.dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL, migrate: false })) as unknown as Store<ChecksTables>;
+          store = await ctx.openStore<ChecksTables>({ dataDir: o.dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL, migrate: false });
           for (const r of await store.db.selectFrom('heartbeats').selectAll().execute()) pings.set(r.token, { last: r.last_ping === null ? null : Number(r.last_ping), since: Number(r.since) });
           await store.close();
         }

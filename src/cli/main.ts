@@ -10,12 +10,9 @@ import { checkDefs } from '../checks/index.js';
 import type { Scope } from '../core/api-types.js';
 import { CliError, defaultConfig, defaultDataDir, env, fail, json, makeLogger, out } from '../core/cli.js';
 import { ConfigError } from '../core/config/load.js';
-import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
 import { SCOPES, Tokens } from '../core/tokens.js';
-import { loadConfig, modules, openStore } from '../modules.js';
-
-const ctx: CliContext = { loadConfig: (file) => loadConfig(file), openStore: (o) => openStore(o) };
+import { cliContext as ctx, loadConfig, modules, openStore } from '../modules.js';
 
 async function withStore<T>(dataDir: string, fn: (s: Store) => Promise<T>): Promise<T> {
   const store = await openStore({ dataDir, databaseUrl: env.SHIPSHAPE_DATABASE_URL });

@@ -61,10 +61,12 @@ export interface ConfigFinding {
 
 /** What CLI commands of a module get (the adapter's helpers are in core/cli.ts). */
 export interface CliContext {
-  /** load and validate a config file with every module's sections */
-  loadConfig(file: string): Config;
-  /** open the store with every module's migrations applied (migrate: false to only read) */
-  openStore(opts: { dataDir: string; databaseUrl?: string; migrate?: boolean }): Promise<Store>;
+  /** load and validate a config file with every module's sections; typed as the module's view of it */
+  loadConfig<Raw = CoreConfig>(file: string): Config<Raw>;
+  /** open the store with every module's migrations applied (migrate: false to only read), typed with the module's tables */
+  openStore<Tables = unknown>(opts: { dataDir: string; databaseUrl?: string; migrate?: boolean }): Promise<Store<Tables>>;
+  /** the event log of an open store (state changes a command makes are events too) */
+  eventLog<Tables>(store: Store<Tables>): EventLog;
 }
 
 export interface ModuleDefinition<Api = unknown, Tables = unknown, Raw = CoreConfig> {

@@ -3,10 +3,8 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { CliError, defaultConfig, defaultDataDir, fail, green, json, out } from '../core/cli.js';
-import type { Config } from '../core/config/load.js';
 import { formatDuration, parseDuration } from '../core/config/units.js';
 import { ServiceError } from '../core/errors.js';
-import { EventLog } from '../core/events.js';
 import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
 import type { NotifyRaw } from './config.js';
@@ -29,9 +27,9 @@ function author(): string {
 
 export function registerNotifyCommands(program: Command, ctx: CliContext): void {
   const withStore = async <T>(dataDir: string, fn: (s: Store<NotifyTables>) => Promise<T>): Promise<T> => {
-    const store = await ctx.openStore({ dataDir, databaseUrl: process.env.SHIPSHAPE_DATABASE_URL });
+    const store = await ctx.openStore<NotifyTables>({ dataDir, databaseUrl: process.env.SHIPSHAPE_DATABASE_URL });
     try {
-      return await fn(store as unknown as Store<NotifyTables>);
+      return await fn(store);
     } finally {
       await store.close();
     }
@@ -46,7 +44,7 @@ export function registerNotifyCommands(program: Command, ctx: CliContext): void 
     .addHelpText('after', '\nExample:\n  $ SMTP_URL=smtp://user:pass@mail.example.com:587 shipshape notify test ops-email')
     .action(async (name: string, o: { config: string; json?: boolean }) => {
       try {
-        const cfg = ctx.loadConfig(o.config) as Config<NotifyRaw>;
+        const cfg = ctx.loadConfig<NotifyRaw>(o.config);
         const r = await sendTestMessage(cfg.raw.notify, externalUrlOf(cfg), name).catch((e: Error) => {
           throw e instanceof ServiceError && e.kind === 'not_found' ? new CliError(`${e.message} in ${o.config}`, 2) : e;
         });
@@ -85,7 +83,7 @@ export function registerNotifyCommands(program: Command, ctx: CliContext): void 
         if (ms === undefined || ms <= 0) throw new CliError(`--for: expected a duration like 30m, 2h or 1d, got "${o.for}"`, 2);
         const who = o.author ?? author();
         await withStore(o.dataDir, async (store) => {
-          const silences = new Silences(store, new EventLog(store as unknown as Store), Date.now);
+          const silences = new Silences(store, ctx.eventLog(store), Date.now);
           const s = await silences.create({ matchers, durationMs: ms, createdBy: who, comment: o.comment }, `user:${who}`).catch((e: Error) => {
             throw new CliError(e.message, 2);
           });
@@ -105,7 +103,7 @@ export function registerNotifyCommands(program: Command, ctx: CliContext): void 
     .action(async (o: { all?: boolean; dataDir: string; json?: boolean }) => {
       try {
         await withStore(o.dataDir, async (store) => {
-          const list = (await new Silences(store, new EventLog(store as unknown as Store), Date.now).list()).filter((s) => o.all || s.status.state !== 'expired');
+          const list = (await new Silences(store, ctx.eventLog(store), Date.now).list()).filter((s) => o.all || s.status.state !== 'expired');
           if (o.json) {
             json(list);
             return;
@@ -131,7 +129,7 @@ export function registerNotifyCommands(program: Command, ctx: CliContext): void 
     .action(async (id: string, o: { author?: string; dataDir: string }) => {
       try {
         await withStore(o.dataDir, async (store) => {
-          const s = await new Silences(store, new EventLog(store as unknown as Store), Date.now).expire(id, `user:${o.author ?? author()}`).catch((e: Error) => {
+          const s = await new Silences(store, ctx.eventLog(store), Date.now).expire(id, `user:${o.author ?? author()}`).catch((e: Error) => {
             throw new CliError(e.message, 2);
           });
           if (!s) throw new CliError(`no silence "${id}"`);

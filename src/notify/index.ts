@@ -14,6 +14,7 @@ import { channelTargets, Dispatcher } from './dispatcher.js';
 import { NotifyQueue } from './queue.js';
 import { notifyRoutes } from './routes.js';
 import { Silences } from './silences.js';
+import type { Notification } from './types.js';
 
 export interface NotifyOptions {
   /** how often due groups and queued sends are looked at, ms (0: never by itself; tests call tick()) */
@@ -30,6 +31,12 @@ export interface NotifyDomain extends ModuleLifecycle<NotifyRaw> {
   tick(): Promise<void>;
   /** wait until every alert event received so far has been handled */
   settled(): Promise<void>;
+  /**
+   * Send a message to these channels now, durably: one queue row per channel (retried with
+   * backoff, kept across restarts), sends started at once. Unknown channels are skipped and
+   * returned in `unknown`. Used by on-call pages.
+   */
+  send(n: Omit<Notification, 'receiver'>, channels: readonly string[]): Promise<{ queued: number[]; unknown: string[] }>;
 }
 
 
@@ -82,6 +89,18 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
     dispatcher,
     tick,
     settled: () => serial(async () => undefined),
+    async send(n, names) {
+      const targets = channelTargets(ctx.config().raw.notify);
+      const queued: number[] = [];
+      const unknown: string[] = [];
+      for (const name of names) {
+        const ch = targets.get(name);
+        if (!ch) unknown.push(name);
+        else queued.push(await queue.enqueue({ ...n, receiver: name }, ch));
+      }
+      if (queued.length) void queue.runDue();
+      return { queued, unknown };
+    },
     async start() {
       await silences.refresh();
       lastSilenceRefresh = ctx.now();
@@ -136,6 +155,7 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
 }
 
 export { externalUrlOf } from './test-send.js';
+export type { Notification, NotifiedAlert } from './types.js';
 
 export const notify = defineModule<NotifyDomain, NotifyTables, NotifyRaw>({
   name: 'notify',

@@ -152,7 +152,7 @@ export class NotifyQueue {
   }
 
   private async attempt(r: { id: number; channel: string; kind: string; payload: string; attempts: number; created_at: number; group_key: string }, abort: AbortController): Promise<void> {
-    const ch = this.d.channels().get(r.channel);
+    let ch = this.d.channels().get(r.channel);
     const n = JSON.parse(r.payload) as Notification;
     const attempts = r.attempts + 1;
     if (!ch) {
@@ -161,6 +161,8 @@ export class NotifyQueue {
     }
     const kind = channelKind(ch.kind);
     const secrets = kind.secrets(ch.spec as never);
+    // an on-call page to a person's own address goes through the email channel's SMTP server
+    if (n.to?.length && ch.kind === 'email') ch = { ...ch, spec: { ...(ch.spec as object), to: n.to } };
     const timeout = this.d.timeoutMs();
     const timer = setTimeout(() => abort.abort(new Error('timeout')), timeout);
     let error: SendError | undefined;

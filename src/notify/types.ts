@@ -32,6 +32,8 @@ export interface Notification {
   alerts: NotifiedAlert[];
   /** a `shipshape notify test` message */
   test?: boolean;
+  /** for email channels: send to these addresses instead of the channel's `to` (on-call pages to a person) */
+  to?: string[];
 }
 
 /** A configured channel: its name, kind, kind-specific spec and template. */

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fingerprint } from '../../src/alerts/fingerprint.js';
 import { testAlertRules } from '../../src/alerts/cli.js';
-import { loadConfig, openStore } from '../../src/modules.js';
+import { cliContext } from '../../src/modules.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { rmSync } from 'node:fs';
 
@@ -80,7 +80,7 @@ alerts:
   afterAll(() => rmSync(s.dir, { recursive: true, force: true }));
 
   it('evaluates every rule once against the stored state and says why', async () => {
-    const { rows } = await testAlertRules({ loadConfig, openStore }, { config: s.configPath, dataDir });
+    const { rows } = await testAlertRules(cliContext, { config: s.configPath, dataDir });
     const by = Object.fromEntries(rows.map((r) => [r.rule, r]));
     expect(by['web-down']).toMatchObject({ wouldFire: true, forMs: 60_000, reason: expect.stringMatching(/service web is down/) });
     expect(by['db-connections']).toMatchObject({ wouldFire: true, thresholdText: '0%', valueText: expect.stringMatching(/%$/) });

@@ -90,7 +90,7 @@ describe('HTTP API', () => {
     }
     const publicRoutes = s.server.shipshapeRoutes.filter((r) => r.scope === 'public').map((r) => r.url);
     // the only public API routes: sign-in, heartbeat pings and ingest (which checks an ingest token itself)
-    expect([...new Set(publicRoutes.filter((u) => u.startsWith('/api/v1')))].sort()).toEqual(['/api/v1/alerts/webhook', '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/heartbeat/:token', '/api/v1/heartbeat/:token/:secret', '/api/v1/ingest']);
+    expect([...new Set(publicRoutes.filter((u) => u.startsWith('/api/v1')))].sort()).toEqual(['/api/v1/alerts/webhook', '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/heartbeat/:token', '/api/v1/heartbeat/:token/:secret', '/api/v1/ingest', '/api/v1/oncall/ack/:token']);
   });
 
   it('scopes: a read token reads but cannot run checks or manage tokens; revoked tokens stop working', async () => {

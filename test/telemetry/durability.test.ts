@@ -3,45 +3,27 @@
  * an SDK batch 202 and an OTLP export 200, is killed with SIGKILL right after, and the data is in
  * the chart API after the next start on the same data dir.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { ChildServers } from '../helpers/child-server.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const BIN = resolve('bin/shipshape.js');
 const TOKEN = 'durability-ingest-token';
 const ADMIN = 'durability-admin-token-0123456789';
 let dir: string;
-const children: ChildProcess[] = [];
+let servers: ChildServers;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'shipshape-durable-'));
+  servers = new ChildServers(dir, { SHIPSHAPE_ADMIN_TOKEN: ADMIN });
 });
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  servers.killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function up(config: string, data: string): Promise<{ child: ChildProcess; url: string; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [BIN, 'up', '--config', config, '--port', '0', '--data-dir', data], {
-    cwd: dir,
-    env: { ...process.env, SHIPSHAPE_LOG_LEVEL: 'info', SHIPSHAPE_ADMIN_TOKEN: ADMIN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise((r) => child.on('exit', r));
-  const end = Date.now() + 20_000;
-  let m: RegExpExecArray | null = null;
-  while (!(m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out))) {
-    if (Date.now() > end || child.exitCode !== null) throw new Error(`the server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, url: m[1] as string, exited };
-}
+const up = (config: string, data: string) => servers.up(config, data);
 
 interface Chart {
   routes: { route: string; requests: number }[];

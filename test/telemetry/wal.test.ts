@@ -3,10 +3,10 @@
  * rows they cover, and a replay that counts each acknowledged request exactly once, through
  * kill -9 between an answer and the next checkpoint and again right after the replay.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { ChildServers } from '../helpers/child-server.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -18,39 +18,21 @@ import { parseBatch, ingestBatch } from '../../src/telemetry/sdk.js';
 import { encodeSdkBatch, Journal, replayJournal, replaySdkBatch, Wal } from '../../src/telemetry/wal.js';
 import { storeTargets } from '../helpers/stores.js';
 
-const BIN = resolve('bin/shipshape.js');
 const TOKEN = 'wal-test-ingest-token-3b9f1c';
 const ADMIN = 'wal-test-admin-token-0123456789';
 let dir: string;
-const children: ChildProcess[] = [];
+let servers: ChildServers;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'shipshape-wal-'));
+  servers = new ChildServers(dir, { SHIPSHAPE_ADMIN_TOKEN: ADMIN });
 });
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  servers.killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function up(config: string, data: string): Promise<{ child: ChildProcess; url: string; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [BIN, 'up', '--config', config, '--port', '0', '--data-dir', data], {
-    cwd: dir,
-    env: { ...process.env, SHIPSHAPE_LOG_LEVEL: 'info', SHIPSHAPE_ADMIN_TOKEN: ADMIN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise((r) => child.on('exit', r));
-  const end = Date.now() + 20_000;
-  let m: RegExpExecArray | null = null;
-  while (!(m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out))) {
-    if (Date.now() > end || child.exitCode !== null) throw new Error(`the server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, url: m[1] as string, exited };
-}
+const up = (config: string, data: string) => servers.up(config, data);
 
 const post = (url: string, path: string, body: unknown) =>
   fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });

@@ -1,0 +1,144 @@
+/**
+ * The status pages' routes. Each page answers on its path (and at / on its host name, when it has
+ * one): the HTML page, /history?page=N, /incidents/:id, /day/:date, badges, feeds and the
+ * Statuspage-shaped API under /api/v2/. The first public page also answers the root aliases
+ * /api/v2/…, /history.rss and /history.atom. Pages are looked up by key on every request, so a
+ * config reload changes titles, components and pins at once; new paths or hosts need a restart.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import { ServiceError } from '../core/errors.js';
+import type { Incidents } from '../incidents/index.js';
+import { emptyMaintenances, spComponents, spIncident, spPage, spStatus, spSummary } from './api.js';
+import { statusBadge, uptimeBadge } from './badge.js';
+import { prepare, send, type RenderCache, type Rendered } from './cache.js';
+import type { ResolvedPage } from './config.js';
+import { buildFeed } from './feeds.js';
+import { renderDay, renderHistory, renderIncident, renderPage } from './render.js';
+import { snapshot, STATUS_TEXT, type Snapshot, type StatusSource } from './source.js';
+
+export interface StatusRouteDeps {
+  pages: () => ResolvedPage[];
+  source: StatusSource;
+  incidents: () => Incidents;
+  cache: RenderCache;
+  now: () => number;
+}
+
+const HTML = 'text/html; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+export function statusRoutes(app: FastifyInstance, deps: StatusRouteDeps): void {
+  for (const page of deps.pages()) {
+    const targets: { prefix: string; host?: string; pageRoutes: boolean }[] = [{ prefix: page.path, pageRoutes: true }];
+    if (page.host) targets.push({ prefix: '', host: page.host, pageRoutes: true });
+    if (page.root) targets.push({ prefix: '', pageRoutes: false });
+    for (const t of targets) mount(app, deps, page.key, page.private, t);
+  }
+}
+
+function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: boolean, t: { prefix: string; host?: string; pageRoutes: boolean }): void {
+  const opts: RouteShorthandOptions = { config: { scope: priv ? 'read' : 'public' }, ...(t.host ? { constraints: { host: t.host } } : {}) };
+  const P = t.prefix;
+  const current = (): ResolvedPage => {
+    const p = deps.pages().find((x) => x.key === key);
+    if (!p) throw new ServiceError('not_found', `the status page "${key}" is no longer configured`);
+    return p;
+  };
+  /** links inside the page: its path, or the host's root */
+  const base = (p: ResolvedPage) => (t.host ? '' : p.path);
+  const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+  const snap = (p: ResolvedPage): Promise<Snapshot> => snapshot(deps.source, deps.incidents(), p, deps.now());
+  const cached = (req: FastifyRequest, reply: FastifyReply, what: string, type: string, make: (p: ResolvedPage) => Promise<string>, maxAgeS = 5) => {
+    const p = current();
+    // links depend on how the page was reached (path or host): that is part of the key
+    const k = `${key}|${t.host ?? ''}|${base(p)}|${origin(req)}|${what}`;
+    return deps.cache.get(k, async (): Promise<Rendered> => prepare(await make(p), type, deps.now())).then((r) => send(req, reply, r, { private: p.private, maxAgeS }));
+  };
+  const json = (req: FastifyRequest, reply: FastifyReply, what: string, make: (s: Snapshot, p: ResolvedPage) => unknown | Promise<unknown>) =>
+    cached(req, reply, what, JSON_TYPE, async (p) => JSON.stringify(await make(await snap(p), p)));
+  const pageUrl = (req: FastifyRequest, p: ResolvedPage) => `${origin(req)}${base(p) || '/'}`;
+
+  if (t.pageRoutes) {
+    app.get(P || '/', opts, (req, reply) => cached(req, reply, 'page', HTML, async (p) => renderPage(await snap(p), base(p))));
+
+    app.get(`${P}/history`, opts, (req, reply) => {
+      const q = req.query as { page?: string };
+      const n = q.page === undefined ? 1 : Number(q.page);
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new ServiceError('invalid', 'page must be a whole number from 1');
+      return cached(req, reply, `history:${n}`, HTML, async (p) => {
+        const h = await deps.source.history(p, n);
+        return renderHistory(p, base(p), h.items, n, h.more, deps.now());
+      });
+    });
+
+    app.get(`${P}/incidents/:id`, opts, (req, reply) => {
+      const id = Number((req.params as { id: string }).id.replace(/^INC-/i, ''));
+      if (!Number.isInteger(id) || id < 1) throw new ServiceError('not_found', 'no such incident');
+      return cached(req, reply, `incident:${id}`, HTML, async (p) => {
+        const inc = await deps.incidents().get(id);
+        if (!deps.source.visible(p, inc)) throw new ServiceError('not_found', `no incident ${id} on this status page`);
+        return renderIncident(p, base(p), await deps.source.present(inc), deps.now());
+      });
+    });
+
+    app.get(`${P}/day/:day`, opts, (req, reply) => {
+      const day = (req.params as { day: string }).day;
+      if (!DAY.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) throw new ServiceError('invalid', 'expected a day like 2025-01-31');
+      return cached(req, reply, `day:${day}`, HTML, async (p) => {
+        const s = await snap(p);
+        const from = Date.parse(`${day}T00:00:00Z`);
+        const to = from + 86_400_000;
+        if (from < s.at - 91 * 86_400_000) throw new ServiceError('not_found', 'the day detail covers the last 90 days');
+        const list = (await deps.source.recent(p, 100, { since: from })).filter((i) => Date.parse(i.created_at) < to);
+        return renderDay(s, base(p), day, list);
+      });
+    });
+
+    const component = (s: Snapshot, name: string) => {
+      const c = s.components.find((x) => x.id === name) ?? s.components.find((x) => x.name === name) ?? s.components.find((x) => x.service === name);
+      if (!c) throw new ServiceError('not_found', `no component "${name}" on this status page`);
+      return c;
+    };
+    app.get(`${P}/badge/:file`, opts, (req, reply) => {
+      const file = (req.params as { file: string }).file;
+      if (!file.endsWith('.svg')) throw new ServiceError('not_found', 'badges are at badge/<component>.svg and badge/<component>/uptime.svg');
+      const name = file.slice(0, -4);
+      return cached(req, reply, `badge:${name}`, 'image/svg+xml; charset=utf-8', async (p) => {
+        const c = component(await snap(p), name);
+        return statusBadge(c.name, c.status, c.state === 'unknown' && !c.pinned && c.status === 'operational' ? 'no data' : STATUS_TEXT[c.status]);
+      });
+    });
+    app.get(`${P}/badge/:component/uptime.svg`, opts, (req, reply) => {
+      const name = (req.params as { component: string }).component;
+      return cached(req, reply, `uptime:${name}`, 'image/svg+xml; charset=utf-8', async (p) => {
+        const c = component(await snap(p), name);
+        return uptimeBadge(`${c.name} uptime`, c.uptime90);
+      });
+    });
+  }
+
+  // feeds: the 50 most recent incidents
+  const feed = (kind: 'rss' | 'atom') => (req: FastifyRequest, reply: FastifyReply) =>
+    cached(req, reply, kind, kind === 'rss' ? 'application/rss+xml; charset=utf-8' : 'application/atom+xml; charset=utf-8', async (p) => {
+      const f = buildFeed(p, origin(req), base(p), await deps.source.recent(p, 50), deps.now());
+      return kind === 'rss' ? f.rss2() : f.atom1();
+    }, 60);
+  app.get(`${P}/history.rss`, opts, feed('rss'));
+  app.get(`${P}/history.atom`, opts, feed('atom'));
+
+  // Atlassian Statuspage v2
+  const v2 = `${P}/api/v2`;
+  const link = (req: FastifyRequest, p: ResolvedPage) => `${origin(req)}${base(p)}`;
+  app.get(`${v2}/summary.json`, opts, (req, reply) => json(req, reply, 'summary', (s, p) => spSummary(s, pageUrl(req, p), link(req, p))));
+  app.get(`${v2}/status.json`, opts, (req, reply) => json(req, reply, 'status', (s, p) => ({ page: spPage(s, pageUrl(req, p)), status: spStatus(s) })));
+  app.get(`${v2}/components.json`, opts, (req, reply) => json(req, reply, 'components', (s, p) => ({ page: spPage(s, pageUrl(req, p)), components: spComponents(s) })));
+  app.get(`${v2}/incidents.json`, opts, (req, reply) =>
+    json(req, reply, 'incidents', async (s, p) => ({ page: spPage(s, pageUrl(req, p)), incidents: (await deps.source.recent(p, 50)).map((i) => spIncident(s, i, link(req, p))) })),
+  );
+  app.get(`${v2}/incidents/unresolved.json`, opts, (req, reply) => json(req, reply, 'unresolved', (s, p) => ({ page: spPage(s, pageUrl(req, p)), incidents: s.active.map((i) => spIncident(s, i, link(req, p))) })));
+  // maintenance windows do not exist yet: Statuspage's shape with empty lists
+  for (const m of ['scheduled-maintenances', 'scheduled-maintenances/upcoming', 'scheduled-maintenances/active']) {
+    app.get(`${v2}/${m}.json`, opts, (req, reply) => json(req, reply, m, (s, p) => emptyMaintenances(s, pageUrl(req, p))));
+  }
+}

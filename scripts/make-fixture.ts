@@ -288,6 +288,12 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
       const rules = (await ok(api('/api/v1/alerts/rules'), 'rules')).items as RuleStatus[];
       return rules.length === 2 && rules.every((r) => r.state === 'firing');
     });
+    // an incident with a status update (releases from 0.2.0 on: the incidents module)
+    const opened = await api('/api/v1/incidents', { method: 'POST', body: JSON.stringify({ title: 'fixture: web answers 500', severity: 'P1', services: ['web'], message: 'looking into it' }) });
+    if (opened.status === 201) {
+      const inc = (await opened.json()) as { id: number };
+      await ok(api(`/api/v1/incidents/${inc.id}/updates`, { method: 'POST', body: JSON.stringify({ status: 'identified', message: 'a bad deploy; rolling back' }) }), 'incident update');
+    }
     // a silence, made before the push so that the BatchBacklog alert is muted by it
     const silence = await ok(api('/api/v1/silences', { method: 'POST', body: JSON.stringify({ matchers: ['service="batch"'], duration: '30d', comment: SILENCE_COMMENT }) }), 'silence');
     if (!silence.id) throw new Error('no silence id');
@@ -375,9 +381,12 @@ async function pgDb(url: string): Promise<Db> {
 /** Counts of every table and the values a test can assert on. */
 async function describe(db: Db): Promise<Run> {
   const counts: Record<string, number> = {};
-  for (const t of await db.tables()) counts[t] = await db.count(t);
+  const tables = await db.tables();
+  for (const t of tables) counts[t] = await db.count(t);
+  // 0.1.0 tracked every migration in shipshape_migrations; later releases one table per module
+  const tracking = tables.filter((t) => t === 'shipshape_migrations' || (t.startsWith('shipshape_migrations_') && t !== 'shipshape_migrations_lock'));
   const values = {
-    migrations: await db.col('select name from shipshape_migrations order by name'),
+    migrations: (await Promise.all(tracking.map((t) => db.col(`select name from "${t}"`)))).flat().sort(),
     checks: await db.col('select key from checks order by key'),
     service_state: await db.col('select service from service_state order by service'),
     event_types: await db.col('select distinct type from events order by type'),

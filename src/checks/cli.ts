@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Table from 'cli-table3';
 import type { Page } from '../core/api-types.js';
 import type { ServiceSummary } from './api-types.js';
-import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, out, paint, red } from '../core/cli.js';
+import { callServer, CliError, defaultConfig, defaultDataDir, env, fail, green, json, out, paint, red } from '../core/cli.js';
 import { formatDuration, formatPercent } from '../core/config/units.js';
 import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
@@ -92,24 +92,11 @@ export function registerChecksCommands(program: Command, ctx: CliContext): void 
     .option('--json', 'print the services as JSON')
     .action(async (o: { url: string; token?: string; json?: boolean }) => {
       try {
-        if (!o.token) throw new CliError('status needs an API token: pass --token or set SHIPSHAPE_TOKEN (make one with `shipshape token create --scope read`)', 2);
         const items: ServiceSummary[] = [];
         let cursor: string | null = null;
         do {
-          const u = new URL('/api/v1/services', o.url);
-          u.searchParams.set('limit', '500');
-          if (cursor) u.searchParams.set('cursor', cursor);
-          let res: Response;
-          try {
-            res = await fetch(u, { headers: { authorization: `Bearer ${o.token}` }, signal: AbortSignal.timeout(10_000) });
-          } catch (e) {
-            throw new CliError(`cannot reach ${o.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message} (is \`shipshape up\` running?)`);
-          }
-          if (!res.ok) {
-            const p = (await res.json().catch(() => ({}))) as { detail?: string };
-            throw new CliError(`${o.url} answered ${res.status}: ${p.detail ?? res.statusText}`);
-          }
-          const page = (await res.json()) as Page<ServiceSummary>;
+          const q: URLSearchParams = new URLSearchParams({ limit: '500', ...(cursor ? { cursor } : {}) });
+          const page: Page<ServiceSummary> = await callServer<Page<ServiceSummary>>(o, 'GET', `/api/v1/services?${q}`);
           items.push(...page.items);
           cursor = page.next_cursor;
         } while (cursor);

@@ -6,43 +6,22 @@
  */
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import type { Page, Problem } from '../core/api-types.js';
-import { CliError, env, fail, json, out, paint } from '../core/cli.js';
+import type { Page } from '../core/api-types.js';
+import { callServer, CliError, env, fail, json, out, paint, type ServerConn } from '../core/cli.js';
 import { formatDuration } from '../core/config/units.js';
 import type { CliContext } from '../core/module.js';
 import { describeEvent } from './timeline.js';
 import type { Incident, IncidentDetail, Timeline } from './types.js';
 
-interface Conn {
-  url: string;
-  token?: string;
-}
+type Conn = ServerConn;
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-/** One request to the server; a problem answer becomes a CliError naming the field. */
-async function call<T>(c: Conn, method: string, path: string, body?: unknown, accept = 'json'): Promise<T> {
-  if (!c.token) throw new CliError('this needs an API token: pass --token or set SHIPSHAPE_TOKEN (make one with `shipshape token create --scope write`)', 2);
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, c.url), {
-      method,
-      headers: { authorization: `Bearer ${c.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (e) {
-    throw new CliError(`cannot reach ${c.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message} (is \`shipshape up\` running?)`);
-  }
-  if (!res.ok) {
-    const p = (await res.json().catch(() => ({}))) as Partial<Problem>;
-    const fields = p.errors?.length ? `\n${p.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}` : '';
-    throw new CliError(`${res.status} ${p.title ?? res.statusText}: ${p.detail ?? ''}${fields}`, res.status === 400 ? 2 : 1);
-  }
-  return (accept === 'text' ? await res.text() : await res.json()) as T;
-}
+/** One request to the server (write scope for changes); a problem answer becomes a CliError naming the field. */
+const call = <T>(c: Conn, method: string, path: string, body?: unknown, accept: 'json' | 'text' = 'json'): Promise<T> =>
+  callServer<T>(c, method, path, { body, text: accept === 'text', scope: method === 'GET' ? 'read' : 'write' });
 
 const idOf = (s: string) => {
   if (!/^(INC-)?[1-9][0-9]{0,14}$/i.test(s)) throw new CliError(`expected an incident number like 12 or INC-12, got "${s}"`, 2);

@@ -4,26 +4,11 @@
  * time, `--json` for the raw answer.
  */
 import type { Command } from 'commander';
-import type { Problem } from '../core/api-types.js';
-import { CliError, env, fail, json, out } from '../core/cli.js';
+import { callServer, CliError, env, fail, json, out, type ServerConn } from '../core/cli.js';
 import type { CliContext } from '../core/module.js';
 import type { OnCallNow } from './service.js';
 
-async function call<T>(c: { url: string; token?: string }, path: string): Promise<T> {
-  if (!c.token) throw new CliError('this needs an API token: pass --token or set SHIPSHAPE_TOKEN (make one with `shipshape token create --scope read`)', 2);
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, c.url), { headers: { authorization: `Bearer ${c.token}` }, signal: AbortSignal.timeout(30_000) });
-  } catch (e) {
-    throw new CliError(`cannot reach ${c.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message} (is \`shipshape up\` running?)`);
-  }
-  if (!res.ok) {
-    const p = (await res.json().catch(() => ({}))) as Partial<Problem>;
-    const fields = p.errors?.length ? `\n${p.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}` : '';
-    throw new CliError(`${res.status} ${p.title ?? res.statusText}: ${p.detail ?? ''}${fields}`, res.status === 400 ? 2 : 1);
-  }
-  return (await res.json()) as T;
-}
+const call = <T>(c: ServerConn, path: string): Promise<T> => callServer<T>(c, 'GET', path);
 
 export function registerOncallCommands(program: Command, _ctx: CliContext): void {
   const oncall = program.command('oncall').description('who is on call, from a running server (needs an API token)');

@@ -119,7 +119,7 @@ describe('shipshape token and status', () => {
       expect(js[0]).toMatchObject({ name: 'web', state: 'up' });
       const bad = await cliAsync(['status', '--url', s.url, '--token', 'wrong']);
       expect(bad.status).toBe(1);
-      expect(bad.stderr).toMatch(/answered 401: the API token is not valid/);
+      expect(bad.stderr).toMatch(/answered 401 Unauthorized: the API token is not valid/);
     } finally {
       await s.close();
       await t.close();

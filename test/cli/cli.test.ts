@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../helpers/target.js';
@@ -9,6 +9,26 @@ import { startTestServer } from '../helpers/server.js';
 
 const BIN = resolve('bin/shipshape.js');
 let dir: string;
+
+/**
+ * Let other users traverse every folder above `path` (only the search bit, o+x), so a command run
+ * as nobody can reach the checkout and its node_modules even when it was cloned into a private
+ * folder (`mktemp -d` makes one 0700). Returns the undo.
+ */
+function traversable(path: string): () => void {
+  const changed: [string, number][] = [];
+  for (let d = resolve(path); ; d = dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if (!(mode & 0o001)) {
+      chmodSync(d, mode | 0o001);
+      changed.push([d, mode]);
+    }
+    if (d === dirname(d)) break;
+  }
+  return () => {
+    for (const [d, mode] of changed.reverse()) chmodSync(d, mode);
+  };
+}
 
 function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; asNobody?: boolean } = {}): SpawnSyncReturns<string> {
   const env: NodeJS.ProcessEnv = { ...process.env, SHIPSHAPE_CONFIG: '', SHIPSHAPE_DATA_DIR: '', SHIPSHAPE_DATABASE_URL: '', ...opts.env };
@@ -255,7 +275,13 @@ describe('shipshape up', () => {
     if (process.getuid?.() === 0) chownSync(data, 0, 0);
     const p = writeConfig('ro.yaml', 'services: {}\n');
     chmodSync(p, 0o644);
-    const r = cli(['up', '--config', p, '--port', '0', '--data-dir', data], { asNobody: true });
+    const undo = traversable(resolve('.'));
+    let r: SpawnSyncReturns<string>;
+    try {
+      r = cli(['up', '--config', p, '--port', '0', '--data-dir', data], { asNobody: true });
+    } finally {
+      undo();
+    }
     chmodSync(data, 0o755);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/is read-only: Shipshape needs to write to it/);

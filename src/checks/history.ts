@@ -27,6 +27,12 @@ interface MinuteBucket {
   failures: number;
   max: number;
   values: number[];
+  /**
+   * values[0..folded) are in the hour and day sketches already. The rest are added when the
+   * minute closes (a sorted batch, extremes first, so a sketch's bins are re-laid at most twice
+   * a minute instead of on every new extreme), or before the open buckets are saved.
+   */
+  folded: number;
 }
 interface SketchBucket {
   t: number;
@@ -92,7 +98,7 @@ export class History {
     this.closeDue(checkId, h, at);
     const fail = ok ? 0 : 1;
     const mt = floorTo(at, SIZE.minute);
-    if (!h.minute) h.minute = { t: mt, count: 0, failures: 0, max: 0, values: [] };
+    if (!h.minute) h.minute = { t: mt, count: 0, failures: 0, max: 0, values: [], folded: 0 };
     const m = h.minute;
     m.count++;
     m.failures += fail;
@@ -104,7 +110,6 @@ export class History {
       b.count++;
       b.failures += fail;
       b.max = Math.max(b.max, latencyMs);
-      if (latencyMs > 0) b.sketch.accept(latencyMs);
     }
     if (!ok && failure) {
       this.failures.push({ check_id: checkId, at, latency: latencyMs, message: failure.message.slice(0, 2000), conditions: JSON.stringify(failure.conditions).slice(0, 8000) });
@@ -115,7 +120,11 @@ export class History {
   private closeDue(checkId: number, h: CheckHistory, at: number): void {
     const m = h.minute;
     if (m && at >= m.t + SIZE.minute) {
+      // the minute lies in the open hour and day: its latencies go into their sketches now
+      // (values[0..folded) must still be in recording order when some were folded already)
+      if (m.folded > 0) this.fold(h, m);
       const sorted = m.values.sort((a, b) => a - b);
+      if (m.folded === 0) this.foldSorted(h, sorted);
       const row: ClosedRow = { check_id: checkId, t: m.t, count: m.count, failures: m.failures, p50: round(quantile(sorted, 0.5)), p95: round(quantile(sorted, 0.95)), max: round(m.max) };
       this.closed.minute.push(row);
       h.recent.push({ t: m.t, count: m.count, failures: m.failures, p95: row.p95 });
@@ -132,6 +141,31 @@ export class History {
         }
         h[res] = undefined;
       }
+    }
+  }
+
+  /** Add the latencies of the open minute not yet in the hour and day sketches (in any order). */
+  private fold(h: CheckHistory, m: MinuteBucket): void {
+    for (let i = m.folded; i < m.values.length; i++) {
+      const v = m.values[i] as number;
+      if (v <= 0) continue;
+      h.hour?.sketch.accept(v);
+      h.day?.sketch.accept(v);
+    }
+    m.folded = m.values.length;
+  }
+
+  /** Add a closing minute's latencies (sorted, none folded yet): smallest and largest first, so each sketch's range grows at most twice. */
+  private foldSorted(h: CheckHistory, sorted: number[]): void {
+    let lo = 0;
+    while (lo < sorted.length && (sorted[lo] as number) <= 0) lo++;
+    const hi = sorted.length - 1;
+    if (lo > hi) return;
+    for (const b of [h.hour, h.day]) {
+      if (!b) continue;
+      b.sketch.accept(sorted[lo] as number);
+      if (hi > lo) b.sketch.accept(sorted[hi] as number);
+      for (let i = lo + 1; i < hi; i++) b.sketch.accept(sorted[i] as number);
     }
   }
 
@@ -222,6 +256,8 @@ export class History {
   async persistOpen(): Promise<void> {
     const rows: OpenBucketsTable[] = [];
     for (const [id, h] of this.byCheck) {
+      // the saved hour and day sketches hold every latency recorded (as earlier releases saved them)
+      if (h.minute) this.fold(h, h.minute);
       if (h.minute) {
         // minutes are short: store the raw latencies in the sketch column
         rows.push({ check_id: id, resolution: 'minute', t: h.minute.t, count: h.minute.count, failures: h.minute.failures, max: h.minute.max, sketch: new Uint8Array(new Float64Array(h.minute.values).buffer) });
@@ -246,7 +282,8 @@ export class History {
       const bytes = r.sketch ? new Uint8Array(r.sketch) : null;
       if (r.resolution === 'minute') {
         const values = bytes ? Array.from(new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))) : [];
-        h.minute = { t: Number(r.t), count: r.count, failures: r.failures, max: Number(r.max ?? 0), values };
+        // the saved hour and day sketches include these latencies already
+        h.minute = { t: Number(r.t), count: r.count, failures: r.failures, max: Number(r.max ?? 0), values, folded: values.length };
       } else if (r.resolution === 'hour' || r.resolution === 'day') {
         let sketch = newSketch();
         if (bytes) {

@@ -4,6 +4,7 @@
  * into service states, records state changes and history, and answers questions about them.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { CheckSummary, DayBar, HealthReport, ServiceState, ServiceSummary, SparkPoint, StateChange, UptimeWindows } from './api-types.js';
 import type { Config } from '../core/config/load.js';
@@ -156,6 +157,8 @@ export class Monitor {
 
   constructor(private readonly opts: MonitorOptions) {
     this.now = opts.now ?? Date.now;
+    // every running check listens for the stop (up to `concurrency` at once): not a leak
+    setMaxListeners(0, this.stopCtl.signal);
     this.history = new History(opts.store, { minute: 48 * 3600_000, hour: 90 * DAY, day: 400 * DAY, failuresPerCheck: 100 }, this.now);
     this.heartbeats = new Heartbeats(opts.store, this.now);
     this.scheduler = new Scheduler({

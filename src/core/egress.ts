@@ -181,23 +181,34 @@ export function compileEgressPolicy(cfg: Partial<EgressConfig> = {}): EgressPoli
   const config: EgressConfig = { deny: [...(cfg.deny ?? DEFAULT_EGRESS_DENY)], allow: [...(cfg.allow ?? [])] };
   const deny = compileRules(config.deny, 'egress.deny');
   const allow = config.allow.length > 0 ? compileRules(config.allow, 'egress.allow') : undefined;
+  // a policy never changes once compiled, and checks ask about the same hosts on every run
+  const answers = new Map<string, string | null>();
+  const check = (rawHost: string, rawIp?: string): string | undefined => {
+    const host = normalizeHost(rawHost);
+    const literal = isIP(normalizeIp(host)) !== 0;
+    const ip = rawIp !== undefined ? normalizeIp(rawIp) : literal ? normalizeIp(host) : undefined;
+    if (!literal && nameMatch(deny, host)) return `egress denied: ${host} is in egress.deny`;
+    if (ip === undefined) return undefined; // the addresses are checked once resolved
+    const who = literal || host === ip ? ip : `${host} (${ip})`;
+    for (const a of reaches(ip)) {
+      const hit = cidrMatch(deny, a);
+      if (hit) return `egress denied: ${who} is in ${hit} (egress.deny)`;
+    }
+    if (allow && !(!literal && nameMatch(allow, host)) && !reaches(ip).some((a) => cidrMatch(allow, a))) {
+      return `egress denied: ${who} is not in egress.allow`;
+    }
+    return undefined;
+  };
   return {
     config,
     check(rawHost, rawIp) {
-      const host = normalizeHost(rawHost);
-      const literal = isIP(normalizeIp(host)) !== 0;
-      const ip = rawIp !== undefined ? normalizeIp(rawIp) : literal ? normalizeIp(host) : undefined;
-      if (!literal && nameMatch(deny, host)) return `egress denied: ${host} is in egress.deny`;
-      if (ip === undefined) return undefined; // the addresses are checked once resolved
-      const who = literal || host === ip ? ip : `${host} (${ip})`;
-      for (const a of reaches(ip)) {
-        const hit = cidrMatch(deny, a);
-        if (hit) return `egress denied: ${who} is in ${hit} (egress.deny)`;
-      }
-      if (allow && !(!literal && nameMatch(allow, host)) && !reaches(ip).some((a) => cidrMatch(allow, a))) {
-        return `egress denied: ${who} is not in egress.allow`;
-      }
-      return undefined;
+      const key = rawIp === undefined ? rawHost : `${rawHost} ${rawIp}`;
+      const known = answers.get(key);
+      if (known !== undefined) return known ?? undefined;
+      const why = check(rawHost, rawIp);
+      if (answers.size >= 10_000) answers.clear();
+      answers.set(key, why ?? null);
+      return why;
     },
   };
 }

@@ -23,6 +23,24 @@ export function scrub(text: string, secrets: readonly (string | undefined)[]): s
   return out;
 }
 
+/**
+ * `scrub` with the secrets fixed, for text scrubbed again and again (every check run): the forms
+ * of each secret are worked out once, and text with nothing to hide is returned as it is.
+ */
+export function scrubber(secrets: readonly (string | undefined)[]): (text: string) => string {
+  const forms: string[] = [];
+  for (const s of secrets) {
+    if (!s || s.length < 2) continue;
+    for (const form of new Set([s, safeDecode(s), encodeURIComponent(s)])) if (form) forms.push(form);
+  }
+  return (text) => {
+    // redactUrlCredentials only changes `scheme://user:password@`
+    let out = text.includes('@') ? redactUrlCredentials(text) : text;
+    for (const f of forms) if (out.includes(f)) out = out.split(f).join('***');
+    return out;
+  };
+}
+
 function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);

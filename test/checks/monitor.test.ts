@@ -64,6 +64,24 @@ describe.each(storeTargets)('monitor on $name', (target) => {
     await m.stop();
   });
 
+  it('runs many checks at once without a listener-leak warning (issue 7 item 18)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const checks = Array.from({ length: 25 }, (_, i) => `      - name: c${i}\n        http: { url: "${a.url}/", timeout: 1s }\n`).join('');
+      const m = new Monitor({ store, events: new EventLog(store), schedule: false });
+      await m.start(parseConfig(`services:\n  many:\n    checks:\n${checks}`, 'test.yaml'));
+      const results = await m.runNow();
+      expect(results).toHaveLength(25);
+      await m.stop();
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('goes down only after N consecutive failures, up after M successes, and rolls up to the service', async () => {
     const events = new EventLog(store);
     const seen: string[] = [];

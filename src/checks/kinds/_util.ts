@@ -21,9 +21,12 @@ export interface Deadline {
 }
 
 export function deadline(ctx: RunContext, timeoutMs: number): Deadline {
+  const timeout = timeoutMs > 0 ? timeoutMs : ctx.timeoutMs;
+  // ctx.signal aborts at ctx.timeoutMs (see RunContext): with the same timeout, it is the deadline
+  // as it is, and a run needs no controller or timer of its own
+  if (timeout === ctx.timeoutMs) return parentDeadline(ctx, timeout);
   const controller = new AbortController();
   let byTimer = false;
-  const timeout = timeoutMs > 0 ? timeoutMs : ctx.timeoutMs;
   let resolveAborted!: () => void;
   const aborted = new Promise<void>((resolve) => (resolveAborted = resolve));
   const onAbort = (): void => {
@@ -39,20 +42,42 @@ export function deadline(ctx: RunContext, timeoutMs: number): Deadline {
   return {
     signal: controller.signal,
     aborted,
-    reason() {
-      const r: unknown = ctx.signal.reason;
-      const parentTimeout = ctx.signal.aborted && r instanceof Error && r.name === 'TimeoutError';
-      // the scheduler aborts for the check's timeout (reason TimeoutError, or a plain abort at the deadline)
-      if (byTimer || parentTimeout || !ctx.signal.aborted) return `timed out after ${formatDuration(timeout)}`;
-      if (typeof r === 'string' && r) return r;
-      if (r instanceof Error && r.name !== 'AbortError' && r.message) return r.message;
-      return `timed out after ${formatDuration(timeout)}`;
-    },
+    reason: () => reasonText(ctx, byTimer, timeout),
     dispose() {
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onAbort);
     },
   };
+}
+
+function parentDeadline(ctx: RunContext, timeout: number): Deadline {
+  const signal = ctx.signal;
+  let onAbort: (() => void) | undefined;
+  const aborted = signal.aborted
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => {
+        onAbort = () => resolve();
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+  return {
+    signal,
+    aborted,
+    reason: () => reasonText(ctx, false, timeout),
+    dispose() {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** The error text of an aborted run: `timed out after 5s`, or why the scheduler's signal aborted (Shipshape stopping). */
+function reasonText(ctx: RunContext, byTimer: boolean, timeout: number): string {
+  const r: unknown = ctx.signal.reason;
+  const parentTimeout = ctx.signal.aborted && r instanceof Error && r.name === 'TimeoutError';
+  // the scheduler aborts for the check's timeout (reason TimeoutError, or a plain abort at the deadline)
+  if (byTimer || parentTimeout || !ctx.signal.aborted) return `timed out after ${formatDuration(timeout)}`;
+  if (typeof r === 'string' && r) return r;
+  if (r instanceof Error && r.name !== 'AbortError' && r.message) return r.message;
+  return `timed out after ${formatDuration(timeout)}`;
 }
 
 /** Milliseconds since `start` from a monotonic clock. */

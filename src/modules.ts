@@ -15,15 +15,17 @@ import type { ModuleMigrations } from './core/store/migrate.js';
 import { coreMigrations } from './core/store/migrations.js';
 import { errors, type ErrorsRaw } from './errors/index.js';
 import { incidents, type IncidentsRaw } from './incidents/index.js';
+import { maintenance, type MaintenanceRaw } from './maintenance/index.js';
 import { notify, type NotifyRaw } from './notify/index.js';
 import { statuspage, type StatuspageRaw } from './statuspage/index.js';
+import { subscriptions, type SubscriptionsRaw } from './subscriptions/index.js';
 import { oncall, type OncallRaw } from './oncall/index.js';
 import { telemetry, type TelemetryRaw } from './telemetry/index.js';
 
-export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents, statuspage, oncall];
+export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents, maintenance, statuspage, subscriptions, oncall];
 
 /** The whole config as the composition root sees it: every module's view of it at once. */
-export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw & StatuspageRaw & OncallRaw;
+export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw & MaintenanceRaw & StatuspageRaw & SubscriptionsRaw & OncallRaw;
 
 export const configSchema = buildConfigSchema(modules);
 

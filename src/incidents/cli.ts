@@ -1,6 +1,6 @@
 /**
- * `shipshape incident …`: open, list, show, update, ack, resolve, postmortem (and note, mitigate,
- * close, decline, reopen, merge), talking to a running server like `shipshape status` does
+ * `shipshape incident …`: open, list, show, update, ack, resolve, postmortem, action-items (and
+ * note, mitigate, close, decline, reopen, merge), talking to a running server like `shipshape status` does
  * (`--url` / SHIPSHAPE_URL, `--token` / SHIPSHAPE_TOKEN). `--json` prints the created or changed
  * object; `postmortem` prints Markdown.
  */
@@ -11,7 +11,7 @@ import { callServer, CliError, env, fail, json, out, paint, type ServerConn } fr
 import { formatDuration } from '../core/config/units.js';
 import type { CliContext } from '../core/module.js';
 import { describeEvent } from './timeline.js';
-import type { Incident, IncidentDetail, Timeline } from './types.js';
+import type { ActionItemStatus, Incident, IncidentDetail, Timeline } from './types.js';
 
 type Conn = ServerConn;
 
@@ -188,6 +188,26 @@ export function registerIncidentCommands(program: Command, _ctx: CliContext): vo
         const md = await call<string>(o, 'GET', `/api/v1/incidents/${n}/postmortem${o.tz ? `?tz=${encodeURIComponent(o.tz)}` : ''}`, undefined, 'text');
         if (o.json) json({ id: Number(n), ref: `INC-${n}`, markdown: md });
         else process.stdout.write(md);
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  withConn(incident.command('action-items').description("post-mortem action items across incidents, due first (open ones unless --all); overdue ones are marked"))
+    .option('--all', 'include done ones')
+    .option('--overdue', 'only those past their due date')
+    .option('--owner <name>', 'only this owner')
+    .action(async (o: Conn & { all?: boolean; overdue?: boolean; owner?: string; json?: boolean }) => {
+      try {
+        const q = new URLSearchParams();
+        if (o.overdue) q.set('overdue', 'true');
+        else if (!o.all) q.set('open', 'true');
+        if (o.owner) q.set('owner', o.owner);
+        const r = await call<{ items: ActionItemStatus[]; overdue: number }>(o, 'GET', `/api/v1/incidents/action-items?${q.toString()}`);
+        if (o.json) json(r.items);
+        else if (r.items.length === 0) out(o.overdue ? 'no overdue action items' : 'no action items');
+        else for (const a of r.items) out(`${a.ref}  ${a.due ?? 'no due date'}  ${a.overdue ? 'OVERDUE  ' : a.done ? 'done  ' : ''}${a.title} (${a.owner ?? 'no owner'})`);
+        if (!o.json && r.overdue) out(`${r.overdue} overdue`);
       } catch (e) {
         fail(e);
       }

@@ -38,6 +38,7 @@ export const INCIDENT_EVENTS = [
   'incident.alert_joined',
   'incident.breached',
   'incident.postmortem_updated',
+  'incident.action_item_overdue',
 ] as const;
 
 export interface IncidentsDomain extends ModuleLifecycle<IncidentsRaw> {

@@ -58,8 +58,17 @@ export interface IncidentAlertsTable {
   firings: number;
 }
 
+/** Post-mortem action items that passed their due date and were announced (`incident.action_item_overdue`), once per item and due date. */
+export interface IncidentOverdueItemsTable {
+  incident_id: number;
+  /** `<due>\n<title>`: an item whose due date moves later is announced again when it passes the new one */
+  item_key: string;
+  at: number;
+}
+
 export interface IncidentsTables {
   incidents: IncidentsTable;
+  incident_overdue_items: IncidentOverdueItemsTable;
   incident_updates: IncidentUpdatesTable;
   incident_alerts: IncidentAlertsTable;
 }
@@ -118,6 +127,17 @@ export function incidentsMigrations(dialect: Dialect): Record<string, Migration>
           .addPrimaryKeyConstraint('incident_alerts_pk', ['incident_id', 'fingerprint'])
           .execute();
         await db.schema.createIndex('incident_alerts_fingerprint').on('incident_alerts').columns(['fingerprint', 'incident_id']).execute();
+      },
+    },
+    '0501_incident_overdue_items': {
+      async up(db: AnyDB) {
+        await db.schema
+          .createTable('incident_overdue_items')
+          .addColumn('incident_id', 'bigint', (c) => c.notNull())
+          .addColumn('item_key', 'text', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('incident_overdue_items_pk', ['incident_id', 'item_key'])
+          .execute();
       },
     },
   };

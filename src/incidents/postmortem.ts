@@ -58,7 +58,7 @@ export function renderPostmortem(inc: IncidentDetail, tl: Timeline, opts: { now:
 
   L.push('## Summary', '');
   const lastUpdate = [...inc.updates].reverse().find((u) => u.kind === 'update');
-  L.push(pm.summary ?? (lastUpdate ? `_Last status update (${lastUpdate.status}):_ ${lastUpdate.message}` : '_To be written._'), '');
+  L.push(pm.summary?.trim() ? pm.summary : (lastUpdate ? `_Last status update (${lastUpdate.status}):_ ${lastUpdate.message}` : '_To be written._'), '');
 
   L.push('## Impact', '');
   L.push(`- Duration: ${formatDuration(end - opened)} (opened ${fmt(inc.opened_at)}${inc.resolved_at ? `, resolved ${fmt(inc.resolved_at)}` : ', still open'})`);
@@ -79,11 +79,11 @@ export function renderPostmortem(inc: IncidentDetail, tl: Timeline, opts: { now:
 
   L.push('## Timeline', '');
   L.push(`| Time (${zone}) | Event | By |`, '| --- | --- | --- |');
-  for (const e of tl.items) L.push(`| ${fmt(e.at)} | ${cell(describeEvent(e))} | ${cell(e.actor)} |`);
+  for (const e of tl.items) L.push(`| ${fmt(e.at)} | ${cell(describeEvent(e, { time: fmt }))} | ${cell(e.actor)} |`);
   if (tl.truncated) L.push('', `_The timeline was cut to ${tl.items.length} events._`);
   L.push('');
 
-  L.push('## Root cause', '', pm.root_cause ?? '_To be written._', '');
+  L.push('## Root cause', '', pm.root_cause?.trim() ? pm.root_cause : '_To be written._', '');
   L.push('## What went well', '', ...(pm.went_well?.length ? pm.went_well.map((x) => `- ${x}`) : ['_To be written._']), '');
   L.push('## What went badly', '', ...(pm.went_badly?.length ? pm.went_badly.map((x) => `- ${x}`) : ['_To be written._']), '');
   L.push('## Action items', '');

@@ -120,6 +120,13 @@ export function incidentRoutes(app: FastifyInstance, svc: Incidents): void {
     return { items: page.items, next_cursor: page.nextBefore === null ? null : encodeCursor(page.nextBefore) };
   });
 
+  app.get('/api/v1/incidents/action-items', read, async (req) => {
+    const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+    const q = parse(z.object({ open: flag.optional(), overdue: flag.optional(), owner: z.string().min(1).max(200).optional(), limit: z.coerce.number().int().min(1).max(1000).default(500) }).strict(), req.query, 'query');
+    const items = await svc.actionItems({ open: q.open, overdue: q.overdue, owner: q.owner, limit: q.limit });
+    return { items, overdue: items.filter((a) => a.overdue).length };
+  });
+
   app.get('/api/v1/incidents/severities', read, async () => ({
     items: svc.levels().map((l, i) => ({
       name: l.name,

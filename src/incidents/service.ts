@@ -6,6 +6,7 @@
  * modules (on-call, status page) and the timeline see it.
  */
 import type { Selectable } from 'kysely';
+import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { EventRecord } from '../core/api-types.js';
 import { ServiceError } from '../core/errors.js';
@@ -19,6 +20,7 @@ import { collectTimeline } from './timeline.js';
 import {
   OPEN_STATES,
   ROLES,
+  type ActionItemStatus,
   type Breach,
   type Incident,
   type IncidentDetail,
@@ -232,6 +234,7 @@ export class Incidents {
           : [],
         breaches,
         postmortem: r.postmortem === null ? null : (JSON.parse(r.postmortem) as PostmortemFields),
+        ...this.itemCounts(r, now),
         updated_at: iso(Number(r.updated_at)) as string,
       };
     });
@@ -491,7 +494,7 @@ export class Incidents {
       const now = this.d.now();
       let n = 0;
       for (const r of rows) n += await this.recordBreaches(r, now);
-      return n;
+      return n + (await this.recordOverdue(now));
     });
   }
 
@@ -506,6 +509,89 @@ export class Incidents {
     await this.db.updateTable('incidents').set({ breaches: JSON.stringify([...stored, ...add]) }).where('id', '=', r.id).execute();
     for (const b of add) await this.emit('incident.breached', r, 'schedule', { target: b.target, due_at: b.due_at, overdue_ms: b.overdue_ms, roles: JSON.parse(r.roles) as Roles });
     return add.length;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // post-mortem action items
+
+  /** When an item due on `due` (YYYY-MM-DD) becomes overdue: the start of the next day in the business-hours zone. */
+  private overdueFrom(due: string): number {
+    return DateTime.fromISO(due, { zone: this.d.config().business_hours.time_zone }).plus({ days: 1 }).toMillis();
+  }
+
+  private itemsOf(r: Pick<Row, 'id' | 'title' | 'state' | 'postmortem'>, now: number): ActionItemStatus[] {
+    if (r.postmortem === null) return [];
+    const items = (JSON.parse(r.postmortem) as PostmortemFields).action_items ?? [];
+    return items.map((a, i) => {
+      const since = a.due ? this.overdueFrom(a.due) : null;
+      const overdue = !a.done && since !== null && now >= since;
+      return {
+        incident: Number(r.id),
+        ref: refOf(Number(r.id)),
+        incident_title: r.title,
+        incident_state: r.state as IncidentState,
+        index: i + 1,
+        title: a.title,
+        owner: a.owner ?? null,
+        due: a.due ?? null,
+        done: a.done === true,
+        overdue,
+        overdue_since: overdue ? iso(since) : null,
+      };
+    });
+  }
+
+  private itemCounts(r: Row, now: number): { action_items_open: number; action_items_overdue: number } {
+    const items = this.itemsOf(r, now).filter((a) => !a.done);
+    return { action_items_open: items.length, action_items_overdue: items.filter((a) => a.overdue).length };
+  }
+
+  /** Rows that may hold action items (merged incidents' post-mortems are their target's business). */
+  private rowsWithPostmortem() {
+    return this.db.selectFrom('incidents').select(['id', 'title', 'state', 'severity', 'services', 'postmortem']).where('postmortem', 'is not', null).where('state', '!=', 'merged').orderBy('id', 'desc').execute();
+  }
+
+  /**
+   * Action items of every incident's post-mortem, due first (items without a due date last); the
+   * API, the CLI and other modules read the overdue signal here.
+   */
+  async actionItems(q: { open?: boolean; overdue?: boolean; owner?: string; limit?: number } = {}): Promise<ActionItemStatus[]> {
+    const now = this.d.now();
+    let items = (await this.rowsWithPostmortem()).flatMap((r) => this.itemsOf(r, now));
+    if (q.open || q.overdue) items = items.filter((a) => !a.done);
+    if (q.overdue) items = items.filter((a) => a.overdue);
+    if (q.owner !== undefined) items = items.filter((a) => a.owner === q.owner);
+    items.sort((a, b) => (a.due ?? '9999').localeCompare(b.due ?? '9999') || a.incident - b.incident || a.index - b.index);
+    return items.slice(0, q.limit ?? 1000);
+  }
+
+  /** Announce each action item that passed its due date, once (inside serial()). */
+  private async recordOverdue(now: number): Promise<number> {
+    let n = 0;
+    for (const r of await this.rowsWithPostmortem()) {
+      const overdue = this.itemsOf(r, now).filter((a) => a.overdue);
+      if (overdue.length === 0) continue;
+      const seen = new Set((await this.db.selectFrom('incident_overdue_items').select('item_key').where('incident_id', '=', r.id).execute()).map((x) => x.item_key));
+      for (const a of overdue) {
+        const key = `${a.due}\n${a.title}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const ins = await this.db
+          .insertInto('incident_overdue_items')
+          .values({ incident_id: Number(r.id), item_key: key, at: now })
+          .onConflict((oc) => oc.columns(['incident_id', 'item_key']).doNothing())
+          .executeTakeFirst();
+        if (Number(ins.numInsertedOrUpdatedRows ?? 0n) === 0) continue; // another process announced it
+        await this.d.events.append({
+          type: 'incident.action_item_overdue',
+          actor: 'schedule',
+          subject: `incident:${r.id}`,
+          data: { id: Number(r.id), ref: a.ref, title: r.title, severity: r.severity, state: r.state, services: JSON.parse(r.services) as string[], item: { index: a.index, title: a.title, owner: a.owner, due: a.due }, overdue_since: a.overdue_since },
+        });
+        n++;
+      }
+    }
+    return n;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -86,10 +86,44 @@ export async function collectTimeline(events: EventLog, q: TimelineQuery): Promi
   return { incident: q.incident, from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString(), items, truncated };
 }
 
-/** One line for people: what the event says. */
-export function describeEvent(e: EventRecord): string {
+/** `_` → space: `escalation_started` → `escalation started`. */
+const words = (t: string) => t.replace(/[_-]+/g, ' ');
+const list = (v: unknown) => (Array.isArray(v) ? v.filter((x) => typeof x === 'string').join(', ') : '');
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const DEPLOY_LABEL: Record<string, string> = {
+  started: 'deploy started',
+  step: 'deploy step',
+  succeeded: 'deploy succeeded',
+  failed: 'deploy failed',
+  refused: 'deploy refused',
+  rolled_back: 'rolled back',
+  crashed: 'release crashed',
+  restored: 'release restored',
+  stopped: 'release stopped',
+  locked: 'deploys locked',
+  unlocked: 'deploys unlocked',
+};
+
+export interface DescribeOptions {
+  /** how to show an ISO time inside a sentence (the post-mortem passes its time zone's format); default: as stored */
+  time?: (iso: string) => string;
+}
+
+/**
+ * One sentence for people: what the event says. Every event type the timeline can hold (alerts,
+ * checks, errors, incidents, on-call, maintenance, deploys, subscriptions, silences) has its own
+ * wording; any other type gets a readable generic one from its name, subject and message.
+ */
+export function describeEvent(e: EventRecord, opts: DescribeOptions = {}): string {
   const d = e.data as Record<string, unknown> & { labels?: Record<string, string>; annotations?: Record<string, string> };
   const s = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v));
+  const t = (v: unknown) => (typeof v === 'string' && v ? (opts.time ? opts.time(v) : v) : '?');
+  const n = (v: unknown) => (Number.isFinite(Number(v)) ? Number(v) : 0);
+  const dot = e.type.indexOf('.');
+  const area = dot < 0 ? e.type : e.type.slice(0, dot);
+  const what = dot < 0 ? '' : e.type.slice(dot + 1);
+  const withMessage = (text: string) => (d.message ? `${text}: ${s(d.message)}` : text);
+
   switch (e.type) {
     case 'alert.firing':
       return `alert ${s(d.labels?.alertname)} firing${d.annotations?.summary ? `: ${d.annotations.summary}` : ''}`;
@@ -99,6 +133,10 @@ export function describeEvent(e: EventRecord): string {
       return `alert ${s(d.labels?.alertname)} pending${d.annotations?.summary ? `: ${d.annotations.summary}` : ''}`;
     case 'alert.cancelled':
       return `alert ${s(d.labels?.alertname)} cleared before firing`;
+    case 'alert.acknowledged':
+      return `alert ${s(d.labels?.alertname)} acknowledged`;
+    case 'alert.suppressed':
+      return `alert ${s(d.alertname ?? d.labels?.alertname)} held back, not sent${d.reason ? ` (${s(d.reason)})` : ''}`;
     case 'check.state':
       return `check ${s(d.check)}: ${s(d.from)} → ${s(d.to)}${d.reason ? ` (${s(d.reason)})` : ''}`;
     case 'service.state':
@@ -107,6 +145,10 @@ export function describeEvent(e: EventRecord): string {
       return `new error in ${s(d.service) || 'an unclaimed project'}: ${s(d.title)}`;
     case 'issue.regressed':
       return `error regressed in ${s(d.service)}: ${s(d.title)}${d.release ? ` (release ${s(d.release)})` : ''}`;
+    case 'issue.resolved':
+    case 'issue.ignored':
+    case 'issue.unresolved':
+      return `error marked ${what} in ${s(d.service) || 'an unclaimed project'}: ${s(d.title)}`;
     case 'incident.opened':
       return `${s(d.ref)} opened (${s(d.severity)}): ${s(d.title)}`;
     case 'incident.update':
@@ -114,7 +156,7 @@ export function describeEvent(e: EventRecord): string {
     case 'incident.note':
       return `note: ${s(d.message)}`;
     case 'incident.breached':
-      return `response target missed: ${s(d.target)} was due ${s(d.due_at)}`;
+      return `response target missed: ${s(d.target)} was due ${t(d.due_at)}`;
     case 'incident.roles_changed':
       return `roles: ${Object.entries((d.changes ?? {}) as Record<string, { to: string | null }>)
         .map(([k, v]) => `${k} → ${v.to ?? 'nobody'}`)
@@ -127,8 +169,92 @@ export function describeEvent(e: EventRecord): string {
       return `${s(d.merged_ref)} (${s(d.merged_title)}) merged into this incident`;
     case 'incident.severity_changed':
       return `severity changed to ${s(d.severity)}`;
-    default:
-      if (e.type.startsWith('incident.')) return `${s(d.ref)} ${e.type.slice('incident.'.length).replace(/_/g, ' ')}${d.message ? `: ${s(d.message)}` : ''}`;
-      return `${e.type} ${e.subject}${d.message ? `: ${s(d.message)}` : ''}`;
+    case 'incident.reopened':
+      return withMessage(`${s(d.ref)} re-opened`);
+    case 'incident.changed': {
+      const keys = Object.keys((d.changes ?? {}) as Record<string, unknown>);
+      return `${s(d.ref)} edited${keys.length ? ` (${keys.map(words).join(', ')})` : ''}`;
+    }
+    case 'incident.postmortem_updated': {
+      const fields = Array.isArray(d.fields) ? (d.fields as string[]).map(words) : [];
+      return `post-mortem edited${fields.length ? ` (${fields.join(', ')})` : ''}`;
+    }
+    case 'incident.action_item_overdue': {
+      const item = (d.item ?? {}) as { title?: string; owner?: string | null; due?: string };
+      return `action item overdue: "${s(item.title)}"${item.owner ? ` (owner ${item.owner}` : ' (no owner'}, was due ${s(item.due)})`;
+    }
+
+    // on-call
+    case 'oncall.escalation_started':
+      return `escalation started: policy ${s(d.policy)}, ${plural(n(d.steps), 'step')}${n(d.repeat) > 0 ? `, repeated ${plural(n(d.repeat), 'time')}` : ''}`;
+    case 'oncall.step': {
+      const people = list(d.people);
+      const nobody = list(d.nobody_on_call);
+      const round = n(d.round) > 1 ? ` (round ${n(d.round)})` : '';
+      return `escalation step ${n(d.step)}${round}: ${people ? `paging ${people}` : 'nobody to page'}${nobody ? `; nobody on call in ${nobody.replace(/schedule:/g, '')}` : ''}${d.last ? ' — last step' : ''}`;
+    }
+    case 'oncall.paged': {
+      const via = s(d.via).replace(/^schedule:(.+)$/, 'on call in $1').replace(/^person:.+$/, 'named in the policy');
+      const reach = [list(d.channels), d.email ? 'email' : ''].filter(Boolean).join(' and ');
+      return `paged ${s(d.person)} (${via}) ${n(d.queued) > 0 ? `by ${reach}` : '— no channel or email reached them'}`;
+    }
+    case 'oncall.escalation_stopped':
+      return `escalation stopped${d.reason ? `: ${s(d.reason)}` : ''}`;
+    case 'oncall.link_used':
+      return `${s(d.person)} ${d.action === 'resolve' ? 'resolved' : 'acknowledged'} ${s(d.ref)} from the link in the page`;
+    case 'oncall.feed_created':
+    case 'oncall.feed_revoked':
+      return `calendar subscription for ${s(d.kind)} ${s(d.target)} ${what === 'feed_created' ? 'created' : 'revoked'}`;
+
+    // maintenance windows
+    case 'maintenance.scheduled':
+      return `maintenance "${s(d.title)}" scheduled ${t(d.starts_at)} – ${t(d.ends_at)}${list(d.services) ? ` for ${list(d.services)}` : ''}`;
+    case 'maintenance.upcoming':
+      return `maintenance "${s(d.title)}" announced: starts ${t(d.starts_at)}`;
+    case 'maintenance.started':
+      return `maintenance "${s(d.title)}" started${list(d.services) ? ` on ${list(d.services)}` : ''} (planned end ${t(d.ends_at)}); their alerts are held back`;
+    case 'maintenance.verifying':
+      return `maintenance "${s(d.title)}": work done, verifying`;
+    case 'maintenance.extended':
+      return `maintenance "${s(d.title)}" extended until ${t(d.ends_at)}`;
+    case 'maintenance.ended':
+      return `maintenance "${s(d.title)}" ended${d.missed ? ' (Shipshape was not running during it)' : ''}`;
+    case 'maintenance.cancelled':
+      return `maintenance "${s(d.title)}" cancelled${d.reason ? ` (${s(d.reason)})` : ''}`;
+    case 'maintenance.overrun':
+      return `maintenance "${s(d.title)}" ran past its planned end (${t(d.ends_at)})`;
+
+    // subscribers of status pages
+    case 'subscription.requested':
+      return `${s(d.kind)} subscriber ${s(d.address)} signed up (waiting for confirmation)`;
+    case 'subscription.confirmed':
+      return `${s(d.kind)} subscriber ${s(d.address)} confirmed`;
+    case 'subscription.unsubscribed':
+      return `${s(d.kind)} subscriber ${s(d.address)} unsubscribed`;
+    case 'subscription.removed':
+      return `${s(d.kind)} subscriber ${s(d.address)} removed`;
+    case 'subscription.webhook_created':
+      return `webhook subscriber ${s(d.address)} added`;
+    case 'subscription.notified':
+      return `subscribers told about ${words(s(d.event_type).replace(/\./g, ' '))}: ${plural(n(d.emails), 'email')}, ${plural(n(d.webhooks), 'webhook')}`;
+    case 'subscription.delivery_failed':
+      return `delivery to ${s(d.kind)} subscriber ${s(d.subscriber)} failed (attempt ${n(d.attempts)}): ${s(d.error)}`;
+
+    // silences
+    case 'silence.created':
+      return `silence created until ${t(d.endsAt)}${d.comment ? `: ${s(d.comment)}` : ''}`;
+    case 'silence.expired':
+      return 'silence ended';
   }
+
+  if (area === 'deploy') {
+    const label = DEPLOY_LABEL[what] ?? `deploy ${words(what)}`;
+    if (d.message) return `${label}: ${s(d.message)}`;
+    return `${label}: ${[s(d.service), s(d.env)].filter(Boolean).join(' on ')}${d.version ? ` ${s(d.version)}` : ''}`;
+  }
+  if (area === 'incident') return withMessage(`${s(d.ref) || 'incident'} ${words(what)}`);
+  // anything else: "<area>: <what> (<subject>): <message | summary | title | reason>"
+  const subject = e.subject ? ` (${e.subject.replace(':', ' ')})` : '';
+  const detail = d.message ?? d.annotations?.summary ?? d.summary ?? d.title ?? d.reason;
+  return `${words(area)}: ${words(what) || 'event'}${subject}${detail !== undefined && detail !== null && detail !== '' ? `: ${s(detail)}` : ''}`;
 }

@@ -51,6 +51,25 @@ export interface ActionItem {
   done?: boolean;
 }
 
+/** An action item as the incidents API lists it across incidents (`GET /api/v1/incidents/action-items`). */
+export interface ActionItemStatus {
+  incident: number;
+  ref: string;
+  incident_title: string;
+  incident_state: IncidentState;
+  /** 1-based position in the incident's post-mortem */
+  index: number;
+  title: string;
+  owner: string | null;
+  /** YYYY-MM-DD */
+  due: string | null;
+  done: boolean;
+  /** not done and past the end of its due day (in the business-hours time zone) */
+  overdue: boolean;
+  /** when it became overdue (the start of the day after `due`), ISO */
+  overdue_since: string | null;
+}
+
 export interface PostmortemFields {
   summary?: string;
   impact?: string;
@@ -90,6 +109,9 @@ export interface Incident {
   targets: TargetStatus[];
   breaches: Breach[];
   postmortem: PostmortemFields | null;
+  /** post-mortem action items not done yet, and how many of those are past their due date */
+  action_items_open: number;
+  action_items_overdue: number;
   updated_at: string;
 }
 

@@ -269,6 +269,21 @@ export class Dispatcher {
     return queued;
   }
 
+  /**
+   * Make the groups holding a firing alert that `select` picks due now (a silence over them ended
+   * early, e.g. a maintenance window: what still fires is told at once, not a group_interval later).
+   */
+  flushSoon(select: (labels: Labels) => boolean): number {
+    const now = this.d.now();
+    let n = 0;
+    for (const g of this.groups.values()) {
+      if (![...g.alerts.values()].some((a) => a.state !== 'resolved' && select(a.labels))) continue;
+      g.nextFlushAt = Math.min(g.nextFlushAt, now);
+      n++;
+    }
+    return n;
+  }
+
   /** The earliest time a group is due (for the timer). */
   nextDue(): number | undefined {
     let min: number | undefined;

@@ -14,7 +14,8 @@ import { channelTargets, Dispatcher } from './dispatcher.js';
 import { NotifyQueue } from './queue.js';
 import { notifyRoutes } from './routes.js';
 import { Silences } from './silences.js';
-import type { Notification } from './types.js';
+import { smtpSend, type EmailSpec, type MailMessage } from './channels/email.js';
+import { SendError, type Notification } from './types.js';
 
 export interface NotifyOptions {
   /** how often due groups and queued sends are looked at, ms (0: never by itself; tests call tick()) */
@@ -37,6 +38,19 @@ export interface NotifyDomain extends ModuleLifecycle<NotifyRaw> {
    * returned in `unknown`. Used by on-call pages.
    */
   send(n: Omit<Notification, 'receiver'>, channels: readonly string[]): Promise<{ queued: number[]; unknown: string[] }>;
+  /**
+   * Send one composed message (own subject, text, HTML and headers) to these addresses through
+   * the SMTP server and sender of the email channel `channel`, once, now, within `notify.timeout`.
+   * Not queued: the caller keeps its own delivery record and retries (status-page subscriptions
+   * do, per subscriber). Rejects with a SendError (secret-free; `permanent` when retrying cannot
+   * help, e.g. an unknown or non-email channel, a 5xx answer).
+   */
+  sendMail(channel: string, mail: MailMessage, signal?: AbortSignal): Promise<void>;
+  /**
+   * A silence over some alerts ended early (a maintenance window ended): reload the silences and
+   * tell at once what is still firing among the alerts `select` picks.
+   */
+  recheck(select: (labels: Record<string, string>) => boolean): Promise<void>;
 }
 
 
@@ -101,6 +115,35 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
       if (queued.length) void queue.runDue();
       return { queued, unknown };
     },
+    async sendMail(name, mail, signal) {
+      const ch = channelTargets(ctx.config().raw.notify).get(name);
+      if (!ch) throw new SendError(`there is no channel "${name}" in notify.channels`, true);
+      if (ch.kind !== 'email') throw new SendError(`the channel "${name}" is a ${ch.kind} channel, not an email channel`, true);
+      const timeout = ctx.config().raw.notify.timeout;
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(new Error('timeout')), timeout);
+      const onAbort = () => abort.abort(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await smtpSend(ch.spec as EmailSpec, mail, abort.signal);
+        counter.inc({ channel: name, result: 'sent' });
+      } catch (e) {
+        counter.inc({ channel: name, result: 'retry' });
+        if (abort.signal.aborted && !signal?.aborted) throw new SendError(`email via the channel "${name}": timed out after ${timeout}ms`);
+        throw e;
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      }
+    },
+    async recheck(select) {
+      await serial(async () => {
+        await silences.refresh();
+        lastSilenceRefresh = ctx.now();
+        if (dispatcher.flushSoon(select) > 0) await dispatcher.tick();
+      });
+      await queue.runDue();
+    },
     async start() {
       await silences.refresh();
       lastSilenceRefresh = ctx.now();
@@ -156,6 +199,9 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
 
 export { externalUrlOf } from './test-send.js';
 export type { Notification, NotifiedAlert } from './types.js';
+export { SendError } from './types.js';
+export type { MailMessage } from './channels/email.js';
+export { backoff } from './queue.js';
 
 export const notify = defineModule<NotifyDomain, NotifyTables, NotifyRaw>({
   name: 'notify',

@@ -18,14 +18,14 @@ import { oncallRoutes } from './routes.js';
 import { Oncall } from './service.js';
 
 export type { OncallRaw, OncallConfig, PersonConfig, ScheduleConfig } from './config.js';
-export type { Oncall, OnCallNow, ShiftOut, Escalation } from './service.js';
+export type { Oncall, OnCallNow, ShiftOut, Escalation, ScheduleDetail, PolicyOut, CalendarFeed, CalendarSubscription } from './service.js';
 export { onCallAt, shifts, currentShift } from './rotation.js';
 
-export const ONCALL_EVENTS = ['oncall.escalation_started', 'oncall.step', 'oncall.paged', 'oncall.escalation_stopped', 'oncall.link_used'] as const;
+export const ONCALL_EVENTS = ['oncall.escalation_started', 'oncall.step', 'oncall.paged', 'oncall.escalation_stopped', 'oncall.link_used', 'oncall.feed_created', 'oncall.feed_revoked'] as const;
 
 export interface OncallDomain extends ModuleLifecycle<OncallRaw> {
   service: Oncall;
-  /** run due escalation steps now (tests; the timer does it every `oncall.check_every`) */
+  /** run due escalation steps now (tests; a timer armed at the next due step does it, and a poll every `oncall.check_every`) */
   tick(): Promise<number>;
   /** wait until every incident event received so far has been handled */
   settled(): Promise<void>;
@@ -47,11 +47,30 @@ export function createOncall(ctx: ModuleContext<OncallTables, OncallRaw>): Oncal
     externalUrl: () => externalUrlOf(ctx.config() as unknown as Config<NotifyRaw>),
   });
   let timer: NodeJS.Timeout | undefined;
+  let soon: NodeJS.Timeout | undefined;
+  let stopped = false;
   let every = ctx.config().raw.oncall.check_every;
   let off: (() => void) | undefined;
+  /** a one-shot timer at the next due step, so pages go out on time rather than on the next poll */
+  const arm = async () => {
+    const due = await service.nextDue().catch(() => null);
+    if (soon) clearTimeout(soon);
+    soon = undefined;
+    if (due === null || stopped) return;
+    // setTimeout's range is ~24.8 days; wake at least hourly and look again
+    soon = setTimeout(run, Math.min(Math.max(0, due - ctx.now()), 3_600_000));
+    soon.unref();
+  };
+  const run = () => {
+    service
+      .tick()
+      .catch((e) => log.error({ err: e }, 'on-call escalation failed'))
+      .finally(() => void arm());
+  };
+  // the poll catches what another process (the CLI) changed in the store
   const schedule = () => {
     if (timer) clearInterval(timer);
-    timer = setInterval(() => void service.tick().catch((e) => log.error({ err: e }, 'on-call escalation failed')), every);
+    timer = setInterval(run, every);
     timer.unref();
   };
   return {
@@ -64,11 +83,15 @@ export function createOncall(ctx: ModuleContext<OncallTables, OncallRaw>): Oncal
       await service.load();
       off = ctx.events.onEvent((e) => {
         if (!e.type.startsWith('incident.')) return;
-        service.onIncidentEvent(e.type, e.data, e.actor).catch((err) => log.error({ err, event: e.id }, 'on-call: handling an incident event failed'));
+        service
+          .onIncidentEvent(e.type, e.data, e.actor)
+          .catch((err) => log.error({ err, event: e.id }, 'on-call: handling an incident event failed'))
+          .finally(() => void arm());
       });
       await service.catchUp();
       await service.tick();
       schedule();
+      await arm();
     },
     async apply(config: Config<OncallRaw>) {
       if (config.raw.oncall.check_every !== every) {
@@ -78,7 +101,9 @@ export function createOncall(ctx: ModuleContext<OncallTables, OncallRaw>): Oncal
     },
     async stop() {
       off?.();
+      stopped = true;
       if (timer) clearInterval(timer);
+      if (soon) clearTimeout(soon);
       await service.idle();
     },
     routes(app) {

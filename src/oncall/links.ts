@@ -59,3 +59,33 @@ export function verifyLink(key: string, token: string, c: LinkClaims): void {
   const want = mac(key, canonical(c));
   if (sig.length !== want.length || !timingSafeEqual(sig, want)) throw badLink();
 }
+
+/**
+ * Calendar subscription feeds: `<nonce>.<signature>` like links, signed with the same key under a
+ * different label (a link token is never a feed token and vice versa), over the feed's nonce,
+ * kind and target. The row under the nonce holds kind, target and `revoked_at`.
+ */
+export interface FeedClaims {
+  n: string;
+  kind: 'schedule' | 'person';
+  target: string;
+}
+
+const feedMac = (key: string, c: FeedClaims) => createHmac('sha256', Buffer.from(key, 'hex')).update(`shipshape-oncall-feed\n${c.n}\n${c.kind}\n${c.target}`).digest();
+
+export function signFeed(key: string, c: FeedClaims): string {
+  return `${c.n}.${feedMac(key, c).toString('base64url')}`;
+}
+
+/** The nonce a well-formed feed token names, or null (the route answers 404 either way). */
+export function feedNonce(token: string): string | null {
+  const m = /^([A-Za-z0-9_-]{24})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  return m ? m[1]! : null;
+}
+
+/** Whether a feed token's signature matches the claims stored under its nonce (constant time). */
+export function feedSignatureOk(key: string, token: string, c: FeedClaims): boolean {
+  const sig = Buffer.from(token.slice(token.indexOf('.') + 1), 'base64url');
+  const want = feedMac(key, c);
+  return sig.length === want.length && timingSafeEqual(sig, want);
+}

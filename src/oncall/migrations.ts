@@ -55,8 +55,22 @@ export interface OncallLinksTable {
   used_at: number | null;
 }
 
+/** Calendar subscription feeds (iCal by URL): the secret nonce is in the signed token, `id` is public. */
+export interface OncallFeedsTable {
+  id: string;
+  nonce: string;
+  /** schedule or person */
+  kind: string;
+  target: string;
+  created_at: number;
+  created_by: string;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
 export interface OncallTables {
   oncall_keys: OncallKeysTable;
+  oncall_feeds: OncallFeedsTable;
   oncall_escalations: OncallEscalationsTable;
   oncall_pages: OncallPagesTable;
   oncall_links: OncallLinksTable;
@@ -112,6 +126,22 @@ export function oncallMigrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .addColumn('used_at', 'bigint')
           .execute();
+      },
+    },
+    '0601_oncall_feeds': {
+      async up(db: AnyDB) {
+        await db.schema
+          .createTable('oncall_feeds')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('nonce', 'text', (c) => c.notNull().unique())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .addColumn('revoked_by', 'text')
+          .execute();
+        await db.schema.createIndex('oncall_feeds_target').on('oncall_feeds').columns(['kind', 'target', 'revoked_at']).execute();
       },
     },
   };

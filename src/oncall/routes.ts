@@ -1,11 +1,13 @@
 /**
- * HTTP routes of the on-call domain, under /api/v1/oncall: who is on call, shifts, calendars
- * (read scope) and escalations; the ack / resolve links in pages are public (the signed,
- * single-use, expiring token is the credential): GET shows a confirm page and changes nothing
- * (mail scanners open links), POST acts.
+ * HTTP routes of the on-call domain, under /api/v1/oncall: who is on call, shifts, calendars,
+ * calendar subscription URLs (read scope), feed revocation (write) and escalations. Public: the
+ * calendar feeds by URL (the signed, revocable feed token is the credential) and the ack / resolve
+ * links in pages (the signed, single-use, expiring token is): GET shows a confirm page and changes
+ * nothing (mail scanners open links), POST acts.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { actorOf } from '../core/http/auth.js';
 import { HttpProblem, parse } from '../core/http/problem.js';
 import { escapeHtml } from './html.js';
 import { calendarOf } from './ical.js';
@@ -54,21 +56,60 @@ export function oncallRoutes(app: FastifyInstance, svc: Oncall, now: () => numbe
   const window = (q: { days: number }) => ({ from: now() - 7 * DAY, to: now() + q.days * DAY });
   const daysQuery = z.object({ days: z.coerce.number().int().min(1).max(400).default(90) }).strict();
 
+  const scheduleCalendar = (name: string, days: number) => {
+    const w = window({ days });
+    const shifts = svc.shiftsOf(name, w.from, w.to);
+    const tz = svc.whoIsOn(name, now())[0]?.time_zone;
+    return calendarOf({ name: `On call: ${name}`, description: `Shipshape on-call schedule ${name}`, timeZone: tz, shifts, now: now() });
+  };
+  const personCalendar = (name: string, days: number) => {
+    const w = window({ days });
+    const shifts = svc.shiftsOfPerson(name, w.from, w.to);
+    return calendarOf({ name: `On call: ${name}`, description: `Shipshape on-call shifts of ${name}`, shifts, now: now() });
+  };
+
   app.get('/api/v1/oncall/schedules/:name/calendar.ics', read, async (req, reply) => {
     const p = parse(z.object({ name }).strict(), req.params, 'params');
-    const w = window(parse(daysQuery, req.query, 'query'));
-    const shifts = svc.shiftsOf(p.name, w.from, w.to);
-    const tz = svc.whoIsOn(p.name, now())[0]?.time_zone;
-    return reply.type('text/calendar; charset=utf-8').header('content-disposition', `inline; filename="${p.name}.ics"`).send(calendarOf({ name: `On call: ${p.name}`, description: `Shipshape on-call schedule ${p.name}`, timeZone: tz, shifts, now: now() }));
+    const q = parse(daysQuery, req.query, 'query');
+    return reply.type('text/calendar; charset=utf-8').header('content-disposition', `inline; filename="${p.name}.ics"`).send(scheduleCalendar(p.name, q.days));
+  });
+
+  // calendar subscriptions: a URL a calendar app can poll without a login (the signed, revocable token is the credential)
+  app.get('/api/v1/oncall/schedules/:name/subscription', read, async (req) => {
+    const p = parse(z.object({ name }).strict(), req.params, 'params');
+    return svc.subscription('schedule', p.name, actorOf(req));
+  });
+
+  app.get('/api/v1/oncall/people/:name/subscription', read, async (req) => {
+    const p = parse(z.object({ name }).strict(), req.params, 'params');
+    return svc.subscription('person', p.name, actorOf(req));
+  });
+
+  app.get('/api/v1/oncall/feeds', read, async () => ({ items: await svc.feeds() }));
+
+  app.delete('/api/v1/oncall/feeds/:id', { config: { scope: 'write' as const } }, async (req) => {
+    const p = parse(z.object({ id: z.string().regex(/^feed_[A-Za-z0-9_-]{12}$/, 'expected a feed id like feed_AbCdEfGhIjKl') }).strict(), req.params, 'params');
+    return svc.revokeFeed(p.id, actorOf(req));
+  });
+
+  app.get('/api/v1/oncall/schedules/:name', read, async (req) => {
+    const p = parse(z.object({ name }).strict(), req.params, 'params');
+    return svc.scheduleDetail(p.name);
+  });
+
+  app.get('/api/v1/oncall/policies', read, async () => ({ items: svc.policies() }));
+
+  app.get('/api/v1/oncall/escalations', read, async (req) => {
+    const q = parse(z.object({ state: z.literal('active').default('active'), limit: z.coerce.number().int().min(1).max(500).default(200) }).strict(), req.query, 'query');
+    return { items: await svc.activeEscalations(q.limit) };
   });
 
   app.get('/api/v1/oncall/people', read, async () => ({ items: svc.people() }));
 
   app.get('/api/v1/oncall/people/:name/calendar.ics', read, async (req, reply) => {
     const p = parse(z.object({ name }).strict(), req.params, 'params');
-    const w = window(parse(daysQuery, req.query, 'query'));
-    const shifts = svc.shiftsOfPerson(p.name, w.from, w.to);
-    return reply.type('text/calendar; charset=utf-8').header('content-disposition', `inline; filename="${p.name}.ics"`).send(calendarOf({ name: `On call: ${p.name}`, description: `Shipshape on-call shifts of ${p.name}`, shifts, now: now() }));
+    const q = parse(daysQuery, req.query, 'query');
+    return reply.type('text/calendar; charset=utf-8').header('content-disposition', `inline; filename="${p.name}.ics"`).send(personCalendar(p.name, q.days));
   });
 
   app.get('/api/v1/oncall/escalations/:incident', read, async (req) => {
@@ -77,6 +118,22 @@ export function oncallRoutes(app: FastifyInstance, svc: Oncall, now: () => numbe
   });
 
   const pub = { config: { scope: 'public' as const, rateLimit: { max: 60, timeWindow: '1 minute' } } };
+
+  // one answer for every refusal (unknown, tampered, revoked, target gone): it does not say which part was wrong
+  const noFeed = () => new HttpProblem(404, 'Not Found', 'no such calendar feed (the URL is wrong or was revoked)');
+  app.get('/api/v1/oncall/calendar/:file', pub, async (req, reply) => {
+    const { file } = parse(z.object({ file: z.string().min(1).max(200) }).strict(), req.params, 'params');
+    const feed = file.endsWith('.ics') ? await svc.feedOf(file.slice(0, -'.ics'.length)) : null;
+    if (!feed) throw noFeed();
+    const q = parse(daysQuery, req.query, 'query');
+    const body = feed.kind === 'schedule' ? scheduleCalendar(feed.target, q.days) : personCalendar(feed.target, q.days);
+    return reply
+      .type('text/calendar; charset=utf-8')
+      .header('content-disposition', `inline; filename="${feed.target}.ics"`)
+      .header('cache-control', 'private, max-age=300')
+      .header('referrer-policy', 'no-referrer')
+      .send(body);
+  });
 
   app.get('/api/v1/oncall/ack/:token', pub, async (req, reply) => {
     const { token } = parse(tokenParam, req.params, 'params');

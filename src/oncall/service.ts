@@ -4,17 +4,20 @@
  * resolve) and the signed single-use ack / resolve links in pages. Escalation state is stored, so
  * a restart resumes where it was (due times included).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventLog } from '../core/events.js';
 import { ServiceError } from '../core/errors.js';
 import type { Store } from '../core/store/db.js';
 import type { Incidents } from '../incidents/index.js';
 import type { Notification } from '../notify/index.js';
-import type { OncallConfig, PersonConfig, PolicyConfig } from './config.js';
-import { badLink, LinkError, linkNonce, newKey, newNonce, signLink, verifyLink, type LinkAction, type LinkClaims } from './links.js';
+import { instantOf, type OncallConfig, type PersonConfig, type PolicyConfig } from './config.js';
+import { badLink, feedNonce, feedSignatureOk, LinkError, linkNonce, newKey, newNonce, signFeed, signLink, verifyLink, type LinkAction, type LinkClaims } from './links.js';
 import type { OncallTables } from './migrations.js';
 import { currentShift, onCallAt, shifts, type Shift } from './rotation.js';
+import type { CalendarFeed, CalendarSubscription, Escalation, OnCallNow, PolicyOut, ScheduleDetail, ShiftOut } from './api-types.js';
+
+export type { CalendarFeed, CalendarSubscription, Escalation, OnCallNow, PolicyOut, ScheduleDetail, ShiftOut } from './api-types.js';
 
 export interface OncallDeps {
   store: Store<OncallTables>;
@@ -28,42 +31,6 @@ export interface OncallDeps {
   send: (n: Omit<Notification, 'receiver'>, channels: readonly string[]) => Promise<{ queued: number[]; unknown: string[] }>;
   /** the URL links in pages start with */
   externalUrl: () => string;
-}
-
-/** Who is on call in one schedule (the API's and CLI's shape; times ISO-8601 UTC). */
-export interface OnCallNow {
-  schedule: string;
-  at: string;
-  time_zone: string;
-  person: string | null;
-  name: string | null;
-  source: string | null;
-  /** the shift in force: since when and until when this person is on call */
-  since: string | null;
-  until: string | null;
-}
-
-export interface ShiftOut {
-  schedule: string;
-  person: string;
-  name: string;
-  source: string;
-  start: string;
-  end: string;
-}
-
-export interface Escalation {
-  id: number;
-  incident_id: number;
-  policy: string;
-  state: 'active' | 'stopped' | 'done';
-  /** the next step (1-based) and round (1-based) */
-  next_step: number | null;
-  round: number;
-  next_at: string | null;
-  stop_reason: string | null;
-  started_at: string;
-  pages: { id: number; person: string; via: string; step: number; round: number; channels: string[]; sent_at: string }[];
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -168,6 +135,49 @@ export class Oncall {
     return Object.entries(this.d.people()).map(([key, p]) => ({ key, name: p.name ?? key, email: p.email ?? null, channels: p.channels }));
   }
 
+  /** A schedule as configured (layers, overrides as instants), for the dashboard. */
+  scheduleDetail(name: string): ScheduleDetail {
+    const s = this.schedule(name);
+    return {
+      schedule: name,
+      time_zone: s.time_zone,
+      layers: s.layers.map((l, i) => ({
+        name: l.name ?? `Layer ${i + 1}`,
+        rotation: l.rotation.label,
+        handoff: l.handoff.text,
+        start: l.start,
+        people: l.people.map((p) => ({ key: p, name: this.displayName(p) })),
+      })),
+      overrides: s.overrides.map((o, i) => ({
+        index: i + 1,
+        person: o.person,
+        name: this.displayName(o.person),
+        from: new Date(instantOf(o.from, s.time_zone)).toISOString(),
+        to: new Date(instantOf(o.to, s.time_zone)).toISOString(),
+        reason: o.reason ?? null,
+      })),
+    };
+  }
+
+  /** The escalation policies in force, in config order (the first matching one wins). */
+  policies(): PolicyOut[] {
+    return Object.entries(this.d.config().escalation).map(([name, p]) => ({
+      name,
+      severities: p.severities ?? null,
+      steps: p.steps.map((s) => ({ after_ms: s.after, notify: s.notify })),
+      repeat: p.repeat,
+      repeat_after_ms: p.repeat_after,
+    }));
+  }
+
+  /** Escalations still running (nobody acknowledged yet), newest first. */
+  async activeEscalations(limit = 200): Promise<Escalation[]> {
+    const rows = await this.db.selectFrom('oncall_escalations').select('incident_id').where('state', '=', 'active').orderBy('id', 'desc').limit(limit).execute();
+    const ids = [...new Set(rows.map((r) => Number(r.incident_id)))];
+    const all = await Promise.all(ids.map((i) => this.escalations(i)));
+    return all.flat().filter((e) => e.state === 'active').sort((a, b) => b.id - a.id);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // escalation
 
@@ -218,6 +228,12 @@ export class Oncall {
   /** Run the steps that are due (the timer calls this; so do tests). Returns how many ran. */
   tick(): Promise<number> {
     return this.serial(() => this.runDue());
+  }
+
+  /** When the next escalation step is due (epoch ms), or null when none is waiting. */
+  async nextDue(): Promise<number | null> {
+    const r = await this.db.selectFrom('oncall_escalations').select('next_at').where('state', '=', 'active').where('next_at', 'is not', null).orderBy('next_at').limit(1).executeTakeFirst();
+    return r?.next_at === undefined || r.next_at === null ? null : Number(r.next_at);
   }
 
   /** Escalations of incidents opened while nobody listened (e.g. during a restart) start now. */
@@ -420,5 +436,68 @@ export class Oncall {
         throw e;
       }
     });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // calendar subscription feeds
+
+  private feedOut(r: { id: string; kind: string; target: string; created_at: number; created_by: string; revoked_at: number | null; revoked_by: string | null }): CalendarFeed {
+    return { id: r.id, kind: r.kind as CalendarFeed['kind'], target: r.target, created_at: iso(Number(r.created_at)) as string, created_by: r.created_by, revoked_at: iso(r.revoked_at === null ? null : Number(r.revoked_at)), revoked_by: r.revoked_by };
+  }
+
+  private checkTarget(kind: CalendarFeed['kind'], target: string): void {
+    if (kind === 'schedule') this.schedule(target);
+    else if (!(target in this.d.people())) throw new ServiceError('not_found', `no person "${target}"; people: ${Object.keys(this.d.people()).join(', ') || 'none (add them under people:)'}`);
+  }
+
+  /**
+   * The subscription URL of a schedule's or person's calendar: the feed in force, or a new one
+   * when there is none (the first call, or after the last one was revoked).
+   */
+  subscription(kind: CalendarFeed['kind'], target: string, actor: string): Promise<CalendarSubscription> {
+    this.checkTarget(kind, target);
+    return this.serial(async () => {
+      let row = await this.db.selectFrom('oncall_feeds').selectAll().where('kind', '=', kind).where('target', '=', target).where('revoked_at', 'is', null).orderBy('created_at').executeTakeFirst();
+      if (!row) {
+        const values = { id: `feed_${randomBytes(9).toString('base64url')}`, nonce: newNonce(), kind, target, created_at: this.d.now(), created_by: actor, revoked_at: null, revoked_by: null };
+        await this.db.insertInto('oncall_feeds').values(values).execute();
+        row = values;
+        await this.d.events.append({ type: 'oncall.feed_created', actor, subject: `oncall:${kind}:${target}`, data: { feed: values.id, kind, target } });
+      }
+      const url = `${this.d.externalUrl()}/api/v1/oncall/calendar/${signFeed(this.signingKey(), { n: row.nonce, kind, target })}.ics`;
+      return { ...this.feedOut(row), url, webcal_url: url.replace(/^https?:\/\//, 'webcal://') };
+    });
+  }
+
+  /** Every feed made (newest first), without their tokens. */
+  async feeds(): Promise<CalendarFeed[]> {
+    const rows = await this.db.selectFrom('oncall_feeds').selectAll().orderBy('created_at', 'desc').orderBy('id').limit(1000).execute();
+    return rows.map((r) => this.feedOut(r));
+  }
+
+  /** Revoke a feed: its URL answers 404 from now on; the next subscription call makes a new one. */
+  revokeFeed(id: string, actor: string): Promise<CalendarFeed> {
+    return this.serial(async () => {
+      const row = await this.db.selectFrom('oncall_feeds').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) throw new ServiceError('not_found', `no calendar feed "${id}"`);
+      if (row.revoked_at !== null) throw new ServiceError('conflict', `the calendar feed "${id}" was already revoked (${iso(Number(row.revoked_at))})`);
+      const now = this.d.now();
+      await this.db.updateTable('oncall_feeds').set({ revoked_at: now, revoked_by: actor }).where('id', '=', id).execute();
+      await this.d.events.append({ type: 'oncall.feed_revoked', actor, subject: `oncall:${row.kind}:${row.target}`, data: { feed: id, kind: row.kind, target: row.target } });
+      return this.feedOut({ ...row, revoked_at: now, revoked_by: actor });
+    });
+  }
+
+  /** What a feed token names, or null for anything not a live, untampered feed of an existing target (the route answers 404 alike). */
+  async feedOf(token: string): Promise<{ kind: CalendarFeed['kind']; target: string } | null> {
+    const nonce = feedNonce(token);
+    if (!nonce) return null;
+    const row = await this.db.selectFrom('oncall_feeds').selectAll().where('nonce', '=', nonce).executeTakeFirst();
+    if (!row) return null;
+    const kind = row.kind as CalendarFeed['kind'];
+    if (!feedSignatureOk(this.signingKey(), token, { n: row.nonce, kind, target: row.target })) return null;
+    if (row.revoked_at !== null) return null;
+    if (kind === 'schedule' ? !(row.target in this.d.config().schedules) : !(row.target in this.d.people())) return null;
+    return { kind, target: row.target };
   }
 }

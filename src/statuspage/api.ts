@@ -3,7 +3,7 @@
  * widgets and scripts written for Statuspage read Shipshape. Field names follow Atlassian's
  * documentation; values Shipshape has no notion of are null or false, as Statuspage sends them.
  */
-import { INDICATOR_TEXT, type ComponentView, type PublicIncident, type Snapshot } from './source.js';
+import { INDICATOR_TEXT, type ComponentView, type PublicIncident, type PublicMaintenance, type Snapshot } from './source.js';
 
 export interface SpPage {
   id: string;
@@ -128,14 +128,67 @@ export function spIncident(s: Snapshot, i: PublicIncident, base: string): SpInci
   };
 }
 
-export const emptyMaintenances = (s: Snapshot, url: string) => ({ page: spPage(s, url), scheduled_maintenances: [] as unknown[] });
+/** Statuspage's scheduled maintenance: an incident with impact `maintenance` and its scheduled times. */
+export interface SpMaintenance extends SpIncident {
+  scheduled_for: string;
+  scheduled_until: string;
+}
+
+export function spMaintenance(s: Snapshot, m: PublicMaintenance, base: string): SpMaintenance {
+  const comps = spComponents(s).filter((c) => !c.group);
+  const byService = new Map(s.components.map((c) => [c.id, c.service]));
+  const components = comps.filter((c) => m.services.includes(byService.get(c.id) ?? ''));
+  const id = `m${m.id}`;
+  return {
+    id,
+    name: m.name,
+    status: m.status,
+    created_at: m.created_at,
+    updated_at: m.updated_at,
+    monitoring_at: null,
+    resolved_at: m.resolved_at,
+    impact: 'maintenance',
+    shortlink: `${base}/#maintenance-${m.id}`,
+    started_at: m.started_at ?? m.scheduled_for,
+    page_id: s.page.key,
+    incident_updates: m.updates.map((u) => ({
+      id: u.id,
+      status: u.status,
+      body: u.body,
+      incident_id: id,
+      created_at: u.at,
+      updated_at: u.at,
+      display_at: u.at,
+      affected_components: null,
+      deliver_notifications: true,
+      custom_tweet: null,
+      tweet_id: null,
+    })),
+    components,
+    scheduled_for: m.scheduled_for,
+    scheduled_until: m.scheduled_until,
+  };
+}
+
+/** `scheduled-maintenances.json` (every shown window, newest first), `upcoming.json`, `active.json`. */
+export function spMaintenances(s: Snapshot, url: string, base: string, which: 'all' | 'upcoming' | 'active') {
+  const m = s.maintenance;
+  const list =
+    which === 'upcoming'
+      ? m.upcoming
+      : which === 'active'
+        ? m.active
+        : [...m.upcoming, ...m.active, ...m.recent].sort((a, b) => Date.parse(b.scheduled_for) - Date.parse(a.scheduled_for)).slice(0, 50);
+  return { page: spPage(s, url), scheduled_maintenances: list.map((x) => spMaintenance(s, x, base)) };
+}
 
 export function spSummary(s: Snapshot, url: string, base: string) {
   return {
     page: spPage(s, url),
     components: spComponents(s),
     incidents: s.active.map((i) => spIncident(s, i, base)),
-    scheduled_maintenances: [] as unknown[],
+    // Statuspage: the upcoming and in-progress ones
+    scheduled_maintenances: [...s.maintenance.active, ...s.maintenance.upcoming].map((m) => spMaintenance(s, m, base)),
     status: spStatus(s),
   };
 }

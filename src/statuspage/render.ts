@@ -6,7 +6,7 @@
  */
 import type { ComponentStatus, ResolvedPage } from './config.js';
 import { html, raw, type Raw } from './escape.js';
-import { INDICATOR_TEXT, STATUS_TEXT, type ComponentView, type DayBar, type PublicIncident, type Snapshot } from './source.js';
+import { INDICATOR_TEXT, STATUS_TEXT, type ComponentView, type DayBar, type PublicIncident, type PublicMaintenance, type Snapshot } from './source.js';
 
 const CSS = `:root{--bg:#f7f8fa;--fg:#1b1f24;--muted:#5b6470;--card:#fff;--line:#e3e6ea;--ok:#1f9d55;--warn:#d29d0c;--bad:#d1453b;--maint:#3b82f6;--none:#d5d9de;--accent:#2563eb;color-scheme:light dark}
 @media (prefers-color-scheme:dark){:root{--bg:#0f1216;--fg:#e6e9ed;--muted:#9aa4b1;--card:#171b21;--line:#2a3038;--none:#333a44}}
@@ -35,10 +35,14 @@ details.grp>summary{padding:14px 18px;cursor:pointer;font-weight:600;border-bott
 details.grp .comp{padding-left:34px}
 .pager{display:flex;justify-content:space-between;margin:16px 0}
 footer{margin-top:32px;color:var(--muted);font-size:.85rem;display:flex;justify-content:space-between;flex-wrap:wrap;gap:8px}
+.sub{padding:14px 18px}.sub form{display:flex;flex-wrap:wrap;gap:8px;align-items:center}.sub input[type=email]{flex:1;min-width:220px;padding:8px 10px;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg);font:inherit}
+.sub button,.notice button{padding:8px 16px;border:0;border-radius:6px;background:var(--accent);color:#fff;font:inherit;cursor:pointer}.sub details{width:100%}.sub label{display:inline-flex;gap:6px;margin:4px 14px 0 0}.hp{position:absolute;left:-9999px}
+.notice{padding:18px}.notice h2{margin-top:0}.notice.err h2{color:var(--bad)}
 table{width:100%;border-collapse:collapse}td,th{padding:8px 18px;text-align:left;border-bottom:1px solid var(--line)}
 @media (max-width:560px){.bars{height:22px}.bars li:nth-child(-n+60){display:none}nav{width:100%}nav a{margin:0 14px 0 0}}`;
 
-const REFRESH = `setTimeout(function f(){document.hidden?setTimeout(f,6e4):location.reload()},6e4)`;
+// no reload while the visitor is typing an address into the subscription form
+const REFRESH = `setTimeout(function f(){var e=document.querySelector('input[name=email]');document.hidden||(e&&e.value)?setTimeout(f,6e4):location.reload()},6e4)`;
 
 function colorVars(page: ResolvedPage): string {
   const c = page.colors;
@@ -92,6 +96,19 @@ ${!opts.allUpdates && i.updates.length > 3 ? html`<p class="muted"><a href="${ba
 ${names.length ? html`<p class="muted">Affected: ${names.join(', ')}</p>` : ''}</article>`;
 }
 
+const MAINT_STATUS: Record<PublicMaintenance['status'], string> = { scheduled: 'Scheduled', in_progress: 'In progress', verifying: 'Verifying', completed: 'Completed' };
+
+/** A maintenance window: when, what, which components, its lifecycle updates. */
+function maintenanceBlock(page: ResolvedPage, m: PublicMaintenance): Raw {
+  const tz = page.time_zone;
+  const names = page.components.filter((c) => m.services.includes(c.service)).map((c) => c.name);
+  return html`<article class="inc maint" id="maintenance-${m.id}" data-status="${m.status}"><h3>${m.name} <span class="st s-under_maintenance">${MAINT_STATUS[m.status]}</span></h3>
+<p class="when"><time datetime="${m.scheduled_for}">${fmtTime(m.scheduled_for, tz)}</time> – <time datetime="${m.scheduled_until}">${fmtTime(m.scheduled_until, tz)}</time></p>
+${m.message ? html`<p>${m.message}</p>` : ''}
+${m.status !== 'scheduled' ? html`<ul class="upd">${m.updates.filter((u) => u.status !== 'scheduled').map((u) => html`<li><b>${MAINT_STATUS[u.status as PublicMaintenance['status']] ?? u.status}</b> — ${u.body} <time datetime="${u.at}">${fmtTime(u.at, tz)}</time></li>`)}</ul>` : ''}
+${names.length ? html`<p class="muted">Affected: ${names.join(', ')}</p>` : ''}</article>`;
+}
+
 function bars(c: ComponentView, base: string): Raw {
   const days: DayBar[] = c.days;
   return html`<ol class="bars" aria-label="90-day uptime of ${c.name}">${days.map((d) => {
@@ -108,16 +125,49 @@ ${c.description ? html`<div class="muted">${c.description}</div>` : ''}${bars(c,
 
 const WORST: ComponentStatus[] = ['major_outage', 'partial_outage', 'degraded_performance', 'under_maintenance', 'operational'];
 
-export function renderPage(s: Snapshot, base: string): string {
+/** The email subscription form under the components (when the subscriptions module offers it on this page). */
+export interface SubscribeForm {
+  /** components a visitor may narrow the subscription to (none: the whole page only) */
+  components: { id: string; name: string }[];
+}
+
+function subscribeBlock(f: SubscribeForm, base: string): Raw {
+  return html`<h2 id="subscribe">Get updates by email</h2><section class="card sub"><form method="post" action="${base}/subscribe">
+<input type="email" name="email" required maxlength="254" autocomplete="email" placeholder="you@example.com" aria-label="Email address">
+<span class="hp" aria-hidden="true"><label>Leave empty <input type="text" name="website" tabindex="-1" autocomplete="off"></label></span>
+<button type="submit">Subscribe</button>
+${f.components.length > 1 ? html`<details><summary class="muted">Only some components</summary>${f.components.map((c) => html`<label><input type="checkbox" name="component" value="${c.id}"> ${c.name}</label>`)}</details>` : ''}
+</form><p class="muted">We send a confirmation link first; every email has an unsubscribe link.</p></section>`;
+}
+
+/** A short page in the status page's look (subscription confirmations, errors): a heading, lines of text, an optional one-button form. */
+export interface NoticeView {
+  heading: string;
+  lines: string[];
+  /** a POST button (confirm, unsubscribe): GET links in mail change nothing, since mail scanners open them */
+  button?: { label: string; action: string };
+  error?: boolean;
+}
+
+export function renderNotice(page: ResolvedPage, base: string, n: NoticeView, at: number): string {
+  const body = html`<section class="card notice${n.error ? ' err' : ''}" role="${n.error ? 'alert' : 'status'}"><h2>${n.heading}</h2>${n.lines.map((l) => html`<p>${l}</p>`)}
+${n.button ? html`<form method="post" action="${n.button.action}"><button type="submit">${n.button.label}</button></form>` : ''}</section>
+<p><a href="${base || '/'}">← Current status</a></p>`;
+  return layout(page, base, `${n.heading} · ${page.title}`, body, { at });
+}
+
+export function renderPage(s: Snapshot, base: string, extra: { subscribe?: SubscribeForm } = {}): string {
   const body = html`<div class="banner i-${s.indicator}" role="status">${s.active.length && s.indicator !== 'none' ? INDICATOR_TEXT[s.indicator] : INDICATOR_TEXT[s.indicator]}</div>
 ${s.active.length ? html`<h2>Active incidents</h2><section class="card">${s.active.map((i) => incidentBlock(s.page, i, base))}</section>` : ''}
+${s.maintenance.active.length ? html`<h2>Maintenance in progress</h2><section class="card" id="maintenance-active">${s.maintenance.active.map((m) => maintenanceBlock(s.page, m))}</section>` : ''}
 <h2>Components</h2><section class="card" id="components">${s.groups.map((g) => {
     if (g.name === null) return componentRow(g.components[0] as ComponentView, base);
     const worst = WORST.find((w) => g.components.some((c) => c.status === w)) ?? 'operational';
     return html`<details class="grp" open><summary><span>${g.name}</span> <span class="st s-${worst}">${STATUS_TEXT[worst]}</span></summary>${g.components.map((c) => componentRow(c, base))}</details>`;
   })}${s.components.length === 0 ? html`<p class="comp muted">No components yet.</p>` : ''}</section>
+${s.maintenance.upcoming.length ? html`<h2>Scheduled maintenance</h2><section class="card" id="maintenance-upcoming">${s.maintenance.upcoming.map((m) => maintenanceBlock(s.page, m))}</section>` : ''}
 <h2>Past incidents</h2><section class="card">${s.recent.length ? s.recent.map((i) => incidentBlock(s.page, i, base)) : html`<p class="inc muted">No incidents in the last ${s.page.recent_days} days.</p>`}</section>
-<p><a href="${base}/history">Incident history →</a></p>`;
+<p><a href="${base}/history">Incident history →</a></p>${extra.subscribe ? subscribeBlock(extra.subscribe, base) : ''}`;
   return layout(s.page, base, s.page.title, body, { refresh: true, at: s.at });
 }
 

@@ -8,13 +8,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { ServiceError } from '../core/errors.js';
 import type { Incidents } from '../incidents/index.js';
-import { emptyMaintenances, spComponents, spIncident, spPage, spStatus, spSummary } from './api.js';
+import { spComponents, spMaintenances, spIncident, spPage, spStatus, spSummary } from './api.js';
 import { statusBadge, uptimeBadge } from './badge.js';
 import { prepare, send, type RenderCache, type Rendered } from './cache.js';
+import type { StatusPageOverview } from './api-types.js';
 import type { ResolvedPage } from './config.js';
 import { buildFeed } from './feeds.js';
-import { renderDay, renderHistory, renderIncident, renderPage } from './render.js';
-import { snapshot, STATUS_TEXT, type Snapshot, type StatusSource } from './source.js';
+import { renderDay, renderHistory, renderIncident, renderPage, type SubscribeForm } from './render.js';
+import { INDICATOR_TEXT, snapshot, STATUS_TEXT, type Snapshot, type StatusSource } from './source.js';
 
 export interface StatusRouteDeps {
   pages: () => ResolvedPage[];
@@ -22,6 +23,8 @@ export interface StatusRouteDeps {
   incidents: () => Incidents;
   cache: RenderCache;
   now: () => number;
+  /** the email subscription form of a page, when the subscriptions module offers one there */
+  subscribeForm?: (p: ResolvedPage) => SubscribeForm | undefined;
 }
 
 const HTML = 'text/html; charset=utf-8';
@@ -29,6 +32,27 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 export function statusRoutes(app: FastifyInstance, deps: StatusRouteDeps): void {
+  // the dashboard's view of every page (read scope, not cached: it is for the people running the pages)
+  app.get('/api/v1/status-pages', { config: { scope: 'read' } }, async () => {
+    const items: StatusPageOverview[] = [];
+    for (const p of deps.pages()) {
+      const s = await snapshot(deps.source, deps.incidents(), p, deps.now());
+      items.push({
+        key: p.key,
+        title: p.title,
+        description: p.description ?? null,
+        path: p.path,
+        host: p.host ?? null,
+        private: p.private,
+        indicator: s.indicator,
+        indicator_text: INDICATOR_TEXT[s.indicator],
+        components: s.components.map(({ days: _days, ...c }) => ({ ...c, pin: p.components.find((x) => x.id === c.id)?.pin ?? null })),
+        active: s.active.map((i) => ({ id: i.id, ref: i.ref, name: i.name, status: i.status, impact: i.impact, services: i.services, created_at: i.created_at, updated_at: i.updated_at, updates: i.updates })),
+      });
+    }
+    return { items };
+  });
+
   for (const page of deps.pages()) {
     const targets: { prefix: string; host?: string; pageRoutes: boolean }[] = [{ prefix: page.path, pageRoutes: true }];
     if (page.host) targets.push({ prefix: '', host: page.host, pageRoutes: true });
@@ -60,7 +84,7 @@ function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: b
   const pageUrl = (req: FastifyRequest, p: ResolvedPage) => `${origin(req)}${base(p) || '/'}`;
 
   if (t.pageRoutes) {
-    app.get(P || '/', opts, (req, reply) => cached(req, reply, 'page', HTML, async (p) => renderPage(await snap(p), base(p))));
+    app.get(P || '/', opts, (req, reply) => cached(req, reply, 'page', HTML, async (p) => renderPage(await snap(p), base(p), { subscribe: deps.subscribeForm?.(p) })));
 
     app.get(`${P}/history`, opts, (req, reply) => {
       const q = req.query as { page?: string };
@@ -137,8 +161,8 @@ function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: b
     json(req, reply, 'incidents', async (s, p) => ({ page: spPage(s, pageUrl(req, p)), incidents: (await deps.source.recent(p, 50)).map((i) => spIncident(s, i, link(req, p))) })),
   );
   app.get(`${v2}/incidents/unresolved.json`, opts, (req, reply) => json(req, reply, 'unresolved', (s, p) => ({ page: spPage(s, pageUrl(req, p)), incidents: s.active.map((i) => spIncident(s, i, link(req, p))) })));
-  // maintenance windows do not exist yet: Statuspage's shape with empty lists
-  for (const m of ['scheduled-maintenances', 'scheduled-maintenances/upcoming', 'scheduled-maintenances/active']) {
-    app.get(`${v2}/${m}.json`, opts, (req, reply) => json(req, reply, m, (s, p) => emptyMaintenances(s, pageUrl(req, p))));
+  // maintenance windows (the maintenance module), in Statuspage's shape
+  for (const [m, which] of [['scheduled-maintenances', 'all'], ['scheduled-maintenances/upcoming', 'upcoming'], ['scheduled-maintenances/active', 'active']] as const) {
+    app.get(`${v2}/${m}.json`, opts, (req, reply) => json(req, reply, m, (s, p) => spMaintenances(s, pageUrl(req, p), link(req, p), which)));
   }
 }

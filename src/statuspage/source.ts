@@ -5,6 +5,7 @@
  */
 import type { Monitor } from '../checks/index.js';
 import type { Incident, IncidentDetail, Incidents } from '../incidents/index.js';
+import type { Maintenance, MaintenanceWindow } from '../maintenance/index.js';
 import { slug, type ComponentStatus, type ResolvedPage } from './config.js';
 
 export type DayBar = NonNullable<NonNullable<ReturnType<Monitor['service']>>['days']>[number];
@@ -48,6 +49,59 @@ export interface PublicIncident {
   updates: { id: number; status: string; body: string; at: string }[];
 }
 
+/** A maintenance window as a status page shows it (Statuspage's scheduled maintenance). */
+export interface PublicMaintenance {
+  id: number;
+  name: string;
+  /** Statuspage's scheduled-maintenance status */
+  status: 'scheduled' | 'in_progress' | 'verifying' | 'completed';
+  services: string[];
+  message: string | null;
+  scheduled_for: string;
+  scheduled_until: string;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  resolved_at: string | null;
+  /** newest first, made from the window's lifecycle */
+  updates: { id: string; status: string; body: string; at: string }[];
+}
+
+export interface MaintenanceView {
+  /** in progress or verifying, soonest end first */
+  active: PublicMaintenance[];
+  /** scheduled, soonest first */
+  upcoming: PublicMaintenance[];
+  /** completed within the page's recent_days, newest first */
+  recent: PublicMaintenance[];
+}
+
+/** Statuspage-style updates made from a window's lifecycle times, newest first. */
+function maintenanceUpdates(w: MaintenanceWindow): PublicMaintenance['updates'] {
+  const out: PublicMaintenance['updates'] = [{ id: `${w.id}-scheduled`, status: 'scheduled', body: w.message ?? `${w.title}: scheduled maintenance of ${w.services.join(', ')}.`, at: w.created_at }];
+  if (w.started_at) out.push({ id: `${w.id}-in_progress`, status: 'in_progress', body: 'Scheduled maintenance is currently in progress. We will provide updates as necessary.', at: w.started_at });
+  if (w.status === 'verifying') out.push({ id: `${w.id}-verifying`, status: 'verifying', body: 'Maintenance is done; we are verifying that everything works.', at: w.updated_at });
+  if (w.status === 'completed' && w.ended_at) out.push({ id: `${w.id}-completed`, status: 'completed', body: 'The scheduled maintenance has been completed.', at: w.ended_at });
+  return out.reverse();
+}
+
+export function presentMaintenance(w: MaintenanceWindow): PublicMaintenance {
+  return {
+    id: w.id,
+    name: w.title,
+    status: w.status === 'cancelled' ? 'completed' : w.status,
+    services: w.services,
+    message: w.message,
+    scheduled_for: w.starts_at,
+    scheduled_until: w.ends_at,
+    created_at: w.created_at,
+    updated_at: w.updated_at,
+    started_at: w.started_at,
+    resolved_at: w.ended_at,
+    updates: maintenanceUpdates(w),
+  };
+}
+
 const RANK: Record<ComponentStatus, number> = { operational: 0, under_maintenance: 1, degraded_performance: 2, partial_outage: 3, major_outage: 4 };
 const IMPACT_RANK: Record<Indicator, number> = { none: 0, maintenance: 1, minor: 2, major: 3, critical: 4 };
 export const INDICATOR_TEXT: Record<Indicator, string> = {
@@ -71,7 +125,22 @@ export class StatusSource {
   /** page key → ids that start history pages (page n starts below starts[n-1]); reset when incidents change */
   private starts = new Map<string, (number | null)[]>();
 
-  constructor(private readonly d: { monitor: () => Monitor; incidents: () => Incidents }) {}
+  constructor(private readonly d: { monitor: () => Monitor; incidents: () => Incidents; maintenance?: () => Maintenance | undefined }) {}
+
+  /** Maintenance windows naming one of the page's services (any, on an all-services page); cancelled ones are not shown. */
+  async maintenances(page: ResolvedPage, now: number): Promise<MaintenanceView> {
+    const m = this.d.maintenance?.();
+    if (!m) return { active: [], upcoming: [], recent: [] };
+    const mine = new Set(page.components.map((c) => c.service));
+    const shown = (w: MaintenanceWindow) => page.allIncidents || w.services.some((s) => mine.has(s));
+    const open = (await m.list({ limit: 500 })).items.filter(shown);
+    const recent = (await m.recent(now - page.recent_days * 86_400_000, 50)).filter((w) => w.status === 'completed' && shown(w));
+    return {
+      active: open.filter((w) => w.status === 'in_progress' || w.status === 'verifying').map(presentMaintenance),
+      upcoming: open.filter((w) => w.status === 'scheduled').map(presentMaintenance),
+      recent: recent.map(presentMaintenance),
+    };
+  }
 
   /** Forget derived pagination (an incident changed). */
   invalidate(): void {
@@ -181,11 +250,13 @@ export class StatusSource {
   }
 
   /** The page's components with their status now. */
-  components(page: ResolvedPage, active: PublicIncident[], activeStates: Map<number, string>): ComponentView[] {
+  components(page: ResolvedPage, active: PublicIncident[], activeStates: Map<number, string>, maintenance: readonly PublicMaintenance[] = []): ComponentView[] {
     const monitor = this.d.monitor();
+    const underMaintenance = new Set(maintenance.flatMap((w) => w.services));
     return page.components.map((c) => {
       const s = monitor.service(c.service, { days: true });
-      let status: ComponentStatus = s?.state === 'down' ? 'major_outage' : s?.state === 'degraded' ? 'degraded_performance' : 'operational';
+      // during a maintenance window the component is under maintenance, whatever its checks say
+      let status: ComponentStatus = underMaintenance.has(c.service) ? 'under_maintenance' : s?.state === 'down' ? 'major_outage' : s?.state === 'degraded' ? 'degraded_performance' : 'operational';
       for (const i of active) {
         if (!i.services.includes(c.service)) continue;
         const mitigated = activeStates.get(i.id) === 'mitigated';
@@ -257,6 +328,8 @@ export interface Snapshot {
   /** resolved within the page's recent_days, newest first (at most 10) */
   recent: PublicIncident[];
   indicator: Indicator;
+  /** maintenance windows on the page */
+  maintenance: MaintenanceView;
 }
 
 export async function snapshot(src: StatusSource, incidents: Incidents, page: ResolvedPage, now: number): Promise<Snapshot> {
@@ -264,6 +337,7 @@ export async function snapshot(src: StatusSource, incidents: Incidents, page: Re
   const states = new Map(open.map((i) => [i.id, i.state as string]));
   const active = await Promise.all(open.map((i) => src.present(i)));
   const recent = (await src.recent(page, 10 + active.length, { since: now - page.recent_days * 86_400_000 })).filter((i) => i.status === 'resolved' || i.status === 'postmortem').slice(0, 10);
-  const components = src.components(page, active, states);
-  return { page, at: now, components, groups: StatusSource.groups(components), active, recent, indicator: src.indicator(components, active) };
+  const maintenance = await src.maintenances(page, now);
+  const components = src.components(page, active, states, maintenance.active);
+  return { page, at: now, components, groups: StatusSource.groups(components), active, recent, indicator: src.indicator(components, active), maintenance };
 }

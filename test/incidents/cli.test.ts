@@ -18,7 +18,8 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: num
   });
 }
 
-describe('shipshape incident … against a running server', () => {
+// each test starts the CLI many times (about 1.5 s each on a busy 2-core machine)
+describe('shipshape incident … against a running server', { timeout: 120_000 }, () => {
   let s: TestServer;
   let env: NodeJS.ProcessEnv;
 

@@ -146,6 +146,17 @@ oncall:
     const res = await fetch(resolveUrl, { method: 'POST' });
     expect((await res.json()) as Incident).toMatchObject({ state: 'resolved' });
     expect((await fetch(resolveUrl, { method: 'POST' })).status).toBe(409);
+
+    // the post-mortem's timeline tells the paging story in sentences, not event names
+    const pm = await (await s.api(`/api/v1/incidents/${inc.id}/postmortem`)).text();
+    expect(pm).not.toMatch(/oncall\.[a-z_]+/);
+    expect(pm).toContain('escalation started: policy default, 2 steps, repeated 1 time');
+    expect(pm).toContain('escalation step 1: paging alice');
+    expect(pm).toContain('paged alice (on call in primary) by alice-chat');
+    expect(pm).toContain('paged lead (named in the policy) by lead-chat');
+    expect(pm).toContain('escalation stopped: acknowledged by person:alice');
+    expect(pm).toContain(`alice acknowledged ${inc.ref} from the link in the page`);
+    expect(pm).toContain(`lead resolved ${inc.ref} from the link in the page`);
   });
 
   it('an ack before the next step stops the escalation: the lead is never paged', async () => {

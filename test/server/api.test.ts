@@ -89,8 +89,8 @@ describe('HTTP API', () => {
       await res.body?.cancel();
     }
     const publicRoutes = s.server.shipshapeRoutes.filter((r) => r.scope === 'public').map((r) => r.url);
-    // the only public API routes: sign-in, heartbeat pings and ingest (which checks an ingest token itself)
-    expect([...new Set(publicRoutes.filter((u) => u.startsWith('/api/v1')))].sort()).toEqual(['/api/v1/alerts/webhook', '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/heartbeat/:token', '/api/v1/heartbeat/:token/:secret', '/api/v1/ingest', '/api/v1/oncall/ack/:token']);
+    // the only public API routes: sign-in, heartbeat pings and ingest (which checks an ingest token itself), signed on-call links and calendar feeds
+    expect([...new Set(publicRoutes.filter((u) => u.startsWith('/api/v1')))].sort()).toEqual(['/api/v1/alerts/webhook', '/api/v1/auth/login', '/api/v1/auth/logout', '/api/v1/heartbeat/:token', '/api/v1/heartbeat/:token/:secret', '/api/v1/ingest', '/api/v1/oncall/ack/:token', '/api/v1/oncall/calendar/:file']);
   });
 
   it('scopes: a read token reads but cannot run checks or manage tokens; revoked tokens stop working', async () => {

@@ -17,7 +17,8 @@ const spec = z
   })
   .strict();
 
-type Spec = z.output<typeof spec>;
+export type EmailSpec = z.output<typeof spec>;
+type Spec = EmailSpec;
 
 function smtpSecrets(smtp: string): string[] {
   const password = urlPassword(smtp);
@@ -61,6 +62,52 @@ function egressSocket(options: { host?: string; port?: number | string; secure?:
   });
 }
 
+/** A message for `smtpSend`: what the email channel sends for alerts, and what `notify.sendMail` sends for other modules. */
+export interface MailMessage {
+  to: string[];
+  subject: string;
+  text: string;
+  html?: string;
+  /** extra headers (e.g. List-Unsubscribe, List-Unsubscribe-Post); values must be single lines */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Send one message through an email channel's SMTP server (through the egress policy); rejects
+ * with a SendError free of the SMTP password (`permanent` for 5xx answers and egress refusals).
+ */
+export async function smtpSend(spec: Spec, m: MailMessage, signal: AbortSignal): Promise<void> {
+  if (!spec.smtp) throw new SendError('email: no SMTP server is set (notify.channels.<name>.email.smtp is empty)');
+  const secrets = smtpSecrets(spec.smtp);
+  let transport: Transporter;
+  try {
+    const { default: nodemailer } = await import('nodemailer'); // loaded on first email
+    transport = nodemailer.createTransport({ url: spec.smtp, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 10_000, getSocket: egressSocket } as never);
+  } catch (e) {
+    throw new SendError(redact(`email: invalid smtp setting: ${(e as Error).message}`, secrets), true);
+  }
+  const onAbort = () => transport.close();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.race([
+      transport.sendMail({ from: spec.from ?? `Shipshape <shipshape@${hostname()}>`, to: m.to, subject: truncate(m.subject.replace(/[\r\n]+/g, ' '), 250), text: m.text, ...(m.html ? { html: m.html } : {}), ...(m.headers ? { headers: m.headers } : {}) }),
+      new Promise((_r, reject) => {
+        if (signal.aborted) reject(new Error('timed out'));
+        signal.addEventListener('abort', () => reject(new Error('timed out')), { once: true });
+      }),
+    ]);
+  } catch (e) {
+    const denied = egressDenial(e);
+    if (denied) throw new SendError(redact(`email ${smtpLabel(spec.smtp)}: ${denied.message}`, secrets), true);
+    const err = e as Error & { responseCode?: number; code?: string };
+    const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600 && err.code !== 'ECONNECTION';
+    throw new SendError(redact(`email ${smtpLabel(spec.smtp)}: ${err.message}`, secrets), permanent);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    transport.close();
+  }
+}
+
 export const email: ChannelKind<Spec> = {
   kind: 'email',
   spec,
@@ -79,34 +126,7 @@ export const email: ChannelKind<Spec> = {
 ${ch.template?.text || view.test ? `<pre style="font-family:inherit;white-space:pre-wrap">${escapeHtml(text)}</pre>` : `<table style="border-collapse:collapse">${rows}</table>`}
 ${n.externalURL ? `<p><a href="${escapeHtml(n.externalURL)}">Open Shipshape</a></p>` : ''}
 </body></html>`;
-    const secrets = this.secrets(ch.spec);
-    let transport: Transporter;
-    try {
-      const { default: nodemailer } = await import('nodemailer'); // loaded on first email
-      transport = nodemailer.createTransport({ url: ch.spec.smtp, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 10_000, getSocket: egressSocket } as never);
-    } catch (e) {
-      throw new SendError(redact(`email: invalid smtp setting: ${(e as Error).message}`, secrets), true);
-    }
-    const onAbort = () => transport.close();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await Promise.race([
-        transport.sendMail({ from: ch.spec.from ?? `Shipshape <shipshape@${hostname()}>`, to: ch.spec.to, subject: truncate(title.replace(/[\r\n]+/g, ' '), 250), text, html }),
-        new Promise((_r, reject) => {
-          if (signal.aborted) reject(new Error('timed out'));
-          signal.addEventListener('abort', () => reject(new Error('timed out')), { once: true });
-        }),
-      ]);
-    } catch (e) {
-      const denied = egressDenial(e);
-      if (denied) throw new SendError(redact(`email ${smtpLabel(ch.spec.smtp)}: ${denied.message}`, secrets), true);
-      const err = e as Error & { responseCode?: number; code?: string };
-      const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600 && err.code !== 'ECONNECTION';
-      throw new SendError(redact(`email ${smtpLabel(ch.spec.smtp)}: ${err.message}`, secrets), permanent);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      transport.close();
-    }
+    await smtpSend(ch.spec, { to: ch.spec.to, subject: title, text, html }, signal);
   },
   secrets: (s) => smtpSecrets(s.smtp),
   describe: (s) => `email to ${s.to.join(', ')} via ${s.smtp ? smtpLabel(s.smtp) : '(no SMTP server set)'}`,

@@ -39,10 +39,11 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-async function request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
+/** Fetch with the session cookie; a failed response becomes ApiError (problem details when the server sent them). */
+async function send(method: Method, path: string, accept: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = { accept };
   const init: RequestInit = { method, credentials: 'same-origin', headers, signal: signal ?? null };
   if (body !== undefined) {
     headers['content-type'] = 'application/json';
@@ -64,6 +65,11 @@ async function request<T>(method: Method, path: string, body?: unknown, signal?:
     }
     throw new ApiError(res.status, problem?.title ?? `${res.status} ${res.statusText}`, problem);
   }
+  return res;
+}
+
+async function request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const res = await send(method, path, 'application/json, application/problem+json', body, signal);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   return (text ? JSON.parse(text) : undefined) as T;
@@ -85,8 +91,11 @@ export const enc = encodeURIComponent;
 export const api = {
   get: <T>(path: string, params?: QueryParams, signal?: AbortSignal) => request<T>('GET', `${path}${qs(params)}`, undefined, signal),
   post: <T>(path: string, body?: unknown) => request<T>('POST', path, body),
+  put: <T>(path: string, body?: unknown) => request<T>('PUT', path, body),
   patch: <T>(path: string, body?: unknown) => request<T>('PATCH', path, body),
   delete: <T>(path: string) => request<T>('DELETE', path),
+  /** A GET that answers text (Markdown, CSV, iCal…), with the same errors as the JSON calls; `accept` names the text type wanted. */
+  getText: async (path: string, params?: QueryParams, signal?: AbortSignal, accept = 'text/plain') => (await send('GET', `${path}${qs(params)}`, `${accept}, application/problem+json`, undefined, signal)).text(),
 };
 
 /** The core event log (`GET /api/v1/events`); `type` may end in `.*` for a prefix. */

@@ -185,6 +185,7 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       config: () => config as Config<never>,
       now: Date.now,
       version: VERSION,
+      dataDir: resolve(opts.dataDir ?? '.shipshape'),
       use,
     };
     created.set(def, (await def.create(ctx as never)) as Instance);

@@ -34,6 +34,8 @@ export interface ModuleContext<Tables = unknown, Raw = CoreConfig> {
   config(): Config<Raw>;
   now(): number;
   version: string;
+  /** the data directory (absolute; also given with a PostgreSQL store): files a module keeps on disk, e.g. release directories */
+  dataDir: string;
   /** the service API of a module listed before this one */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   use<A>(module: ModuleDefinition<A, any, any>): A;

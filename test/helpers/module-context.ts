@@ -9,7 +9,7 @@ import type { ModuleContext } from '../../src/core/module.js';
 import { StorageHealth } from '../../src/core/storage-health.js';
 import type { RawConfig, RootStore } from '../../src/modules.js';
 
-export function moduleContext(opts: { store: RootStore; events: EventLog; config: () => Config<RawConfig>; now: () => number; metrics?: Metrics; use?: ModuleContext['use'] }): ModuleContext<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function moduleContext(opts: { store: RootStore; events: EventLog; config: () => Config<RawConfig>; now: () => number; metrics?: Metrics; use?: ModuleContext['use']; dataDir?: string }): ModuleContext<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   return {
     store: opts.store as ModuleContext['store'],
@@ -21,6 +21,7 @@ export function moduleContext(opts: { store: RootStore; events: EventLog; config
     config: opts.config,
     now: opts.now,
     version: 'test',
+    dataDir: opts.dataDir ?? process.cwd(),
     use: opts.use ?? (() => {
       throw new Error('this test creates one module only');
     }),

@@ -1,0 +1,190 @@
+/**
+ * The reverse proxy in front of an environment: it listens on the environment's port and forwards
+ * every request (HTTP/1.1 keep-alive to the client and, pooled, to the release; WebSocket
+ * upgrades) to the release that is live. Switching is one assignment, so each request goes wholly
+ * to the old or wholly to the new release; requests already in flight finish where they started,
+ * and `drain` waits for them (bounded) before a release is stopped.
+ *
+ * Forwarding is http-proxy-3 (a maintained, typed rewrite of node-http-proxy: keep-alive agents,
+ * WebSocket upgrade, X-Forwarded-* headers); this file only chooses the target and counts.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { createProxyServer } from 'http-proxy-3';
+
+export interface ProxyTarget {
+  release: number;
+  port: number;
+}
+
+interface TargetState {
+  agent: Agent;
+  inflight: number;
+  sockets: Set<Socket>;
+  waiters: (() => void)[];
+}
+
+export interface ProxyStats {
+  requests: number;
+  errors: number;
+}
+
+export class EnvProxy {
+  private server: Server | null = null;
+  private target: ProxyTarget | null = null;
+  private readonly targets = new Map<number, TargetState>();
+  private readonly clients = new Set<Socket>();
+  private readonly proxy = createProxyServer({ xfwd: true, ws: true });
+  readonly stats = new Map<number, ProxyStats>();
+
+  constructor(
+    readonly name: string,
+    private host: string,
+    private port: number,
+  ) {
+    this.proxy.on('error', (err, _req, res) => {
+      if (res && 'writeHead' in res) {
+        const r = res as ServerResponse;
+        if (!r.headersSent) {
+          r.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+          r.end(`502 Bad Gateway: the live release of ${this.name} did not answer (${err.message})\n`);
+        } else r.destroy();
+      } else (res as Socket | undefined)?.destroy();
+    });
+  }
+
+  get listening(): boolean {
+    return this.server?.listening ?? false;
+  }
+
+  get address(): { host: string; port: number } {
+    return { host: this.host, port: this.port };
+  }
+
+  current(): ProxyTarget | null {
+    return this.target;
+  }
+
+  /** Route every new request to `t` (null: answer 503). */
+  switchTo(t: ProxyTarget | null): void {
+    if (t) this.state(t.port);
+    this.target = t;
+  }
+
+  private state(port: number): TargetState {
+    let s = this.targets.get(port);
+    if (!s) {
+      s = { agent: new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 1000 }), inflight: 0, sockets: new Set(), waiters: [] };
+      this.targets.set(port, s);
+    }
+    return s;
+  }
+
+  private done(s: TargetState): void {
+    s.inflight--;
+    if (s.inflight <= 0 && s.sockets.size === 0) for (const w of s.waiters.splice(0)) w();
+  }
+
+  private bump(release: number, error: boolean): void {
+    let st = this.stats.get(release);
+    if (!st) this.stats.set(release, (st = { requests: 0, errors: 0 }));
+    st.requests++;
+    if (error) st.errors++;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const t = this.target;
+    if (!t) {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' });
+      res.end(`503 Service Unavailable: no release of ${this.name} is live yet (shipshape deploy)\n`);
+      return;
+    }
+    const s = this.state(t.port);
+    s.inflight++;
+    let counted = false;
+    res.once('close', () => {
+      if (!counted) {
+        counted = true;
+        this.bump(t.release, res.statusCode >= 500 || !res.writableFinished);
+        this.done(s);
+      }
+    });
+    if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
+    res.setHeader('x-request-id', req.headers['x-request-id'] as string);
+    res.setHeader('x-shipshape-release', String(t.release));
+    this.proxy.web(req, res, { target: { host: '127.0.0.1', port: t.port }, agent: s.agent });
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const t = this.target;
+    if (!t) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    const s = this.state(t.port);
+    s.sockets.add(socket);
+    socket.once('close', () => {
+      s.sockets.delete(socket);
+      if (s.inflight <= 0 && s.sockets.size === 0) for (const w of s.waiters.splice(0)) w();
+    });
+    if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
+    this.proxy.ws(req, socket, head, { target: { host: '127.0.0.1', port: t.port } });
+  }
+
+  async listen(): Promise<void> {
+    if (this.server?.listening) return;
+    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.onRequest(req, res));
+    // every client connection, upgraded ones included (closeAllConnections does not see those)
+    server.on('connection', (socket: Socket) => {
+      this.clients.add(socket);
+      socket.once('close', () => this.clients.delete(socket));
+    });
+    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as Socket, head));
+    server.on('clientError', (_e, socket) => socket.destroy());
+    await new Promise<void>((done, fail) => {
+      server.once('error', fail);
+      server.listen(this.port, this.host, () => {
+        server.off('error', fail);
+        done();
+      });
+    });
+    this.server = server;
+  }
+
+  /** Requests and WebSockets still on `port`: wait for them, at most `timeoutMs`, then cut them. */
+  async drain(port: number, timeoutMs: number): Promise<{ drained: boolean }> {
+    const s = this.targets.get(port);
+    if (!s) return { drained: true };
+    let drained = true;
+    if (s.inflight > 0 || s.sockets.size > 0) {
+      drained = await new Promise<boolean>((done) => {
+        const timer = setTimeout(() => done(false), timeoutMs);
+        s.waiters.push(() => {
+          clearTimeout(timer);
+          done(true);
+        });
+      });
+    }
+    for (const sock of s.sockets) sock.destroy();
+    s.agent.destroy();
+    if (this.target?.port !== port) this.targets.delete(port);
+    return { drained };
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server) {
+      server.closeAllConnections();
+      for (const c of this.clients) c.destroy();
+      this.clients.clear();
+      await new Promise<void>((done) => server.close(() => done()));
+    }
+    for (const s of this.targets.values()) {
+      for (const sock of s.sockets) sock.destroy();
+      s.agent.destroy();
+    }
+    this.targets.clear();
+  }
+}

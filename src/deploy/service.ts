@@ -1,0 +1,801 @@
+/**
+ * The deploy pipeline and the process driver: cut a release from git into its own directory,
+ * gate it, build it, start it on a fresh port as a supervised child, wait until it is healthy,
+ * switch the environment's proxy to it, keep the previous release warm for instant rollback, and
+ * keep the last N release directories for cold rollback. Every step is a row with its output and
+ * an event (`deploy.step`); the whole deploy holds the service/environment lock.
+ */
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../core/config/load.js';
+import { formatDuration } from '../core/config/units.js';
+import { ServiceError } from '../core/errors.js';
+import type { EventLog } from '../core/events.js';
+import { maskAssignments, scrub, secretEnvValues } from '../core/redact.js';
+import type { Store } from '../core/store/db.js';
+import { repoOf, type DeployConfig, type DeployRaw } from './config.js';
+import { gateName, runGate } from './gates.js';
+import { exportTree, resolveRef, type Commit } from './git.js';
+import { AppProcess, freePort, waitHealthy } from './instance.js';
+import { Locks, lockJson } from './locks.js';
+import type { DeployTables, ReleasesTable } from './migrations.js';
+import { EnvProxy } from './proxy.js';
+import { runCommand } from './run.js';
+import type { DeployLock, EnvironmentStatus, GateResult, Progress, Release, ReleaseDetail, ReleaseState, ReleaseStep } from './types.js';
+
+type Row = Omit<ReleasesTable, 'id'> & { id: number };
+
+/** What the app, the gates and the build see of Shipshape's environment (never its tokens). */
+const PASS_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHELL', 'NODE_EXTRA_CA_CERTS'];
+
+interface EnvRuntime {
+  service: string;
+  env: string;
+  proxy: EnvProxy;
+  live: AppProcess | null;
+  warm: Map<number, { app: AppProcess; timer: NodeJS.Timeout }>;
+}
+
+export interface DeployInput {
+  service: string;
+  env?: string;
+  ref?: string;
+  actor: string;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface PromoteInput {
+  service: string;
+  release: number;
+  to: string;
+  actor: string;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface RollbackInput {
+  service: string;
+  env?: string;
+  release?: number;
+  actor: string;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface DeployerDeps {
+  store: Store<DeployTables>;
+  events: EventLog;
+  logger: Logger;
+  now: () => number;
+  config: () => Config<DeployRaw>;
+  dataDir: string;
+}
+
+/** PostgreSQL answers bigint columns as strings: make a row's numbers numbers. */
+function norm(r: Row): Row;
+function norm(r: Row | undefined): Row | undefined;
+function norm(r: Row | undefined): Row | undefined {
+  if (!r) return r;
+  const n = (v: number | null) => (v === null ? null : Number(v));
+  return { ...r, id: Number(r.id), promoted_from: n(r.promoted_from), port: n(r.port), pid: n(r.pid), created_at: Number(r.created_at), finished_at: n(r.finished_at), live_at: n(r.live_at), ended_at: n(r.ended_at) };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+
+class StepFailed extends Error {}
+
+export class Deployer {
+  private readonly envs = new Map<string, EnvRuntime>();
+  private readonly locks: Locks;
+  private readonly stopping = new AbortController();
+  /** deploys, promotions and rollbacks in flight */
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** releases being drained and stopped */
+  private readonly retiring = new Set<Promise<unknown>>();
+
+  constructor(private readonly d: DeployerDeps) {
+    this.locks = new Locks(d.store, d.now);
+  }
+
+  // ---------- config ----------
+
+  serviceNames(): string[] {
+    return Object.entries(this.d.config().raw.services)
+      .filter(([, s]) => s.deploy)
+      .map(([n]) => n);
+  }
+
+  configOf(service: string): DeployConfig {
+    const s = this.d.config().raw.services[service];
+    if (!s) throw new ServiceError('not_found', `no service "${service}" in ${this.d.config().file}`);
+    if (!s.deploy) throw new ServiceError('invalid', `service "${service}" has no deploy: section in ${this.d.config().file}`);
+    return s.deploy;
+  }
+
+  private envName(service: string, cfg: DeployConfig, env: string | undefined, fallback: 'first' | 'last'): string {
+    const names = Object.keys(cfg.environments);
+    if (env === undefined) return (fallback === 'first' ? names[0] : names[names.length - 1]) as string;
+    if (!names.includes(env)) throw new ServiceError('invalid', `service "${service}" has no environment "${env}"; environments: ${names.join(', ')}`);
+    return env;
+  }
+
+  private runtime(service: string, env: string): EnvRuntime {
+    const key = `${service}/${env}`;
+    let rt = this.envs.get(key);
+    if (!rt) {
+      const p = this.configOf(service).environments[env];
+      if (!p) throw new ServiceError('invalid', `service "${service}" has no environment "${env}"`);
+      rt = { service, env, proxy: new EnvProxy(key, p.proxy.host, p.proxy.port), live: null, warm: new Map() };
+      this.envs.set(key, rt);
+    }
+    return rt;
+  }
+
+  private processEnv(cfg: DeployConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k];
+    return { ...env, ...cfg.env, ...extra };
+  }
+
+  private secrets(cfg: DeployConfig): string[] {
+    return secretEnvValues(cfg.env);
+  }
+
+  /** The config a release records: env values left out, secret-looking assignments in commands masked. */
+  private snapshot(cfg: DeployConfig): Record<string, unknown> {
+    const { env, ...rest } = cfg;
+    const text = scrub(JSON.stringify({ ...rest, env: Object.keys(env) }), this.secrets(cfg));
+    const snap = JSON.parse(text) as Record<string, unknown>;
+    for (const k of ['build', 'start'] as const) if (typeof snap[k] === 'string') snap[k] = maskAssignments(snap[k]);
+    if (Array.isArray(snap.gates)) for (const g of snap.gates as { run?: string }[]) if (typeof g.run === 'string') g.run = maskAssignments(g.run);
+    return snap;
+  }
+
+  // ---------- reading ----------
+
+  private toRelease(r: Row): Release {
+    return {
+      id: Number(r.id),
+      service: r.service,
+      env: r.env,
+      state: r.state as ReleaseState,
+      version: r.version,
+      git_sha: r.git_sha,
+      ref: r.ref,
+      author: r.author,
+      commit_message: r.commit_message,
+      actor: r.actor,
+      promoted_from: r.promoted_from === null ? null : Number(r.promoted_from),
+      gates: JSON.parse(r.gates) as GateResult[],
+      error: r.error,
+      on_disk: r.dir !== null && existsSync(r.dir),
+      port: r.port === null ? null : Number(r.port),
+      created_at: iso(r.created_at) as string,
+      finished_at: iso(r.finished_at),
+      live_at: iso(r.live_at),
+      ended_at: iso(r.ended_at),
+      age_ms: Math.max(0, this.d.now() - Number(r.created_at)),
+    };
+  }
+
+  private async row(id: number): Promise<Row | undefined> {
+    return norm((await this.d.store.db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst()) as Row | undefined);
+  }
+
+  async list(service: string, opts: { env?: string; limit?: number } = {}): Promise<Release[]> {
+    const cfg = this.configOf(service);
+    if (opts.env !== undefined) this.envName(service, cfg, opts.env, 'first');
+    let q = this.d.store.db.selectFrom('releases').selectAll().where('service', '=', service).orderBy('id', 'desc').limit(opts.limit ?? 50);
+    if (opts.env) q = q.where('env', '=', opts.env);
+    return ((await q.execute()) as Row[]).map((r) => this.toRelease(norm(r)));
+  }
+
+  async get(service: string, id: number): Promise<ReleaseDetail> {
+    const r = await this.row(id);
+    if (!r || r.service !== service) throw new ServiceError('not_found', `no release ${id} of ${service}`);
+    const steps = await this.d.store.db.selectFrom('release_steps').selectAll().where('release_id', '=', id).orderBy('seq').execute();
+    return {
+      ...this.toRelease(r),
+      config: JSON.parse(r.config) as Record<string, unknown>,
+      steps: steps.map(
+        (s): ReleaseStep => ({
+          seq: Number(s.seq),
+          name: s.name,
+          state: s.state as ReleaseStep['state'],
+          started_at: iso(s.started_at) as string,
+          finished_at: iso(s.finished_at),
+          duration_ms: s.finished_at === null ? null : Number(s.finished_at) - Number(s.started_at),
+          exit_code: s.exit_code === null ? null : Number(s.exit_code),
+          detail: s.detail,
+          output: s.output,
+        }),
+      ),
+    };
+  }
+
+  async status(service: string): Promise<EnvironmentStatus[]> {
+    const cfg = this.configOf(service);
+    const out: EnvironmentStatus[] = [];
+    for (const env of Object.keys(cfg.environments)) {
+      const rt = this.runtime(service, env);
+      const rows = (await this.d.store.db.selectFrom('releases').selectAll().where('service', '=', service).where('env', '=', env).where('state', 'in', ['live', 'warm']).orderBy('id', 'desc').execute()).map((r) => norm(r as Row));
+      const lock = await this.locks.get(service, env);
+      out.push({
+        service,
+        env,
+        proxy: { ...rt.proxy.address, listening: rt.proxy.listening, releases: [...rt.proxy.stats].map(([release, st]) => ({ release, ...st })) },
+        live: rows.filter((r) => r.state === 'live').map((r) => this.toRelease(r))[0] ?? null,
+        warm: rows.filter((r) => r.state === 'warm').map((r) => this.toRelease(r)),
+        lock: lock ? lockJson(lock) : null,
+      });
+    }
+    return out;
+  }
+
+  // ---------- locks ----------
+
+  async lock(service: string, env: string | undefined, actor: string, reason: string, ttlMs: number): Promise<DeployLock> {
+    const cfg = this.configOf(service);
+    const e = this.envName(service, cfg, env, 'last');
+    const row = await this.locks.acquire({ service, env: e, owner: actor, reason, ttlMs });
+    await this.event('deploy.locked', actor, service, e, { reason, expires_at: iso(row.expires_at), message: `${service}/${e} locked: ${reason}` });
+    return lockJson(row);
+  }
+
+  async unlock(service: string, env: string | undefined, actor: string): Promise<DeployLock | null> {
+    const cfg = this.configOf(service);
+    const e = this.envName(service, cfg, env, 'last');
+    const held = await this.locks.get(service, e);
+    if (!held) return null;
+    if (held.release_id !== null && (await this.row(Number(held.release_id)))?.state === 'running') {
+      throw new ServiceError('conflict', `${service}/${e} is locked by a running deploy (release ${held.release_id}, ${held.owner}); it unlocks when the deploy ends`);
+    }
+    await this.locks.remove(service, e);
+    await this.event('deploy.unlocked', actor, service, e, { previous_owner: held.owner, reason: held.reason, message: `${service}/${e} unlocked (was locked by ${held.owner}: ${held.reason})` });
+    return lockJson(held);
+  }
+
+  // ---------- events and steps ----------
+
+  private async event(type: string, actor: string, service: string, env: string, data: Record<string, unknown>, release?: number): Promise<void> {
+    await this.d.events.append({ type, actor, subject: release !== undefined ? `release:${release}` : `service:${service}`, data: { service, env, ...(release !== undefined ? { release } : {}), ...data } });
+  }
+
+  /** Run one recorded step: a row with its output, a `deploy.step` event, live progress. */
+  private async step<T>(
+    ctx: { release: number; service: string; env: string; actor: string; seq: { n: number }; secrets: string[]; onProgress?: (p: Progress) => void },
+    name: string,
+    fn: (out: (text: string) => void) => Promise<{ ok: boolean; value?: T; detail: string; exitCode?: number | null; output?: string }>,
+  ): Promise<T | undefined> {
+    const seq = ++ctx.seq.n;
+    const started = this.d.now();
+    const row = await this.d.store.db.insertInto('release_steps').values({ release_id: ctx.release, seq, name, state: 'running', started_at: started, finished_at: null, exit_code: null, output: '', detail: null }).returning('id').executeTakeFirstOrThrow();
+    const progress = (p: Progress) => {
+      ctx.onProgress?.(p);
+      this.d.events.notify({ type: 'deploy.progress', data: { service: ctx.service, env: ctx.env, ...p } });
+    };
+    progress({ type: 'step', release: ctx.release, seq, name, state: 'running' });
+    let collected = '';
+    const out = (text: string) => {
+      const clean = scrub(text, ctx.secrets);
+      if (collected.length < 300_000) collected += clean;
+      progress({ type: 'output', release: ctx.release, step: name, text: clean });
+    };
+    let r: Awaited<ReturnType<typeof fn>>;
+    try {
+      r = await fn(out);
+    } catch (e) {
+      r = { ok: false, detail: e instanceof ServiceError || e instanceof StepFailed ? e.message : `failed: ${(e as Error).message}` };
+    }
+    const finished = this.d.now();
+    const output = scrub(r.output ?? collected, ctx.secrets).slice(-256 * 1024);
+    const detail = scrub(r.detail, ctx.secrets);
+    await this.d.store.db
+      .updateTable('release_steps')
+      .set({ state: r.ok ? 'ok' : 'failed', finished_at: finished, exit_code: r.exitCode ?? null, output, detail })
+      .where('id', '=', Number(row.id))
+      .execute();
+    await this.event('deploy.step', ctx.actor, ctx.service, ctx.env, { step: name, state: r.ok ? 'ok' : 'failed', duration_ms: finished - started, detail, message: `${name}: ${detail}` }, ctx.release);
+    progress({ type: 'step', release: ctx.release, seq, name, state: r.ok ? 'ok' : 'failed', detail, duration_ms: finished - started });
+    if (!r.ok) throw new StepFailed(`${name}: ${detail}`);
+    return r.value;
+  }
+
+  // ---------- the pipeline ----------
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  deploy(input: DeployInput): Promise<ReleaseDetail> {
+    return this.track(this.doDeploy(input));
+  }
+
+  promote(input: PromoteInput): Promise<ReleaseDetail> {
+    return this.track(this.doPromote(input));
+  }
+
+  rollback(input: RollbackInput): Promise<ReleaseDetail> {
+    return this.track(this.doRollback(input));
+  }
+
+  private async withLock<T>(service: string, env: string, cfg: DeployConfig, actor: string, reason: string, fn: (lock: { setRelease(id: number): Promise<void> }) => Promise<T>): Promise<T> {
+    let held;
+    try {
+      held = await this.locks.acquire({ service, env, owner: actor, reason, ttlMs: cfg.lock_ttl });
+    } catch (e) {
+      if (e instanceof ServiceError) await this.event('deploy.refused', actor, service, env, { reason: e.message, message: `refused: ${e.message}` });
+      throw e;
+    }
+    const beat = setInterval(() => void this.locks.renew(held, cfg.lock_ttl).catch((err) => this.d.logger.warn({ err }, 'renewing a deploy lock failed')), Math.max(1000, cfg.lock_ttl / 3));
+    beat.unref();
+    try {
+      return await fn({ setRelease: (id) => this.locks.setRelease(service, env, id) });
+    } finally {
+      clearInterval(beat);
+      await this.locks.release(held).catch((err) => this.d.logger.warn({ err }, 'releasing a deploy lock failed'));
+    }
+  }
+
+  private releaseDir(service: string, id: number): string {
+    return join(this.d.dataDir, 'releases', service, String(id));
+  }
+
+  private async newRelease(service: string, env: string, c: Commit, ref: string, actor: string, cfg: DeployConfig, extra: { promoted_from?: number; gates?: string; config?: string } = {}): Promise<Row> {
+    const now = this.d.now();
+    const values = {
+      service,
+      env,
+      state: 'running',
+      version: c.version,
+      git_sha: c.sha,
+      ref,
+      author: c.author,
+      commit_message: c.message,
+      actor,
+      promoted_from: extra.promoted_from ?? null,
+      config: extra.config ?? JSON.stringify(this.snapshot(cfg)),
+      gates: extra.gates ?? '[]',
+      error: null,
+      dir: null,
+      port: null,
+      pid: null,
+      created_at: now,
+      finished_at: null,
+      live_at: null,
+      ended_at: null,
+    };
+    const r = await this.d.store.db.insertInto('releases').values(values).returning('id').executeTakeFirstOrThrow();
+    const id = Number(r.id);
+    const dir = this.releaseDir(service, id);
+    await this.d.store.db.updateTable('releases').set({ dir }).where('id', '=', id).execute();
+    return { ...values, id, dir };
+  }
+
+  private async doDeploy(input: DeployInput): Promise<ReleaseDetail> {
+    const cfg = this.configOf(input.service);
+    const env = this.envName(input.service, cfg, input.env, 'first');
+    const ref = input.ref ?? 'HEAD';
+    const commit = await resolveRef(repoOf(this.d.config().file, cfg), ref);
+    return this.withLock(input.service, env, cfg, input.actor, `deploying ${ref} (${commit.sha.slice(0, 7)}) to ${env}`, async (lock) => {
+      const rel = await this.newRelease(input.service, env, commit, ref, input.actor, cfg);
+      await lock.setRelease(rel.id);
+      return this.pipeline(rel, cfg, input, async (ctx) => {
+        const dir = rel.dir as string;
+        await this.step(ctx, 'cut', async () => {
+          await exportTree(repoOf(this.d.config().file, cfg), commit.sha, dir);
+          return { ok: true, detail: `${commit.version} (${commit.sha.slice(0, 12)}) from ${ref} into ${dir}` };
+        });
+        // the command running now, so a restart after a crash can kill what it left
+        const recordPid = (pid: number) => void this.d.store.db.updateTable('releases').set({ pid }).where('id', '=', rel.id).execute().catch(() => undefined);
+        const results: GateResult[] = [];
+        const gate = async (g: DeployConfig['gates'][number]) => {
+          await this.step(ctx, `gate ${gateName(g)}`, async (out) => {
+            const r = await runGate(g, { dir, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(rel.id) }), onOutput: out, onSpawn: recordPid, signal: this.stopping.signal });
+            const { output, ...result } = r;
+            results.push({ ...result, summary: scrub(result.summary, ctx.secrets) });
+            await this.d.store.db.updateTable('releases').set({ gates: JSON.stringify(results) }).where('id', '=', rel.id).execute();
+            return { ok: r.passed, detail: r.summary, exitCode: r.exit_code, output: r.kind === 'bundle' ? (r.files ?? []).map((f) => `${f.path}  ${f.size} B`).join('\n') : output };
+          });
+        };
+        // commands (typecheck, lint, tests) gate the source; bundle budgets measure what the build made
+        for (const g of cfg.gates.filter((g) => g.run !== undefined)) await gate(g);
+        if (cfg.build) {
+          const build = cfg.build;
+          await this.step(ctx, 'build', async (out) => {
+            const r = await runCommand(build, { cwd: dir, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(rel.id) }), timeoutMs: cfg.build_timeout, onOutput: out, onSpawn: recordPid, signal: this.stopping.signal });
+            const detail = r.timedOut ? `timed out after ${formatDuration(cfg.build_timeout)} (killed)` : r.exitCode === 0 ? `built in ${formatDuration(r.durationMs)}` : `exited with ${r.exitCode ?? r.signal}`;
+            return { ok: !r.timedOut && r.exitCode === 0, detail, exitCode: r.exitCode, output: r.output };
+          });
+        }
+        for (const g of cfg.gates.filter((g) => g.bundle !== undefined)) await gate(g);
+      });
+    });
+  }
+
+  private async doPromote(input: PromoteInput): Promise<ReleaseDetail> {
+    const cfg = this.configOf(input.service);
+    const to = this.envName(input.service, cfg, input.to, 'last');
+    const src = await this.row(input.release);
+    if (!src || src.service !== input.service) throw new ServiceError('not_found', `no release ${input.release} of ${input.service}`);
+    if (src.state === 'running' || src.state === 'failed') throw new ServiceError('conflict', `release ${src.id} ${src.state === 'failed' ? 'failed' : 'is still being deployed'}; only a release that went live can be promoted`);
+    if (src.env === to) throw new ServiceError('conflict', `release ${src.id} is already a ${to} release; promote takes a release to another environment`);
+    if (!src.dir || !existsSync(src.dir)) throw new ServiceError('conflict', `release ${src.id} of ${input.service} is no longer on disk (only the last ${cfg.keep_releases} are kept: deploy.keep_releases); deploy ${src.git_sha.slice(0, 12)} again with \`shipshape deploy ${input.service} --env ${to} --ref ${src.git_sha.slice(0, 12)}\``);
+    const srcDir = src.dir;
+    const commit: Commit = { sha: src.git_sha, version: src.version, author: src.author, message: src.commit_message };
+    return this.withLock(input.service, to, cfg, input.actor, `promoting release ${src.id} (${src.version}) to ${to}`, async (lock) => {
+      const rel = await this.newRelease(input.service, to, commit, src.ref, input.actor, cfg, { promoted_from: src.id, gates: src.gates, config: src.config });
+      await lock.setRelease(rel.id);
+      return this.pipeline(rel, cfg, input, async (ctx) => {
+        await this.step(ctx, 'copy', async () => {
+          cpSync(srcDir, rel.dir as string, { recursive: true, verbatimSymlinks: true });
+          return { ok: true, detail: `the build of release ${src.id} (${src.env}), gates passed there` };
+        });
+      });
+    });
+  }
+
+  /**
+   * The common end of a deploy and a promotion: `prepare` (cut, gates, build), then start, health,
+   * switch. A failure anywhere leaves the old release serving and marks this one failed.
+   */
+  private async pipeline(rel: Row, cfg: DeployConfig, input: { actor: string; onProgress?: (p: Progress) => void }, prepare: (ctx: Parameters<Deployer['step']>[0]) => Promise<void>): Promise<ReleaseDetail> {
+    const ctx = { release: rel.id, service: rel.service, env: rel.env, actor: input.actor, seq: { n: 0 }, secrets: this.secrets(cfg), onProgress: input.onProgress };
+    const rt = this.runtime(rel.service, rel.env);
+    input.onProgress?.({ type: 'release', release: this.toRelease(rel) });
+    await this.event('deploy.started', input.actor, rel.service, rel.env, {
+      version: rel.version,
+      git_sha: rel.git_sha,
+      ref: rel.ref,
+      ...(rel.promoted_from !== null ? { promoted_from: rel.promoted_from } : {}),
+      message: `${rel.service} ${rel.version} (${rel.git_sha.slice(0, 7)}) ${rel.promoted_from !== null ? `promoted from release ${rel.promoted_from}` : 'deploying'} to ${rel.env}`,
+    }, rel.id);
+    let app: AppProcess | null = null;
+    try {
+      await prepare(ctx);
+      app = await this.startAndCheck(ctx, rel, cfg);
+      await this.switchTo(ctx, rt, app, cfg);
+      await this.d.store.db.updateTable('releases').set({ finished_at: this.d.now() }).where('id', '=', rel.id).execute();
+      await this.event('deploy.succeeded', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, message: `${rel.service} ${rel.version} live on ${rel.env}` }, rel.id);
+      // the releases older than the warm one are stopped, and directories past keep_releases removed
+      await this.prune(rel.service, cfg).catch((err) => this.d.logger.warn({ err }, 'removing old release directories failed'));
+    } catch (e) {
+      if (app) await app.stop(cfg.stop_timeout);
+      const error = e instanceof StepFailed || e instanceof ServiceError ? e.message : `failed: ${(e as Error).message}`;
+      // a failed release is never served, promoted or rolled back to: its directory goes now
+      if (rel.dir) rmSync(rel.dir, { recursive: true, force: true });
+      await this.d.store.db.updateTable('releases').set({ state: 'failed', error, finished_at: this.d.now(), port: null, pid: null, dir: null }).where('id', '=', rel.id).execute();
+      const serving = rt.proxy.current();
+      await this.event('deploy.failed', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, error, still_serving: serving?.release ?? null, message: `${rel.service} ${rel.version} failed on ${rel.env}: ${error}${serving ? ` (release ${serving.release} keeps serving)` : ''}` }, rel.id);
+    }
+    const detail = await this.get(rel.service, rel.id);
+    input.onProgress?.({ type: 'done', release: detail });
+    return detail;
+  }
+
+  /** Start a release's app on a fresh port and wait until it is healthy; stops it on failure. */
+  private async startAndCheck(ctx: Parameters<Deployer['step']>[0], rel: Row, cfg: DeployConfig): Promise<AppProcess> {
+    const rt = this.runtime(rel.service, rel.env);
+    const app = (await this.step(ctx, 'start', async (out) => {
+      const port = await freePort();
+      const a = new AppProcess(rel.id, port, {
+        dir: rel.dir as string,
+        command: cfg.start,
+        env: this.processEnv(cfg),
+        onOutput: out,
+        onUnexpectedExit: (e) => void this.exited(rt, a, e, cfg),
+      });
+      await this.d.store.db.updateTable('releases').set({ port, pid: a.pid ?? null }).where('id', '=', rel.id).execute();
+      return { ok: true, value: a, detail: `${maskAssignments(cfg.start)} on port ${port} (pid ${a.pid ?? '?'})`, output: '' };
+    })) as AppProcess;
+    try {
+      await this.step(ctx, 'health', async () => {
+        const h = await waitHealthy(app, cfg.health.path, cfg.health.timeout, cfg.health.interval, this.stopping.signal);
+        return h.healthy ? { ok: true, detail: `GET ${cfg.health.path} answered ${h.status}`, output: app.output() } : { ok: false, detail: h.reason, output: app.output() };
+      });
+    } catch (e) {
+      await app.stop(cfg.stop_timeout);
+      throw e;
+    }
+    return app;
+  }
+
+  /** Point the proxy at `app`; the release that served keeps running (warm) for instant rollback. */
+  private async switchTo(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: AppProcess, cfg: DeployConfig, opts: { previousState?: 'warm' | 'rolled_back' } = {}): Promise<void> {
+    await this.step(ctx, 'switch', async () => {
+      if (!rt.proxy.listening) await rt.proxy.listen();
+      const prev = rt.live;
+      const prevTarget = rt.proxy.current();
+      rt.proxy.switchTo({ release: app.release, port: app.port });
+      rt.live = app;
+      rt.warm.delete(app.release);
+      const now = this.d.now();
+      await this.d.store.db.updateTable('releases').set({ state: 'live', live_at: now, ended_at: null }).where('id', '=', app.release).execute();
+      if (prevTarget && prevTarget.release !== app.release) {
+        const state = opts.previousState ?? 'warm';
+        await this.d.store.db.updateTable('releases').set({ state, ended_at: now }).where('id', '=', prevTarget.release).execute();
+        // one release is kept warm: the one that served until now; older warm ones stop
+        for (const w of [...rt.warm.values()]) if (w.app !== prev) void this.retire(rt, w.app, cfg, 'retired');
+        if (prev && state === 'warm') this.keepWarm(rt, prev, cfg);
+        else if (prev) void this.retire(rt, prev, cfg, 'rolled_back');
+      }
+      const { address } = rt.proxy;
+      return { ok: true, detail: `${rt.service}/${rt.env} on ${address.host}:${address.port} now serves release ${app.release}${prevTarget && prevTarget.release !== app.release ? ` (was ${prevTarget.release})` : ''}` };
+    });
+  }
+
+  private keepWarm(rt: EnvRuntime, app: AppProcess, cfg: DeployConfig): void {
+    const window = Math.max(cfg.keep_warm, cfg.environments[rt.env]?.watch ?? 0);
+    const timer = setTimeout(() => {
+      if (rt.warm.get(app.release)?.app === app) void this.retire(rt, app, cfg, 'retired');
+    }, window);
+    timer.unref();
+    rt.warm.set(app.release, { app, timer });
+  }
+
+  /** Drain a release that no longer serves, stop it, record it. */
+  private retire(rt: EnvRuntime, app: AppProcess, cfg: DeployConfig, state: 'retired' | 'rolled_back'): Promise<void> {
+    const p = this.doRetire(rt, app, cfg, state).catch((err) => this.d.logger.warn({ err, release: app.release }, 'stopping a release failed'));
+    this.retiring.add(p);
+    void p.finally(() => this.retiring.delete(p));
+    return p;
+  }
+
+  private async doRetire(rt: EnvRuntime, app: AppProcess, cfg: DeployConfig, state: 'retired' | 'rolled_back'): Promise<void> {
+    const w = rt.warm.get(app.release);
+    if (w?.app === app) {
+      clearTimeout(w.timer);
+      rt.warm.delete(app.release);
+    }
+    const { drained } = await rt.proxy.drain(app.port, cfg.drain_timeout);
+    await app.stop(cfg.stop_timeout);
+    await this.d.store.db.updateTable('releases').set({ state, port: null, pid: null }).where('id', '=', app.release).where('state', 'in', ['warm', 'rolled_back', 'retired']).execute();
+    await this.event('deploy.stopped', 'system', rt.service, rt.env, { drained, message: `release ${app.release} stopped${drained ? '' : ` (requests still in flight after ${formatDuration(cfg.drain_timeout)} were cut)`}` }, app.release);
+  }
+
+  /** A release's app exited on its own. */
+  private async exited(rt: EnvRuntime, app: AppProcess, e: { code: number | null; signal: NodeJS.Signals | null }, cfg: DeployConfig): Promise<void> {
+    const wasLive = rt.live === app;
+    const w = rt.warm.get(app.release);
+    if (w?.app === app) {
+      clearTimeout(w.timer);
+      rt.warm.delete(app.release);
+    }
+    if (!wasLive && !w) return; // still starting: the health step reports it
+    const how = e.code !== null ? `exit code ${e.code}` : `signal ${e.signal ?? '?'}`;
+    const tail = scrub(app.output().split('\n').slice(-20).join('\n'), this.secrets(cfg));
+    await this.d.store.db.updateTable('releases').set({ port: null, pid: null, ...(wasLive ? {} : { state: 'retired' }) }).where('id', '=', app.release).execute().catch(() => undefined);
+    await this.event('deploy.crashed', 'system', rt.service, rt.env, { live: wasLive, exit: how, output: tail, message: `release ${app.release} ${wasLive ? '(live) ' : '(warm) '}exited: ${how}${wasLive ? '; restarting it' : ''}` }, app.release).catch(() => undefined);
+    if (wasLive) this.revive(rt, app, 1);
+  }
+
+  /**
+   * The live release crashed: start it again (a fresh port, health-gated) with backoff — 1s, 2s,
+   * 4s … at most 30s — until it is healthy, or until a deploy or rollback replaces it. Until then
+   * the proxy answers 502.
+   */
+  private revive(rt: EnvRuntime, dead: AppProcess, attempt: number): void {
+    const wait = Math.min(30_000, 1000 * 2 ** (attempt - 1));
+    const timer = setTimeout(() => {
+      void (async () => {
+        if (this.stopping.signal.aborted || rt.live !== dead) return;
+        const row = await this.row(dead.release);
+        const cfg = this.d.config().raw.services[rt.service]?.deploy;
+        if (!row || !cfg || !row.dir || !existsSync(row.dir)) return;
+        const ctx = { release: Number(row.id), service: rt.service, env: rt.env, actor: 'system', seq: { n: await this.maxSeq(Number(row.id)) }, secrets: this.secrets(cfg) };
+        try {
+          const app = await this.startAndCheck(ctx, row, cfg);
+          if (rt.live !== dead || this.stopping.signal.aborted) {
+            await app.stop(cfg.stop_timeout);
+            return;
+          }
+          rt.proxy.switchTo({ release: app.release, port: app.port });
+          rt.live = app;
+          await this.event('deploy.restored', 'system', rt.service, rt.env, { attempt, message: `release ${row.id} (${row.version}) serves ${rt.service}/${rt.env} again after a crash (attempt ${attempt})` }, Number(row.id));
+        } catch (err) {
+          this.d.logger.warn({ err, release: dead.release, attempt }, 'restarting a crashed release failed');
+          this.revive(rt, dead, attempt + 1);
+        }
+      })();
+    }, wait);
+    timer.unref();
+  }
+
+  private async doRollback(input: RollbackInput): Promise<ReleaseDetail> {
+    const cfg = this.configOf(input.service);
+    let env: string;
+    let target: Row | undefined;
+    if (input.release !== undefined) {
+      target = await this.row(input.release);
+      if (!target || target.service !== input.service) throw new ServiceError('not_found', `no release ${input.release} of ${input.service}`);
+      if (input.env !== undefined && input.env !== target.env) throw new ServiceError('invalid', `release ${target.id} is a ${target.env} release, not ${input.env}`);
+      env = this.envName(input.service, cfg, target.env, 'last');
+    } else env = this.envName(input.service, cfg, input.env, 'last');
+    const rt = this.runtime(input.service, env);
+    return this.withLock(input.service, env, cfg, input.actor, `rolling back ${input.service}/${env}${input.release !== undefined ? ` to release ${input.release}` : ''}`, async () => {
+      const current = rt.proxy.current();
+      if (!target) {
+        let q = this.d.store.db.selectFrom('releases').selectAll().where('service', '=', input.service).where('env', '=', env).where('state', 'in', ['warm', 'retired']).where('live_at', 'is not', null);
+        if (current) q = q.where('id', '!=', current.release);
+        target = norm((await q.orderBy('live_at', 'desc').limit(1).executeTakeFirst()) as Row | undefined);
+        if (!target) throw new ServiceError('conflict', `${input.service}/${env} has no earlier release to roll back to`);
+      }
+      const to = target;
+      if (to.state === 'failed' || to.state === 'running') throw new ServiceError('conflict', `release ${to.id} ${to.state === 'failed' ? 'failed' : 'is still being deployed'}; roll back to a release that served`);
+      if (current?.release === to.id) throw new ServiceError('conflict', `release ${to.id} is already live on ${input.service}/${env}`);
+      const warm = rt.warm.get(to.id);
+      if (!warm && (!to.dir || !existsSync(to.dir))) {
+        throw new ServiceError(
+          'conflict',
+          `release ${to.id} of ${input.service} (${to.version}, ${to.git_sha.slice(0, 12)}) is no longer on disk (only the last ${cfg.keep_releases} are kept: deploy.keep_releases); deploy it again with \`shipshape deploy ${input.service} --env ${env} --ref ${to.git_sha.slice(0, 12)}\``,
+        );
+      }
+      const ctx = { release: to.id, service: input.service, env, actor: input.actor, seq: { n: (await this.maxSeq(to.id)) }, secrets: this.secrets(cfg), onProgress: input.onProgress };
+      input.onProgress?.({ type: 'release', release: this.toRelease(to) });
+      try {
+        const app = warm?.app.alive ? warm.app : await this.startAndCheck(ctx, { ...to, dir: to.dir }, cfg);
+        await this.switchTo(ctx, rt, app, cfg, { previousState: 'rolled_back' });
+      } catch (e) {
+        const error = e instanceof StepFailed || e instanceof ServiceError ? e.message : (e as Error).message;
+        await this.event('deploy.failed', input.actor, input.service, env, { error, rollback: true, still_serving: current?.release ?? null, message: `rollback of ${input.service}/${env} to release ${to.id} failed: ${error}` }, to.id);
+        throw new ServiceError('conflict', `rollback to release ${to.id} failed: ${error}; release ${current?.release ?? 'none'} keeps serving`);
+      }
+      await this.event('deploy.rolled_back', input.actor, input.service, env, { from: current?.release ?? null, to: to.id, warm: Boolean(warm), version: to.version, git_sha: to.git_sha, message: `${input.service}/${env} rolled back to release ${to.id} (${to.version})${current ? ` from release ${current.release}` : ''}${warm ? ', warm: instant' : ', cold start'}` }, to.id);
+      const detail = await this.get(input.service, to.id);
+      input.onProgress?.({ type: 'done', release: detail });
+      return detail;
+    });
+  }
+
+  private async maxSeq(release: number): Promise<number> {
+    const r = await this.d.store.db.selectFrom('release_steps').select((eb) => eb.fn.max('seq').as('m')).where('release_id', '=', release).executeTakeFirst();
+    return Number(r?.m ?? 0);
+  }
+
+  /** Keep the newest `keep_releases` directories of a service (failed ones are removed), and every one that runs. */
+  private async prune(service: string, cfg: DeployConfig): Promise<void> {
+    await Promise.allSettled([...this.retiring]);
+    const rows = (await this.d.store.db.selectFrom('releases').select(['id', 'dir', 'state']).where('service', '=', service).where('dir', 'is not', null).orderBy('id', 'desc').execute()) as { id: number; dir: string | null; state: string }[];
+    const running = new Set<number>();
+    for (const rt of this.envs.values()) {
+      if (rt.service !== service) continue;
+      if (rt.live) running.add(rt.live.release);
+      for (const id of rt.warm.keys()) running.add(id);
+    }
+    let kept = 0;
+    for (const r of rows) {
+      const id = Number(r.id);
+      // what runs is never removed, and counts towards the kept ones
+      if (r.state === 'running' || running.has(id) || r.state === 'live' || r.state === 'warm') {
+        kept++;
+        continue;
+      }
+      if (r.state !== 'failed' && kept < cfg.keep_releases) {
+        kept++;
+        continue;
+      }
+      if (r.dir) rmSync(r.dir, { recursive: true, force: true });
+      await this.d.store.db.updateTable('releases').set({ dir: null }).where('id', '=', id).execute();
+    }
+  }
+
+  // ---------- lifecycle ----------
+
+  /**
+   * After a start: deploys that were running when Shipshape stopped are marked failed (their locks
+   * freed, their processes killed); each environment's proxy listens again and its live release is
+   * started again from its directory; warm releases are retired.
+   */
+  async start(): Promise<void> {
+    const orphans = (await this.d.store.db.selectFrom('releases').selectAll().where('state', 'in', ['running', 'live', 'warm']).execute()).map((r) => norm(r as Row));
+    for (const r of orphans) if (r.pid !== null) killOrphan(Number(r.pid), Number(r.id));
+    const interrupted = orphans.filter((r) => r.state === 'running');
+    for (const r of interrupted) {
+      const error = 'interrupted: Shipshape stopped during the deploy (traffic never went to it)';
+      await this.d.store.db.updateTable('releases').set({ state: 'failed', error, finished_at: this.d.now(), port: null, pid: null }).where('id', '=', r.id).execute();
+      await this.d.store.db.updateTable('release_steps').set({ state: 'failed', finished_at: this.d.now(), detail: 'interrupted' }).where('release_id', '=', r.id).where('state', '=', 'running').execute();
+      await this.event('deploy.failed', 'system', r.service, r.env, { version: r.version, git_sha: r.git_sha, error, message: `${r.service} ${r.version} on ${r.env}: ${error}` }, Number(r.id));
+    }
+    await this.locks.removeForReleases(interrupted.map((r) => Number(r.id)));
+    await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null }).where('state', '=', 'warm').execute();
+    await this.apply();
+    for (const r of orphans.filter((o) => o.state === 'live')) {
+      const cfg = this.d.config().raw.services[r.service]?.deploy;
+      if (!cfg || !cfg.environments[r.env]) continue;
+      const rt = this.runtime(r.service, r.env);
+      const ctx = { release: Number(r.id), service: r.service, env: r.env, actor: 'system', seq: { n: await this.maxSeq(Number(r.id)) }, secrets: this.secrets(cfg) };
+      try {
+        if (!r.dir || !existsSync(r.dir)) throw new StepFailed(`its directory ${r.dir ?? ''} is gone`);
+        const app = await this.startAndCheck(ctx, r, cfg);
+        rt.proxy.switchTo({ release: app.release, port: app.port });
+        rt.live = app;
+        await this.event('deploy.restored', 'system', r.service, r.env, { message: `release ${r.id} (${r.version}) serves ${r.service}/${r.env} again after a restart` }, Number(r.id));
+      } catch (e) {
+        await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null, ended_at: this.d.now() }).where('id', '=', r.id).execute();
+        await this.event('deploy.crashed', 'system', r.service, r.env, { live: true, message: `release ${r.id} could not be started again after a restart: ${(e as Error).message}` }, Number(r.id));
+      }
+    }
+  }
+
+  /** Make the proxies match the config: listen on new ports, stop removed environments. */
+  async apply(): Promise<void> {
+    const want = new Map<string, { host: string; port: number }>();
+    for (const name of this.serviceNames()) for (const [env, e] of Object.entries(this.configOf(name).environments)) want.set(`${name}/${env}`, e.proxy);
+    for (const [key, rt] of this.envs) {
+      const w = want.get(key);
+      const a = rt.proxy.address;
+      if (w && w.host === a.host && w.port === a.port) continue;
+      // removed, or moved to another address: a new proxy takes over the same releases
+      await rt.proxy.close();
+      if (!w) {
+        await this.stopRuntime(rt);
+        this.envs.delete(key);
+        continue;
+      }
+      const moved = new EnvProxy(key, w.host, w.port);
+      const t = rt.proxy.current();
+      moved.switchTo(t);
+      rt.proxy = moved;
+    }
+    for (const key of want.keys()) {
+      const [service, env] = key.split('/') as [string, string];
+      const rt = this.runtime(service, env);
+      if (!rt.proxy.listening) {
+        try {
+          await rt.proxy.listen();
+        } catch (e) {
+          this.d.logger.error({ err: e, service, env }, `the proxy of ${key} cannot listen on ${rt.proxy.address.host}:${rt.proxy.address.port}`);
+        }
+      }
+    }
+  }
+
+  private async stopRuntime(rt: EnvRuntime): Promise<void> {
+    const cfg = this.d.config().raw.services[rt.service]?.deploy;
+    const grace = cfg?.stop_timeout ?? 10_000;
+    for (const w of rt.warm.values()) clearTimeout(w.timer);
+    await Promise.all([rt.live?.stop(grace), ...[...rt.warm.values()].map((w) => w.app.stop(grace))]);
+    rt.live = null;
+    rt.warm.clear();
+  }
+
+  /** Stop: running deploys are aborted (their gates and builds killed), apps and proxies stopped. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.allSettled([...this.inflight]);
+    await Promise.allSettled([...this.retiring]);
+    for (const rt of this.envs.values()) {
+      await rt.proxy.close();
+      await this.stopRuntime(rt);
+    }
+    // live releases stay `live` in the store: the next start serves them again
+    await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null }).where('state', '=', 'warm').execute();
+    this.envs.clear();
+  }
+
+  /** The deploys in flight (tests). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+    await Promise.allSettled([...this.retiring]);
+  }
+}
+
+/**
+ * Kill what is left of a release's process group from a Shipshape that died, but only when the
+ * process is still that release (its environment names it): a recycled pid is left alone.
+ */
+function killOrphan(pid: number, release: number): void {
+  try {
+    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    if (!env.includes(`SHIPSHAPE_RELEASE=${release}`)) return;
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* gone, or not ours */
+  }
+}
+
+export function releaseDirs(dataDir: string, service: string): string[] {
+  const d = join(dataDir, 'releases', service);
+  return existsSync(d) ? readdirSync(d) : [];
+}

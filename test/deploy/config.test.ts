@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/core/config/load.js';
+import { jsonSchema, parseConfig } from '../../src/modules.js';
+
+/** The config shape from issue 9, exactly as written there. */
+const ISSUE_YAML = `services:
+  web:
+    checks:
+      - name: up
+        http: { url: "http://127.0.0.1:8080/api/health", every: 10s }
+    deploy:
+      driver: process
+      repo: .                       # git repository the releases are cut from (default: the config's directory)
+      build: "npm ci && npm run build"
+      start: "node server.js"       # run in the release directory with PORT set
+      health: { path: /api/health, timeout: 60s }
+      gates:
+        - run: "npm run typecheck"
+        - run: "npm run lint"
+          max_warnings: 0
+        - bundle: { path: "dist/assets/*.js", limit: "100 KB", gzip: true }
+      environments:
+        staging: { proxy: { port: 8081 } }
+        production: { proxy: { port: 8080 }, watch: 10m }
+`;
+
+function errorOf(text: string): string {
+  try {
+    parseConfig(text, '/srv/app/shipshape.yaml', { env: {} });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('deploy: in shipshape.yaml', () => {
+  it('loads the example from the issue as written, with defaults', () => {
+    const cfg = parseConfig(ISSUE_YAML, '/srv/app/shipshape.yaml', { env: {} });
+    const d = cfg.raw.services.web?.deploy;
+    expect(d).toMatchObject({
+      driver: 'process',
+      repo: '.',
+      build: 'npm ci && npm run build',
+      start: 'node server.js',
+      health: { path: '/api/health', timeout: 60_000 },
+      keep_warm: 600_000,
+      keep_releases: 5,
+      environments: { staging: { proxy: { port: 8081, host: '127.0.0.1' } }, production: { proxy: { port: 8080 }, watch: 600_000 } },
+    });
+    expect(d?.gates).toEqual([
+      { run: 'npm run typecheck', timeout: 600_000 },
+      { run: 'npm run lint', max_warnings: 0, timeout: 600_000 },
+      { bundle: { path: 'dist/assets/*.js', limit: 100 * 1024, gzip: true }, timeout: 600_000 },
+    ]);
+    // environments keep their order: staging is the default target, production the last
+    expect(Object.keys(d?.environments ?? {})).toEqual(['staging', 'production']);
+    // the checks of the same service still load beside it
+    expect(cfg.raw.services.web?.checks).toHaveLength(1);
+  });
+
+  it('names the file, line and key of bad input', () => {
+    const bad = (replace: string, by: string) => errorOf(ISSUE_YAML.replace(replace, by));
+    expect(bad('health: { path: /api/health, timeout: 60s }', 'health: { path: /api/health, timeout: soon }')).toMatch(/^\/srv\/app\/shipshape\.yaml:11:\d+: services\.web\.deploy\.health\.timeout: expected a duration like 500ms, 30s/);
+    expect(bad('limit: "100 KB"', 'limit: "lots"')).toMatch(/shipshape\.yaml:16:\d+: services\.web\.deploy\.gates\[2\]\.bundle\.limit: expected a size like 100KB/);
+    expect(bad('driver: process', 'driver: heroku')).toMatch(/shipshape\.yaml:7:\d+: services\.web\.deploy\.driver: .*process/);
+    expect(bad('          max_warnings: 0', '          max_warning: 0')).toMatch(/shipshape\.yaml:15:\d+: services\.web\.deploy\.gates\[1\]: unknown key "max_warning"/);
+    expect(bad('        - run: "npm run typecheck"', '        - name: typecheck')).toMatch(/gates\[0\]: a gate is either `run: "<command>"` or `bundle: \{ path, limit \}`/);
+    expect(bad('      start: "node server.js"       # run in the release directory with PORT set\n', '')).toMatch(/services\.web\.deploy\.start: is required/);
+    expect(bad('production: { proxy: { port: 8080 }, watch: 10m }', 'production: { proxy: { port: 8081 } }')).toMatch(/shipshape\.yaml:19:\d+: services\.web\.deploy\.environments\.production\.proxy\.port: port 8081 is already the proxy port of web\/staging/);
+    expect(bad('staging: { proxy: { port: 8081 } }', 'Staging: { proxy: { port: 8081 } }')).toMatch(/environments.*an environment name is lower-case/);
+    expect(bad('path: "dist/assets/*.js"', 'path: "../secrets/*"')).toMatch(/bundle\.path: a bundle path is a glob inside the release directory/);
+    expect(bad('      health: { path: /api/health, timeout: 60s }', '      health: { path: api/health }')).toMatch(/health\.path: a health path starts with \//);
+  });
+
+  it('is published in the JSON Schema', () => {
+    const s = JSON.stringify(jsonSchema());
+    expect(s).toContain('max_warnings');
+    expect(s).toContain('keep_warm');
+  });
+});

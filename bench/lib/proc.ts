@@ -15,20 +15,44 @@ const tempDirs = new Set<string>();
 /** Pids of the children started, so a run that was killed outright can be cleaned up by the next. */
 const PIDFILE = join(import.meta.dirname, '..', 'results', '.children');
 
+/** Each line: the child's pid and the pid of the bench run that started it. */
 function recordPid(pid: number): void {
   mkdirSync(dirname(PIDFILE), { recursive: true });
-  appendFileSync(PIDFILE, `${pid}\n`);
+  appendFileSync(PIDFILE, `${pid} ${process.pid}\n`);
 }
 
-/** Stop children a previous run left behind (by pid, and only when the pid is still one of ours). */
-export function reapLeftovers(log: (s: string) => void): void {
-  let pids: number[];
+const alive = (pid: number): boolean => {
   try {
-    pids = readFileSync(PIDFILE, 'utf8').split('\n').filter(Boolean).map(Number);
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stop children a previous run left behind: by pid, only when the pid is still one of ours and
+ * the run that started it is gone (another bench running at the same time keeps its children).
+ */
+export function reapLeftovers(log: (s: string) => void): void {
+  let entries: { pid: number; owner: number }[];
+  try {
+    entries = readFileSync(PIDFILE, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [pid, owner] = l.split(' ').map(Number);
+        return { pid: pid as number, owner: owner ?? 0 };
+      });
   } catch {
     return;
   }
-  for (const pid of pids) {
+  const kept: string[] = [];
+  for (const { pid, owner } of entries) {
+    if (owner && owner !== process.pid && alive(owner)) {
+      kept.push(`${pid} ${owner}`);
+      continue;
+    }
     let cmd: string;
     try {
       cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
@@ -43,7 +67,7 @@ export function reapLeftovers(log: (s: string) => void): void {
       /* already gone */
     }
   }
-  writeFileSync(PIDFILE, '');
+  writeFileSync(PIDFILE, kept.map((l) => `${l}\n`).join(''));
 }
 
 export function tempDir(prefix: string): string {

@@ -72,9 +72,10 @@ export async function scrape(url: string): Promise<Sample[]> {
   return parseProm(text);
 }
 
-/** Start the keep-alive check target (its own process) and return its port. */
-export async function startTarget(dir: string): Promise<{ child: Child; port: number }> {
-  const child = startChild(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'target.ts')], { cwd: ROOT, logFile: join(dir, 'target.log') });
+/** Start the keep-alive check target (or another bench server script: `script`) as its own process and return its port. */
+export async function startTarget(dir: string, opts: { script?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: Child; port: number }> {
+  const script = opts.script ?? 'target.ts';
+  const child = startChild(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', script)], { cwd: ROOT, env: opts.env, logFile: join(dir, script.replace(/\.ts$/, '.log')) });
   const start = performance.now();
   while (performance.now() - start < 30_000) {
     const m = /LISTENING (\d+)/.exec(child.output());
@@ -82,7 +83,7 @@ export async function startTarget(dir: string): Promise<{ child: Child; port: nu
     if (child.proc.exitCode !== null) break;
     await sleep(50);
   }
-  throw new Error(`the check target did not start:\n${child.output()}`);
+  throw new Error(`${script} did not start:\n${child.output()}`);
 }
 
 /** A generated config: `services` services with `perService` http checks each. */

@@ -80,6 +80,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // stop() must not wait for idle keep-alive or SSE connections (browsers hold spare sockets open)
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true },
+    // the plugins are ours and local: a loaded machine at start-up (checks already running) must
+    // not turn a slow plugin load into "Plugin did not start in time"
+    pluginTimeout: 0,
     // every request, headers and body, has a deadline; a stalled body cannot hold a socket
     ...serverTimeouts(limits),
     clientErrorHandler: clientErrorHandler(() => app.log, answeredEarly),
@@ -162,7 +165,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   registerAuth(app, deps.tokens);
 
-  // Shipshape's own liveness (the services' health reports are the checks module's /api/health)
   // Shipshape's own liveness (the services' health reports are the checks module's /api/health):
   // degraded (503) while its store cannot write, naming the cause
   app.get('/health', { config: { scope: 'public' } }, async (_req, reply) => {
@@ -198,11 +200,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     });
   }
 
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
-    return payload;
+    done(null, payload);
   });
 
   app.setNotFoundHandler({ preHandler: undefined }, (req, reply) => {

@@ -128,12 +128,14 @@ export function clientErrorHandler(log: () => FastifyBaseLogger, answered: WeakS
  * body): when that body then stalls, the deadline closes the socket without a second response.
  */
 export function trackEarlyAnswers(app: FastifyInstance, answered: WeakSet<Socket>): void {
-  app.addHook('onResponse', async (req) => {
+  app.addHook('onResponse', (req, _reply, done) => {
     const raw = req.raw;
-    if (raw.complete || !raw.socket) return;
-    const socket = raw.socket;
-    answered.add(socket);
-    raw.once('end', () => answered.delete(socket));
+    if (!raw.complete && raw.socket) {
+      const socket = raw.socket;
+      answered.add(socket);
+      raw.once('end', () => answered.delete(socket));
+    }
+    done();
   });
 }
 

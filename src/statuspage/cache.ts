@@ -1,12 +1,19 @@
 /**
  * Rendered responses, kept for a few seconds: the bytes, their gzip and brotli forms (compressed
- * once per render), an ETag and Last-Modified. Concurrent requests for a cold entry share one
- * render. Any incident or service state change drops everything, so changes show at once and the
- * page is never older than the TTL otherwise.
+ * once per render, on libuv's thread pool so the event loop keeps answering), an ETag and
+ * Last-Modified. Concurrent requests for a cold entry share one render. Past the TTL an entry is
+ * served stale for one more TTL while a single refresh runs in the background, so requests under
+ * load never wait for a render; older than that, a request waits for a fresh one. Any incident or
+ * service state change drops everything, so changes show at once; otherwise a page is never older
+ * than twice the TTL.
  */
 import { createHash } from 'node:crypto';
-import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { brotliCompress, constants, gzip } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
 
 export interface Rendered {
   body: Buffer;
@@ -18,18 +25,28 @@ export interface Rendered {
   at: number;
 }
 
-export function prepare(text: string, type: string, at: number): Rendered {
+export async function prepare(text: string, type: string, at: number): Promise<Rendered> {
   const body = Buffer.from(text, 'utf8');
   const out: Rendered = { body, type, at, etag: `"${createHash('sha1').update(body).digest('base64url').slice(0, 27)}"`, lastModified: new Date(Math.floor(at / 1000) * 1000).toUTCString() };
   if (body.length >= 1024) {
-    out.gzip = gzipSync(body, { level: 6 });
-    out.br = brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 6, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } });
+    [out.gzip, out.br] = await Promise.all([
+      gzipAsync(body, { level: 6 }),
+      brotliAsync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 6, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } }),
+    ]);
   }
   return out;
 }
 
+interface Entry {
+  /** when the value in use was asked for */
+  at: number;
+  value: Promise<Rendered>;
+  /** a background refresh under way */
+  refreshing?: Promise<Rendered>;
+}
+
 export class RenderCache {
-  private entries = new Map<string, { at: number; value: Promise<Rendered> }>();
+  private entries = new Map<string, Entry>();
   constructor(
     private readonly ttlMs: number,
     private readonly now: () => number,
@@ -44,11 +61,28 @@ export class RenderCache {
     const now = this.now();
     const hit = this.entries.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.value;
+    if (hit && now - hit.at < 2 * this.ttlMs) {
+      // stale: answer with it and refresh once in the background
+      if (!hit.refreshing) {
+        const next = make();
+        hit.refreshing = next;
+        next.then(
+          () => {
+            if (this.entries.get(key) === hit) this.entries.set(key, { at: now, value: next });
+          },
+          () => {
+            if (this.entries.get(key) === hit) hit.refreshing = undefined;
+          },
+        );
+      }
+      return hit.value;
+    }
     if (this.entries.size >= this.max) this.entries.clear();
     const value = make();
-    this.entries.set(key, { at: now, value });
+    const entry: Entry = { at: now, value };
+    this.entries.set(key, entry);
     value.catch(() => {
-      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+      if (this.entries.get(key) === entry) this.entries.delete(key);
     });
     return value;
   }

@@ -1,9 +1,16 @@
 /** Strict escaping for everything user-provided that goes into HTML, SVG or XML text and attributes. */
 const MAP: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 
+// eslint-disable-next-line no-control-regex
+const SPECIAL = /[&<>"'`\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
 export function esc(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  const s = String(v ?? '');
+  // most values (numbers, dates, ids, class names) need nothing: skip the two replaces
+  if (!SPECIAL.test(s)) return s;
   // eslint-disable-next-line no-control-regex
-  return String(v ?? '').replace(/[&<>"'`]/g, (c) => MAP[c] as string).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
+  return s.replace(/[&<>"'`]/g, (c) => MAP[c] as string).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
 }
 
 /** A tagged template that escapes every interpolated value unless it is `raw(...)` markup built here. */

@@ -1,11 +1,13 @@
 /**
  * `npm run bench [-- <scenario>… ] [--profile] [--no-build] [--strict]`
  *
- * Scenarios: http1k, http10k, storage, api, ingest, detection, rules (all when none is named). Prints a table with each
+ * Scenarios: http1k, http10k, storage, api, ingest, detection, rules, statuspage, escalation (all when none is named),
+ * soak (only when named: telemetry heap over BENCH_SOAK_MIN minutes). Prints a table with each
  * goal, the measured value, pass/fail and, where there is one, the reference of the tool a user
  * would use instead; writes bench/results/latest.json. --profile runs the http1k server under
  * `node --cpu-prof` and prints its hot spots (the CPU figures of a profiled run are inflated).
- * Env: BENCH_STORAGE_BUDGET_S (default 240), BENCH_API_MINUTE_HOURS (default 48), BENCH_DETECTION_WARMUP_S (default 10).
+ * Env: BENCH_STORAGE_BUDGET_S (default 240), BENCH_API_MINUTE_HOURS (default 48), BENCH_DETECTION_WARMUP_S (default 10),
+ * BENCH_SOAK_MIN (default 120), BENCH_SOAK_EVERY_S (default 5).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -19,10 +21,15 @@ import { runDetection, runRules } from './scenarios/alerts.js';
 import { runApi } from './scenarios/api.js';
 import { HTTP10K, HTTP1K, runHttp } from './scenarios/http.js';
 import { runIngest } from './scenarios/ingest.js';
+import { runEscalation } from './scenarios/escalation.js';
+import { runStatuspage } from './scenarios/statuspage.js';
+import { runSoak } from './scenarios/soak.js';
 import { runStorage } from './scenarios/storage.js';
 import type { ScenarioContext } from './scenarios/types.js';
 
-const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules'] as const;
+const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules', 'statuspage', 'escalation', 'soak'] as const;
+/** long-running: only when named */
+const NAMED_ONLY: readonly string[] = ['soak'];
 type Scenario = (typeof SCENARIOS)[number];
 
 const args = process.argv.slice(2);
@@ -40,7 +47,7 @@ for (const n of named) {
     process.exit(2);
   }
 }
-const selected: Scenario[] = named.length ? SCENARIOS.filter((s) => named.includes(s)) : [...SCENARIOS];
+const selected: Scenario[] = named.length ? SCENARIOS.filter((s) => named.includes(s)) : SCENARIOS.filter((s) => !NAMED_ONLY.includes(s));
 if (flags.has('--profile') && !selected.includes('http1k')) selected.unshift('http1k');
 
 const started = performance.now();
@@ -108,6 +115,14 @@ async function main(): Promise<number> {
         const r = await runStorage(ctx);
         rows.push(...r.rows);
         results[s] = r;
+      } else if (s === 'statuspage' || s === 'escalation') {
+        const r = await (s === 'statuspage' ? runStatuspage : runEscalation)(ctx);
+        rows.push(...r.rows);
+        results[s] = r.raw;
+      } else if (s === 'soak') {
+        const r = await runSoak(ctx);
+        rows.push(...r.rows);
+        results[s] = r.raw;
       } else if (s === 'ingest' || s === 'detection' || s === 'rules') {
         const r = await (s === 'ingest' ? runIngest : s === 'detection' ? runDetection : runRules)(ctx);
         rows.push(...r.rows);

@@ -137,7 +137,7 @@ function otlpBody(i: number): { text: string; points: number } {
 }
 
 /** 100 services × 100 routes; body `i` is one service's 100 routes, 10 requests each. */
-function seriesBodies(): string[] {
+export function seriesBodies(): string[] {
   const out: string[] = [];
   for (let s = 0; s < 100; s++) {
     const requests = [];
@@ -232,6 +232,7 @@ export async function runIngest(ctx: ScenarioContext): Promise<{ rows: Row[]; ra
     // (c) RSS at 10k series, fresh server
     server = await startServer({ dir, configYaml: INGEST_CONFIG, dataDir: join(dir, 'data-series') });
     const rss0 = rssBytes(server.child.pid);
+    const heap0 = value(await scrape(server.url), 'nodejs_heap_size_used_bytes');
     const sb = seriesBodies();
     ctx.log(`ingest: 10,000 series (100 services × 100 routes), ${SERIES_S}s…`);
     const srv = server;
@@ -242,19 +243,29 @@ export async function runIngest(ctx: ScenarioContext): Promise<{ rows: Row[]; ra
       (i) => sb[i % sb.length] as string,
       (status, text) => sdkCount(status, text),
     );
-    await sleep(1000);
-    const m = await scrape(srv.url);
+    // heap used includes garbage not yet collected: the least of 6 readings over 6 s stands for the live heap
+    let m = await scrape(srv.url);
+    let heap = value(m, 'nodejs_heap_size_used_bytes');
+    for (let k = 0; k < 5; k++) {
+      await sleep(1000);
+      const mk = await scrape(srv.url);
+      const hk = value(mk, 'nodejs_heap_size_used_bytes');
+      if (hk !== null && (heap === null || hk < heap)) {
+        heap = hk;
+        m = mk;
+      }
+    }
     const seriesNames = m.filter((s) => /series/.test(s.name)).map((s) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`);
     const rssProc = rssBytes(srv.child.pid);
     const rssMetric = value(m, 'process_resident_memory_bytes');
-    const heap = value(m, 'nodejs_heap_size_used_bytes');
     rows.push(row({ scenario: 'ingest', metric: 'RSS at 10k series (/proc VmRSS)', goal: '', value: rssProc / MB, unit: 'MB', pass: null, note: `fed ${c.accepted} requests over ${c.seconds.toFixed(0)}s; ${c.rejected} dropped; RSS at start ${(rss0 / MB).toFixed(0)} MB` }));
     rows.push(row({ scenario: 'ingest', metric: 'RSS at 10k series (process_resident_memory_bytes)', goal: '', value: rssMetric === null ? null : rssMetric / MB, unit: 'MB', pass: null }));
     rows.push(row({ scenario: 'ingest', metric: 'V8 heap used at 10k series', goal: '', value: heap === null ? null : heap / MB, unit: 'MB', pass: null }));
     const seriesNow = value(m, 'shipshape_telemetry_series');
     const perSeries = heap === null || !seriesNow ? null : heap / seriesNow / 1024;
-    rows.push(row({ scenario: 'ingest', metric: 'V8 heap per series at 10k series', goal: '<= 4 KB', value: perSeries, unit: 'KB', pass: perSeries === null ? null : perSeries <= 4, note: 'heap used ÷ shipshape_telemetry_series after 30 s (includes the process baseline and garbage not yet collected)' }));
-    raw.series = { ...c, rss_start: rss0, rss_proc: rssProc, rss_metric: rssMetric, heap_used: heap, series_metrics: seriesNames.slice(0, 20) };
+    rows.push(row({ scenario: 'ingest', metric: 'V8 heap per series at 10k series', goal: '<= 4 KB', value: perSeries, unit: 'KB', pass: perSeries === null ? null : perSeries <= 4, note: `least heap used of 6 readings over 6 s after the load ÷ shipshape_telemetry_series (includes the process baseline${heap0 === null ? '' : `, ${(heap0 / MB).toFixed(1)} MB with no series`})` }));
+    if (heap !== null && heap0 !== null && seriesNow) rows.push(row({ scenario: 'ingest', metric: 'V8 heap per series at 10k series, above the baseline', goal: '', value: (heap - heap0) / seriesNow / 1024, unit: 'KB', pass: null, note: 'heap used after the load minus heap used at start, ÷ series' }));
+    raw.series = { ...c, heap_start: heap0, rss_start: rss0, rss_proc: rssProc, rss_metric: rssMetric, heap_used: heap, series_metrics: seriesNames.slice(0, 20) };
     if (seriesNames.length) ctx.log(`ingest: series metrics: ${seriesNames.slice(0, 6).join(', ')}`);
     return { rows, raw };
   } finally {

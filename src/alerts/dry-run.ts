@@ -46,11 +46,12 @@ export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: St
     return NO_TELEMETRY;
   });
   const checks = await storedChecksQuery(store as never, config, now);
-  const rows = config.raw.alerts.map((cfg): AlertTestRow => {
+  const rows: AlertTestRow[] = [];
+  for (const cfg of config.raw.alerts) {
     const rule = compileRule(cfg, checks.heartbeatService);
-    const ev = evaluateRule(rule.parsed, { telemetry, checks, now, minSamples: cfg.min_samples });
+    const ev = await evaluateRule(rule.parsed, { telemetry, checks, now, minSamples: cfg.min_samples });
     const forMs = rule.parsed.condition.k === 'absent' ? 0 : rule.parsed.forMs;
-    return {
+    rows.push({
       rule: cfg.name,
       when: cfg.when,
       severity: cfg.severity,
@@ -63,7 +64,7 @@ export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: St
       forMs,
       reason: ev.reason,
       ...(ev.error ? { error: ev.error } : {}),
-    };
-  });
+    });
+  }
   return { rows, warnings };
 }

@@ -177,7 +177,7 @@ export class AlertEngine {
 
   private async evaluateOne(rule: CompiledRule, now: number): Promise<void> {
     const name = rule.cfg.name;
-    const ev = evaluateRule(rule.parsed, { telemetry: this.opts.telemetry, checks: this.opts.checks, now, minSamples: rule.cfg.min_samples });
+    const ev = await evaluateRule(rule.parsed, { telemetry: this.opts.telemetry, checks: this.opts.checks, now, minSamples: rule.cfg.min_samples });
     this.status.set(name, { ev, at: now });
     const inst = this.byRule.get(name);
     const actor = `rule:${name}`;

@@ -45,17 +45,17 @@ function statVal(s: Stat, zeroWhenEmpty: boolean): Val {
 
 class EvalError extends Error {}
 
-function evalExpr(e: Expr, t: TelemetryQuery, checks: CheckReader): Val {
+async function evalExpr(e: Expr, t: TelemetryQuery, checks: CheckReader): Promise<Val> {
   switch (e.k) {
     case 'num':
       return { value: e.value, samples: null };
     case 'neg': {
-      const v = evalExpr(e.e, t, checks);
+      const v = await evalExpr(e.e, t, checks);
       return { value: v.value === null ? null : -v.value, samples: v.samples };
     }
     case 'bin': {
-      const l = evalExpr(e.l, t, checks);
-      const r = evalExpr(e.r, t, checks);
+      const l = await evalExpr(e.l, t, checks);
+      const r = await evalExpr(e.r, t, checks);
       // a ratio is as trustworthy as its denominator (1 failure of 1 attempt is not 100%)
       const samples = e.op === '/' ? (r.samples ?? l.samples) : combineSamples(l.samples, r.samples);
       if (l.value === null || r.value === null) return { value: null, samples };
@@ -72,17 +72,17 @@ function evalExpr(e: Expr, t: TelemetryQuery, checks: CheckReader): Val {
       break;
     }
     case 'error_rate':
-      return statVal(t.errorRate(e.service, e.window, e.route), false);
+      return statVal(await t.errorRate(e.service, e.window, e.route), false);
     case 'request_rate':
-      return statVal(t.requestRate(e.service, e.window, e.route), true);
+      return statVal(await t.requestRate(e.service, e.window, e.route), true);
     case 'latency':
-      return statVal(t.latency(e.service, e.q, e.window, e.route), false);
+      return statVal(await t.latency(e.service, e.q, e.window, e.route), false);
     case 'vital':
-      return statVal(t.vital(e.service, e.name, e.q, e.window, e.page), false);
+      return statVal(await t.vital(e.service, e.name, e.q, e.window, e.page), false);
     case 'event_rate':
-      return statVal(t.eventRate(e.name, e.window, e.service), true);
+      return statVal(await t.eventRate(e.name, e.window, e.service), true);
     case 'metric':
-      return statVal(t.metric(e.name, e.labels, e.window), false);
+      return statVal(await t.metric(e.name, e.labels, e.window), false);
     case 'check': {
       const r = checks.checkValue(e.service, e.check, e.path);
       if ('error' in r) throw new EvalError(r.error);
@@ -109,7 +109,7 @@ function compare(a: number, op: CompareOp, b: number): boolean {
   }
 }
 
-export function evaluateRule(rule: ParsedRule, opts: { telemetry: TelemetryQuery; checks: CheckReader; now: number; minSamples?: number }): RuleEvaluation {
+export async function evaluateRule(rule: ParsedRule, opts: { telemetry: TelemetryQuery; checks: CheckReader; now: number; minSamples?: number }): Promise<RuleEvaluation> {
   const c = rule.condition;
   try {
     if (c.k === 'down') {
@@ -159,7 +159,7 @@ export function evaluateRule(rule: ParsedRule, opts: { telemetry: TelemetryQuery
         reason: met ? `${what}: ${ageText}, absent for at least ${formatDuration(need)}` : `${what}: ${ageText} (< ${formatDuration(need)})`,
       };
     }
-    const v = evalExpr(c.expr, opts.telemetry, opts.checks);
+    const v = await evalExpr(c.expr, opts.telemetry, opts.checks);
     const thresholdText = formatValue(c.threshold.value, rule.unit);
     const valueText = formatValue(v.value, rule.unit);
     const base = { value: v.value, valueText, threshold: c.threshold.value, thresholdText, samples: v.samples };

@@ -2,13 +2,13 @@
  * A service's telemetry for the dashboard's charts: request rate, error rate and latency
  * quantiles per step, web vitals p75 per step, and a per-route table, over [from, to]. The
  * resolution follows the range (10s up to 3h, 1m up to 2 days, 1h beyond); stored rows are
- * overlaid with what is still in memory (open buckets, not yet flushed ones).
+ * added to what is still in memory (open buckets, closed ones not written yet).
  */
 import type { DDSketch } from '@datadog/sketches-js';
 import type { Store } from '../core/store/db.js';
 import type { TelemetryTables } from './migrations.js';
-import { OpenBucket, seriesKey, STEP, type ClosedBucket, type Rollup, type Series, type Tier } from './rollup.js';
-import { addEncoded, newSketch, quantileOf } from './sketch.js';
+import { STEP, type ClosedBucket, type OpenBucket, type Rollup, type Row, type Tier } from './rollup.js';
+import { addEncoded, addSparse, newSketch, quantileOf } from './sketch.js';
 import { closedOf, defOf, readRows } from './storage.js';
 import type { VitalName } from './types.js';
 
@@ -37,29 +37,27 @@ interface Acc {
 
 const round = (v: number | null, d = 3) => (v === null ? null : Math.round(v * 10 ** d) / 10 ** d);
 
-export async function chart(store: Store<TelemetryTables>, rollup: Rollup, service: string, from: number, to: number): Promise<ChartResponse> {
+/**
+ * The chart of a service over [from, to]: the stored rows of the tier (they hold every closed 10s
+ * bucket written) plus what memory holds (open buckets, closed ones not written yet), added into
+ * their period. `read` runs the reads with checkpoints held off (memory and store agree).
+ */
+export async function chart(store: Store<TelemetryTables>, rollup: Rollup, service: string, from: number, to: number, read: <T>(f: () => Promise<T>) => Promise<T> = (f) => f()): Promise<ChartResponse> {
   const tier = tierFor(to - from);
   const step = STEP[tier];
   const start = Math.floor(from / step) * step;
-  // bucket lists per series: stored rows, then memory over them
-  const buckets = new Map<string, { kind: string; name: string; byT: Map<number, ClosedBucket | OpenBucket> }>();
-  const entry = (key: string, kind: string, name: string) => {
-    let e = buckets.get(key);
-    if (!e) buckets.set(key, (e = { kind, name, byT: new Map() }));
-    return e;
-  };
-  const rows = await readRows(store, tier, start, to, { service, kinds: ['requests', 'vitals'] });
-  for (const r of rows) {
-    const def = defOf(r);
-    entry(seriesKey(def), def.kind, def.name).byT.set(Number(r.t), closedOf(r));
-  }
-  const mem: Series[] = [...rollup.match('requests', service, undefined), ...rollup.match('vitals', service, undefined)];
-  for (const s of mem) {
-    const e = entry(seriesKey(s.def), s.def.kind, s.def.name);
-    const ring = tier === '10s' ? s.tens : tier === '1m' ? s.minutes : s.hours;
-    for (const b of ring) if (b.t >= start && b.t <= to) e.byT.set(b.t, b);
-    for (const b of rollup.openView(s, tier)) if (b.t >= start && b.t <= to) e.byT.set(b.t, b);
-  }
+  const buckets: { kind: string; name: string; b: ClosedBucket | OpenBucket }[] = [];
+  await read(async () => {
+    const rows = await readRows(store, tier, start, to, { service, kinds: ['requests', 'vitals'] });
+    for (const r of rows) {
+      const def = defOf(r);
+      buckets.push({ kind: def.kind, name: def.name, b: closedOf(r) });
+    }
+    const mem = [...rollup.match('requests', service, undefined), ...rollup.match('vitals', service, undefined)];
+    const inChart = new Set(mem);
+    for (const s of mem) for (const b of s.open10) buckets.push({ kind: s.kind, name: s.name, b });
+    for (const r of rollup.pending as Row[]) if (inChart.has(r.series)) buckets.push({ kind: r.series.kind, name: r.series.name, b: r });
+  });
 
   const n = Math.max(0, Math.min(10_000, Math.floor((to - start) / step) + 1));
   const t = Array.from({ length: n }, (_, i) => start + i * step);
@@ -67,33 +65,31 @@ export async function chart(store: Store<TelemetryTables>, rollup: Rollup, servi
   const vitals = new Map<string, (DDSketch | undefined)[]>();
   const routes = new Map<string, Acc>();
   const addSketch = (target: DDSketch, b: ClosedBucket | OpenBucket) => {
-    if (b instanceof OpenBucket) {
-      if (b.sketch && b.sketch.count > 0) target.merge(b.sketch);
+    if ('bins' in b) {
+      if (b.bins !== null) addSparse(target, b.bins, b.zero);
     } else if (b.enc) addEncoded(target, b.enc);
   };
-  for (const e of buckets.values()) {
-    for (const [bt, b] of e.byT) {
-      if (b.count <= 0) continue;
-      const i = Math.floor((bt - start) / step);
-      if (i < 0 || i >= n) continue;
-      if (e.kind === 'requests') {
-        let a = perT[i];
-        if (!a) perT[i] = a = { count: 0, errors: 0, sketch: newSketch() };
-        a.count += b.count;
-        a.errors += b.errors;
-        addSketch(a.sketch, b);
-        let r = routes.get(e.name);
-        if (!r) routes.set(e.name, (r = { count: 0, errors: 0, sketch: newSketch() }));
-        r.count += b.count;
-        r.errors += b.errors;
-        addSketch(r.sketch, b);
-      } else {
-        let v = vitals.get(e.name);
-        if (!v) vitals.set(e.name, (v = new Array(n)));
-        let sk = v[i];
-        if (!sk) v[i] = sk = newSketch();
-        addSketch(sk, b);
-      }
+  for (const { kind, name, b } of buckets) {
+    if (b.count <= 0 || b.t < start || b.t > to) continue;
+    const i = Math.floor((b.t - start) / step);
+    if (i < 0 || i >= n) continue;
+    if (kind === 'requests') {
+      let a = perT[i];
+      if (!a) perT[i] = a = { count: 0, errors: 0, sketch: newSketch() };
+      a.count += b.count;
+      a.errors += b.errors;
+      addSketch(a.sketch, b);
+      let r = routes.get(name);
+      if (!r) routes.set(name, (r = { count: 0, errors: 0, sketch: newSketch() }));
+      r.count += b.count;
+      r.errors += b.errors;
+      addSketch(r.sketch, b);
+    } else {
+      let v = vitals.get(name);
+      if (!v) vitals.set(name, (v = new Array(n)));
+      let sk = v[i];
+      if (!sk) v[i] = sk = newSketch();
+      addSketch(sk, b);
     }
   }
   const q = (i: number, p: number) => {

@@ -11,15 +11,15 @@ import { perServiceLimit, telemetryConfig, type IngestConfig, type TelemetryRaw 
 import { telemetryMigrations, type TelemetryTables } from './migrations.js';
 import { Scraper } from './prometheus.js';
 import { telemetryRoutes } from './routes.js';
-import { rollupQuery } from './query.js';
+import { liveSource, telemetryQuery } from './query.js';
 import { Rollup, type Kind, type Limit, type Row, type SeriesDef } from './rollup.js';
-import { loadOpen, loadRecent, prune, writeCheckpoint, writeOpen } from './storage.js';
+import { loadOpen, loadSeries, prune, writeCheckpoint, writeOpen } from './storage.js';
 import type { TelemetryQuery, TelemetrySink } from './types.js';
 import { takenBatches } from './sdk.js';
 import { encodeSdkBatch, JournaledOtlp, Wal, type WalKind } from './wal.js';
 
-export { storedTelemetryQuery } from './storage.js';
-export type { TelemetryQuery, TelemetrySink, Stat, VitalName } from './types.js';
+export { storedTelemetryQuery } from './query.js';
+export type { Answer, TelemetryQuery, TelemetrySink, Stat, VitalName } from './types.js';
 
 export interface TelemetryDomain extends ModuleLifecycle<TelemetryRaw> {
   sink: TelemetrySink;
@@ -38,6 +38,40 @@ const TICK = 2_000;
 const PRUNE_EVERY = 10 * 60_000;
 const MAX_PENDING_ROWS = 2_000_000;
 const LIMIT_EVENT_EVERY = 3_600_000;
+
+/**
+ * Queries read the open buckets in memory and the closed ones in the store: a checkpoint (which
+ * moves buckets from one to the other) waits for the queries reading, and queries wait for it.
+ */
+class ReadWriteGate {
+  private readers = 0;
+  private writing: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+
+  async read<T>(f: () => Promise<T>): Promise<T> {
+    while (this.writing) await this.writing;
+    this.readers++;
+    try {
+      return await f();
+    } finally {
+      if (--this.readers === 0 && this.drained) this.drained();
+    }
+  }
+
+  async write<T>(f: () => Promise<T>): Promise<T> {
+    while (this.writing) await this.writing;
+    let done!: () => void;
+    this.writing = new Promise<void>((r) => (done = r));
+    try {
+      if (this.readers > 0) await new Promise<void>((r) => (this.drained = r));
+      this.drained = null;
+      return await f();
+    } finally {
+      this.writing = null;
+      done();
+    }
+  }
+}
 
 export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw>): TelemetryDomain {
   const cfg = (): IngestConfig => ctx.config().raw.ingest;
@@ -91,7 +125,11 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     collect: true,
     onLimited,
   });
-  const query = rollupQuery(rollup, ctx.now);
+  const gate = new ReadWriteGate();
+  const query = telemetryQuery(
+    liveSource(ctx.store, rollup, () => rollup.pending, (f) => gate.read(f)),
+    ctx.now,
+  );
   const otlp = new JournaledOtlp(rollup, (ctx.now() - 60_000) * 1e6);
   const wal = new Wal(ctx.store);
   deltaCounter('shipshape_telemetry_wal_total', 'Telemetry write-ahead log: appends (one INSERT each), rows (one per ingest request) and body bytes written', 'what', wal.stats);
@@ -162,8 +200,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     rollup.pending = [];
     const dirty = rollup.takeDirty();
     const open: Row[] = [];
-    for (const s of dirty.ten) rollup.openRows(s, '10s', open);
-    for (const s of dirty.upper) rollup.openRows(s, 'upper', open);
+    for (const s of dirty) rollup.openRows(s, open);
     try {
       await writeCheckpoint(ctx.store, rows, dirty, open, now, walUpTo);
       if (flushFailures > 0) log.info('telemetry rows are being written again');
@@ -181,7 +218,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     }
   };
   const doCheckpoint = async () => {
-    await wal.checkpoint(writeSnapshot);
+    await gate.write(() => wal.checkpoint(writeSnapshot));
     const now = ctx.now();
     if (now - lastPrune >= PRUNE_EVERY) {
       lastPrune = now;
@@ -220,6 +257,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
       configuredServices: () => Object.keys(ctx.config().raw.services),
       limitsTokens: (token) => ctx.ingest.entry(token)?.max_series !== undefined || cfg().max_series_per_token !== undefined,
       durable,
+      read: (f) => gate.read(f),
       log,
     });
 
@@ -229,8 +267,8 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     flush,
     seriesCount: () => rollup.seriesCount,
     async start() {
+      await loadSeries(ctx.store, rollup, ctx.now());
       const restored = await loadOpen(ctx.store, rollup);
-      await loadRecent(ctx.store, rollup, ctx.now());
       if (restored > 0) log.info({ buckets: restored }, 'telemetry buckets restored from the last stop');
       const replayed = await wal.replay(rollup, log);
       if (replayed.rows > 0) log.info(replayed, 'telemetry ingest requests replayed from the write-ahead log');
@@ -248,7 +286,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
       scraper.stop();
       await flush().catch(() => undefined);
       await flush();
-      await wal.checkpoint((walUpTo) => writeOpen(ctx.store, rollup.snapshotOpen(), ctx.now(), walUpTo));
+      await gate.write(() => wal.checkpoint((walUpTo) => writeOpen(ctx.store, rollup.snapshotOpen(), ctx.now(), walUpTo)));
     },
     routes,
   };

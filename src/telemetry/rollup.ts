@@ -1,33 +1,34 @@
 /**
- * The in-memory rollups every telemetry source lands in.
+ * The in-memory part of telemetry: the series and their open 10s buckets.
  *
  * A series is kind + service + name (route, vital, event or metric name) + sub (page for vitals,
  * canonical labels for metrics). Samples go into per-10s buckets (count, errors, sum, min, max,
- * last, and a DDSketch for requests and vitals). A bucket closes 5s after its period ends (late
- * samples land in the oldest open bucket); closed 10s buckets are merged into the open minute,
- * closed minutes into the open hour (sketch merges are exact, so downsampled quantiles keep
- * DDSketch's 1% relative accuracy). Every closed bucket is handed to the store as a row.
+ * last, and for requests and vitals the non-empty bins of a DDSketch-compatible quantile sketch,
+ * kept as one small array: sketch.ts `SparseBins`). A bucket closes 5s after its period ends (late
+ * samples land in the oldest open bucket) and goes to the store as a row (`pending`); the
+ * checkpoint that writes it also merges it into the series' stored minute and hour rows
+ * (storage.ts), so the store always holds every closed bucket at every tier. Closed buckets are not
+ * kept in memory: queries read older windows from the store (query.ts).
  *
- * Memory is bounded by the number of series (`ingest.max_series`) and by what each keeps for
- * queries: 7 minutes of 10s buckets, 70 minutes of minutes and 27 hours of hours (closed buckets
- * keep only their non-empty sketch bins).
+ * Memory is bounded by the number of series (`ingest.max_series`). A series keeps its identity
+ * (and a counter's last value) while it sent anything in the last 27 hours (`IDLE`, so the limits
+ * keep counting it) and its open buckets (one, two around a period's end) while it is active.
  */
-import type { DDSketch } from '@datadog/sketches-js';
-import { accept, addEncoded, encodeSketch, newSketch, quantileOf } from './sketch.js';
+import { keyOf, sparseAdd, addEncodedToSparse, encodeSparse, type SparseBins } from './sketch.js';
 
 export type Kind = 'requests' | 'vitals' | 'events' | 'metrics';
 export type Tier = '10s' | '1m' | '1h';
 export const TIERS: readonly Tier[] = ['10s', '1m', '1h'];
 export const STEP: Record<Tier, number> = { '10s': 10_000, '1m': 60_000, '1h': 3_600_000 };
-/** how long closed buckets stay in memory for queries */
-export const KEEP: Record<Tier, number> = { '10s': 7 * 60_000, '1m': 70 * 60_000, '1h': 27 * 3_600_000 };
+/** a series that sent nothing for this long leaves memory (and no longer counts against the limits) */
+export const IDLE = 27 * 3_600_000;
 /** a 10s bucket closes this long after its period ended (batches in flight) */
 export const GRACE = 5_000;
-/** the longest window the in-memory query answers; longer windows are clamped to it */
+/** the longest window a query answers; longer windows are clamped to it */
 export const MAX_WINDOW = 26 * 3_600_000;
 export const OTHER = '(other)';
 
-const floorTo = (t: number, step: number) => t - (((t % step) + step) % step);
+export const floorTo = (t: number, step: number): number => t - (((t % step) + step) % step);
 
 export interface SeriesDef {
   kind: Kind;
@@ -41,7 +42,9 @@ export interface SeriesDef {
   type: 'gauge' | 'counter' | null;
 }
 
-/** A bucket still taking samples (or merges). */
+const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A bucket still taking samples. */
 export class OpenBucket {
   count = 0;
   errors = 0;
@@ -50,12 +53,24 @@ export class OpenBucket {
   max = -Infinity;
   last = NaN;
   lastAt = -Infinity;
-  sketch: DDSketch | null;
+  /** samples the sketch counts as zero */
+  zero = 0;
+  /** the sketch's non-empty bins (requests and vitals), null otherwise */
+  bins: SparseBins | null;
   constructor(
     public t: number,
     withSketch: boolean,
   ) {
-    this.sketch = withSketch ? newSketch() : null;
+    this.bins = withSketch ? [] : null;
+  }
+
+  /** count a value (>= 0) in the sketch */
+  accept(value: number, count: number): void {
+    const bins = this.bins;
+    if (bins === null) return;
+    const k = keyOf(value);
+    if (k === null) this.zero += count;
+    else sparseAdd(bins, k, count);
   }
 }
 
@@ -76,29 +91,38 @@ export interface Row extends ClosedBucket {
   tier: Tier;
 }
 
-export class Series {
-  /** the store's id, once flushed */
-  id: number | undefined;
+export class Series implements SeriesDef {
+  /** the store's id, once written */
+  id: number | undefined = undefined;
+  /** open 10s buckets, oldest first */
   open10: OpenBucket[] = [];
-  tens: ClosedBucket[] = [];
-  minute: OpenBucket | undefined;
-  minutes: ClosedBucket[] = [];
-  hour: OpenBucket | undefined;
-  hours: ClosedBucket[] = [];
-  /** counters: the last cumulative value seen */
+  /** counters: the last cumulative value seen, and the time of its bucket */
   prev = NaN;
   prevAt = -Infinity;
   /** epoch ms of the newest sample */
   lastAt = 0;
-  /** its open 10s buckets changed since the last checkpoint (Rollup.takeDirty) */
+  /** its open buckets changed since the last checkpoint (Rollup.takeDirty) */
   dirty = false;
-  /** its open minute or hour changed (a 10s bucket closed) since the last checkpoint */
-  dirtyUpper = false;
   /** the ingest token (origin) whose series budget this series counts against */
   origin: string | undefined = undefined;
-  constructor(readonly def: SeriesDef) {}
+  constructor(
+    readonly kind: Kind,
+    readonly service: string,
+    readonly name: string,
+    readonly sub: string,
+    readonly type: 'gauge' | 'counter' | null,
+    private readonly metricLabels: Record<string, string> | null,
+  ) {}
+  /** the series' definition (the series itself: no second object per series) */
+  get def(): SeriesDef {
+    return this;
+  }
+  get labels(): Record<string, string> {
+    if (this.kind === 'metrics') return this.metricLabels ?? NO_LABELS;
+    return this.kind === 'vitals' ? { page: this.sub } : NO_LABELS;
+  }
   get sketched(): boolean {
-    return this.def.kind === 'requests' || this.def.kind === 'vitals';
+    return this.kind === 'requests' || this.kind === 'vitals';
   }
 }
 
@@ -136,45 +160,23 @@ export interface RollupTap {
   metric(service: string, name: string, labels: Record<string, string>, type: 'gauge' | 'counter', value: number, at: number): void;
 }
 
-/** A window's aggregate over matching series. */
-export interface Agg {
-  series: number;
-  count: number;
-  errors: number;
-  sum: number;
-  min: number;
-  max: number;
-  /** gauges: the sum of each series' newest value; counters: not used */
-  last: number;
-  sketch: DDSketch | null;
-  /** the aligned start actually covered (rates divide by now - start) */
-  start: number;
+export function closeBucket(b: OpenBucket): ClosedBucket {
+  return { t: b.t, count: b.count, errors: b.errors, sum: b.sum, min: b.min, max: b.max, last: b.last, enc: b.bins === null ? null : encodeSparse(b.bins, b.zero) };
 }
 
-function closeBucket(b: OpenBucket): ClosedBucket {
-  return { t: b.t, count: b.count, errors: b.errors, sum: b.sum, min: b.min, max: b.max, last: b.last, enc: b.sketch && b.sketch.count > 0 ? encodeSketch(b.sketch) : null };
+/** Series of one service by name: the series itself (requests, events) or its series by sub (vitals, metrics). */
+type Leaf = Series | Map<string, Series>;
+interface ServiceIndex {
+  /** the service name (one string shared by all its series) */
+  name: string;
+  byName: Map<string, Leaf>;
 }
-
-function mergeInto(target: OpenBucket, c: ClosedBucket | OpenBucket, lastAt: number): void {
-  target.count += c.count;
-  target.errors += c.errors;
-  target.sum += c.sum;
-  if (c.min < target.min) target.min = c.min;
-  if (c.max > target.max) target.max = c.max;
-  if (!Number.isNaN(c.last) && lastAt >= target.lastAt) {
-    target.last = c.last;
-    target.lastAt = lastAt;
-  }
-  if (target.sketch) {
-    if (c instanceof OpenBucket) {
-      if (c.sketch && c.sketch.count > 0) target.sketch.merge(c.sketch);
-    } else if (c.enc) addEncoded(target.sketch, c.enc);
-  }
-}
+const hasSub = (kind: Kind) => kind === 'vitals' || kind === 'metrics';
 
 export class Rollup {
-  private readonly idx: Record<Kind, Map<string, Map<string, Map<string, Series>>>> = { requests: new Map(), vitals: new Map(), events: new Map(), metrics: new Map() };
+  private readonly idx: Record<Kind, Map<string, ServiceIndex>> = { requests: new Map(), vitals: new Map(), events: new Map(), metrics: new Map() };
   seriesCount = 0;
+  /** series per service; its keys are the one copy of each service name */
   private readonly perService = new Map<string, number>();
   private readonly perOrigin = new Map<string, number>();
   /**
@@ -184,11 +186,11 @@ export class Rollup {
   origin: string | undefined = undefined;
   /** when set, sees every sample given (src/telemetry/wal.ts journals an OTLP request's samples) */
   tap: RollupTap | undefined = undefined;
-  /** series whose open 10s buckets (`dirty`) or open minute/hour (`dirtyUpper`) changed since the last takeDirty() */
+  /** series whose open buckets changed since the last takeDirty() */
   private dirty: Series[] = [];
-  private dirtyUpper: Series[] = [];
   /** samples older than this go into this bucket (the oldest open one) */
   openFrom = 0;
+  /** closed buckets not handed to the store yet */
   pending: Row[] = [];
 
   constructor(private readonly opts: RollupOptions) {}
@@ -196,15 +198,16 @@ export class Rollup {
   // ---- series lookup -------------------------------------------------------------------------
 
   find(kind: Kind, service: string, name: string, sub: string): Series | undefined {
-    return this.idx[kind].get(service)?.get(name)?.get(sub);
+    const leaf = this.idx[kind].get(service)?.byName.get(name);
+    if (leaf === undefined) return undefined;
+    if (leaf instanceof Series) return sub === '' ? leaf : undefined;
+    return leaf.get(sub);
   }
 
   /** The series for a sample, created if the limit allows; folded or undefined (dropped) otherwise. */
   series(kind: Kind, service: string, name: string, sub: string, labels: Record<string, string> | null, type: SeriesDef['type'], weight: number, force = false): Series | undefined {
-    let bySvc = this.idx[kind].get(service);
-    const hit = bySvc?.get(name)?.get(sub);
+    const hit = this.find(kind, service, name, sub);
     if (hit) return hit;
-    const def: SeriesDef = { kind, service, name, sub, labels: labels ?? (kind === 'vitals' ? { page: sub } : {}), type };
     const max = this.opts.maxSeries();
     const origin = force ? undefined : this.origin;
     let limit: Limit | null = null;
@@ -217,6 +220,7 @@ export class Rollup {
       }
     }
     if (limit !== null) {
+      const def: SeriesDef = { kind, service, name, sub, labels: labels ?? (kind === 'vitals' ? { page: sub } : {}), type };
       // metrics lose the series (a counter folded with others would make no sense)
       if (kind === 'metrics') {
         this.opts.onLimited?.(def, 'dropped', weight, limit);
@@ -225,7 +229,7 @@ export class Rollup {
       // fold into the service's own `(other)` series (allowed a little over the limit), else drop
       const foldName = kind === 'vitals' ? name : OTHER;
       const foldSub = kind === 'vitals' ? OTHER : '';
-      const folded = bySvc?.get(foldName)?.get(foldSub);
+      const folded = this.find(kind, service, foldName, foldSub);
       if (folded) {
         this.opts.onLimited?.(def, 'folded', weight, limit);
         return folded;
@@ -235,15 +239,21 @@ export class Rollup {
         return undefined;
       }
       this.opts.onLimited?.(def, 'folded', weight, limit);
-      return this.series(kind, service, foldName, foldSub, kind === 'vitals' ? { page: OTHER } : {}, type, weight, true);
+      return this.series(kind, service, foldName, foldSub, null, type, weight, true);
     }
-    if (!bySvc) this.idx[kind].set(service, (bySvc = new Map()));
-    let byName = bySvc.get(name);
-    if (!byName) bySvc.set(name, (byName = new Map()));
-    const s = new Series(def);
-    byName.set(sub, s);
+    let svc = this.idx[kind].get(service);
+    if (!svc) {
+      const shared = this.serviceName(service);
+      this.idx[kind].set(shared, (svc = { name: shared, byName: new Map() }));
+    }
+    const s = new Series(kind, svc.name, name, sub, type, kind === 'metrics' ? labels : null);
+    if (hasSub(kind)) {
+      let bySub = svc.byName.get(name) as Map<string, Series> | undefined;
+      if (!bySub) svc.byName.set(name, (bySub = new Map()));
+      bySub.set(sub, s);
+    } else svc.byName.set(name, s);
     this.seriesCount++;
-    this.perService.set(service, (this.perService.get(service) ?? 0) + 1);
+    this.perService.set(svc.name, (this.perService.get(svc.name) ?? 0) + 1);
     if (origin !== undefined) {
       s.origin = origin;
       this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 0) + 1);
@@ -251,33 +261,32 @@ export class Rollup {
     return s;
   }
 
-  private markDirty(s: Series, upper = false): void {
-    if (!this.opts.collect) return;
-    if (!s.dirty) {
-      s.dirty = true;
-      this.dirty.push(s);
+  /** the one copy of a service name kept by the series of all kinds */
+  private serviceName(service: string): string {
+    for (const kind of Object.keys(this.idx) as Kind[]) {
+      const svc = this.idx[kind].get(service);
+      if (svc) return svc.name;
     }
-    if (upper && !s.dirtyUpper) {
-      s.dirtyUpper = true;
-      this.dirtyUpper.push(s);
-    }
+    return service;
+  }
+
+  private markDirty(s: Series): void {
+    if (!this.opts.collect || s.dirty) return;
+    s.dirty = true;
+    this.dirty.push(s);
   }
 
   /** The series whose open buckets changed since the last call (a checkpoint writes their open state). */
-  takeDirty(): { ten: Series[]; upper: Series[] } {
-    const ten = this.dirty;
-    const upper = this.dirtyUpper;
+  takeDirty(): Series[] {
+    const list = this.dirty;
     this.dirty = [];
-    this.dirtyUpper = [];
-    for (const s of ten) s.dirty = false;
-    for (const s of upper) s.dirtyUpper = false;
-    return { ten, upper };
+    for (const s of list) s.dirty = false;
+    return list;
   }
 
-  /** Put series back on the dirty lists (a checkpoint that failed). */
-  redirty(d: { ten: Series[]; upper: Series[] }): void {
-    for (const s of d.ten) this.markDirty(s);
-    for (const s of d.upper) this.markDirty(s, true);
+  /** Put series back on the dirty list (a checkpoint that failed). */
+  redirty(list: Series[]): void {
+    for (const s of list) this.markDirty(s);
   }
 
   private bucket(s: Series, at: number, now: number): OpenBucket {
@@ -304,7 +313,7 @@ export class Rollup {
     return nb;
   }
 
-  // ---- ingest (hot paths: no per-sample allocation beyond new series and buckets) ----------------
+  // ---- ingest (hot paths: no per-sample allocation beyond new series, buckets and bins) ----------
 
   request(service: string, route: string, durationMs: number, error: boolean, at: number, count: number, now: number): boolean {
     if (this.tap !== undefined) this.tap.request(service, route, durationMs, error, at, count);
@@ -317,7 +326,7 @@ export class Rollup {
     b.sum += v * count;
     if (v < b.min) b.min = v;
     if (v > b.max) b.max = v;
-    accept(b.sketch as DDSketch, v, count);
+    b.accept(v, count);
     return true;
   }
 
@@ -331,7 +340,7 @@ export class Rollup {
     b.sum += v;
     if (v < b.min) b.min = v;
     if (v > b.max) b.max = v;
-    accept(b.sketch as DDSketch, v, 1);
+    b.accept(v, 1);
     return true;
   }
 
@@ -352,10 +361,11 @@ export class Rollup {
     if (!s) return false;
     const b = this.bucket(s, at, now);
     b.count++;
-    if (s.def.type === 'counter') {
+    if (s.type === 'counter') {
       // a counter's increase; the first value is the baseline, a drop is a reset
       const prev = s.prev;
       s.prev = value;
+      s.prevAt = b.t;
       if (!Number.isNaN(prev)) b.sum += value >= prev ? value - prev : value;
     } else b.sum += value;
     if (value < b.min) b.min = value;
@@ -369,87 +379,42 @@ export class Rollup {
 
   // ---- closing ----------------------------------------------------------------------------------
 
-  /** Close what is due at `now` (every few seconds); `force` closes everything (nothing is kept open). */
+  /** Close the buckets due at `now` (called every few seconds) and let idle series go. */
   advance(now: number): void {
     const openFrom = floorTo(now - GRACE, 10_000);
     if (openFrom <= this.openFrom) return;
     this.openFrom = openFrom;
-    for (const s of this.all()) this.closeSeries(s, openFrom, now);
-  }
-
-  private emit(s: Series, tier: Tier, c: ClosedBucket): void {
-    if (this.opts.collect) this.pending.push({ ...c, series: s, tier });
-  }
-
-  private closeSeries(s: Series, openFrom: number, now: number): void {
-    if ((s.open10.length > 0 && (s.open10[0] as OpenBucket).t < openFrom) || (s.minute && s.minute.t + STEP['1m'] <= openFrom) || (s.hour && s.hour.t + STEP['1h'] <= openFrom)) this.markDirty(s, true);
-    while (s.open10.length > 0 && (s.open10[0] as OpenBucket).t < openFrom) {
-      const b = s.open10.shift() as OpenBucket;
-      const c = closeBucket(b);
-      s.tens.push(c);
-      this.emit(s, '10s', c);
-      this.mergeUp(s, 'minute', c, b.lastAt);
+    const idleBefore = now - IDLE;
+    for (const s of this.all()) {
+      const list = s.open10;
+      if (list.length > 0 && (list[0] as OpenBucket).t < openFrom) {
+        this.markDirty(s);
+        while (list.length > 0 && (list[0] as OpenBucket).t < openFrom) {
+          const c = closeBucket(list.shift() as OpenBucket);
+          if (this.opts.collect) this.pending.push({ ...c, series: s, tier: '10s' });
+        }
+      }
+      if (list.length === 0 && s.lastAt < idleBefore) this.remove(s);
     }
-    if (s.minute && s.minute.t + STEP['1m'] <= openFrom) this.closeMinute(s);
-    if (s.hour && s.hour.t + STEP['1h'] <= openFrom) this.closeHour(s);
-    this.prune(s, now);
-  }
-
-  private closeMinute(s: Series): void {
-    const m = s.minute as OpenBucket;
-    s.minute = undefined;
-    const c = closeBucket(m);
-    s.minutes.push(c);
-    this.emit(s, '1m', c);
-    this.mergeUp(s, 'hour', c, m.lastAt);
-  }
-
-  private closeHour(s: Series): void {
-    const h = s.hour as OpenBucket;
-    s.hour = undefined;
-    const c = closeBucket(h);
-    s.hours.push(c);
-    this.emit(s, '1h', c);
-  }
-
-  private mergeUp(s: Series, tier: 'minute' | 'hour', c: ClosedBucket, lastAt: number): void {
-    const step = tier === 'minute' ? STEP['1m'] : STEP['1h'];
-    const t = floorTo(c.t, step);
-    let target = s[tier];
-    if (target && target.t !== t) {
-      if (target.t < t) {
-        if (tier === 'minute') this.closeMinute(s);
-        else this.closeHour(s);
-        target = undefined;
-      } else return; // older than the open bucket (restored state): already counted
-    }
-    if (!target) target = s[tier] = new OpenBucket(t, s.sketched);
-    mergeInto(target, c, lastAt);
-  }
-
-  private prune(s: Series, now: number): void {
-    const drop = (ring: ClosedBucket[], keep: number) => {
-      let i = 0;
-      while (i < ring.length && (ring[i] as ClosedBucket).t < now - keep) i++;
-      if (i > 0) ring.splice(0, i);
-    };
-    drop(s.tens, KEEP['10s']);
-    drop(s.minutes, KEEP['1m']);
-    drop(s.hours, KEEP['1h']);
-    if (s.open10.length === 0 && !s.minute && !s.hour && s.tens.length === 0 && s.minutes.length === 0 && s.hours.length === 0) this.remove(s);
   }
 
   private remove(s: Series): void {
-    const bySvc = this.idx[s.def.kind].get(s.def.service);
-    const byName = bySvc?.get(s.def.name);
-    if (byName?.get(s.def.sub) !== s) return;
-    byName.delete(s.def.sub);
-    if (byName.size === 0) bySvc?.delete(s.def.name);
-    if (bySvc?.size === 0) this.idx[s.def.kind].delete(s.def.service);
+    const svc = this.idx[s.kind].get(s.service);
+    if (!svc) return;
+    const leaf = svc.byName.get(s.name);
+    if (leaf instanceof Map) {
+      if (leaf.get(s.sub) !== s) return;
+      leaf.delete(s.sub);
+      if (leaf.size === 0) svc.byName.delete(s.name);
+    } else {
+      if (leaf !== s) return;
+      svc.byName.delete(s.name);
+    }
+    if (svc.byName.size === 0) this.idx[s.kind].delete(s.service);
     this.seriesCount--;
-    const n = (this.perService.get(s.def.service) ?? 1) - 1;
-    if (n > 0) this.perService.set(s.def.service, n);
-    else this.perService.delete(s.def.service);
+    const n = (this.perService.get(s.service) ?? 1) - 1;
+    if (n > 0) this.perService.set(s.service, n);
+    else this.perService.delete(s.service);
     if (s.origin !== undefined) {
       const o = (this.perOrigin.get(s.origin) ?? 1) - 1;
       if (o > 0) this.perOrigin.set(s.origin, o);
@@ -458,7 +423,12 @@ export class Rollup {
   }
 
   *all(): Generator<Series> {
-    for (const kind of Object.keys(this.idx) as Kind[]) for (const bySvc of this.idx[kind].values()) for (const byName of bySvc.values()) yield* byName.values();
+    for (const kind of Object.keys(this.idx) as Kind[])
+      for (const svc of this.idx[kind].values())
+        for (const leaf of svc.byName.values()) {
+          if (leaf instanceof Map) yield* leaf.values();
+          else yield leaf;
+        }
   }
 
   services(): Set<string> {
@@ -467,82 +437,57 @@ export class Rollup {
     return out;
   }
 
-  // ---- loading (restart, stored queries) ---------------------------------------------------------
+  // ---- restoring (restart) ------------------------------------------------------------------------
 
-  /** Put a stored closed bucket back into memory (rows must come oldest first per tier). */
-  load(def: SeriesDef, tier: Tier, c: ClosedBucket, id?: number): Series | undefined {
+  /** A series the store knows to have sent something recently (identity, last time, counter value). */
+  restoreSeries(def: SeriesDef, id: number, lastAt: number, last: number, lastT: number): void {
     const s = this.series(def.kind, def.service, def.name, def.sub, def.labels, def.type, 0, true);
-    if (!s) return undefined;
-    if (id !== undefined) s.id = id;
-    // a bucket restored as open supersedes the partial row a stop wrote for it
-    const open = tier === '10s' ? s.open10.some((b) => b.t === c.t) : tier === '1m' ? s.minute?.t === c.t : s.hour?.t === c.t;
-    if (open) return s;
-    const ring = tier === '10s' ? s.tens : tier === '1m' ? s.minutes : s.hours;
-    ring.push(c);
-    const end = c.t + STEP[tier] - 1;
-    if (c.count > 0 && end > s.lastAt) s.lastAt = end;
-    if (def.type === 'counter' && !Number.isNaN(c.last) && c.t >= s.prevAt) {
-      s.prev = c.last;
-      s.prevAt = c.t;
+    if (!s) return;
+    s.id = id;
+    if (lastAt > s.lastAt) s.lastAt = lastAt;
+    if (def.type === 'counter' && !Number.isNaN(last) && lastT >= s.prevAt) {
+      s.prev = last;
+      s.prevAt = lastT;
     }
-    return s;
   }
 
-  /** Restore a bucket that was open at the last stop. */
-  restoreOpen(def: SeriesDef, tier: Tier, c: ClosedBucket, id?: number): void {
+  /** Restore a 10s bucket that was open at the last stop or checkpoint. */
+  restoreOpen(def: SeriesDef, c: ClosedBucket, id?: number): void {
     const s = this.series(def.kind, def.service, def.name, def.sub, def.labels, def.type, 0, true);
     if (!s) return;
     if (id !== undefined) s.id = id;
     const b = new OpenBucket(c.t, s.sketched);
-    mergeInto(b, c, c.t);
-    if (tier === '10s') {
-      s.open10.push(b);
-      s.open10.sort((x, y) => x.t - y.t);
-    } else if (tier === '1m') s.minute = b;
-    else s.hour = b;
+    b.count = c.count;
+    b.errors = c.errors;
+    b.sum = c.sum;
+    b.min = c.min;
+    b.max = c.max;
+    b.last = c.last;
+    b.lastAt = c.t;
+    if (b.bins !== null && c.enc) b.zero = addEncodedToSparse(b.bins, c.enc);
+    const i = s.open10.findIndex((o) => o.t >= c.t);
+    if (i >= 0 && (s.open10[i] as OpenBucket).t === c.t) s.open10[i] = b;
+    else if (i >= 0) s.open10.splice(i, 0, b);
+    else s.open10.push(b);
     if (c.count > 0 && c.t > s.lastAt) s.lastAt = c.t;
     if (def.type === 'counter' && !Number.isNaN(c.last) && c.t >= s.prevAt) {
       s.prev = c.last;
       s.prevAt = c.t;
     }
-    this.markDirty(s, true);
+    this.markDirty(s);
   }
 
-  /** The open buckets of a series as they are, as rows (a checkpoint; restored by restoreOpen). */
-  openRows(s: Series, tiers: 'all' | '10s' | 'upper' = 'all', out: Row[] = []): Row[] {
-    if (tiers !== 'upper') for (const b of s.open10) out.push({ ...closeBucket(b), series: s, tier: '10s' });
-    if (tiers !== '10s') {
-      if (s.minute) out.push({ ...closeBucket(s.minute), series: s, tier: '1m' });
-      if (s.hour) out.push({ ...closeBucket(s.hour), series: s, tier: '1h' });
-    }
+  /** The open buckets of a series as rows (a checkpoint; restored by restoreOpen). */
+  openRows(s: Series, out: Row[] = []): Row[] {
+    for (const b of s.open10) out.push({ ...closeBucket(b), series: s, tier: '10s' });
     return out;
   }
 
-  /** Everything open, as rows: `raw` to restore exactly, `partial` (lower tiers merged in) for the tier tables. */
-  snapshotOpen(): { raw: Row[]; partial: Row[] } {
-    const raw: Row[] = [];
-    const partial: Row[] = [];
-    for (const s of this.all()) {
-      raw.push(...this.openRows(s));
-      for (const tier of TIERS) for (const c of this.openView(s, tier)) partial.push({ ...closeBucket(c), series: s, tier });
-    }
-    return { raw, partial };
-  }
-
-  /** Open data of a series at a tier: its open bucket merged with the lower tiers' open buckets, by period. */
-  openView(s: Series, tier: Tier): OpenBucket[] {
-    const step = STEP[tier];
-    const byT = new Map<number, OpenBucket>();
-    const add = (b: OpenBucket) => {
-      const t = floorTo(b.t, step);
-      let p = byT.get(t);
-      if (!p) byT.set(t, (p = new OpenBucket(t, s.sketched)));
-      mergeInto(p, b, b.lastAt);
-    };
-    for (const b of s.open10) add(b);
-    if (tier !== '10s' && s.minute) add(s.minute);
-    if (tier === '1h' && s.hour) add(s.hour);
-    return [...byT.values()].sort((a, b) => a.t - b.t);
+  /** Everything open, as rows (a graceful stop). */
+  snapshotOpen(): Row[] {
+    const out: Row[] = [];
+    for (const s of this.all()) this.openRows(s, out);
+    return out;
   }
 
   // ---- queries ------------------------------------------------------------------------------------
@@ -551,83 +496,27 @@ export class Rollup {
   match(kind: Kind, service: string | undefined, name: string | undefined, sub?: (s: Series) => boolean): Series[] {
     const out: Series[] = [];
     const svcs = service === undefined ? [...this.idx[kind].values()] : [this.idx[kind].get(service)].filter((x) => x !== undefined);
-    for (const bySvc of svcs) {
-      const names = name === undefined ? [...bySvc.values()] : [bySvc.get(name)].filter((x) => x !== undefined);
-      for (const byName of names) for (const s of byName.values()) if (!sub || sub(s)) out.push(s);
+    for (const svc of svcs) {
+      const leaves = name === undefined ? [...svc.byName.values()] : [svc.byName.get(name)].filter((x) => x !== undefined);
+      for (const leaf of leaves) {
+        if (leaf instanceof Map) {
+          for (const s of leaf.values()) if (!sub || sub(s)) out.push(s);
+        } else if (!sub || sub(leaf)) out.push(leaf);
+      }
     }
     return out;
-  }
-
-  /**
-   * Aggregate the window [now - windowMs, now] over series. The newest ~5 minutes come from 10s
-   * buckets, older parts of the last hour from minutes, older ones from hours (window starts are
-   * aligned down to the tier used; `start` says where). Windows past 26h are clamped.
-   */
-  aggregate(list: Series[], windowMs: number, now: number, withSketch: boolean): Agg {
-    const ws = now - Math.min(Math.max(windowMs, 1), MAX_WINDOW);
-    const b1 = floorTo(now, STEP['1m']) - 5 * STEP['1m'];
-    const b2 = floorTo(b1, STEP['1h']);
-    const tensFrom = ws >= b1 ? floorTo(ws, STEP['10s']) : b1;
-    const minFrom = ws >= b1 ? Infinity : ws >= b2 ? floorTo(ws, STEP['1m']) : b2;
-    const hourFrom = ws >= b2 ? Infinity : floorTo(ws, STEP['1h']);
-    const agg: Agg = { series: list.length, count: 0, errors: 0, sum: 0, min: Infinity, max: -Infinity, last: 0, sketch: withSketch ? newSketch() : null, start: Math.min(tensFrom, minFrom, hourFrom) };
-    for (const s of list) {
-      let lastT = -Infinity;
-      let last = NaN;
-      const take = (b: ClosedBucket | OpenBucket) => {
-        if (b.count === 0) return;
-        agg.count += b.count;
-        agg.errors += b.errors;
-        agg.sum += b.sum;
-        if (b.min < agg.min) agg.min = b.min;
-        if (b.max > agg.max) agg.max = b.max;
-        if (b.t >= lastT && !Number.isNaN(b.last)) {
-          lastT = b.t;
-          last = b.last;
-        }
-        if (agg.sketch) {
-          if (b instanceof OpenBucket) {
-            if (b.sketch && b.sketch.count > 0) agg.sketch.merge(b.sketch);
-          } else if (b.enc) addEncoded(agg.sketch, b.enc);
-        }
-      };
-      for (let i = s.tens.length - 1; i >= 0; i--) {
-        const b = s.tens[i] as ClosedBucket;
-        if (b.t < tensFrom) break;
-        take(b);
-      }
-      for (const b of s.open10) if (b.t >= tensFrom) take(b);
-      if (minFrom !== Infinity) {
-        for (let i = s.minutes.length - 1; i >= 0; i--) {
-          const b = s.minutes[i] as ClosedBucket;
-          if (b.t < minFrom) break;
-          if (b.t < b1) take(b);
-        }
-        if (s.minute && s.minute.t >= minFrom && s.minute.t < b1) take(s.minute);
-      }
-      if (hourFrom !== Infinity) {
-        for (let i = s.hours.length - 1; i >= 0; i--) {
-          const b = s.hours[i] as ClosedBucket;
-          if (b.t < hourFrom) break;
-          if (b.t < b2) take(b);
-        }
-        if (s.hour && s.hour.t >= hourFrom && s.hour.t < b2) take(s.hour);
-      }
-      if (!Number.isNaN(last)) agg.last += last;
-    }
-    return agg;
-  }
-
-  quantile(agg: Agg, q: number): number | null {
-    return agg.sketch ? quantileOf(agg.sketch, q) : null;
   }
 
   lastSeen(service: string): number | undefined {
     let best = 0;
     for (const kind of Object.keys(this.idx) as Kind[]) {
-      const bySvc = this.idx[kind].get(service);
-      if (!bySvc) continue;
-      for (const byName of bySvc.values()) for (const s of byName.values()) if (s.lastAt > best) best = s.lastAt;
+      const svc = this.idx[kind].get(service);
+      if (!svc) continue;
+      for (const leaf of svc.byName.values()) {
+        if (leaf instanceof Map) {
+          for (const s of leaf.values()) if (s.lastAt > best) best = s.lastAt;
+        } else if (leaf.lastAt > best) best = leaf.lastAt;
+      }
     }
     return best > 0 ? best : undefined;
   }

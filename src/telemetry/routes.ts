@@ -34,6 +34,8 @@ export interface TelemetryRouteDeps {
    * they are in the store (the write-ahead log, src/telemetry/wal.ts).
    */
   durable: (kind: 'sdk' | 'otlp_metrics' | 'otlp_traces') => Promise<void>;
+  /** runs reads of memory and store with checkpoints held off */
+  read: <T>(f: () => Promise<T>) => Promise<T>;
   log: Logger;
 }
 
@@ -158,6 +160,6 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
       const stored = await store.db.selectFrom('tel_series').select('id').where('service', '=', name).limit(1).executeTakeFirst();
       if (!stored) throw notFound(`no service named "${name}" (neither in the config nor sending telemetry)`);
     }
-    return chart(store, rollup, name, from, to);
+    return chart(store, rollup, name, from, to, deps.read);
   });
 }

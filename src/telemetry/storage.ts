@@ -1,16 +1,15 @@
 /**
- * The rollups in the store: series ids, batched writes of closed buckets (one transaction per
- * flush), retention, the open buckets of a graceful stop, and reading rows back (restarts, charts,
- * `storedTelemetryQuery` for `shipshape alerts test`).
+ * The rollups in the store: series ids, the checkpoint's writes (closed 10s buckets, merged into
+ * their minute and hour rows in the same transaction; the open buckets; the write-ahead log rows
+ * it covers), retention, the open buckets of a graceful stop, and reading rows back (restarts,
+ * charts and queries, query.ts).
  */
 import type { Kysely } from 'kysely';
 import type { Store } from '../core/store/db.js';
 import type { TelemetryTables } from './migrations.js';
 import { TIER_TABLE, type TelBucketTable } from './migrations.js';
-import { KEEP, Rollup, seriesKey, STEP, TIERS, type ClosedBucket, type Kind, type Row, type Series, type SeriesDef, type Tier } from './rollup.js';
-import { decodeBins } from './sketch.js';
-import { rollupQuery } from './query.js';
-import type { TelemetryQuery } from './types.js';
+import { floorTo, IDLE, seriesKey, STEP, TIERS, type ClosedBucket, type Kind, type Rollup, type Row, type Series, type SeriesDef, type Tier } from './rollup.js';
+import { decodeBins, mergeEncoded } from './sketch.js';
 
 const CHUNK = 400;
 const fin = (v: number): number | null => (Number.isFinite(v) ? v : null);
@@ -106,7 +105,7 @@ async function upsertClosed(db: Kysely<TelemetryTables>, rows: Row[]): Promise<v
   }
 }
 
-/** Write rows (closed buckets) in one transaction. */
+/** Write rows (closed buckets of any tier, as they are) in one transaction. */
 export async function writeRows(store: Store<TelemetryTables>, rows: Row[], now: number): Promise<void> {
   if (rows.length === 0) return;
   await store.db.transaction().execute(async (trx) => {
@@ -115,40 +114,95 @@ export async function writeRows(store: Store<TelemetryTables>, rows: Row[], now:
   });
 }
 
+/** `b` (newer) added to `a`: counts and sums add, the newer `last` wins, sketches merge. */
+export function mergeClosed(a: ClosedBucket, b: ClosedBucket): ClosedBucket {
+  return {
+    t: a.t,
+    count: a.count + b.count,
+    errors: a.errors + b.errors,
+    sum: a.sum + b.sum,
+    min: Math.min(a.min, b.min),
+    max: Math.max(a.max, b.max),
+    last: Number.isNaN(b.last) ? a.last : b.last,
+    enc: mergeEncoded(a.enc, b.enc),
+  };
+}
+
 /**
- * A checkpoint, in one transaction: the closed rows, the open buckets of the series that changed
- * (`dirty`) replacing what `tel_open` held for them, and the deletion of the write-ahead log rows
- * the snapshot covers (ids up to `walUpTo`). After a crash, `loadOpen` restores exactly the state of
- * the last checkpoint, consistent with the closed rows it wrote, and the log holds what came after.
+ * Merge closed 10s rows into their series' minute and hour rows (read, add, write back): the upper
+ * tiers always hold exactly the closed 10s buckets written, so no open minute or hour is kept in
+ * memory and queries can read any closed period from the store.
  */
-export async function writeCheckpoint(store: Store<TelemetryTables>, closed: Row[], dirty: { ten: Series[]; upper: Series[] }, open: Row[], now: number, walUpTo?: number): Promise<void> {
-  if (walUpTo === undefined && closed.length === 0 && open.length === 0 && dirty.ten.every((s) => s.id === undefined) && dirty.upper.every((s) => s.id === undefined)) return;
+async function mergeUp(db: Kysely<TelemetryTables>, rows: Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  for (const tier of ['1m', '1h'] as const) {
+    const step = STEP[tier];
+    // the rows' sum per (series, period), oldest first (rows come in the order they closed)
+    const deltas = new Map<number, Map<number, ClosedBucket>>();
+    for (const r of rows) {
+      if (r.series.id === undefined || r.tier !== '10s') continue;
+      const t = floorTo(r.t, step);
+      let byId = deltas.get(t);
+      if (!byId) deltas.set(t, (byId = new Map()));
+      const d = byId.get(r.series.id);
+      const c: ClosedBucket = { t, count: r.count, errors: r.errors, sum: r.sum, min: r.min, max: r.max, last: r.last, enc: r.enc };
+      byId.set(r.series.id, d ? mergeClosed(d, c) : c);
+    }
+    const out: TelBucketTable[] = [];
+    for (const [t, byId] of deltas) {
+      const ids = [...byId.keys()];
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const have = await db
+          .selectFrom(TIER_TABLE[tier])
+          .select(['series_id', 't', 'count', 'errors', 'sum', 'min', 'max', 'last', 'sketch'])
+          .where('t', '=', t)
+          .where('series_id', 'in', ids.slice(i, i + CHUNK))
+          .execute();
+        for (const h of have) {
+          const id = Number(h.series_id);
+          const d = byId.get(id);
+          if (d) byId.set(id, mergeClosed(closedOf(h), d));
+        }
+      }
+      for (const [id, c] of byId) out.push({ series_id: id, t, count: c.count, errors: c.errors, sum: c.sum, min: fin(c.min), max: fin(c.max), last: fin(c.last), sketch: c.enc });
+    }
+    await upsert(db, tier, out);
+  }
+}
+
+/**
+ * A checkpoint, in one transaction: the closed 10s rows (merged into their minute and hour rows),
+ * the open buckets of the series that changed (`dirty`) replacing what `tel_open` held for them,
+ * and the deletion of the write-ahead log rows the snapshot covers (ids up to `walUpTo`). After a
+ * crash, `loadOpen` restores exactly the state of the last checkpoint, consistent with the closed
+ * rows it wrote, and the log holds what came after.
+ */
+export async function writeCheckpoint(store: Store<TelemetryTables>, closed: Row[], dirty: Series[], open: Row[], now: number, walUpTo?: number): Promise<void> {
+  if (walUpTo === undefined && closed.length === 0 && open.length === 0 && dirty.every((s) => s.id === undefined)) return;
   await store.db.transaction().execute(async (trx) => {
     if (walUpTo !== undefined) await trx.deleteFrom('tel_wal').where('id', '<=', walUpTo).execute();
     await ensureIds(trx, closed.length === 0 ? open : open.length === 0 ? closed : [...closed, ...open], now);
     await upsertClosed(trx, closed);
-    const idsOf = (list: Series[]) => list.filter((s) => s.id !== undefined).map((s) => s.id as number);
-    const ten = idsOf(dirty.ten);
-    const upper = idsOf(dirty.upper);
-    for (let i = 0; i < ten.length; i += CHUNK) await trx.deleteFrom('tel_open').where('tier', '=', '10s').where('series_id', 'in', ten.slice(i, i + CHUNK)).execute();
-    for (let i = 0; i < upper.length; i += CHUNK) await trx.deleteFrom('tel_open').where('tier', 'in', ['1m', '1h']).where('series_id', 'in', upper.slice(i, i + CHUNK)).execute();
+    await mergeUp(trx, closed);
+    const ids = dirty.filter((s) => s.id !== undefined).map((s) => s.id as number);
+    for (let i = 0; i < ids.length; i += CHUNK) await trx.deleteFrom('tel_open').where('series_id', 'in', ids.slice(i, i + CHUNK)).execute();
     const raw = open.filter((r) => r.series.id !== undefined).map((r) => ({ ...rowOf(r), tier: r.tier }));
     for (let i = 0; i < raw.length; i += CHUNK) await trx.insertInto('tel_open').values(raw.slice(i, i + CHUNK)).execute();
   });
 }
 
 /**
- * At a graceful stop: partial rows into the tier tables, and the raw open buckets to restore (and
- * the write-ahead log rows the snapshot covers, ids up to `walUpTo`).
+ * At a graceful stop: the open buckets to restore, and the deletion of the write-ahead log rows the
+ * snapshot covers (ids up to `walUpTo`). They stay out of the tier tables (a bucket is written there
+ * once, when it closes); stored queries read them from `tel_open`.
  */
-export async function writeOpen(store: Store<TelemetryTables>, snap: { raw: Row[]; partial: Row[] }, now: number, walUpTo?: number): Promise<void> {
+export async function writeOpen(store: Store<TelemetryTables>, raw: Row[], now: number, walUpTo?: number): Promise<void> {
   await store.db.transaction().execute(async (trx) => {
     if (walUpTo !== undefined) await trx.deleteFrom('tel_wal').where('id', '<=', walUpTo).execute();
-    await ensureIds(trx, [...snap.raw, ...snap.partial], now);
-    for (const tier of TIERS) await upsert(trx, tier, snap.partial.filter((r) => r.tier === tier).map(rowOf));
+    await ensureIds(trx, raw, now);
     await trx.deleteFrom('tel_open').execute();
-    const raw = snap.raw.map((r) => ({ ...rowOf(r), tier: r.tier }));
-    for (let i = 0; i < raw.length; i += CHUNK) await trx.insertInto('tel_open').values(raw.slice(i, i + CHUNK)).execute();
+    const rows = raw.map((r) => ({ ...rowOf(r), tier: r.tier }));
+    for (let i = 0; i < rows.length; i += CHUNK) await trx.insertInto('tel_open').values(rows.slice(i, i + CHUNK)).execute();
   });
 }
 
@@ -171,18 +225,57 @@ export async function readRows(store: Store<TelemetryTables>, tier: Tier, from: 
   return q.orderBy('b.t').execute();
 }
 
-/** Fill a rollup's in-memory rings with what the store holds for the query horizon. */
-export async function loadRecent(store: Store<TelemetryTables>, rollup: Rollup, now: number): Promise<void> {
-  for (const tier of TIERS) {
-    const from = Math.floor((now - KEEP[tier]) / STEP[tier]) * STEP[tier];
-    const rows = await readRows(store, tier, from, now);
-    for (const r of rows) rollup.load(defOf(r), tier, closedOf(r), Number(r.id));
+/**
+ * The series that sent something in the last 27 hours (`IDLE`), with when they last did and a
+ * counter's last value: each tier's newest row per series (10s rows for the last 10 minutes,
+ * minutes for the last 2 hours, hours beyond), the finest one known winning.
+ */
+export async function recentSeries(store: Store<TelemetryTables>, now: number): Promise<{ def: SeriesDef; id: number; lastAt: number; last: number; lastT: number }[]> {
+  const spans: [Tier, number][] = [
+    ['1h', IDLE],
+    ['1m', 2 * 3_600_000],
+    ['10s', 10 * 60_000],
+  ];
+  const byId = new Map<number, { def: SeriesDef; id: number; lastAt: number; last: number; lastT: number }>();
+  for (const [tier, span] of spans) {
+    const table = TIER_TABLE[tier];
+    const newest = store.db
+      .selectFrom(table)
+      .select(['series_id'])
+      .select((eb) => eb.fn.max('t').as('mt'))
+      .where('t', '>=', now - span)
+      .groupBy('series_id')
+      .as('m');
+    const rows = await store.db
+      .selectFrom(newest)
+      .innerJoin(`${table} as b`, (j) => j.onRef('b.series_id', '=', 'm.series_id').onRef('b.t', '=', 'm.mt'))
+      .innerJoin('tel_series as s', 's.id', 'b.series_id')
+      .select(['s.id as id', 's.kind as kind', 's.service as service', 's.name as name', 's.labels as labels', 's.type as type', 'b.t as t', 'b.last as last'])
+      .execute();
+    for (const r of rows) {
+      const id = Number(r.id);
+      const t = Number(r.t);
+      // the finest tier read last: its newest row dates the last sample most closely
+      byId.set(id, { def: defOf(r), id, lastAt: t + STEP[tier] - 1, last: r.last ?? NaN, lastT: t });
+    }
   }
+  return [...byId.values()];
+}
+
+/** Restore the series of the last 27 hours (their identity, so the series limits go on counting them). */
+export async function loadSeries(store: Store<TelemetryTables>, rollup: Rollup, now: number): Promise<number> {
+  const list = await recentSeries(store, now);
+  for (const r of list) rollup.restoreSeries(r.def, r.id, r.lastAt, r.last, r.lastT);
+  return list.length;
 }
 
 /**
  * Restore the buckets that were open at the last stop or checkpoint. The rows stay: the restored
  * series are dirty, so the next checkpoint replaces them (a crash before it loses nothing).
+ * Stores of earlier releases also hold the open minute and hour of each series there (merges of
+ * its closed 10s buckets) and partial rows of the open buckets in the tier tables: the open minute
+ * and hour become the minute and hour rows, the partial 10s rows go (the restored bucket is written
+ * when it closes).
  */
 export async function loadOpen(store: Store<TelemetryTables>, rollup: Rollup): Promise<number> {
   const rows = await store.db
@@ -191,18 +284,26 @@ export async function loadOpen(store: Store<TelemetryTables>, rollup: Rollup): P
     .select(['s.id as id', 's.kind as kind', 's.service as service', 's.name as name', 's.labels as labels', 's.type as type', 'o.tier as tier', 'o.series_id as series_id', 'o.t as t', 'o.count as count', 'o.errors as errors', 'o.sum as sum', 'o.min as min', 'o.max as max', 'o.last as last', 'o.sketch as sketch'])
     .orderBy('o.t')
     .execute();
-  for (const r of rows) if (r.tier === '10s' || r.tier === '1m' || r.tier === '1h') rollup.restoreOpen(defOf(r), r.tier, closedOf(r), Number(r.id));
-  await store.db.deleteFrom('tel_open').where('tier', 'not in', ['10s', '1m', '1h']).execute();
+  const upper: Record<'1m' | '1h', TelBucketTable[]> = { '1m': [], '1h': [] };
+  const partial: { series_id: number; t: number }[] = [];
+  for (const r of rows) {
+    if (r.tier === '10s') {
+      rollup.restoreOpen(defOf(r), closedOf(r), Number(r.id));
+      partial.push({ series_id: Number(r.series_id), t: Number(r.t) });
+    } else if (r.tier === '1m' || r.tier === '1h') upper[r.tier].push({ series_id: Number(r.series_id), t: Number(r.t), count: r.count, errors: r.errors, sum: r.sum, min: r.min, max: r.max, last: r.last, sketch: r.sketch });
+  }
+  if (upper['1m'].length > 0 || upper['1h'].length > 0 || partial.length > 0) {
+    const byT = new Map<number, number[]>();
+    for (const p of partial) {
+      let ids = byT.get(p.t);
+      if (!ids) byT.set(p.t, (ids = []));
+      ids.push(p.series_id);
+    }
+    await store.db.transaction().execute(async (trx) => {
+      for (const tier of ['1m', '1h'] as const) await upsert(trx, tier, upper[tier]);
+      for (const [t, ids] of byT) for (let i = 0; i < ids.length; i += CHUNK) await trx.deleteFrom('tel_10s').where('t', '=', t).where('series_id', 'in', ids.slice(i, i + CHUNK)).execute();
+      await trx.deleteFrom('tel_open').where('tier', '!=', '10s').execute();
+    });
+  }
   return rows.length;
-}
-
-/**
- * A TelemetryQuery over what the store holds (flushed rows and the partial rows a graceful stop
- * writes), as of `now`: for `shipshape alerts test`, which has no running server. It reads the last
- * 27 hours once; the returned query is synchronous like the live one.
- */
-export async function storedTelemetryQuery(store: Store<TelemetryTables>, now: number = Date.now()): Promise<TelemetryQuery> {
-  const rollup = new Rollup({ maxSeries: () => Number.MAX_SAFE_INTEGER, collect: false });
-  await loadRecent(store, rollup, now);
-  return rollupQuery(rollup, () => now);
 }

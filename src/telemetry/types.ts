@@ -1,7 +1,8 @@
 /**
  * Telemetry: what apps send (requests, web vitals, business events, scraped metrics) and the
- * queries alert rules and charts make over it. Everything lands in per-10s in-memory rollups with
- * a mergeable quantile sketch, flushed to the store and downsampled.
+ * queries alert rules and charts make over it. Everything lands in per-10s in-memory buckets with
+ * a mergeable quantile sketch; closed buckets go to the store (10s, minute and hour rows), where
+ * queries read them.
  */
 
 export type VitalName = 'LCP' | 'INP' | 'CLS' | 'FCP' | 'TTFB';
@@ -65,20 +66,23 @@ export interface Stat {
   samples: number;
 }
 
+/** A query's answer: the live query reads the store for closed periods (a promise); fakes may answer at once. */
+export type Answer = Stat | Promise<Stat>;
+
 /** Windows are in ms and end at `now` unless given. */
 export interface TelemetryQuery {
   /** requests per second */
-  requestRate(service: string, windowMs: number, route?: string): Stat;
+  requestRate(service: string, windowMs: number, route?: string): Answer;
   /** failed requests / all requests (a fraction: 0.01 is 1%) */
-  errorRate(service: string, windowMs: number, route?: string): Stat;
+  errorRate(service: string, windowMs: number, route?: string): Answer;
   /** latency quantile in ms (q in 0..1) */
-  latency(service: string, q: number, windowMs: number, route?: string): Stat;
+  latency(service: string, q: number, windowMs: number, route?: string): Answer;
   /** web vital quantile (ms, or unitless for CLS) */
-  vital(service: string, name: VitalName, q: number, windowMs: number, page?: string): Stat;
+  vital(service: string, name: VitalName, q: number, windowMs: number, page?: string): Answer;
   /** business events per second; without service: across services */
-  eventRate(name: string, windowMs: number, service?: string): Stat;
+  eventRate(name: string, windowMs: number, service?: string): Answer;
   /** a gauge's last value, or a counter's per-second rate over the window */
-  metric(name: string, labels: Record<string, string>, windowMs: number, service?: string): Stat;
+  metric(name: string, labels: Record<string, string>, windowMs: number, service?: string): Answer;
   /** epoch ms of the newest sample of the service (any kind), undefined when none */
   lastSeen(service: string): number | undefined;
 }

@@ -54,8 +54,8 @@ describe('examples/app against a real Shipshape', () => {
   it('OpenTelemetry request metrics: every request counted once, every 500 an error', async () => {
     const q = telemetry();
     // request metrics come from OTLP only (spans are not counted twice when metrics arrive)
-    await expect.poll(() => q.errorRate('web', 300_000).samples, { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(200);
-    const rate = q.errorRate('web', 300_000);
+    await expect.poll(async () => (await q.errorRate('web', 300_000)).samples, { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(200);
+    const rate = (await q.errorRate('web', 300_000));
     expect(rate.samples).toBe(200);
     expect(Math.round(rate.value! * 200)).toBe(counts['500']);
 
@@ -78,11 +78,11 @@ describe('examples/app against a real Shipshape', () => {
     expect(JSON.stringify(items[0])).toContain('example-app@1.0.0');
   });
 
-  it('Shipshape SDK track(): purchases and payment attempts as business events', () => {
+  it('Shipshape SDK track(): purchases and payment attempts as business events', async () => {
     const q = telemetry();
     // 201: purchase completed; 402: payment failed; a checkout hit by an injected 500 never reached payment
-    expect(q.eventRate('purchase_completed', 300_000, 'web').samples).toBe(counts['201'] ?? 0);
-    expect(q.eventRate('payment_attempted', 300_000, 'web').samples).toBe((counts['201'] ?? 0) + (counts['402'] ?? 0));
+    expect((await q.eventRate('purchase_completed', 300_000, 'web')).samples).toBe(counts['201'] ?? 0);
+    expect((await q.eventRate('payment_attempted', 300_000, 'web')).samples).toBe((counts['201'] ?? 0) + (counts['402'] ?? 0));
   });
 
   it('the high-error-rate rule fires and its notification reaches the webhook channel', async () => {

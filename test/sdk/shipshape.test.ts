@@ -117,9 +117,9 @@ describe('Node SDK into a real Shipshape', () => {
 
     // what alert rules read: error_rate(web), p95(web.latency), rate(events.purchase_completed)
     const q = telemetry().query;
-    expect(q.errorRate('web', 300_000)).toEqual({ value: 1 / 7, samples: 7 });
-    expect(q.latency('web', 0.95, 300_000).value).toBeGreaterThanOrEqual(25);
-    expect(q.eventRate('purchase_completed', 300_000, 'web').samples).toBe(2);
+    expect((await q.errorRate('web', 300_000))).toEqual({ value: 1 / 7, samples: 7 });
+    expect((await q.latency('web', 0.95, 300_000)).value).toBeGreaterThanOrEqual(25);
+    expect((await q.eventRate('purchase_completed', 300_000, 'web')).samples).toBe(2);
   });
 
   it('Fastify and plain http apps each feed their own service', async () => {
@@ -162,10 +162,10 @@ describe('Node SDK into a real Shipshape', () => {
 
   it('gzip bodies are taken; a wrong token is refused with a clear reason and not retried', async () => {
     const c = client('web', { gzipAbove: 512 });
-    const before = telemetry().query.requestRate('web', 300_000, '/bulk/:id').samples;
+    const before = (await telemetry().query.requestRate('web', 300_000, '/bulk/:id')).samples;
     for (let i = 0; i < 400; i++) c.recordRequest({ route: '/bulk/:id', method: 'GET', status: 200, durationMs: i % 50 });
     expect(await c.flush()).toBe(true);
-    expect(telemetry().query.requestRate('web', 300_000, '/bulk/:id').samples - before).toBe(400);
+    expect((await telemetry().query.requestRate('web', 300_000, '/bulk/:id')).samples - before).toBe(400);
 
     const bad = client('web', { token: 'not-a-real-token' });
     bad.track('x');
@@ -227,7 +227,7 @@ ingest:
     expect(c.stats()).toMatchObject({ sent: 2, dropped: 0 });
     expect(errors).toHaveLength(1);
     const q = limited.use(telemetryModule).query;
-    expect(q.eventRate('second', 300_000, 'web').samples).toBe(1);
+    expect((await q.eventRate('second', 300_000, 'web')).samples).toBe(1);
   });
 });
 

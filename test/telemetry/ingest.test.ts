@@ -56,10 +56,10 @@ describe('SDK batch ingest', () => {
     const res = await send({ service: 'shop', requests, vitals: [{ page: '/', name: 'LCP', value: 1800 }, { page: '/', name: 'CLS', value: 0.05 }], events: [{ name: 'purchase_completed', value: 42 }, { name: 'purchase_completed', count: 2 }] });
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 504, dropped: 0 });
-    expect(tel.query.errorRate('shop', 300_000)).toEqual({ value: 0.1, samples: 500 });
-    expect(tel.query.latency('shop', 0.95, 300_000).value).toBeCloseTo(1200, -2);
-    expect(tel.query.vital('shop', 'LCP', 0.75, 300_000).value).toBeCloseTo(1800, -2);
-    expect(tel.query.eventRate('purchase_completed', 300_000, 'shop').samples).toBe(3);
+    expect((await tel.query.errorRate('shop', 300_000))).toEqual({ value: 0.1, samples: 500 });
+    expect((await tel.query.latency('shop', 0.95, 300_000)).value).toBeCloseTo(1200, -2);
+    expect((await tel.query.vital('shop', 'LCP', 0.75, 300_000)).value).toBeCloseTo(1800, -2);
+    expect((await tel.query.eventRate('purchase_completed', 300_000, 'shop')).samples).toBe(3);
   });
 
   it('accepts gzip, sendBeacon text/plain bodies and ?token=', async () => {
@@ -69,8 +69,8 @@ describe('SDK batch ingest', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     const zipped = await send(undefined, { raw: gzipSync(JSON.stringify({ service: 'beacon', events: [{ name: 'signup' }] })), headers: { 'content-encoding': 'gzip' } });
     expect(zipped.status).toBe(202);
-    expect(tel.query.vital('beacon', 'INP', 0.75, 300_000, '/p').samples).toBe(1);
-    expect(tel.query.eventRate('signup', 300_000).samples).toBe(1);
+    expect((await tel.query.vital('beacon', 'INP', 0.75, 300_000, '/p')).samples).toBe(1);
+    expect((await tel.query.eventRate('signup', 300_000)).samples).toBe(1);
     const pre = await fetch(`${srv.url}/api/v1/ingest`, { method: 'OPTIONS', headers: { origin: 'http://app.example', 'access-control-request-method': 'POST' } });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toMatch(/authorization/);
@@ -81,7 +81,7 @@ describe('SDK batch ingest', () => {
     expect(res.status).toBe(400);
     const p = (await res.json()) as { detail: string; errors: { path: string }[] };
     expect(p.errors.map((e) => e.path)).toEqual(['body.requests[1].status', 'body.vitals[0].name']);
-    expect(tel.query.errorRate('shop2', 300_000).samples).toBe(0);
+    expect((await tel.query.errorRate('shop2', 300_000)).samples).toBe(0);
     expect((await send({ requests: [] })).status).toBe(400);
     expect((await send(undefined, { raw: '{not json' })).status).toBe(400);
     const tooMany = await send({ service: 'x', requests: Array.from({ length: 10_001 }, () => ({ route: '', status: 200, duration_ms: 1 })) });
@@ -94,7 +94,7 @@ describe('SDK batch ingest', () => {
     expect(body.length).toBeGreaterThan(128 * 1024);
     const res = await send(undefined, { raw: body });
     expect(res.status).toBe(202);
-    expect(tel.query.requestRate('bulk', 60_000, '/big').samples).toBe(2500);
+    expect((await tel.query.requestRate('bulk', 60_000, '/big')).samples).toBe(2500);
   });
 
   it('401 without a token, 413 over max_body', async () => {
@@ -108,18 +108,18 @@ describe('SDK batch ingest', () => {
 describe('Prometheus scraping', () => {
   it('scrapes prom-client output into metrics rules can read', async () => {
     const poll = { timeout: 5000, interval: 50 };
-    await expect.poll(() => tel.query.metric('db_connections_used_ratio', {}, 60_000, 'shop-db').value, poll).toBe(0.42);
+    await expect.poll(async () => (await tel.query.metric('db_connections_used_ratio', {}, 60_000, 'shop-db')).value, poll).toBe(0.42);
     orders.inc({ status: 'paid' }, 100);
-    await expect.poll(() => tel.query.metric('orders_total', { status: 'paid' }, 60_000, 'shop-db').value ?? 0, poll).toBeGreaterThan(0);
-    expect(tel.query.metric('job_seconds_count', {}, 60_000, 'shop-db').samples).toBeGreaterThan(0);
-    expect(tel.query.metric('rpc_seconds', { quantile: '0.5' }, 60_000, 'shop-db').value).toBeCloseTo(0.2, 5);
+    await expect.poll(async () => (await tel.query.metric('orders_total', { status: 'paid' }, 60_000, 'shop-db')).value ?? 0, poll).toBeGreaterThan(0);
+    expect((await tel.query.metric('job_seconds_count', {}, 60_000, 'shop-db')).samples).toBeGreaterThan(0);
+    expect((await tel.query.metric('rpc_seconds', { quantile: '0.5' }, 60_000, 'shop-db')).value).toBeCloseTo(0.2, 5);
     // a failing target is survived; scraping resumes when it is back
     appUp = false;
     const failedBefore = failedScrapes;
     await expect.poll(() => failedScrapes - failedBefore, poll).toBeGreaterThanOrEqual(2);
     appUp = true;
     conns.set(0.9);
-    await expect.poll(() => tel.query.metric('db_connections_used_ratio', {}, 60_000, 'shop-db').value, poll).toBe(0.9);
+    await expect.poll(async () => (await tel.query.metric('db_connections_used_ratio', {}, 60_000, 'shop-db')).value, poll).toBe(0.9);
   });
 
   it('parses the text format: labels with escapes, timestamps, special values', () => {

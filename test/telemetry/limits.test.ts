@@ -68,14 +68,14 @@ describe('series limits per service and per token', () => {
       expect(await res.json()).toEqual({ accepted: 1000, dropped: 0 });
     }
     // the flood is folded into junk's (other), within junk's own budget
-    expect(tel.query.requestRate('junk', 300_000).samples).toBe(2000);
-    expect(tel.query.requestRate('junk', 300_000, '(other)').samples).toBe(2000 - 40);
+    expect((await tel.query.requestRate('junk', 300_000)).samples).toBe(2000);
+    expect((await tel.query.requestRate('junk', 300_000, '(other)')).samples).toBe(2000 - 40);
     expect(tel.seriesCount()).toBeLessThanOrEqual(41);
     // the next legitimate series of another service is its own series, not folded or dropped
     const res = await send(TOKEN, { service: 'shop', requests: [{ route: '/checkout', status: 200, duration_ms: 20 }] });
     expect(await res.json()).toEqual({ accepted: 1, dropped: 0 });
-    expect(tel.query.requestRate('shop', 300_000, '/checkout').samples).toBe(1);
-    expect(tel.query.requestRate('shop', 300_000, '(other)').samples).toBe(0);
+    expect((await tel.query.requestRate('shop', 300_000, '/checkout')).samples).toBe(1);
+    expect((await tel.query.requestRate('shop', 300_000, '(other)')).samples).toBe(0);
   });
 
   it('a token with max_series cannot take more series than that across services', async () => {
@@ -85,22 +85,22 @@ describe('series limits per service and per token', () => {
       expect(res.status).toBe(202);
     }
     let own = 0;
-    for (let s = 0; s < 10; s++) for (let i = 0; i < 10; i++) if (tel.query.requestRate(`capped-${s}`, 300_000, `/r${i}`).samples > 0) own++;
+    for (let s = 0; s < 10; s++) for (let i = 0; i < 10; i++) if ((await tel.query.requestRate(`capped-${s}`, 300_000, `/r${i}`)).samples > 0) own++;
     expect(own).toBe(30);
     // everything was taken (the excess folded per service)
     let total = 0;
-    for (let s = 0; s < 10; s++) total += tel.query.requestRate(`capped-${s}`, 300_000).samples;
+    for (let s = 0; s < 10; s++) total += (await tel.query.requestRate(`capped-${s}`, 300_000)).samples;
     expect(total).toBe(100);
     // the unrestricted token still creates series
     const res = await send(TOKEN, { service: 'shop', requests: [{ route: '/after-capped', status: 200, duration_ms: 20 }] });
     expect(await res.json()).toEqual({ accepted: 1, dropped: 0 });
-    expect(tel.query.requestRate('shop', 300_000, '/after-capped').samples).toBe(1);
+    expect((await tel.query.requestRate('shop', 300_000, '/after-capped')).samples).toBe(1);
   });
 
   it('a browser token is limited to its services and to browser kinds', async () => {
     const ok = await send(BROWSER, { service: 'web', vitals: [{ page: '/', name: 'LCP', value: 900 }], events: [{ name: 'signup' }] });
     expect(ok.status).toBe(202);
-    expect(tel.query.vital('web', 'LCP', 0.75, 300_000).samples).toBe(1);
+    expect((await tel.query.vital('web', 'LCP', 0.75, 300_000)).samples).toBe(1);
 
     const otherService = await send(BROWSER, { service: 'shop', vitals: [{ page: '/', name: 'LCP', value: 900 }] });
     expect(otherService.status).toBe(403);
@@ -109,7 +109,7 @@ describe('series limits per service and per token', () => {
     const requests = await send(BROWSER, { service: 'web', requests: [{ route: '/x', status: 200, duration_ms: 1 }] });
     expect(requests.status).toBe(403);
     expect(((await requests.json()) as { detail: string }).detail).toMatch(/requests/);
-    expect(tel.query.requestRate('web', 300_000).samples).toBe(0);
+    expect((await tel.query.requestRate('web', 300_000)).samples).toBe(0);
 
     const otlp = await send(BROWSER, { resourceMetrics: [] }, '/v1/metrics');
     expect(otlp.status).toBe(403);

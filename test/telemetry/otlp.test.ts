@@ -47,28 +47,28 @@ describe('OTLP metrics from the official exporters', () => {
     const m = meter(new JsonMetricExporter({ url: `${srv.url}/v1/metrics`, headers: { Authorization: `Bearer ${TOKEN}` } }), 'web-json');
     record(m.histogram);
     await m.reader.forceFlush();
-    const err = tel.query.errorRate('web-json', 300_000);
+    const err = (await tel.query.errorRate('web-json', 300_000));
     expect(err.samples).toBe(100);
     expect(err.value).toBeCloseTo(0.2, 5);
-    const p95 = tel.query.latency('web-json', 0.95, 300_000).value as number;
+    const p95 = (await tel.query.latency('web-json', 0.95, 300_000)).value as number;
     // 20% of requests took 300ms (bucket 250-500ms, midpoint 375ms)
     expect(p95).toBeGreaterThan(250);
     expect(p95).toBeLessThan(500);
-    const p50 = tel.query.latency('web-json', 0.5, 300_000).value as number;
+    const p50 = (await tel.query.latency('web-json', 0.5, 300_000)).value as number;
     expect(p50).toBeGreaterThan(25);
     expect(p50).toBeLessThan(50);
-    expect(tel.query.errorRate('web-json', 300_000, '/').samples).toBe(50);
+    expect((await tel.query.errorRate('web-json', 300_000, '/')).samples).toBe(50);
 
     // the same cumulative counts again: nothing new
     await m.reader.forceFlush();
-    expect(tel.query.errorRate('web-json', 300_000).samples).toBe(100);
+    expect((await tel.query.errorRate('web-json', 300_000)).samples).toBe(100);
     // 50 more healthy requests: only those are added
     for (let i = 0; i < 50; i++) m.histogram.record(0.02, { 'http.route': '/', 'http.request.method': 'GET', 'http.response.status_code': 200 });
     await m.reader.forceFlush();
-    const after = tel.query.errorRate('web-json', 300_000);
+    const after = (await tel.query.errorRate('web-json', 300_000));
     expect(after.samples).toBe(150);
     expect(after.value).toBeCloseTo(20 / 150, 5);
-    expect(tel.query.requestRate('web-json', 300_000).value).toBeGreaterThan(0);
+    expect((await tel.query.requestRate('web-json', 300_000)).value).toBeGreaterThan(0);
     expect(tel.query.lastSeen('web-json')).toBeGreaterThan(Date.now() - 60_000);
     await m.provider.shutdown();
   });
@@ -84,10 +84,10 @@ describe('OTLP metrics from the official exporters', () => {
       await m.reader.forceFlush();
       record(m.histogram, 50);
       await m.reader.forceFlush();
-      const err = tel.query.errorRate(service, 300_000);
+      const err = (await tel.query.errorRate(service, 300_000));
       expect(err.samples, service).toBe(150);
       expect(err.value, service).toBeCloseTo(30 / 150, 5);
-      const p95 = tel.query.latency(service, 0.95, 300_000).value as number;
+      const p95 = (await tel.query.latency(service, 0.95, 300_000)).value as number;
       expect(p95).toBeGreaterThan(250);
       expect(p95).toBeLessThan(500);
       await m.provider.shutdown();
@@ -106,8 +106,8 @@ describe('OTLP metrics from the official exporters', () => {
     attempts.add(30);
     pool = 9;
     await reader.forceFlush();
-    expect(tel.query.metric('db.pool.used', { pool: 'main' }, 300_000, 'payments').value).toBe(9);
-    const rate = tel.query.metric('payments.attempted', {}, 300_000, 'payments');
+    expect((await tel.query.metric('db.pool.used', { pool: 'main' }, 300_000, 'payments')).value).toBe(9);
+    const rate = (await tel.query.metric('payments.attempted', {}, 300_000, 'payments'));
     // the first cumulative value is counted (the app started after Shipshape), then the increase
     expect(rate.value).toBeGreaterThan(0);
     expect(rate.samples).toBe(2);
@@ -144,10 +144,10 @@ describe('OTLP metrics from the official exporters', () => {
     const res = await fetch(`${srv.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${TOKEN}` }, body: gzipSync(JSON.stringify(body)) });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({});
-    const err = tel.query.errorRate('legacy', 60_000);
+    const err = (await tel.query.errorRate('legacy', 60_000));
     expect(err.samples).toBe(12);
     expect(err.value).toBeCloseTo(2 / 12, 5);
-    expect(tel.query.latency('legacy', 0.5, 60_000).value).toBeCloseTo(150, -1);
+    expect((await tel.query.latency('legacy', 0.5, 60_000)).value).toBeCloseTo(150, -1);
   });
 
   it('answers partialSuccess for points it could not use', async () => {
@@ -181,10 +181,10 @@ describe('OTLP traces from the official exporters', () => {
     await sendSpans(new JsonTraceExporter({ url: `${srv.url}/v1/traces`, headers: { Authorization: `Bearer ${TOKEN}` } }), 'traced-json', 8);
     await sendSpans(new ProtoTraceExporter({ url: `${srv.url}/v1/traces`, headers: { Authorization: `Bearer ${TOKEN}` }, compression: 'gzip' as never }), 'traced-proto', 8);
     for (const service of ['traced-json', 'traced-proto']) {
-      const err = tel.query.errorRate(service, 300_000, '/orders/:id');
+      const err = (await tel.query.errorRate(service, 300_000, '/orders/:id'));
       expect(err.samples, service).toBe(8);
       expect(err.value, service).toBeCloseTo(0.25, 5);
-      const p50 = tel.query.latency(service, 0.5, 300_000).value as number;
+      const p50 = (await tel.query.latency(service, 0.5, 300_000)).value as number;
       expect(p50).toBeGreaterThan(115);
       expect(p50).toBeLessThan(125);
     }
@@ -196,7 +196,7 @@ describe('OTLP traces from the official exporters', () => {
     await m.reader.forceFlush();
     await m.provider.shutdown();
     await sendSpans(new JsonTraceExporter({ url: `${srv.url}/v1/traces`, headers: { Authorization: `Bearer ${TOKEN}` } }), 'both', 8);
-    expect(tel.query.errorRate('both', 300_000).samples).toBe(10);
+    expect((await tel.query.errorRate('both', 300_000)).samples).toBe(10);
   });
 });
 

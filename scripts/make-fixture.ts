@@ -85,6 +85,7 @@ services:
         http: { url: "\${FIXTURE_TARGET_URL:-http://127.0.0.1:${CLOSED_PORT}/health}", every: 500ms, timeout: 400ms }
         conditions: ["status == 200", "latency < 2s"]
 #STAGE1#
+#DEPLOY#
   db:
     description: a database port nobody listens on
     checks:
@@ -104,6 +105,7 @@ alerts:
     when: down(db)
     severity: P2
     summary: "{{ service }} is down"
+    incident: { severity: P2 }
 notify:
   channels:
     hook:
@@ -112,9 +114,47 @@ notify:
     group_wait: 0s
     group_interval: 1s
     repeat_interval: 4h
+people:
+  alice: { name: Alice, channels: [hook] }
+oncall:
+  schedules:
+    primary:
+      time_zone: Europe/Berlin
+      layers: [{ rotation: weekly, handoff: "Mon 09:00", start: 2026-01-05, people: [alice] }]
+  escalation:
+    default:
+      steps:
+        - { after: 0m, notify: [schedule:primary] }
+maintenance:
+  windows:
+    - name: db-upgrades
+      title: Monthly database upgrades
+      services: [db]
+      rrule: FREQ=MONTHLY;BYDAY=TU;BYSETPOS=1
+      start: "02:00"
+      duration: 2h
+      timezone: UTC
+subscriptions:
+  notify_on_open: true
+`;
+/** releases from 0.3.0 on: web is deployed from a tiny git repository by the process driver */
+const DEPLOY = `    deploy:
+      driver: process
+      repo: "\${FIXTURE_APP_REPO:-.}"
+      start: "node server.js"
+      health: { path: /api/health, timeout: 30s }
+      environments:
+        production: { proxy: { port: #PROXYPORT# } }
+`;
+const APP = `const http = require('node:http');
+http.createServer((req, res) => res.end(req.url === '/api/health' ? 'ok' : 'fixture app')).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
 `;
 const STAGE1 = `      - name: legacy
         http: { url: "\${FIXTURE_LEGACY_URL:-http://127.0.0.1:${CLOSED_PORT}/legacy}", every: 500ms, timeout: 400ms }`;
+
+/** The config as written: with or without the stage-1 check, and web's deploy with its proxy port. */
+const configText = (stage1: boolean, proxyPort: number) => CONFIG.replace('#STAGE1#\n', stage1 ? `${STAGE1}\n` : '').replace('#DEPLOY#\n', DEPLOY.replace('#PROXYPORT#', String(proxyPort)));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
@@ -134,6 +174,13 @@ async function listen(server: Server): Promise<number> {
 async function close(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  const port = await listen(s);
+  await close(s);
+  return port;
 }
 
 async function assertClosed(port: number): Promise<void> {
@@ -179,7 +226,17 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
   process.env.FIXTURE_WEBHOOK_URL = `http://127.0.0.1:${receiverPort}/hook`;
 
   const configPath = join(work, 'fixture.yaml');
-  writeFileSync(configPath, CONFIG.replace('#STAGE1#\n', `${STAGE1}\n`));
+  // the app web is deployed from: a git repository with one commit
+  const appRepo = join(work, 'app');
+  mkdirSync(appRepo);
+  writeFileSync(join(appRepo, 'server.js'), APP);
+  const git = (...a: string[]) => execFileSync('git', ['-C', appRepo, '-c', 'user.name=Fixture', '-c', 'user.email=fixture@example.com', '-c', 'commit.gpgsign=false', ...a], { stdio: 'pipe' });
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'fixture app 1.0');
+  process.env.FIXTURE_APP_REPO = appRepo;
+  const proxyPort = await freePort();
+  writeFileSync(configPath, configText(true, proxyPort));
 
   let running: Running | undefined;
   try {
@@ -288,12 +345,33 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
       const rules = (await ok(api('/api/v1/alerts/rules'), 'rules')).items as RuleStatus[];
       return rules.length === 2 && rules.every((r) => r.state === 'firing');
     });
+    // releases from 0.3.0 on: a webhook subscriber of the status page (it gets the incident update below)
+    await ok(api('/api/v1/subscriptions/webhooks', { method: 'POST', body: JSON.stringify({ page: 'default', url: `http://127.0.0.1:${receiverPort}/status-hook`, description: 'fixture: the support desk' }) }), 'webhook subscription');
     // an incident with a status update (releases from 0.2.0 on: the incidents module)
     const opened = await api('/api/v1/incidents', { method: 'POST', body: JSON.stringify({ title: 'fixture: web answers 500', severity: 'P1', services: ['web'], message: 'looking into it' }) });
     if (opened.status === 201) {
       const inc = (await opened.json()) as { id: number };
       await ok(api(`/api/v1/incidents/${inc.id}/updates`, { method: 'POST', body: JSON.stringify({ status: 'identified', message: 'a bad deploy; rolling back' }) }), 'incident update');
     }
+    // releases from 0.3.0 on: db-down opened an incident and paged alice (on call) through the webhook;
+    // she acknowledges from the link in the page
+    const page = await until('the on-call page', async () => received.find((r) => r.path === '/hook' && JSON.stringify(r.body).includes('oncall-page')));
+    const ackUrl = (page.body as { alerts: { annotations: { ack_url: string } }[] }).alerts[0]?.annotations.ack_url;
+    if (!ackUrl) throw new Error('the page has no ack link');
+    const acked = await fetch(ackUrl.replace(/^https?:\/\/[^/]+/, base), { method: 'POST' });
+    if (!acked.ok) throw new Error(`the ack link answered ${acked.status}: ${await acked.text()}`);
+    await until('the subscriber webhook', async () => received.some((r) => r.path === '/status-hook'));
+    // a post-mortem with an action item long overdue (the incidents timer records it), and a calendar feed URL
+    const incs = (await ok(api('/api/v1/incidents?limit=10'), 'incidents')).items as { id: number; title: string }[];
+    const dbInc = incs.find((i) => i.title === 'db is down');
+    if (!dbInc) throw new Error('no incident for db-down');
+    await ok(api(`/api/v1/incidents/${dbInc.id}/postmortem`, { method: 'PUT', body: JSON.stringify({ root_cause: 'fixture: nobody listens on the port', action_items: [{ title: 'fixture: add a second database', owner: 'alice', due: '2026-01-15' }] }) }), 'post-mortem');
+    await ok(api('/api/v1/oncall/schedules/primary/subscription'), 'calendar feed');
+    // a maintenance window by hand (the config's monthly window is materialised by itself)
+    await ok(api('/api/v1/maintenance', { method: 'POST', body: JSON.stringify({ title: 'fixture: move the web servers', services: ['web'], starts_at: '+2d', duration: '1h', message: 'short interruptions' }) }), 'maintenance');
+    // a release of web deployed to production, then a deploy freeze
+    await ok(api('/api/v1/deploy/web/deploys', { method: 'POST', body: JSON.stringify({ env: 'production' }) }), 'deploy');
+    await ok(api('/api/v1/deploy/web/lock', { method: 'PUT', body: JSON.stringify({ env: 'production', reason: 'fixture: release freeze', for: '30d' }) }), 'deploy lock');
     // a silence, made before the push so that the BatchBacklog alert is muted by it
     const silence = await ok(api('/api/v1/silences', { method: 'POST', body: JSON.stringify({ matchers: ['service="batch"'], duration: '30d', comment: SILENCE_COMMENT }) }), 'silence');
     if (!silence.id) throw new Error('no silence id');
@@ -321,10 +399,11 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
     });
 
     // the reload that removes web/legacy (closing its minute/hour/day rollups)
-    writeFileSync(configPath, CONFIG.replace('#STAGE1#\n', ''));
+    writeFileSync(configPath, configText(false, proxyPort));
     if (!(await running.reload())) throw new Error('config reload failed');
     // let a history flush (every 5s) and a closed 10s telemetry bucket happen while running
     await sleep(16_000);
+    await until('the overdue action item', async () => ((await ok(api('/api/v1/events?type=incident.action_item_overdue'), 'events')).items as unknown[]).length > 0);
   } finally {
     await running?.stop();
     await close(target);
@@ -404,6 +483,16 @@ async function describe(db: Db): Promise<Run> {
     notified_groups: await db.col('select group_key from notify_queue order by group_key'),
     notify_statuses: await db.col('select distinct status from notify_queue order by status'),
     tel_series_kinds: await db.col('select distinct kind from tel_series order by kind'),
+    ...(tables.includes('releases')
+      ? {
+          // releases from 0.3.0 on
+          incident_titles: await db.col('select title from incidents order by title'),
+          oncall_paged: await db.col('select person from oncall_pages order by person'),
+          maintenance_titles: await db.col("select distinct title from maintenance_windows where status <> 'cancelled' order by title"),
+          subscriber_kinds: await db.col('select kind from subscribers order by kind'),
+          release_states: await db.col('select state from releases order by id'),
+        }
+      : {}),
   };
   return { counts, values };
 }
@@ -466,7 +555,7 @@ for (const s of STORES) {
   console.log(`making the ${s} fixture…`);
   runs[s] = s === 'sqlite' ? await makeSqlite() : await makePostgres();
 }
-writeFileSync(join(OUT, 'fixture.yaml'), CONFIG.replace('#STAGE1#\n', ''));
+writeFileSync(join(OUT, 'fixture.yaml'), configText(false, 48080));
 
 const expectedFile = join(OUT, 'expected.json');
 const previous = existsSync(expectedFile) ? (JSON.parse(readFileSync(expectedFile, 'utf8')) as Record<string, unknown>) : {};

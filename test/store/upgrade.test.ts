@@ -42,6 +42,11 @@ interface Section {
     alert_names: string[];
     silence_comments: string[];
     tel_series_kinds: string[];
+    // from 0.3.0 on
+    incident_titles?: string[];
+    maintenance_titles?: string[];
+    subscriber_kinds?: string[];
+    release_states?: string[];
   };
 }
 
@@ -94,6 +99,22 @@ async function readBack(running: Running, token: string, v: Section['values']): 
   expect(tokens.items.filter((t) => t.revoked_at).map((t) => t.name)).toEqual(v.revoked_tokens);
   const events = await api<{ items: { type: string }[] }>('/api/v1/events?limit=500');
   for (const type of v.event_types) expect(events.items.map((e) => e.type), type).toContain(type);
+  if (v.incident_titles) {
+    const inc = await api<{ items: { title: string }[] }>('/api/v1/incidents?limit=100');
+    expect(inc.items.map((i) => i.title).sort()).toEqual(v.incident_titles);
+  }
+  if (v.maintenance_titles) {
+    const m = await api<{ items: { title: string }[] }>('/api/v1/maintenance?limit=100');
+    expect(m.items.map((i) => i.title)).toContain('fixture: move the web servers');
+  }
+  if (v.subscriber_kinds) {
+    const subs = await api<{ items: { kind: string }[] }>('/api/v1/subscriptions');
+    expect(subs.items.map((i) => i.kind).sort()).toEqual(v.subscriber_kinds);
+  }
+  if (v.release_states) {
+    const rel = await api<{ items: { id: number }[] }>('/api/v1/deploy/web/releases');
+    expect(rel.items).toHaveLength(v.release_states.length);
+  }
   const chart = await api<{ requests?: unknown }>('/api/v1/services/web/telemetry?from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z');
   expect(JSON.stringify(chart)).toMatch(/\d/);
 }

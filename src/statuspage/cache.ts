@@ -41,6 +41,8 @@ interface Entry {
   /** when the value in use was asked for */
   at: number;
   value: Promise<Rendered>;
+  /** the value, once it is there */
+  settled?: Rendered;
   /** a background refresh under way */
   refreshing?: Promise<Rendered>;
 }
@@ -57,6 +59,12 @@ export class RenderCache {
     this.entries.clear();
   }
 
+  /** A fresh answer that is already rendered, or undefined (then ask `get`). */
+  ready(key: string): Rendered | undefined {
+    const hit = this.entries.get(key);
+    return hit?.settled && this.now() - hit.at < this.ttlMs ? hit.settled : undefined;
+  }
+
   get(key: string, make: () => Promise<Rendered>): Promise<Rendered> {
     const now = this.now();
     const hit = this.entries.get(key);
@@ -67,8 +75,8 @@ export class RenderCache {
         const next = make();
         hit.refreshing = next;
         next.then(
-          () => {
-            if (this.entries.get(key) === hit) this.entries.set(key, { at: now, value: next });
+          (r) => {
+            if (this.entries.get(key) === hit) this.entries.set(key, { at: now, value: next, settled: r });
           },
           () => {
             if (this.entries.get(key) === hit) hit.refreshing = undefined;
@@ -81,9 +89,14 @@ export class RenderCache {
     const value = make();
     const entry: Entry = { at: now, value };
     this.entries.set(key, entry);
-    value.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
+    value.then(
+      (r) => {
+        entry.settled = r;
+      },
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
     return value;
   }
 }
@@ -104,7 +117,19 @@ export function send(req: FastifyRequest, reply: FastifyReply, r: Rendered, opts
   return reply.send(r.body);
 }
 
+/** Clients send a handful of distinct Accept-Encoding values: parse each once. */
+const acceptedCache = new Map<string, Set<string>>();
+
 function accepted(header: string): Set<string> {
+  let out = acceptedCache.get(header);
+  if (out) return out;
+  out = parseAccepted(header);
+  if (acceptedCache.size >= 64) acceptedCache.clear();
+  acceptedCache.set(header, out);
+  return out;
+}
+
+function parseAccepted(header: string): Set<string> {
   const out = new Set<string>();
   for (const part of header.split(',')) {
     const [name, ...params] = part.trim().toLowerCase().split(';');

@@ -77,7 +77,11 @@ function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: b
     const p = current();
     // links depend on how the page was reached (path or host): that is part of the key
     const k = `${key}|${t.host ?? ''}|${base(p)}|${origin(req)}|${what}`;
-    return deps.cache.get(k, async (): Promise<Rendered> => prepare(await make(p), type, deps.now())).then((r) => send(req, reply, r, { private: p.private, maxAgeS }));
+    const opts = { private: p.private, maxAgeS };
+    // the common case under load: a rendered answer is at hand, sent without a promise in between
+    const ready = deps.cache.ready(k);
+    if (ready) return send(req, reply, ready, opts);
+    return deps.cache.get(k, async (): Promise<Rendered> => prepare(await make(p), type, deps.now())).then((r) => send(req, reply, r, opts));
   };
   const json = (req: FastifyRequest, reply: FastifyReply, what: string, make: (s: Snapshot, p: ResolvedPage) => unknown | Promise<unknown>) =>
     cached(req, reply, what, JSON_TYPE, async (p) => JSON.stringify(await make(await snap(p), p)));

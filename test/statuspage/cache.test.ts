@@ -44,3 +44,22 @@ describe('the status page render cache', () => {
     expect(brotliDecompressSync(r.br!).toString()).toBe(r.body.toString());
   });
 });
+
+describe('ready(): the answer at hand without waiting', () => {
+  it('gives a settled, fresh render only', async () => {
+    const clock = { t: 0 };
+    const cache = new RenderCache(5000, () => clock.t);
+    expect(cache.ready('k')).toBeUndefined();
+    let release: (() => void) | undefined;
+    const pending = cache.get('k', async () => {
+      await new Promise<void>((r) => (release = r));
+      return prepare('<p>x</p>', 'text/html', 0);
+    });
+    expect(cache.ready('k')).toBeUndefined(); // still rendering
+    release?.();
+    await pending;
+    expect(cache.ready('k')?.body.toString()).toBe('<p>x</p>');
+    clock.t += 5000;
+    expect(cache.ready('k')).toBeUndefined(); // stale: get() decides (answer it and refresh)
+  });
+});

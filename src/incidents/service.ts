@@ -10,6 +10,7 @@ import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { EventRecord } from '../core/api-types.js';
 import { ServiceError } from '../core/errors.js';
+import { Serial } from '../core/serial.js';
 import type { EventLog } from '../core/events.js';
 import type { Store } from '../core/store/db.js';
 import { levelsOf, resolveLevel, type IncidentsConfig, type SeverityLevel } from './config.js';
@@ -86,7 +87,8 @@ const FROM: Record<string, readonly IncidentState[]> = {
 const VERB: Record<string, string> = { acknowledge: 'acknowledged', mitigate: 'mitigated', resolve: 'resolved', close: 'closed', decline: 'declined', reopen: 're-opened', merge: 'merged', update: 'updated', edit: 'changed' };
 
 export class Incidents {
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Writes run one at a time, in order (two firings of one alert must not open two incidents). */
+  private readonly writes = new Serial();
 
   constructor(private readonly d: IncidentsDeps) {}
 
@@ -94,16 +96,13 @@ export class Incidents {
     return this.d.store.db;
   }
 
-  /** Writes run one at a time, in order (two firings of one alert must not open two incidents). */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.writes.run(fn);
   }
 
   /** Wait for the writes in flight. */
-  async idle(): Promise<void> {
-    await this.chain;
+  idle(): Promise<void> {
+    return this.writes.idle();
   }
 
   /** The severity levels in force, most severe first. */

@@ -10,6 +10,7 @@
 import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { ServiceError } from '../core/errors.js';
+import { Serial } from '../core/serial.js';
 import type { EventLog } from '../core/events.js';
 import type { Store } from '../core/store/db.js';
 import { MAX_WINDOW_MS, type MaintenanceConfig, type WindowConfig } from './config.js';
@@ -125,7 +126,8 @@ export function silenceMatchers(services: readonly string[]) {
 export const OVERRUN_ALERT = 'maintenance-overrun';
 
 export class Maintenance {
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Changes run one at a time, in order (the timer and an API call must not both start a window). */
+  private readonly changes = new Serial();
 
   constructor(private readonly d: MaintenanceDeps) {}
 
@@ -133,15 +135,12 @@ export class Maintenance {
     return this.d.store.db;
   }
 
-  /** Changes run one at a time, in order (the timer and an API call must not both start a window). */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.changes.run(fn);
   }
 
-  async idle(): Promise<void> {
-    await this.chain;
+  idle(): Promise<void> {
+    return this.changes.idle();
   }
 
   serviceNames(): string[] {

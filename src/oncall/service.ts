@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventLog } from '../core/events.js';
 import { ServiceError } from '../core/errors.js';
+import { Serial } from '../core/serial.js';
 import type { Store } from '../core/store/db.js';
 import type { Incidents } from '../incidents/index.js';
 import type { Notification } from '../notify/index.js';
@@ -39,7 +40,8 @@ const STOPPING = ['incident.acknowledged', 'incident.mitigated', 'incident.resol
 
 export class Oncall {
   private key: string | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
+  /** escalation changes run one at a time, in order */
+  private readonly changes = new Serial();
 
   constructor(private readonly d: OncallDeps) {}
 
@@ -47,15 +49,12 @@ export class Oncall {
     return this.d.store.db;
   }
 
-  /** Run escalation changes one at a time, in order. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn);
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.changes.run(fn);
   }
 
-  idle(): Promise<unknown> {
-    return this.chain;
+  idle(): Promise<void> {
+    return this.changes.idle();
   }
 
   /** Load (or make, once) the link signing key. */

@@ -15,6 +15,7 @@ import type { Config } from '../core/config/load.js';
 import { egressFetch } from '../core/egress-http.js';
 import { egressCheck, egressDenial } from '../core/egress.js';
 import { ServiceError } from '../core/errors.js';
+import { Serial } from '../core/serial.js';
 import type { EventLog } from '../core/events.js';
 import type { Store } from '../core/store/db.js';
 import type { Incidents } from '../incidents/index.js';
@@ -96,7 +97,8 @@ export class Subscriptions {
   private cursor = 0;
   /** when the cursor's event happened (ms): the log is read from a little before it, so a long log is not scanned */
   private cursorAt = 0;
-  private chain: Promise<unknown> = Promise.resolve();
+  /** fan-outs and clean-ups run one at a time, in order */
+  private readonly work = new Serial();
   private running: Promise<void> | null = null;
   private again = false;
   private stopping = false;
@@ -115,9 +117,7 @@ export class Subscriptions {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn);
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.work.run(fn);
   }
 
   /** Load (or make, once) the link key, and the event cursor (first start: now, so history is not mailed). */
@@ -662,7 +662,7 @@ export class Subscriptions {
 
   /** Wait until every fan-out asked for so far is done and nothing is being sent. */
   async idle(): Promise<void> {
-    await this.chain;
+    await this.work.idle();
     while (this.running || this.inFlight.size) {
       await this.running;
       await Promise.all([...this.inFlight]);
@@ -671,7 +671,7 @@ export class Subscriptions {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.chain;
+    await this.work.idle();
     await this.running;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { serveForBench } from './lib/serve.js';
 
 const body = readFileSync(String(process.env.BODY_FILE));
 const headers = JSON.parse(readFileSync(String(process.env.HEADERS_FILE), 'utf8')) as Record<string, string>;
@@ -16,18 +17,4 @@ const server = createServer((req, res) => {
   res.end(body);
 });
 server.keepAliveTimeout = 120_000;
-server.listen(0, '127.0.0.1', () => {
-  const a = server.address();
-  process.stdout.write(`LISTENING ${typeof a === 'object' && a ? a.port : 0}\n`);
-});
-const stop = () => {
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) process.exit(0);
-}, 1000).unref();
+serveForBench(server);

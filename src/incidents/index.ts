@@ -15,6 +15,7 @@ import { incidentsConfig, type IncidentsRaw } from './config.js';
 import { incidentsMigrations, type IncidentsTables } from './migrations.js';
 import { incidentRoutes } from './routes.js';
 import { Incidents } from './service.js';
+import { telemetry, type TelemetryDomain } from '../telemetry/index.js';
 
 export type { IncidentsRaw, SeverityLevel } from './config.js';
 export type { Incidents, OpenInput, ListQuery } from './service.js';
@@ -68,6 +69,16 @@ export function createIncidents(ctx: ModuleContext<IncidentsTables, IncidentsRaw
     config: () => ctx.config().raw.incidents,
     services: () => Object.keys(ctx.config().raw.services),
     logger: log,
+    // telemetry is listed before incidents; without it (a run of some modules only) there are no traffic figures
+    traffic: async (svc, from, to) => {
+      let tel: TelemetryDomain;
+      try {
+        tel = ctx.use(telemetry);
+      } catch {
+        return null;
+      }
+      return tel.traffic(svc, from, to);
+    },
   });
   let timer: NodeJS.Timeout | undefined;
   let every = ctx.config().raw.incidents.check_every;

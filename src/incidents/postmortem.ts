@@ -35,7 +35,7 @@ export function downtime(events: EventRecord[], services: string[], from: number
   return out;
 }
 
-export function renderPostmortem(inc: IncidentDetail, tl: Timeline, opts: { now: number; timeZone?: string }): string {
+export function renderPostmortem(inc: IncidentDetail, tl: Timeline, opts: { now: number; timeZone?: string; traffic?: Map<string, { requests: number; failed: number }> }): string {
   const zone = opts.timeZone ?? 'UTC';
   const fmt = (t: string | null) => (t === null ? '–' : DateTime.fromISO(t, { zone }).toFormat('yyyy-LL-dd HH:mm:ss ZZZZ'));
   const opened = Date.parse(inc.opened_at);
@@ -68,6 +68,9 @@ export function renderPostmortem(inc: IncidentDetail, tl: Timeline, opts: { now:
   const down = downtime(tl.items, inc.services, Date.parse(tl.from), Math.min(Date.parse(tl.to), end));
   for (const [svc, d] of down) {
     if (d.down > 0 || d.degraded > 0) L.push(`- ${svc}: down ${formatDuration(d.down)}${d.degraded > 0 ? `, degraded ${formatDuration(d.degraded)}` : ''} (from its check states)`);
+  }
+  for (const [svc, t] of opts.traffic ?? []) {
+    L.push(`- ${svc}: ${t.failed} of ${t.requests} requests failed (${((t.failed / t.requests) * 100).toFixed(1)} % error rate, from its telemetry, counted by the minute)`);
   }
   for (const a of inc.alerts) L.push(`- Alert ${a.alertname}: fired ${a.firings} time${a.firings === 1 ? '' : 's'}`);
   const created = tl.items.filter((e) => e.type === 'issue.created').length;

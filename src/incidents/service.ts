@@ -41,6 +41,8 @@ export interface IncidentsDeps {
   /** the services the config names (incidents may only name these) */
   services: () => string[];
   logger?: Logger;
+  /** requests and failed requests of a service in [from, to), from telemetry (post-mortem impact) */
+  traffic?: (service: string, from: number, to: number) => Promise<{ requests: number; failed: number } | null>;
 }
 
 export interface OpenInput {
@@ -639,7 +641,14 @@ export class Incidents {
   async postmortem(id: number, opts: { timeZone?: string } = {}): Promise<string> {
     const inc = await this.get(id);
     const tl = await this.timeline(id, { limit: 5000 });
-    return renderPostmortem(inc, tl, { now: this.d.now(), timeZone: opts.timeZone });
+    const now = this.d.now();
+    const end = inc.resolved_at ? Date.parse(inc.resolved_at) : now;
+    const traffic = new Map<string, { requests: number; failed: number }>();
+    for (const svc of inc.services) {
+      const t = await this.d.traffic?.(svc, Date.parse(inc.opened_at), end);
+      if (t && t.requests > 0) traffic.set(svc, t);
+    }
+    return renderPostmortem(inc, tl, { now, timeZone: opts.timeZone, traffic });
   }
 }
 

@@ -11,7 +11,7 @@ import { perServiceLimit, telemetryConfig, type IngestConfig, type TelemetryRaw 
 import { telemetryMigrations, type TelemetryTables } from './migrations.js';
 import { Scraper } from './prometheus.js';
 import { telemetryRoutes } from './routes.js';
-import { liveSource, telemetryQuery } from './query.js';
+import { liveSource, requestTotals, telemetryQuery } from './query.js';
 import { Rollup, type Kind, type Limit, type Row, type SeriesDef } from './rollup.js';
 import { loadOpen, loadSeries, prune, writeCheckpoint, writeOpen } from './storage.js';
 import type { TelemetryQuery, TelemetrySink } from './types.js';
@@ -32,6 +32,8 @@ export interface TelemetryDomain extends ModuleLifecycle<TelemetryRaw> {
   flush(): Promise<void>;
   /** how many series are in memory */
   seriesCount(): number;
+  /** requests and failed requests of a service in [from, to) (post-mortems); null without request telemetry */
+  traffic(service: string, from: number, to: number): Promise<{ requests: number; failed: number } | null>;
 }
 
 const TICK = 2_000;
@@ -126,10 +128,8 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     onLimited,
   });
   const gate = new ReadWriteGate();
-  const query = telemetryQuery(
-    liveSource(ctx.store, rollup, () => rollup.pending, (f) => gate.read(f)),
-    ctx.now,
-  );
+  const source = liveSource(ctx.store, rollup, () => rollup.pending, (f) => gate.read(f));
+  const query = telemetryQuery(source, ctx.now);
   const otlp = new JournaledOtlp(rollup, (ctx.now() - 60_000) * 1e6);
   const wal = new Wal(ctx.store);
   deltaCounter('shipshape_telemetry_wal_total', 'Telemetry write-ahead log: appends (one INSERT each), rows (one per ingest request) and body bytes written', 'what', wal.stats);
@@ -264,6 +264,7 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
   return {
     sink,
     query,
+    traffic: (service, from, to) => requestTotals(source, service, from, to),
     flush,
     seriesCount: () => rollup.seriesCount,
     async start() {

@@ -140,6 +140,42 @@ export async function aggregate(store: Store<TelemetryTables>, list: Ref[], wind
   return agg;
 }
 
+/**
+ * Requests and failed requests of a service in [from, to): open buckets from memory, closed ones
+ * from the stored minute rows (every closed 10s bucket is added into its minute row), so a window
+ * is counted to the minute and reaches back as far as minute rows are kept. Null when the service
+ * sent no request telemetry.
+ */
+export async function requestTotals(src: QuerySource, service: string, from: number, to: number): Promise<{ requests: number; failed: number } | null> {
+  return src.read(async () => {
+    const list = src.match('requests', service, undefined);
+    if (list.length === 0) return null;
+    let requests = 0;
+    let failed = 0;
+    const start = floorTo(from, STEP['1m']);
+    for (const ref of list) {
+      for (const b of ref.mem) {
+        if (b.t < start || b.t >= to) continue;
+        requests += b.count;
+        failed += b.errors;
+      }
+    }
+    const ids = list.map((r) => r.id).filter((id): id is number => id !== undefined);
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const r = await src.store.db
+        .selectFrom(TIER_TABLE['1m'])
+        .select((eb) => [eb.fn.sum<number>('count').as('count'), eb.fn.sum<number>('errors').as('errors')])
+        .where('series_id', 'in', ids.slice(i, i + CHUNK))
+        .where('t', '>=', start)
+        .where('t', '<', to)
+        .executeTakeFirst();
+      requests += Number(r?.count ?? 0);
+      failed += Number(r?.errors ?? 0);
+    }
+    return { requests, failed };
+  });
+}
+
 /** The queries alert rules make, over a source. */
 export function telemetryQuery(src: QuerySource, now: () => number): TelemetryQuery {
   const rate = (count: number, start: number, t: number) => count / Math.max(1, (t - start) / 1000);

@@ -62,7 +62,9 @@ describe('an alert opens an incident, pages, escalates, is acknowledged from an 
     const configPath = join(dir, 'shipshape.yaml');
     writeFileSync(
       configPath,
-      `services:
+      `ingest:
+  tokens: ["e2e-ingest-token-0123456789"]
+services:
   web:
     description: the shop
     checks:
@@ -165,6 +167,12 @@ subscriptions:
     const replay = await fetch(ack, { method: 'POST' });
     expect(replay.status).toBeGreaterThanOrEqual(400);
 
+    // meanwhile the shop's own SDK reports its requests: 10 of 40 failed
+    const at = Date.now();
+    const requests = Array.from({ length: 40 }, (_, i) => ({ route: '/checkout', method: 'POST', status: i % 4 === 0 ? 502 : 200, duration_ms: 120, at }));
+    const ingest = await fetch(`${running.url}/api/v1/ingest`, { method: 'POST', headers: { authorization: 'Bearer e2e-ingest-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify({ service: 'web', requests }) });
+    expect(ingest.status).toBe(202);
+
     // a public status update: on the status page, with and without JavaScript
     await api('POST', `/api/v1/incidents/${inc.id}/updates`, { status: 'identified', message: 'A bad cache node; we are replacing it.' });
     for (const javaScriptEnabled of [false, true]) {
@@ -207,6 +215,7 @@ subscriptions:
     // the post-mortem counts the downtime from the timeline, which starts a while before the incident opened
     expect(pm).toContain(`- web: down ${formatDuration(upAt - downAt)}`);
     expect(pm).toContain('- Alert web-down: fired 1 time');
+    expect(pm).toContain('- web: 10 of 40 requests failed (25.0 % error rate, from its telemetry');
     expect(pm).toMatch(/Acknowledged \| .* by .*lead/);
   }, 180_000);
 });

@@ -9,6 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -50,7 +51,7 @@ export function parseWrk(out: string): WrkResult {
     p99Ms: lat('99'),
     requests: num(/(\d+) requests in/),
     errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-    non2xx: /Non-2xx or 3xx responses: (\d+)/.exec(out) ? Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1]) : 0,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
   };
 }
 
@@ -119,17 +120,16 @@ export async function runStatuspage(ctx: ScenarioContext): Promise<{ rows: Row[]
     if (!html.includes('Elevated error rate on checkout') || (html.match(/class="comp/g) ?? []).length < COMPONENTS) {
       throw new Error('the status page does not show the incident and the 20 components');
     }
+    // node:http, not fetch: the compressed bytes as they went over the wire
     const raw = await new Promise<{ headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
-      import('node:http').then(({ get }) =>
-        get(url, { headers: { 'accept-encoding': ENCODING } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const keep = ['content-type', 'content-encoding', 'etag', 'last-modified', 'vary', 'cache-control'];
-            resolve({ headers: Object.fromEntries(keep.filter((k) => res.headers[k]).map((k) => [k, String(res.headers[k])])), body: Buffer.concat(chunks) });
-          });
-        }).on('error', reject),
-      );
+      httpGet(url, { headers: { 'accept-encoding': ENCODING } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const keep = ['content-type', 'content-encoding', 'etag', 'last-modified', 'vary', 'cache-control'];
+          resolve({ headers: Object.fromEntries(keep.filter((k) => res.headers[k]).map((k) => [k, String(res.headers[k])])), body: Buffer.concat(chunks) });
+        });
+      }).on('error', reject);
     });
     writeFileSync(join(dir, 'page.bin'), raw.body);
     writeFileSync(join(dir, 'headers.json'), JSON.stringify(raw.headers));

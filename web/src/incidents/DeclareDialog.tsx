@@ -55,13 +55,13 @@ export function DeclareDialog({ onClose }: { onClose: () => void }) {
   const level = levels.find((l) => l.name === chosen);
 
   return (
-    <dialog ref={ref} className="inc-dialog" aria-labelledby={ids.head} onClose={onClose} onCancel={onClose} data-testid="declare-dialog">
+    <dialog ref={ref} className="dialog inc-declare" aria-labelledby={ids.head} onClose={onClose} onCancel={onClose} data-testid="declare-dialog">
       <form onSubmit={submit} noValidate>
-        <div className="inc-dialog-head">
+        <div className="dialog-head">
           <h2 id={ids.head}>Declare an incident</h2>
           <p className="muted">Opens it now, starts the response timers and pages the on-call by its escalation policy.</p>
         </div>
-        <div className="inc-dialog-body">
+        <div className="dialog-body">
           <div className="field">
             <label className="label" htmlFor={ids.title}>
               What is happening?
@@ -144,7 +144,7 @@ export function DeclareDialog({ onClose }: { onClose: () => void }) {
             </div>
           )}
         </div>
-        <div className="inc-dialog-foot">
+        <div className="dialog-foot">
           <button type="button" className="btn btn-secondary" onClick={() => ref.current?.close()}>
             Cancel
           </button>

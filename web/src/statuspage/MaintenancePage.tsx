@@ -120,13 +120,13 @@ function ScheduleDialog({ onClose }: { onClose: () => void }) {
     schedule.mutate();
   };
   return (
-    <dialog ref={ref} className="sp-dialog" aria-labelledby={ids.head} onClose={onClose} onCancel={onClose}>
+    <dialog ref={ref} className="dialog sp-dialog" aria-labelledby={ids.head} onClose={onClose} onCancel={onClose}>
       <form onSubmit={submit} noValidate>
-        <div className="sp-dialog-head">
+        <div className="dialog-head">
           <h2 id={ids.head}>Schedule maintenance</h2>
           <p className="muted">Announced on the status pages and to subscribers ahead of time; alerts of the services are held back while it runs.</p>
         </div>
-        <div className="sp-dialog-body">
+        <div className="dialog-body">
           <div>
             <label className="label" htmlFor={ids.title}>
               Title
@@ -188,7 +188,7 @@ function ScheduleDialog({ onClose }: { onClose: () => void }) {
             </div>
           )}
         </div>
-        <div className="sp-dialog-foot">
+        <div className="dialog-foot">
           <button type="button" className="btn btn-secondary" onClick={() => ref.current?.close()}>
             Cancel
           </button>

@@ -86,6 +86,7 @@ function printer(): (p: Progress) => void {
 
 function summary(r: ReleaseDetail, verb: string): void {
   if (r.state === 'failed') out(red(`release ${r.id} failed: ${r.error ?? 'unknown error'}`));
+  else if (r.state === 'rolled_back') out(red(`release ${r.id} was rolled back automatically: ${r.error ?? 'unknown reason'}`));
   else out(green(`release ${r.id} (${r.version}) ${verb} ${r.service}/${r.env}`));
 }
 
@@ -104,17 +105,19 @@ export function registerDeployCommands(program: Command, _ctx: CliContext): void
     const r = await stream(o, path, body, o.json ? () => undefined : printer());
     if (o.json) json(r);
     else summary(r, verb);
-    if (r.state === 'failed') process.exitCode = 1;
+    if (r.state === 'failed' || (r.state === 'rolled_back' && verb !== 'serves again on')) process.exitCode = 1;
   };
 
   withConn(program.command('deploy').description('cut a release from git, gate it, build it, start it and switch to it once healthy'))
     .argument('<service>', 'a service with a deploy: section')
     .option('--env <env>', 'the environment (default: the first listed, e.g. staging)')
     .option('--ref <ref>', 'the git ref to release (default HEAD)')
-    .addHelpText('after', '\nExamples:\n  $ shipshape deploy web                  # HEAD to the first environment\n  $ shipshape deploy web --env production --ref v1.4.2')
-    .action(async (service: string, o: Conn & { env?: string; ref?: string }) => {
+    .option('--canary <percent>', "start with this share of clients (10%), stepping up through the environment's canary.steps while each step is judged")
+    .addHelpText('after', '\nExamples:\n  $ shipshape deploy web                  # HEAD to the first environment\n  $ shipshape deploy web --env production --ref v1.4.2\n  $ shipshape deploy web --env production --canary 10%')
+    .action(async (service: string, o: Conn & { env?: string; ref?: string; canary?: string }) => {
       try {
-        await run(o, `/api/v1/deploy/${enc(service)}/deploys`, { ...(o.env ? { env: o.env } : {}), ...(o.ref ? { ref: o.ref } : {}) }, 'is live on');
+        if (o.canary !== undefined && !/^\s*\d{1,2}\s*%?\s*$/.test(o.canary)) throw new CliError(`expected a canary share like 10%, got "${o.canary}"`, 2);
+        await run(o, `/api/v1/deploy/${enc(service)}/deploys`, { ...(o.env ? { env: o.env } : {}), ...(o.ref ? { ref: o.ref } : {}), ...(o.canary ? { canary: o.canary.trim() } : {}) }, 'is live on');
       } catch (e) {
         fail(e);
       }

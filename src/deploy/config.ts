@@ -21,7 +21,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import type { CoreConfig } from '../core/config/schema.js';
-import { duration, size } from '../core/config/zod-units.js';
+import { duration, percent, size } from '../core/config/zod-units.js';
 import type { ConfigFinding } from '../core/module.js';
 
 const ENV_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -66,6 +66,28 @@ const gateSchema = z
     if (g.max_warnings !== undefined && g.run === undefined) ctx.addIssue({ code: 'custom', path: ['max_warnings'], message: 'max_warnings applies to `run` gates only' });
   });
 
+const smokeSchema = z
+  .object({
+    name: z.string().min(1).max(100).optional().meta({ description: 'what the step is called in progress (default: "METHOD path")' }),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
+    path: z.string().startsWith('/', 'a smoke path starts with /').max(2000).meta({ description: 'requested on the new release before it gets traffic' }),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name is letters, digits and -'), z.string().max(8000)).default({}),
+    body: z.string().max(100_000).optional(),
+    timeout: duration().default(10_000).meta({ description: 'the request fails after this (10s)' }),
+    expect: z
+      .object({
+        status: z
+          .union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1).max(50)])
+          .optional()
+          .meta({ description: 'the status (or one of the statuses) expected; default any 2xx' }),
+        body: z.string().min(1).max(10_000).optional().meta({ description: 'text the response body must contain' }),
+        headers: z.record(z.string(), z.string().max(8000)).default({}).meta({ description: 'headers the response must have (value contained, case-insensitive name)' }),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 const environmentSchema = z
   .object({
     proxy: z
@@ -74,7 +96,43 @@ const environmentSchema = z
         host: z.string().min(1).max(255).default('127.0.0.1').meta({ description: 'the address the proxy listens on (127.0.0.1; front it with Caddy or nginx for TLS)' }),
       })
       .strict(),
-    watch: duration().optional().meta({ description: 'after the switch, keep the previous release warm at least this long (the watch window; automatic rollback on metrics comes later)' }),
+    watch: duration().optional().meta({ description: 'after the switch, compare the new release with the previous one for this long (the watch window: see deploy.analysis) and keep the previous one warm meanwhile; a failing window rolls back automatically' }),
+    canary: z
+      .object({
+        steps: z
+          .array(z.number().int().min(1).max(99))
+          .min(1)
+          .max(20)
+          .default([10, 25, 50])
+          .refine((a) => a.every((v, i) => i === 0 || v > (a[i - 1] as number)), 'canary steps are increasing percentages, like [10, 25, 50]')
+          .meta({ description: 'traffic percentages a canary steps through (`--canary 10%` starts at 10 and goes on with the larger ones), then 100%' }),
+        interval: duration().optional().meta({ description: 'how long each step is analysed before the next (default deploy.analysis.interval)' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'how `shipshape deploy --canary N%` shifts traffic in this environment' }),
+    verify: z
+      .object({
+        smoke: z.array(smokeSchema).max(50).default([]).meta({ description: 'HTTP requests with expectations, sent to the new release before it gets any traffic' }),
+        checks: z.array(z.string().min(1).max(100)).max(50).default([]).meta({ description: "names of this service's checks that must pass after the switch (else it is rolled back)" }),
+        timeout: duration().default(60_000).meta({ description: 'how long the named checks may take to pass after the switch (60s)' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'verification of each release in this environment: smoke steps before the switch, named checks after it' }),
+  })
+  .strict();
+
+const analysisSchema = z
+  .object({
+    success_rate: percent().default(0.99).meta({ description: 'the least share of requests that must not fail (5xx or cut) in a window (99%)' }),
+    p95_ratio: z.number().min(1).max(100).default(1.5).meta({ description: "the new release's p95 may be at most this times the previous release's (1.5)" }),
+    min_requests: z.number().int().min(1).max(1_000_000).default(20).meta({ description: 'a window with fewer requests than this is not judged (too little traffic)' }),
+    interval: duration().default(60_000).meta({ description: 'the length of an analysis window, and of a canary step (1m)' }),
+    incident: z
+      .union([z.literal(false), z.object({ severity: z.string().min(1).max(20).optional() }).strict()])
+      .default({})
+      .meta({ description: 'the incident an automatic rollback opens ({ severity: P1 }; default the second level of the severity scheme); false for none' }),
   })
   .strict();
 
@@ -111,6 +169,7 @@ export const deploySchema = z
     keep_releases: z.number().int().min(1).max(100).default(5).meta({ description: 'release directories kept on disk per service (for cold rollback); older ones are removed' }),
     drain_timeout: duration().default(30_000).meta({ description: 'when a release is stopped, requests in flight get this long to finish (30s)' }),
     stop_timeout: duration().default(10_000).meta({ description: 'after SIGTERM, a release that has not exited this long is killed (10s)' }),
+    analysis: analysisSchema.prefault({}).meta({ description: 'how a new release is judged during a canary and the watch window, Flagger-style: success rate, p95 against the previous release, minimum requests' }),
     lock_ttl: duration().default(2 * 60_000).meta({ description: 'a running deploy renews its lock; the lock of a deploy that died expires after this (2m)' }),
   })
   .strict();
@@ -118,6 +177,8 @@ export const deploySchema = z
 export type DeployConfig = z.output<typeof deploySchema>;
 export type GateConfig = DeployConfig['gates'][number];
 export type EnvironmentConfig = DeployConfig['environments'][string];
+export type SmokeStep = NonNullable<EnvironmentConfig['verify']>['smoke'][number];
+export type AnalysisConfig = DeployConfig['analysis'];
 
 export type DeployRaw = CoreConfig & { services: Record<string, { description?: string; deploy?: DeployConfig }> };
 
@@ -136,6 +197,10 @@ export function validateDeploy(raw: DeployRaw): ConfigFinding[] {
       const prev = seen.get(e.proxy.port);
       if (prev) out.push({ path: ['services', service, 'deploy', 'environments', env, 'proxy', 'port'], message: `port ${e.proxy.port} is already the proxy port of ${prev}; each environment needs its own` });
       else seen.set(e.proxy.port, where);
+      const checkNames = new Set(((s as { checks?: { name: string }[] }).checks ?? []).map((c) => c.name));
+      (e.verify?.checks ?? []).forEach((c, i) => {
+        if (!checkNames.has(c)) out.push({ path: ['services', service, 'deploy', 'environments', env, 'verify', 'checks', i], message: `"${c}" is not a check of ${service}${checkNames.size ? ` (its checks: ${[...checkNames].join(', ')})` : ' (it has no checks:)'}` });
+      });
       if (raw.server.port !== undefined && raw.server.port === e.proxy.port) out.push({ path: ['services', service, 'deploy', 'environments', env, 'proxy', 'port'], message: `port ${e.proxy.port} is Shipshape's own (server.port)` });
     }
   }

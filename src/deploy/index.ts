@@ -5,13 +5,16 @@
  * rollback), deploy locks, and an event for every step (`deploy.*`, with `data.service`, so deploys
  * appear on incident timelines).
  */
+import { checks } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
+import { incidents } from '../incidents/index.js';
+import { telemetry } from '../telemetry/index.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
 import { registerDeployCommands } from './cli.js';
 import { deployConfig, type DeployRaw } from './config.js';
 import { deployMigrations, type DeployTables } from './migrations.js';
 import { deployRoutes } from './routes.js';
-import { Deployer } from './service.js';
+import { Deployer, type DeployPeers } from './service.js';
 
 export type { DeployConfig, DeployRaw } from './config.js';
 export type { Deployer, DeployInput, PromoteInput, RollbackInput } from './service.js';
@@ -30,6 +33,10 @@ export const DEPLOY_EVENTS = [
   'deploy.restored',
   'deploy.locked',
   'deploy.unlocked',
+  'deploy.canary',
+  'deploy.watched',
+  'deploy.pinned',
+  'deploy.incident',
 ] as const;
 
 export interface DeployDomain extends ModuleLifecycle<DeployRaw> {
@@ -37,7 +44,21 @@ export interface DeployDomain extends ModuleLifecycle<DeployRaw> {
 }
 
 export function createDeploy(ctx: ModuleContext<DeployTables, DeployRaw>): DeployDomain {
-  const service = new Deployer({ store: ctx.store, events: ctx.events, logger: ctx.logger.child({ component: 'deploy' }), now: ctx.now, config: ctx.config, dataDir: ctx.dataDir });
+  const peers: DeployPeers = {
+    async runChecks(ids) {
+      return (await ctx.use(checks).monitor.runChecks(ids)).map((r) => ({ id: r.checkId, ok: r.ok, message: r.message }));
+    },
+    async openIncident(i) {
+      const inc = ctx.use(incidents).service;
+      const levels = inc.levels();
+      const severity = i.severity !== undefined && inc.level(i.severity) ? i.severity : (levels[1] ?? levels[0])?.name;
+      if (!severity) return undefined;
+      const opened = await inc.open({ title: i.title, severity, services: i.services, message: i.message }, 'shipshape:auto-rollback');
+      return { id: opened.id, ref: opened.ref };
+    },
+    metrics: (samples) => ctx.use(telemetry).sink.metrics(samples),
+  };
+  const service = new Deployer({ store: ctx.store, events: ctx.events, logger: ctx.logger.child({ component: 'deploy' }), now: ctx.now, config: ctx.config, dataDir: ctx.dataDir, peers });
   return {
     service,
     start: () => service.start(),

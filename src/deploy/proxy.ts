@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
+import { ReleaseStats } from './stats.js';
 
 export interface ProxyTarget {
   release: number;
@@ -25,18 +26,25 @@ interface TargetState {
   waiters: (() => void)[];
 }
 
-export interface ProxyStats {
-  requests: number;
-  errors: number;
+/** The cookie that keeps a client on one side of a canary: a random bucket 0–99, kept for a day. */
+export const BUCKET_COOKIE = 'shipshape_bucket';
+const BUCKET_RE = new RegExp(`(?:^|;\\s*)${BUCKET_COOKIE}=(\\d{1,2})(?:;|$)`);
+
+/** A canary: `weight` % of clients (by their bucket) go to `target`, the rest to the stable release. */
+export interface Canary {
+  target: ProxyTarget;
+  weight: number;
 }
 
 export class EnvProxy {
   private server: Server | null = null;
   private target: ProxyTarget | null = null;
+  private canaryRoute: Canary | null = null;
   private readonly targets = new Map<number, TargetState>();
   private readonly clients = new Set<Socket>();
   private readonly proxy = createProxyServer({ xfwd: true, ws: true });
-  readonly stats = new Map<number, ProxyStats>();
+  /** per release: requests, failed requests and latency, since Shipshape started */
+  readonly stats = new Map<number, ReleaseStats>();
 
   constructor(
     readonly name: string,
@@ -66,10 +74,28 @@ export class EnvProxy {
     return this.target;
   }
 
-  /** Route every new request to `t` (null: answer 503). */
+  /** Route every new request to `t` (null: answer 503); a canary in progress ends. */
   switchTo(t: ProxyTarget | null): void {
     if (t) this.state(t.port);
     this.target = t;
+    this.canaryRoute = null;
+  }
+
+  /** Send `weight` % of clients to `c.target` (sticky by the bucket cookie); null ends the canary. */
+  setCanary(c: Canary | null): void {
+    if (c) this.state(c.target.port);
+    this.canaryRoute = c && c.weight > 0 ? { target: c.target, weight: Math.min(100, c.weight) } : null;
+  }
+
+  canary(): Canary | null {
+    return this.canaryRoute;
+  }
+
+  /** The release's counters (made on first use). */
+  statsOf(release: number): ReleaseStats {
+    let st = this.stats.get(release);
+    if (!st) this.stats.set(release, (st = new ReleaseStats()));
+    return st;
   }
 
   private state(port: number): TargetState {
@@ -86,15 +112,22 @@ export class EnvProxy {
     if (s.inflight <= 0 && s.sockets.size === 0) for (const w of s.waiters.splice(0)) w();
   }
 
-  private bump(release: number, error: boolean): void {
-    let st = this.stats.get(release);
-    if (!st) this.stats.set(release, (st = { requests: 0, errors: 0 }));
-    st.requests++;
-    if (error) st.errors++;
+  /** Where a request goes: the canary for clients whose bucket is under its weight, else the stable release. */
+  private route(req: IncomingMessage, res: ServerResponse): ProxyTarget | null {
+    const c = this.canaryRoute;
+    if (!c) return this.target;
+    const m = BUCKET_RE.exec(String(req.headers.cookie ?? ''));
+    let bucket: number;
+    if (m) bucket = Number(m[1]);
+    else {
+      bucket = Math.floor(Math.random() * 100);
+      res.setHeader('set-cookie', `${BUCKET_COOKIE}=${bucket}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax`);
+    }
+    return bucket < c.weight ? c.target : this.target;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const t = this.target;
+    const t = this.route(req, res);
     if (!t) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' });
       res.end(`503 Service Unavailable: no release of ${this.name} is live yet (shipshape deploy)\n`);
@@ -102,13 +135,10 @@ export class EnvProxy {
     }
     const s = this.state(t.port);
     s.inflight++;
-    let counted = false;
+    const started = performance.now();
     res.once('close', () => {
-      if (!counted) {
-        counted = true;
-        this.bump(t.release, res.statusCode >= 500 || !res.writableFinished);
-        this.done(s);
-      }
+      this.statsOf(t.release).record(performance.now() - started, res.statusCode >= 500 || !res.writableFinished);
+      this.done(s);
     });
     if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
     res.setHeader('x-request-id', req.headers['x-request-id'] as string);
@@ -117,7 +147,8 @@ export class EnvProxy {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const t = this.target;
+    const m = this.canaryRoute ? BUCKET_RE.exec(String(req.headers.cookie ?? '')) : null;
+    const t = m && this.canaryRoute && Number(m[1]) < this.canaryRoute.weight ? this.canaryRoute.target : this.target;
     if (!t) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
@@ -168,7 +199,7 @@ export class EnvProxy {
     }
     for (const sock of s.sockets) sock.destroy();
     s.agent.destroy();
-    if (this.target?.port !== port) this.targets.delete(port);
+    if (this.target?.port !== port && this.canaryRoute?.target.port !== port) this.targets.delete(port);
     return { drained };
   }
 

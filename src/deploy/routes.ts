@@ -19,6 +19,11 @@ const serviceParam = z.object({ service: z.string().regex(NAME_RE, 'expected a s
 const releaseParam = z.object({ service: z.string().regex(NAME_RE, 'expected a service name'), id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER) }).strict();
 const envName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected an environment name like staging or production');
 const ref = z.string().min(1).max(200);
+/** `10%`, `"10"` or 10: the share of traffic a canary starts with */
+const canaryWeight = z
+  .union([z.number(), z.string().regex(/^\s*\d{1,2}(\.\d+)?\s*%?\s*$/, 'expected a canary share like 10%')])
+  .transform((v) => Number(String(v).replace('%', '').trim()))
+  .refine((n) => Number.isInteger(n) && n >= 1 && n <= 99, 'a canary is a whole percentage from 1% to 99%');
 
 const wantsStream = (req: FastifyRequest) => /application\/x-ndjson/.test(String(req.headers.accept ?? ''));
 
@@ -82,8 +87,8 @@ export function deployRoutes(app: FastifyInstance, svc: Deployer): void {
 
   app.post('/api/v1/deploy/:service/deploys', write, async (req, reply) => {
     const { service } = parse(serviceParam, req.params, 'params');
-    const b = parse(z.object({ env: envName.optional(), ref: ref.optional() }).strict(), req.body ?? {}, 'body');
-    return respond(req, reply, (onProgress) => svc.deploy({ service, env: b.env, ref: b.ref, actor: actorOf(req), onProgress }));
+    const b = parse(z.object({ env: envName.optional(), ref: ref.optional(), canary: canaryWeight.optional() }).strict(), req.body ?? {}, 'body');
+    return respond(req, reply, (onProgress) => svc.deploy({ service, env: b.env, ref: b.ref, canary: b.canary, actor: actorOf(req), onProgress }));
   });
 
   app.post('/api/v1/deploy/:service/releases/:id/promote', write, async (req, reply) => {

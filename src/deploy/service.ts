@@ -14,7 +14,8 @@ import { ServiceError } from '../core/errors.js';
 import type { EventLog } from '../core/events.js';
 import { maskAssignments, scrub, secretEnvValues } from '../core/redact.js';
 import type { Store } from '../core/store/db.js';
-import { repoOf, type DeployConfig, type DeployRaw } from './config.js';
+import { judge, type Verdict } from './analysis.js';
+import { repoOf, type DeployConfig, type DeployRaw, type EnvironmentConfig, type SmokeStep } from './config.js';
 import { gateName, runGate } from './gates.js';
 import { exportTree, resolveRef, type Commit } from './git.js';
 import { AppProcess, freePort, waitHealthy } from './instance.js';
@@ -22,6 +23,8 @@ import { Locks, lockJson } from './locks.js';
 import type { DeployTables, ReleasesTable } from './migrations.js';
 import { EnvProxy } from './proxy.js';
 import { runCommand } from './run.js';
+import { smokeRequest } from './smoke.js';
+import { between, type StatsSnapshot } from './stats.js';
 import type { DeployLock, EnvironmentStatus, GateResult, Progress, Release, ReleaseDetail, ReleaseState, ReleaseStep } from './types.js';
 
 type Row = Omit<ReleasesTable, 'id'> & { id: number };
@@ -35,12 +38,39 @@ interface EnvRuntime {
   proxy: EnvProxy;
   live: AppProcess | null;
   warm: Map<number, { app: AppProcess; timer: NodeJS.Timeout }>;
+  /** the watch window of the live release after its switch */
+  watch: WatchState | null;
+}
+
+interface WatchState {
+  release: number;
+  baseline: number | null;
+  until: number;
+  timer: NodeJS.Timeout;
+  windows: { at: number; ok: boolean | null; reason: string }[];
+}
+
+/** Who holds the lock that pins an environment after an automatic rollback. */
+export const PIN_OWNER = 'shipshape:auto-rollback';
+const PIN_TTL = 7 * 24 * 3_600_000;
+const METRICS_EVERY = 10_000;
+
+/** What the deploy domain needs of other domains (absent in tests that run it alone). */
+export interface DeployPeers {
+  /** run the named checks (`service/name` ids) once, now */
+  runChecks?(ids: string[]): Promise<{ id: string; ok: boolean; message: string }[]>;
+  /** open an incident about an automatic rollback; undefined when incidents are not configured */
+  openIncident?(i: { title: string; severity?: string; services: string[]; message: string }): Promise<{ id: number; ref: string } | undefined>;
+  /** per-release proxy metrics into telemetry */
+  metrics?(samples: { service: string; name: string; labels: Record<string, string>; type: 'gauge' | 'counter'; value: number; at: number }[]): void;
 }
 
 export interface DeployInput {
   service: string;
   env?: string;
   ref?: string;
+  /** start as a canary with this share of traffic (1–99 %), stepping up through the environment's canary.steps */
+  canary?: number;
   actor: string;
   onProgress?: (p: Progress) => void;
 }
@@ -58,6 +88,8 @@ export interface RollbackInput {
   env?: string;
   release?: number;
   actor: string;
+  /** why (an automatic rollback names the failed window) */
+  reason?: string;
   onProgress?: (p: Progress) => void;
 }
 
@@ -68,6 +100,7 @@ export interface DeployerDeps {
   now: () => number;
   config: () => Config<DeployRaw>;
   dataDir: string;
+  peers?: DeployPeers;
 }
 
 /** PostgreSQL answers bigint columns as strings: make a row's numbers numbers. */
@@ -82,6 +115,9 @@ function norm(r: Row | undefined): Row | undefined {
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 
 class StepFailed extends Error {}
+
+/** The new release was taken out again by the pipeline itself (a failed canary, a failed verification). */
+class AutoRolledBack extends Error {}
 
 export class Deployer {
   private readonly envs = new Map<string, EnvRuntime>();
@@ -124,7 +160,7 @@ export class Deployer {
     if (!rt) {
       const p = this.configOf(service).environments[env];
       if (!p) throw new ServiceError('invalid', `service "${service}" has no environment "${env}"`);
-      rt = { service, env, proxy: new EnvProxy(key, p.proxy.host, p.proxy.port), live: null, warm: new Map() };
+      rt = { service, env, proxy: new EnvProxy(key, p.proxy.host, p.proxy.port), live: null, warm: new Map(), watch: null };
       this.envs.set(key, rt);
     }
     return rt;
@@ -219,13 +255,24 @@ export class Deployer {
       const rt = this.runtime(service, env);
       const rows = (await this.d.store.db.selectFrom('releases').selectAll().where('service', '=', service).where('env', '=', env).where('state', 'in', ['live', 'warm']).orderBy('id', 'desc').execute()).map((r) => norm(r as Row));
       const lock = await this.locks.get(service, env);
+      const canary = rt.proxy.canary();
       out.push({
         service,
         env,
-        proxy: { ...rt.proxy.address, listening: rt.proxy.listening, releases: [...rt.proxy.stats].map(([release, st]) => ({ release, ...st })) },
+        proxy: {
+          ...rt.proxy.address,
+          listening: rt.proxy.listening,
+          releases: [...rt.proxy.stats].map(([release, st]) => {
+            const w = st.since();
+            return { release, requests: w.requests, errors: w.errors, p50_ms: w.p50, p95_ms: w.p95 };
+          }),
+        },
         live: rows.filter((r) => r.state === 'live').map((r) => this.toRelease(r))[0] ?? null,
         warm: rows.filter((r) => r.state === 'warm').map((r) => this.toRelease(r)),
         lock: lock ? lockJson(lock) : null,
+        canary: canary ? { release: canary.target.release, weight: canary.weight } : null,
+        watch: rt.watch ? { release: rt.watch.release, baseline: rt.watch.baseline, until: iso(rt.watch.until) as string, windows: rt.watch.windows.map((w) => ({ ...w, at: iso(w.at) as string })) } : null,
+        pinned: lock?.owner === PIN_OWNER,
       });
     }
     return out;
@@ -320,21 +367,53 @@ export class Deployer {
     return this.track(this.doRollback(input));
   }
 
-  private async withLock<T>(service: string, env: string, cfg: DeployConfig, actor: string, reason: string, fn: (lock: { setRelease(id: number): Promise<void> }) => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` holding the service/environment lock. `pin`: an automatic rollback's pin does not
+   * refuse this operation — a rollback keeps it (it is put back afterwards), a promotion that goes
+   * live clears it.
+   */
+  private async withLock<T>(
+    service: string,
+    env: string,
+    cfg: DeployConfig,
+    actor: string,
+    reason: string,
+    fn: (lock: { setRelease(id: number): Promise<void> }) => Promise<T>,
+    opts: { pin?: 'keep' | 'clear' } = {},
+  ): Promise<T> {
+    let pin: Awaited<ReturnType<Locks['get']>>;
+    if (opts.pin) {
+      const l = await this.locks.get(service, env);
+      if (l?.owner === PIN_OWNER) {
+        pin = l;
+        await this.locks.release(l);
+      }
+    }
+    const restorePin = async () => {
+      if (pin) await this.locks.acquire({ service, env, owner: pin.owner, reason: pin.reason, ttlMs: Math.max(60_000, Number(pin.expires_at) - this.d.now()) }).catch(() => undefined);
+    };
     let held;
     try {
       held = await this.locks.acquire({ service, env, owner: actor, reason, ttlMs: cfg.lock_ttl });
     } catch (e) {
+      await restorePin();
       if (e instanceof ServiceError) await this.event('deploy.refused', actor, service, env, { reason: e.message, message: `refused: ${e.message}` });
       throw e;
     }
     const beat = setInterval(() => void this.locks.renew(held, cfg.lock_ttl).catch((err) => this.d.logger.warn({ err }, 'renewing a deploy lock failed')), Math.max(1000, cfg.lock_ttl / 3));
     beat.unref();
+    let result: T | undefined;
     try {
-      return await fn({ setRelease: (id) => this.locks.setRelease(service, env, id) });
+      result = await fn({ setRelease: (id) => this.locks.setRelease(service, env, id) });
+      return result;
     } finally {
       clearInterval(beat);
       await this.locks.release(held).catch((err) => this.d.logger.warn({ err }, 'releasing a deploy lock failed'));
+      if (pin) {
+        const live = (result as { state?: string } | undefined)?.state === 'live';
+        if (opts.pin === 'clear' && live) await this.event('deploy.unlocked', actor, service, env, { previous_owner: pin.owner, reason: pin.reason, message: `${service}/${env} unpinned: a release was promoted explicitly` });
+        else await restorePin();
+      }
     }
   }
 
@@ -378,7 +457,8 @@ export class Deployer {
     const env = this.envName(input.service, cfg, input.env, 'first');
     const ref = input.ref ?? 'HEAD';
     const commit = await resolveRef(repoOf(this.d.config().file, cfg), ref);
-    return this.withLock(input.service, env, cfg, input.actor, `deploying ${ref} (${commit.sha.slice(0, 7)}) to ${env}`, async (lock) => {
+    if (input.canary !== undefined && !(input.canary >= 1 && input.canary <= 99)) throw new ServiceError('invalid', `a canary is 1% to 99% of traffic, got ${input.canary}%`);
+    const detail = await this.withLock(input.service, env, cfg, input.actor, `deploying ${ref} (${commit.sha.slice(0, 7)}) to ${env}${input.canary !== undefined ? ` as a ${input.canary}% canary` : ''}`, async (lock) => {
       const rel = await this.newRelease(input.service, env, commit, ref, input.actor, cfg);
       await lock.setRelease(rel.id);
       return this.pipeline(rel, cfg, input, async (ctx) => {
@@ -412,6 +492,15 @@ export class Deployer {
         for (const g of cfg.gates.filter((g) => g.bundle !== undefined)) await gate(g);
       });
     });
+    await this.afterPipeline(detail, cfg);
+    return detail;
+  }
+
+  private async afterPipeline(detail: ReleaseDetail, cfg: DeployConfig): Promise<void> {
+    const why = this.autoRolledBack.get(detail.id);
+    if (why === undefined) return;
+    this.autoRolledBack.delete(detail.id);
+    await this.afterAutoRollback(detail.service, detail.env, detail.id, why, cfg);
   }
 
   private async doPromote(input: PromoteInput): Promise<ReleaseDetail> {
@@ -424,54 +513,274 @@ export class Deployer {
     if (!src.dir || !existsSync(src.dir)) throw new ServiceError('conflict', `release ${src.id} of ${input.service} is no longer on disk (only the last ${cfg.keep_releases} are kept: deploy.keep_releases); deploy ${src.git_sha.slice(0, 12)} again with \`shipshape deploy ${input.service} --env ${to} --ref ${src.git_sha.slice(0, 12)}\``);
     const srcDir = src.dir;
     const commit: Commit = { sha: src.git_sha, version: src.version, author: src.author, message: src.commit_message };
-    return this.withLock(input.service, to, cfg, input.actor, `promoting release ${src.id} (${src.version}) to ${to}`, async (lock) => {
-      const rel = await this.newRelease(input.service, to, commit, src.ref, input.actor, cfg, { promoted_from: src.id, gates: src.gates, config: src.config });
-      await lock.setRelease(rel.id);
-      return this.pipeline(rel, cfg, input, async (ctx) => {
-        await this.step(ctx, 'copy', async () => {
-          cpSync(srcDir, rel.dir as string, { recursive: true, verbatimSymlinks: true });
-          return { ok: true, detail: `the build of release ${src.id} (${src.env}), gates passed there` };
+    const detail = await this.withLock(
+      input.service,
+      to,
+      cfg,
+      input.actor,
+      `promoting release ${src.id} (${src.version}) to ${to}`,
+      async (lock) => {
+        const rel = await this.newRelease(input.service, to, commit, src.ref, input.actor, cfg, { promoted_from: src.id, gates: src.gates, config: src.config });
+        await lock.setRelease(rel.id);
+        return this.pipeline(rel, cfg, input, async (ctx) => {
+          await this.step(ctx, 'copy', async () => {
+            cpSync(srcDir, rel.dir as string, { recursive: true, verbatimSymlinks: true });
+            return { ok: true, detail: `the build of release ${src.id} (${src.env}), gates passed there` };
+          });
         });
-      });
-    });
+      },
+      { pin: 'clear' },
+    );
+    await this.afterPipeline(detail, cfg);
+    return detail;
   }
 
   /**
    * The common end of a deploy and a promotion: `prepare` (cut, gates, build), then start, health,
-   * switch. A failure anywhere leaves the old release serving and marks this one failed.
+   * smoke steps, the canary steps (with `canary`), switch, verification by the named checks, and
+   * the watch window. A failure before the switch leaves the old release serving and marks this one
+   * failed; a failed canary step or verification takes it out again (`rolled_back`), pins the
+   * environment and opens an incident.
    */
-  private async pipeline(rel: Row, cfg: DeployConfig, input: { actor: string; onProgress?: (p: Progress) => void }, prepare: (ctx: Parameters<Deployer['step']>[0]) => Promise<void>): Promise<ReleaseDetail> {
+  private async pipeline(rel: Row, cfg: DeployConfig, input: { actor: string; canary?: number; onProgress?: (p: Progress) => void }, prepare: (ctx: Parameters<Deployer['step']>[0]) => Promise<void>): Promise<ReleaseDetail> {
     const ctx = { release: rel.id, service: rel.service, env: rel.env, actor: input.actor, seq: { n: 0 }, secrets: this.secrets(cfg), onProgress: input.onProgress };
     const rt = this.runtime(rel.service, rel.env);
+    const envCfg = cfg.environments[rel.env] as EnvironmentConfig;
     input.onProgress?.({ type: 'release', release: this.toRelease(rel) });
     await this.event('deploy.started', input.actor, rel.service, rel.env, {
       version: rel.version,
       git_sha: rel.git_sha,
       ref: rel.ref,
       ...(rel.promoted_from !== null ? { promoted_from: rel.promoted_from } : {}),
-      message: `${rel.service} ${rel.version} (${rel.git_sha.slice(0, 7)}) ${rel.promoted_from !== null ? `promoted from release ${rel.promoted_from}` : 'deploying'} to ${rel.env}`,
+      ...(input.canary !== undefined ? { canary: input.canary } : {}),
+      message: `${rel.service} ${rel.version} (${rel.git_sha.slice(0, 7)}) ${rel.promoted_from !== null ? `promoted from release ${rel.promoted_from}` : 'deploying'} to ${rel.env}${input.canary !== undefined ? ` as a ${input.canary}% canary` : ''}`,
     }, rel.id);
     let app: AppProcess | null = null;
+    let stable: AppProcess | null = null;
     try {
       await prepare(ctx);
       app = await this.startAndCheck(ctx, rel, cfg);
+      if (envCfg.verify?.smoke.length) await this.smoke(ctx, app, envCfg.verify.smoke);
+      stable = rt.live;
+      if (input.canary !== undefined) await this.runCanary(ctx, rt, app, cfg, envCfg, input.canary);
       await this.switchTo(ctx, rt, app, cfg);
+      if (envCfg.verify?.checks.length) await this.verifyChecks(ctx, rt, app, stable, cfg, envCfg);
       await this.d.store.db.updateTable('releases').set({ finished_at: this.d.now() }).where('id', '=', rel.id).execute();
       await this.event('deploy.succeeded', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, message: `${rel.service} ${rel.version} live on ${rel.env}` }, rel.id);
+      if (envCfg.watch && stable) this.startWatch(rt, app, stable, cfg, envCfg.watch);
       // the releases older than the warm one are stopped, and directories past keep_releases removed
       await this.prune(rel.service, cfg).catch((err) => this.d.logger.warn({ err }, 'removing old release directories failed'));
     } catch (e) {
-      if (app) await app.stop(cfg.stop_timeout);
-      const error = e instanceof StepFailed || e instanceof ServiceError ? e.message : `failed: ${(e as Error).message}`;
-      // a failed release is never served, promoted or rolled back to: its directory goes now
-      if (rel.dir) rmSync(rel.dir, { recursive: true, force: true });
-      await this.d.store.db.updateTable('releases').set({ state: 'failed', error, finished_at: this.d.now(), port: null, pid: null, dir: null }).where('id', '=', rel.id).execute();
-      const serving = rt.proxy.current();
-      await this.event('deploy.failed', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, error, still_serving: serving?.release ?? null, message: `${rel.service} ${rel.version} failed on ${rel.env}: ${error}${serving ? ` (release ${serving.release} keeps serving)` : ''}` }, rel.id);
+      const error = e instanceof StepFailed || e instanceof ServiceError || e instanceof AutoRolledBack ? e.message : `failed: ${(e as Error).message}`;
+      if (e instanceof AutoRolledBack) {
+        // it served some traffic: it is kept on disk (like any release that served) and recorded
+        await this.d.store.db.updateTable('releases').set({ state: 'rolled_back', error, finished_at: this.d.now(), ended_at: this.d.now() }).where('id', '=', rel.id).execute();
+        this.autoRolledBack.set(rel.id, error);
+      } else {
+        if (app) await app.stop(cfg.stop_timeout);
+        // a failed release is never served, promoted or rolled back to: its directory goes now
+        if (rel.dir) rmSync(rel.dir, { recursive: true, force: true });
+        await this.d.store.db.updateTable('releases').set({ state: 'failed', error, finished_at: this.d.now(), port: null, pid: null, dir: null }).where('id', '=', rel.id).execute();
+        const serving = rt.proxy.current();
+        await this.event('deploy.failed', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, error, still_serving: serving?.release ?? null, message: `${rel.service} ${rel.version} failed on ${rel.env}: ${error}${serving ? ` (release ${serving.release} keeps serving)` : ''}` }, rel.id);
+      }
     }
     const detail = await this.get(rel.service, rel.id);
     input.onProgress?.({ type: 'done', release: detail });
     return detail;
+  }
+
+  /** Smoke steps: HTTP requests to the new release itself, before it gets any traffic. */
+  private async smoke(ctx: Parameters<Deployer['step']>[0], app: AppProcess, steps: SmokeStep[]): Promise<void> {
+    await this.step(ctx, 'smoke', async (out) => {
+      for (const st of steps) {
+        const name = st.name ?? `${st.method} ${st.path}`;
+        const r = await smokeRequest(app.port, st);
+        out(`${r.ok ? '✓' : '✗'} ${name}: ${r.detail}\n`);
+        if (!r.ok) return { ok: false, detail: `${name}: ${r.detail}` };
+      }
+      return { ok: true, detail: `${steps.length} smoke step${steps.length === 1 ? '' : 's'} passed` };
+    });
+  }
+
+  /**
+   * The canary: `weight` % of clients (sticky by cookie) go to the new release, stepping up through
+   * the environment's canary steps; each step lasts one analysis interval and is judged against the
+   * stable release over the same interval. A failed step sends every client back to the stable
+   * release and takes the new one out.
+   */
+  private async runCanary(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: AppProcess, cfg: DeployConfig, envCfg: EnvironmentConfig, start: number): Promise<void> {
+    const stable = rt.proxy.current();
+    if (!stable || !rt.live) {
+      await this.step(ctx, 'canary', async () => ({ ok: true, detail: `nothing serves ${rt.service}/${rt.env} yet: the first release takes all traffic` }));
+      return;
+    }
+    const steps = [start, ...(envCfg.canary?.steps ?? [10, 25, 50]).filter((w) => w > start)];
+    const interval = envCfg.canary?.interval ?? cfg.analysis.interval;
+    const newStats = rt.proxy.statsOf(app.release);
+    const oldStats = rt.proxy.statsOf(stable.release);
+    for (const weight of steps) {
+      let verdict: Verdict | undefined;
+      try {
+        await this.step(ctx, `canary ${weight}%`, async (out) => {
+          rt.proxy.setCanary({ target: { release: app.release, port: app.port }, weight });
+          await this.event('deploy.canary', ctx.actor, rt.service, rt.env, { weight, stable: stable.release, message: `${rt.service}/${rt.env}: ${weight}% of clients to release ${app.release}, the rest to release ${stable.release}` }, app.release);
+          // too little traffic to judge: the step goes on (the window grows), at most three intervals
+          const a = { n: newStats.snapshot(), o: oldStats.snapshot() };
+          for (let round = 1; round <= 3; round++) {
+            await this.sleep(interval);
+            if (!app.alive) return { ok: false, detail: 'the canary exited' };
+            verdict = judge(newStats.since(a.n), oldStats.since(a.o), cfg.analysis);
+            out(`${formatDuration(interval * round)}: ${verdict.reason}\n`);
+            if (verdict.ok !== null) break;
+          }
+          const v = verdict as Verdict;
+          if (v.ok === false) return { ok: false, detail: v.reason };
+          // still too few requests: any failure among them fails the step, none lets it step on
+          if (v.ok === null) return v.release.errors > 0 ? { ok: false, detail: `${v.reason}, but some failed` } : { ok: true, detail: `${v.reason}; none failed, stepping on` };
+          return { ok: true, detail: v.reason };
+        });
+      } catch (e) {
+        rt.proxy.setCanary(null);
+        // Shipshape is stopping: an interrupted deploy, not a verdict on the release
+        if (this.stopping.signal.aborted) throw e;
+        const why = `canary at ${weight}% failed: ${e instanceof StepFailed ? e.message.replace(/^canary \d+%: /, '') : (e as Error).message}`;
+        await this.d.store.db.updateTable('releases').set({ state: 'rolled_back' }).where('id', '=', app.release).execute();
+        void this.retire(rt, app, cfg, 'rolled_back');
+        await this.event('deploy.rolled_back', PIN_OWNER, rt.service, rt.env, { from: app.release, to: stable.release, warm: true, automatic: true, canary: weight, reason: why, message: `${rt.service}/${rt.env}: all clients back on release ${stable.release}; ${why}` }, app.release);
+        throw new AutoRolledBack(why);
+      }
+    }
+  }
+
+  /** After the switch: the named checks must pass within verify.timeout, else the previous release serves again. */
+  private async verifyChecks(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: AppProcess, stable: AppProcess | null, cfg: DeployConfig, envCfg: EnvironmentConfig): Promise<void> {
+    const v = envCfg.verify as NonNullable<EnvironmentConfig['verify']>;
+    const run = this.d.peers?.runChecks;
+    const ids = v.checks.map((c) => `${rt.service}/${c}`);
+    try {
+      await this.step(ctx, 'verify', async (out) => {
+        if (!run) return { ok: true, detail: 'checks are not running here: skipped' };
+        const deadline = this.d.now() + v.timeout;
+        for (;;) {
+          const results = await run(ids);
+          const failing = results.filter((r) => !r.ok);
+          if (failing.length === 0 && results.length === ids.length) return { ok: true, detail: `${ids.length} check${ids.length === 1 ? '' : 's'} passed: ${v.checks.join(', ')}` };
+          if (this.d.now() >= deadline || this.stopping.signal.aborted) {
+            for (const f of failing) out(`✗ ${f.id}: ${f.message}\n`);
+            return { ok: false, detail: `after ${formatDuration(v.timeout)}: ${failing.map((f) => `${f.id.slice(rt.service.length + 1)} failing (${f.message})`).join('; ')}` };
+          }
+          await this.sleep(Math.min(1000, Math.max(100, cfg.health.interval)));
+        }
+      });
+    } catch (e) {
+      const why = `verification failed: ${(e as Error).message.replace(/^verify: /, '')}`;
+      if (!stable || !stable.alive || rt.live !== app) {
+        // nothing to go back to: it keeps serving, and the failure is on record
+        await this.event('deploy.step', ctx.actor, rt.service, rt.env, { step: 'verify', state: 'failed', message: `${why}; no earlier release is running to go back to, so it keeps serving` }, app.release);
+        return;
+      }
+      await this.switchTo(ctx, rt, stable, cfg, { previousState: 'rolled_back' });
+      await this.event('deploy.rolled_back', PIN_OWNER, rt.service, rt.env, { from: app.release, to: stable.release, warm: true, automatic: true, reason: why, message: `${rt.service}/${rt.env} rolled back automatically to release ${stable.release}: ${why}` }, stable.release);
+      throw new AutoRolledBack(why);
+    }
+  }
+
+  /**
+   * The watch window: every analysis interval, the live release's window is judged against what the
+   * previous release answered before the switch; a failed window rolls back (the previous release is
+   * still warm), pins the environment and opens an incident.
+   */
+  private startWatch(rt: EnvRuntime, app: AppProcess, prev: AppProcess, cfg: DeployConfig, windowMs: number): void {
+    if (rt.watch) clearTimeout(rt.watch.timer);
+    const baseline = rt.proxy.statsOf(prev.release).since();
+    const stats = rt.proxy.statsOf(app.release);
+    const until = this.d.now() + windowMs;
+    const interval = Math.min(cfg.analysis.interval, windowMs);
+    let from: StatsSnapshot = stats.snapshot();
+    const w: WatchState = { release: app.release, baseline: prev.release, until, windows: [], timer: setTimeout(() => undefined, 0) };
+    const tick = () => {
+      if (rt.live !== app || rt.watch !== w || this.stopping.signal.aborted) return;
+      const to = stats.snapshot();
+      const v = judge(between(from, to), baseline, cfg.analysis);
+      // a window with too few requests is not judged: the next one adds to it
+      if (v.ok !== null) from = to;
+      w.windows.push({ at: this.d.now(), ok: v.ok, reason: v.reason });
+      if (w.windows.length > 100) w.windows.shift();
+      if (v.ok === false) {
+        rt.watch = null;
+        void this.autoRollback(rt, app, prev, cfg, `watch window: ${v.reason}`);
+        return;
+      }
+      if (this.d.now() >= until) {
+        rt.watch = null;
+        void this.event('deploy.watched', 'system', rt.service, rt.env, { windows: w.windows.length, message: `release ${app.release} passed its ${formatDuration(windowMs)} watch window (${w.windows.filter((x) => x.ok).length} of ${w.windows.length} windows judged)` }, app.release).catch(() => undefined);
+        return;
+      }
+      w.timer = setTimeout(tick, interval);
+      w.timer.unref();
+    };
+    clearTimeout(w.timer);
+    w.timer = setTimeout(tick, interval);
+    w.timer.unref();
+    rt.watch = w;
+  }
+
+  /** Roll back to the release before (from the watch window), then pin and open an incident. */
+  private async autoRollback(rt: EnvRuntime, bad: AppProcess, prev: AppProcess, cfg: DeployConfig, reason: string): Promise<void> {
+    try {
+      await this.rollback({ service: rt.service, env: rt.env, release: prev.release, actor: PIN_OWNER, reason });
+      await this.d.store.db.updateTable('releases').set({ error: reason }).where('id', '=', bad.release).execute();
+    } catch (err) {
+      this.d.logger.error({ err, release: bad.release }, 'the automatic rollback failed');
+      await this.event('deploy.failed', PIN_OWNER, rt.service, rt.env, { rollback: true, automatic: true, error: (err as Error).message, message: `automatic rollback of ${rt.service}/${rt.env} failed: ${(err as Error).message}` }, bad.release).catch(() => undefined);
+      return;
+    }
+    await this.afterAutoRollback(rt.service, rt.env, bad.release, reason, cfg);
+  }
+
+  /** Releases the pipeline took out itself (canary, verification): pinned and reported once the lock is free. */
+  private readonly autoRolledBack = new Map<number, string>();
+
+  /** Pin the environment (no deploy until an explicit promote or unlock) and open an incident about it. */
+  private async afterAutoRollback(service: string, env: string, release: number, reason: string, cfg: DeployConfig): Promise<void> {
+    const row = await this.row(release);
+    const version = row?.version ?? '';
+    try {
+      await this.locks.acquire({ service, env, owner: PIN_OWNER, reason: `release ${release} (${version}) was rolled back automatically (${reason}); deploys wait until a release is promoted explicitly (shipshape promote ${service} <release> --to ${env}) or the environment is unlocked (shipshape unlock ${service} --env ${env})`, ttlMs: PIN_TTL });
+      await this.event('deploy.pinned', PIN_OWNER, service, env, { reason, message: `${service}/${env} pinned after the automatic rollback of release ${release}` }, release);
+    } catch (err) {
+      this.d.logger.warn({ err }, 'pinning after an automatic rollback failed (the environment is locked already)');
+    }
+    const inc = cfg.analysis.incident;
+    if (inc === false || !this.d.peers?.openIncident) return;
+    try {
+      const opened = await this.d.peers.openIncident({
+        title: `${service} ${env}: release ${release} (${version}) rolled back automatically`,
+        severity: inc.severity,
+        services: [service],
+        message: `Shipshape rolled ${service}/${env} back from release ${release} (${version}${row ? `, ${row.git_sha.slice(0, 12)} by ${row.author}` : ''}): ${reason}. Deploys to ${env} are pinned until a release is promoted explicitly.`,
+      });
+      if (opened) await this.event('deploy.incident', PIN_OWNER, service, env, { incident: opened.id, message: `${opened.ref} opened for the automatic rollback of release ${release}` }, release);
+    } catch (err) {
+      this.d.logger.error({ err }, 'opening an incident for an automatic rollback failed');
+    }
+  }
+
+  /** Wait, unless Shipshape is stopping (then StepFailed). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((done, fail) => {
+      if (this.stopping.signal.aborted) return fail(new StepFailed('Shipshape is stopping'));
+      const t = setTimeout(() => {
+        this.stopping.signal.removeEventListener('abort', stop);
+        done();
+      }, ms);
+      const stop = () => {
+        clearTimeout(t);
+        fail(new StepFailed('Shipshape is stopping'));
+      };
+      this.stopping.signal.addEventListener('abort', stop, { once: true });
+    });
   }
 
   /** Start a release's app on a fresh port and wait until it is healthy; stops it on failure. */
@@ -641,11 +950,19 @@ export class Deployer {
         await this.event('deploy.failed', input.actor, input.service, env, { error, rollback: true, still_serving: current?.release ?? null, message: `rollback of ${input.service}/${env} to release ${to.id} failed: ${error}` }, to.id);
         throw new ServiceError('conflict', `rollback to release ${to.id} failed: ${error}; release ${current?.release ?? 'none'} keeps serving`);
       }
-      await this.event('deploy.rolled_back', input.actor, input.service, env, { from: current?.release ?? null, to: to.id, warm: Boolean(warm), version: to.version, git_sha: to.git_sha, message: `${input.service}/${env} rolled back to release ${to.id} (${to.version})${current ? ` from release ${current.release}` : ''}${warm ? ', warm: instant' : ', cold start'}` }, to.id);
+      const automatic = input.actor === PIN_OWNER;
+      await this.event(
+        'deploy.rolled_back',
+        input.actor,
+        input.service,
+        env,
+        { from: current?.release ?? null, to: to.id, warm: Boolean(warm), automatic, ...(input.reason ? { reason: input.reason } : {}), version: to.version, git_sha: to.git_sha, message: `${input.service}/${env} rolled back${automatic ? ' automatically' : ''} to release ${to.id} (${to.version})${current ? ` from release ${current.release}` : ''}${warm ? ', warm: instant' : ', cold start'}${input.reason ? `: ${input.reason}` : ''}` },
+        to.id,
+      );
       const detail = await this.get(input.service, to.id);
       input.onProgress?.({ type: 'done', release: detail });
       return detail;
-    });
+    }, { pin: 'keep' });
   }
 
   private async maxSeq(release: number): Promise<number> {
@@ -688,6 +1005,10 @@ export class Deployer {
    * started again from its directory; warm releases are retired.
    */
   async start(): Promise<void> {
+    if (this.d.peers?.metrics) {
+      this.metricsTimer = setInterval(() => this.pushMetrics(), METRICS_EVERY);
+      this.metricsTimer.unref();
+    }
     const orphans = (await this.d.store.db.selectFrom('releases').selectAll().where('state', 'in', ['running', 'live', 'warm']).execute()).map((r) => norm(r as Row));
     for (const r of orphans) if (r.pid !== null) killOrphan(Number(r.pid), Number(r.id));
     const interrupted = orphans.filter((r) => r.state === 'running');
@@ -716,6 +1037,36 @@ export class Deployer {
         await this.event('deploy.crashed', 'system', r.service, r.env, { live: true, message: `release ${r.id} could not be started again after a restart: ${(e as Error).message}` }, Number(r.id));
       }
     }
+  }
+
+  private metricsTimer: NodeJS.Timeout | null = null;
+  private readonly pushed = new Map<string, StatsSnapshot>();
+
+  /**
+   * Per-release proxy metrics into telemetry, as the service's metrics: request and failure
+   * counters, and the p95 of the requests since the last push (labels env and release), so a
+   * release shows on charts and alert rules can read `metric("shipshape_release_errors_total", …)`.
+   */
+  private pushMetrics(): void {
+    const sink = this.d.peers?.metrics;
+    if (!sink) return;
+    const at = this.d.now();
+    const samples: Parameters<NonNullable<DeployPeers['metrics']>>[0] = [];
+    for (const rt of this.envs.values()) {
+      for (const [release, st] of rt.proxy.stats) {
+        const key = `${rt.service}/${rt.env}/${release}`;
+        const last = this.pushed.get(key);
+        if (last && last.requests === st.requests) continue;
+        const now = st.snapshot();
+        const w = between(last, now);
+        this.pushed.set(key, now);
+        const labels = { env: rt.env, release: String(release) };
+        samples.push({ service: rt.service, name: 'shipshape_release_requests_total', labels, type: 'counter', value: st.requests, at });
+        samples.push({ service: rt.service, name: 'shipshape_release_errors_total', labels, type: 'counter', value: st.errors, at });
+        if (w.p95 !== null) samples.push({ service: rt.service, name: 'shipshape_release_latency_p95_ms', labels, type: 'gauge', value: w.p95, at });
+      }
+    }
+    if (samples.length) sink(samples);
   }
 
   /** Make the proxies match the config: listen on new ports, stop removed environments. */
@@ -763,6 +1114,9 @@ export class Deployer {
   /** Stop: running deploys are aborted (their gates and builds killed), apps and proxies stopped. */
   async stop(): Promise<void> {
     this.stopping.abort();
+    if (this.metricsTimer) clearInterval(this.metricsTimer);
+    this.pushMetrics();
+    for (const rt of this.envs.values()) if (rt.watch) clearTimeout(rt.watch.timer);
     await Promise.allSettled([...this.inflight]);
     await Promise.allSettled([...this.retiring]);
     for (const rt of this.envs.values()) {

@@ -89,9 +89,25 @@ export type Progress =
 export interface EnvironmentStatus {
   service: string;
   env: string;
-  /** `releases`: requests each release answered through this proxy since Shipshape started, and how many were 5xx or cut */
-  proxy: { host: string; port: number; listening: boolean; releases: { release: number; requests: number; errors: number }[] };
+  /** `releases`: requests each release answered through this proxy since Shipshape started, how many were 5xx or cut, and latency */
+  proxy: { host: string; port: number; listening: boolean; releases: { release: number; requests: number; errors: number; p50_ms: number | null; p95_ms: number | null }[] };
   live: Release | null;
   warm: Release[];
   lock: DeployLock | null;
+  /** a canary in progress: this share of clients (%) goes to `release` */
+  canary: { release: number; weight: number } | null;
+  /** the watch window of the live release: each analysed window's verdict */
+  watch: { release: number; baseline: number | null; until: string; windows: { at: string; ok: boolean | null; reason: string }[] } | null;
+  /** pinned after an automatic rollback: deploys are refused until a release is promoted explicitly or the environment unlocked */
+  pinned: boolean;
+}
+
+/** The verdict on one analysis window (a canary step, a watch window). */
+export interface AnalysisWindow {
+  ok: boolean | null;
+  reason: string;
+  requests: number;
+  errors: number;
+  p95_ms: number | null;
+  baseline: { release: number; requests: number; errors: number; p95_ms: number | null } | null;
 }

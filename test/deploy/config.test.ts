@@ -78,4 +78,32 @@ describe('deploy: in shipshape.yaml', () => {
     expect(s).toContain('max_warnings');
     expect(s).toContain('keep_warm');
   });
+
+  it('reads verification, canary steps and the analysis, with Flagger-style defaults', () => {
+    const yaml = ISSUE_YAML.replace(
+      '        production: { proxy: { port: 8080 }, watch: 10m }',
+      `        production:
+          proxy: { port: 8080 }
+          watch: 10m
+          canary: { steps: [5, 20] }
+          verify:
+            checks: [up]
+            smoke:
+              - { path: /, expect: { status: [200, 204], body: "<title>" } }`,
+    );
+    const d = parseConfig(yaml, '/srv/app/shipshape.yaml', { env: {} }).raw.services.web?.deploy;
+    expect(d?.analysis).toEqual({ success_rate: 0.99, p95_ratio: 1.5, min_requests: 20, interval: 60_000, incident: {} });
+    expect(d?.environments.production).toMatchObject({ canary: { steps: [5, 20] }, verify: { checks: ['up'], timeout: 60_000, smoke: [{ method: 'GET', path: '/', timeout: 10_000, expect: { status: [200, 204], body: '<title>', headers: {} } }] } });
+    const withAnalysis = ISSUE_YAML.replace('      gates:\n', '      analysis: { success_rate: 99.5%, incident: false }\n      gates:\n');
+    expect(parseConfig(withAnalysis, '/srv/app/shipshape.yaml', { env: {} }).raw.services.web?.deploy?.analysis).toMatchObject({ success_rate: 0.995, incident: false });
+  });
+
+  it('names a verification check the service does not have, and canary steps out of order', () => {
+    expect(errorOf(ISSUE_YAML.replace('production: { proxy: { port: 8080 }, watch: 10m }', 'production: { proxy: { port: 8080 }, verify: { checks: [upp] } }'))).toBe(
+      '/srv/app/shipshape.yaml:19:65: services.web.deploy.environments.production.verify.checks[0]: "upp" is not a check of web (its checks: up)',
+    );
+    expect(errorOf(ISSUE_YAML.replace('production: { proxy: { port: 8080 }, watch: 10m }', 'production: { proxy: { port: 8080 }, canary: { steps: [50, 10] } }'))).toMatch(
+      /^\/srv\/app\/shipshape\.yaml:19:\d+: services\.web\.deploy\.environments\.production\.canary\.steps: canary steps are increasing percentages, like \[10, 25, 50\]/,
+    );
+  });
 });

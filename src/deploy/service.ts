@@ -242,7 +242,7 @@ export class Deployer {
           duration_ms: s.finished_at === null ? null : Number(s.finished_at) - Number(s.started_at),
           exit_code: s.exit_code === null ? null : Number(s.exit_code),
           detail: s.detail,
-          output: s.output,
+          output: s.state === 'running' ? (this.runningOutput.get(`${id}/${Number(s.seq)}`)?.() ?? s.output) : s.output,
         }),
       ),
     };
@@ -307,6 +307,8 @@ export class Deployer {
     await this.d.events.append({ type, actor, subject: release !== undefined ? `release:${release}` : `service:${service}`, data: { service, env, ...(release !== undefined ? { release } : {}), ...data } });
   }
 
+  private readonly runningOutput = new Map<string, () => string>();
+
   /** Run one recorded step: a row with its output, a `deploy.step` event, live progress. */
   private async step<T>(
     ctx: { release: number; service: string; env: string; actor: string; seq: { n: number }; secrets: string[]; onProgress?: (p: Progress) => void },
@@ -327,11 +329,16 @@ export class Deployer {
       if (collected.length < 300_000) collected += clean;
       progress({ type: 'output', release: ctx.release, step: name, text: clean });
     };
+    // a running step's output so far, for whoever opens the release now
+    const key = `${ctx.release}/${seq}`;
+    this.runningOutput.set(key, () => collected);
     let r: Awaited<ReturnType<typeof fn>>;
     try {
       r = await fn(out);
     } catch (e) {
       r = { ok: false, detail: e instanceof ServiceError || e instanceof StepFailed ? e.message : `failed: ${(e as Error).message}` };
+    } finally {
+      this.runningOutput.delete(key);
     }
     const finished = this.d.now();
     const output = scrub(r.output ?? collected, ctx.secrets).slice(-256 * 1024);
@@ -1047,7 +1054,7 @@ export class Deployer {
    * counters, and the p95 of the requests since the last push (labels env and release), so a
    * release shows on charts and alert rules can read `metric("shipshape_release_errors_total", …)`.
    */
-  private pushMetrics(): void {
+  pushMetrics(): void {
     const sink = this.d.peers?.metrics;
     if (!sink) return;
     const at = this.d.now();

@@ -1,5 +1,6 @@
 import { alertsModule } from './alerts/index.tsx';
 import { checksModule } from './checks/index.tsx';
+import { deployModule } from './deploy/index.tsx';
 import { errorsModule } from './errors/index.tsx';
 import { incidentsModule } from './incidents/index.tsx';
 import { oncallModule } from './oncall/index.tsx';
@@ -11,4 +12,4 @@ import { telemetryModule } from './telemetry/index.ts';
  * The dashboard's domains. The shell builds the router, the top bar's navigation and the live
  * event subscriptions from this list; a new domain is a folder with an index and one line here.
  */
-export const modules: readonly WebModule[] = [checksModule, telemetryModule, alertsModule, errorsModule, incidentsModule, oncallModule, statuspageModule];
+export const modules: readonly WebModule[] = [checksModule, telemetryModule, alertsModule, errorsModule, incidentsModule, oncallModule, statuspageModule, deployModule];

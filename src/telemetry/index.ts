@@ -222,7 +222,12 @@ export function createTelemetry(ctx: ModuleContext<TelemetryTables, TelemetryRaw
     const now = ctx.now();
     if (now - lastPrune >= PRUNE_EVERY) {
       lastPrune = now;
-      await prune(ctx.store, cfg().retention, now).catch((e) => log.warn({ err: e }, 'pruning telemetry failed'));
+      const retention = cfg().retention;
+      await prune(ctx.store, retention, now).catch((e) => log.warn({ err: e }, 'pruning telemetry failed'));
+      // what queries kept of the deleted rows goes too (also after a failed prune: some rows may be gone)
+      source.cache.pruned('10s', now - retention.ten_seconds);
+      source.cache.pruned('1m', now - retention.minute);
+      source.cache.pruned('1h', now - retention.hour);
     }
   };
   let running: Promise<void> | null = null;

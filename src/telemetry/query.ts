@@ -6,7 +6,9 @@
  * for older parts of the last hour and from hour rows before (window starts are aligned down to the
  * tier used; `start` says where, rates divide by now - start). Minute and hour rows hold every
  * closed 10s bucket (storage.ts merges them in the checkpoint that writes the bucket), so the periods
- * read from them are complete.
+ * read from them are complete. The live query reads a closed period's rows once: closed periods
+ * never change, so it keeps them merged per series list (closed-cache.ts) and reads only what
+ * closed since (an evaluation cycle of 1,000 rules over 10k series: ~0.1–0.2 s instead of ~2–4 s).
  */
 import type { DDSketch } from '@datadog/sketches-js';
 import type { Store } from '../core/store/db.js';
@@ -14,6 +16,7 @@ import { TIER_TABLE, type TelemetryTables } from './migrations.js';
 import { floorTo, MAX_WINDOW, STEP, type ClosedBucket, type Kind, type OpenBucket, type Rollup, type Row, type Series, type Tier } from './rollup.js';
 import { addEncoded, addSparse, newSketch, quantileOf } from './sketch.js';
 import { closedOf, defOf, recentSeries } from './storage.js';
+import { ClosedCache, PartBuilder, type ListParts, type Part } from './closed-cache.js';
 import type { Stat, TelemetryQuery, VitalName } from './types.js';
 
 const NONE: Stat = { value: null, samples: 0 };
@@ -52,18 +55,35 @@ export interface QuerySource {
   read<T>(f: () => Promise<T>): Promise<T>;
   /** no bucket in memory is also a stored row */
   disjoint: boolean;
+  /** the closed periods kept from earlier queries, and where the final ones end now (disjoint sources; undefined: read everything) */
+  closed?: () => Closed | undefined;
 }
 
 function isOpen(b: OpenBucket | ClosedBucket): b is OpenBucket {
   return 'bins' in b;
 }
 
+/** The live source's kept closed periods, and where the closed and written periods end now. */
+export interface Closed {
+  cache: ClosedCache;
+  /**
+   * No sample goes into a bucket before this (the rollup's `openFrom`); every bucket before it that
+   * is not in memory is written and never written again, and no 10s row at or after it is stored
+   * (closed buckets are written oldest first, open ones never: `disjoint`). A query lowers it to the
+   * oldest bucket its series hold in memory (open, or closed and not written yet): the periods
+   * ending by then are final.
+   */
+  final: number;
+}
+
 /**
  * Aggregate the window [now - windowMs, now] over series (windows past 26h are clamped).
  * `disjoint`: no bucket in memory is also a stored row (the live source), so counts and sums can be
  * added up by the store itself when neither quantiles nor gauges' newest values are asked for.
+ * `closed` (disjoint sources only): the closed periods of the window are taken from the cache, and
+ * the ones it does not hold yet are read from the store once and kept there (closed-cache.ts).
  */
-export async function aggregate(store: Store<TelemetryTables>, list: Ref[], windowMs: number, now: number, withSketch: boolean, disjoint = false): Promise<Agg> {
+export async function aggregate(store: Store<TelemetryTables>, list: Ref[], windowMs: number, now: number, withSketch: boolean, disjoint = false, closed?: Closed): Promise<Agg> {
   const ws = now - Math.min(Math.max(windowMs, 1), MAX_WINDOW);
   const b1 = floorTo(now, STEP['1m']) - 5 * STEP['1m'];
   const b2 = floorTo(b1, STEP['1h']);
@@ -72,6 +92,10 @@ export async function aggregate(store: Store<TelemetryTables>, list: Ref[], wind
   const hourFrom = ws >= b2 ? Infinity : floorTo(ws, STEP['1h']);
   const agg: Agg = { series: list.length, count: 0, errors: 0, sum: 0, min: Infinity, max: -Infinity, last: 0, sketch: withSketch ? newSketch() : null, start: Math.min(tensFrom, minFrom, hourFrom) };
   const newest = new Map<Ref, { t: number; last: number }>();
+  const newer = (ref: Ref, t: number, last: number) => {
+    const n = newest.get(ref);
+    if (!n || t >= n.t) newest.set(ref, { t, last });
+  };
   const take = (ref: Ref, b: OpenBucket | ClosedBucket) => {
     if (b.count === 0) return;
     agg.count += b.count;
@@ -79,10 +103,7 @@ export async function aggregate(store: Store<TelemetryTables>, list: Ref[], wind
     agg.sum += b.sum;
     if (b.min < agg.min) agg.min = b.min;
     if (b.max > agg.max) agg.max = b.max;
-    if (!Number.isNaN(b.last)) {
-      const n = newest.get(ref);
-      if (!n || b.t >= n.t) newest.set(ref, { t: b.t, last: b.last });
-    }
+    if (!Number.isNaN(b.last)) newer(ref, b.t, b.last);
     if (agg.sketch) {
       if (isOpen(b)) {
         if (b.bins !== null) addSparse(agg.sketch, b.bins, b.zero);
@@ -92,11 +113,13 @@ export async function aggregate(store: Store<TelemetryTables>, list: Ref[], wind
   // memory first; a stored 10s row of a bucket memory holds is not counted twice
   const inMemory = new Set<string>();
   const byId = new Map<number, Ref>();
+  let final = closed?.final ?? -Infinity;
   for (const ref of list) {
     for (const b of ref.mem) {
+      if (b.t < final) final = b.t;
       if (b.t < tensFrom) continue;
       take(ref, b);
-      if (ref.id !== undefined) inMemory.add(`${ref.id}:${b.t}`);
+      if (ref.id !== undefined && !disjoint) inMemory.add(`${ref.id}:${b.t}`);
     }
     if (ref.id !== undefined) byId.set(ref.id, ref);
   }
@@ -105,7 +128,9 @@ export async function aggregate(store: Store<TelemetryTables>, list: Ref[], wind
   if (minFrom !== Infinity) plan.push(['1m', minFrom, b1]);
   if (hourFrom !== Infinity) plan.push(['1h', hourFrom, b2]);
   const sums = disjoint && !withSketch && list.every((r) => r.type !== 'gauge');
-  for (const [tier, from, to] of plan) {
+
+  // stored rows of [from, to) in a tier, read each time
+  const readRange = async (tier: Tier, from: number, to: number) => {
     for (let i = 0; i < ids.length && sums; i += CHUNK) {
       let q = store.db
         .selectFrom(TIER_TABLE[tier])
@@ -135,9 +160,80 @@ export async function aggregate(store: Store<TelemetryTables>, list: Ref[], wind
         if (ref) take(ref, closedOf(r));
       }
     }
+  };
+
+  const kept = closed && disjoint && ids.length > 0 ? closed.cache.list(ids, list.some((r) => r.id !== undefined && r.type === 'gauge'), now) : null;
+  if (kept && withSketch) kept.sketch = true;
+  for (const [tier, from, to] of plan) {
+    const step = STEP[tier];
+    // the closed and written periods of the range come from the cache (missing ones are read once)
+    const end = kept && floorTo(from, step) === from ? Math.min(to, floorTo(final, step)) : from;
+    if (kept && closed && end > from) {
+      kept.reached(tier, from);
+      const parts: (Part | null)[] = [];
+      const missing: number[] = [];
+      for (let t = from; t < end; t += step) {
+        const p = closed.cache.get(kept, tier, t, withSketch);
+        parts.push(p);
+        if (!p) missing.push(t);
+      }
+      if (missing.length > 0) {
+        for (const [t, p] of await readParts(store, kept, tier, missing, withSketch || kept.sketch)) {
+          closed.cache.put(kept, tier, t, p);
+          parts[(t - from) / step] = p;
+        }
+      }
+      // oldest first, whether kept or just read: the same sums in the same order every time
+      for (let k = 0; k < parts.length; k++) {
+        const p = parts[k];
+        if (!p || p.count === 0) continue;
+        const t = from + k * step;
+        agg.count += p.count;
+        agg.errors += p.errors;
+        agg.sum += p.sum;
+        if (p.min < agg.min) agg.min = p.min;
+        if (p.max > agg.max) agg.max = p.max;
+        if (p.lasts)
+          for (let i = 0; i < p.lasts.length; i++) {
+            const v = p.lasts[i] as number;
+            const ref = Number.isNaN(v) ? undefined : byId.get(kept.ids[i] as number);
+            if (ref) newer(ref, t, v);
+          }
+        if (agg.sketch && p.enc) addEncoded(agg.sketch, p.enc);
+      }
+    }
+    // what is not final yet (or not cached at all) is read as it is now; with the cache, no 10s row
+    // at or after `final` is stored (the open buckets are in memory, the unwritten closed ones too)
+    const stop = kept && tier === '10s' ? Math.min(to, final) : to;
+    if (Math.max(from, end) < stop) await readRange(tier, Math.max(from, end), stop);
   }
   for (const n of newest.values()) agg.last += n.last;
   return agg;
+}
+
+/** The stored rows of some periods of a tier over a list's series, merged per period. */
+async function readParts(store: Store<TelemetryTables>, l: ListParts, tier: Tier, periods: number[], withSketch: boolean): Promise<[number, Part][]> {
+  const builders = new Map<number, PartBuilder>();
+  for (const t of periods) builders.set(t, new PartBuilder(l.ids.length, l.gauges, withSketch));
+  const at = new Map<number, number>();
+  l.ids.forEach((id, i) => at.set(id, i));
+  const from = periods[0] as number;
+  const to = (periods[periods.length - 1] as number) + STEP[tier];
+  for (let i = 0; i < l.ids.length; i += CHUNK) {
+    const q = store.db
+      .selectFrom(TIER_TABLE[tier])
+      .select(['series_id', 't', 'count', 'errors', 'sum', 'min', 'max', 'last'])
+      .where('series_id', 'in', l.ids.slice(i, i + CHUNK))
+      .where('t', '>=', from)
+      .where('t', '<', to);
+    const rows = withSketch ? await q.select('sketch').execute() : (await q.execute()).map((r) => ({ ...r, sketch: null }));
+    for (const r of rows) {
+      const b = builders.get(Number(r.t));
+      const pos = at.get(Number(r.series_id));
+      if (b && pos !== undefined) b.add(pos, closedOf(r));
+    }
+  }
+  return [...builders].map(([t, b]) => [t, b.done()]);
 }
 
 /**
@@ -179,7 +275,7 @@ export async function requestTotals(src: QuerySource, service: string, from: num
 /** The queries alert rules make, over a source. */
 export function telemetryQuery(src: QuerySource, now: () => number): TelemetryQuery {
   const rate = (count: number, start: number, t: number) => count / Math.max(1, (t - start) / 1000);
-  const agg = (list: Ref[], windowMs: number, t: number, withSketch: boolean) => aggregate(src.store, list, windowMs, t, withSketch, src.disjoint);
+  const agg = (list: Ref[], windowMs: number, t: number, withSketch: boolean) => aggregate(src.store, list, windowMs, t, withSketch, src.disjoint, src.closed?.());
   const q = (a: Agg, p: number) => (a.sketch ? quantileOf(a.sketch, p) : null);
   return {
     requestRate: (service, windowMs, route) =>
@@ -248,13 +344,24 @@ export function telemetryQuery(src: QuerySource, now: () => number): TelemetryQu
 /** Closed buckets waiting for the store, by series (what a checkpoint has not committed yet). */
 export type Unwritten = () => Iterable<Row>;
 
-/** The live source: series and open buckets from the rollup, closed buckets from the store. */
-export function liveSource(store: Store<TelemetryTables>, rollup: Rollup, unwritten: Unwritten, read: <T>(f: () => Promise<T>) => Promise<T>): QuerySource {
+/** What the live source keeps of closed periods at most (estimated heap; closed-cache.ts). */
+export const CLOSED_CACHE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The live source: series and open buckets from the rollup, closed buckets from the store (periods
+ * that are closed and written kept in `cache` once read; retention must tell it what it deletes).
+ */
+export function liveSource(store: Store<TelemetryTables>, rollup: Rollup, unwritten: Unwritten, read: <T>(f: () => Promise<T>) => Promise<T>, cacheBytes = CLOSED_CACHE_BYTES): QuerySource & { cache: ClosedCache } {
+  const cache = new ClosedCache(cacheBytes);
   return {
     store,
     read,
+    cache,
     // open buckets are never stored (a stop writes them to tel_open only), closed ones not written yet are not either
     disjoint: true,
+    // buckets before openFrom are closed (those of a failed checkpoint are in `mem` until written);
+    // nothing is cached before the first advance (a restart: the store's rows are not known yet)
+    closed: () => (rollup.openFrom > 0 ? { cache, final: rollup.openFrom } : undefined),
     lastSeen: (service) => rollup.lastSeen(service),
     match(kind, service, name, sub) {
       const list = rollup.match(kind, service, name, sub);

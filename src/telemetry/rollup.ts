@@ -8,7 +8,8 @@
  * samples land in the oldest open bucket) and goes to the store as a row (`pending`); the
  * checkpoint that writes it also merges it into the series' stored minute and hour rows
  * (storage.ts), so the store always holds every closed bucket at every tier. Closed buckets are not
- * kept in memory: queries read older windows from the store (query.ts).
+ * kept in memory: queries read older windows from the store (query.ts; the live query keeps what it
+ * read of closed periods merged per rule target, bounded: closed-cache.ts).
  *
  * Memory is bounded by the number of series (`ingest.max_series`). A series keeps its identity
  * (and a counter's last value) while it sent anything in the last 27 hours (`IDLE`, so the limits

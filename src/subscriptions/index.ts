@@ -5,7 +5,7 @@
  * with HMAC-SHA256). Subscribers hear about public incident updates and maintenance.
  *
  * Consumes (ctx.events.onEvent, then read back from the log after a stored cursor, so a restart
- * loses nothing): `incident.opened`, `incident.update`, `incident.resolved` (data: the incidents
+ * loses nothing): `incident.opened`, `incident.update`, `incident.resolved`, `incident.reopened` (data: the incidents
  * module's `{ id, ref, title, severity, state, services, … }`, plus `status` and `message` on
  * updates) and `maintenance.upcoming|started|ended|cancelled` (data `{ id, title, message?,
  * services, starts_at, ends_at, status }`). Uses statuspage (pages, what a page shows of an

@@ -27,7 +27,7 @@ import { alreadyMail, confirmMail, maskEmail, noticeMail, safeUrl, webhookBody, 
 import type { SubscribersTable, SubscriptionsTables } from './migrations.js';
 
 /** The events subscribers hear about. */
-export const CONSUMED_EVENTS = ['incident.opened', 'incident.update', 'incident.resolved', 'maintenance.upcoming', 'maintenance.started', 'maintenance.ended', 'maintenance.cancelled'] as const;
+export const CONSUMED_EVENTS = ['incident.opened', 'incident.update', 'incident.resolved', 'incident.reopened', 'maintenance.upcoming', 'maintenance.started', 'maintenance.ended', 'maintenance.cancelled'] as const;
 const CONSUMED = new Set<string>(CONSUMED_EVENTS);
 
 export const SUBSCRIPTION_EVENTS = ['subscription.requested', 'subscription.confirmed', 'subscription.unsubscribed', 'subscription.removed', 'subscription.webhook_created', 'subscription.notified', 'subscription.delivery_failed'] as const;
@@ -472,6 +472,10 @@ export class Subscriptions {
         await this.d.incidents().idle();
         const detail = await this.d.incidents().get(id).catch(() => undefined);
         if (detail?.updates.some((u) => u.kind === 'update' && u.status === 'resolved' && Date.parse(u.at) >= Date.parse(e.at))) return undefined;
+      } else if (e.type === 'incident.reopened') {
+        // subscribers were told it was resolved: they hear it is back (the re-opening's note is internal)
+        status = 'investigating';
+        message = 'This incident was re-opened: the problem is back and being investigated.';
       } else {
         status = 'investigating';
       }

@@ -227,6 +227,18 @@ for (const target of storeTargets) {
         expect(decodeMail(m.raw)).not.toContain('internal note');
       }
 
+      // it comes back: those told it was resolved hear it was re-opened (not the internal note)
+      smtp.mails.length = 0;
+      await env.inc.service.reopen(webInc.id, 'token:ci', 'internal: the cache again');
+      await env.inc.settled();
+      await env.subs.current.settled();
+      expect(smtp.mails.map((m) => m.to[0]).sort()).toEqual(['all@example.com', 'shop@example.com']);
+      for (const m of smtp.mails) {
+        expect(mailHeader(m.raw, 'subject')).toBe('[Acme <b>Status</b>] Shop down — Investigating');
+        expect(decodeMail(m.raw)).toContain('This incident was re-opened');
+        expect(decodeMail(m.raw)).not.toContain('the cache again');
+      }
+
       // maintenance of the database (the maintenance module's event): only the all-components subscriber
       smtp.mails.length = 0;
       await env.events.append({ type: 'maintenance.started', actor: 'schedule', subject: 'maintenance:7', data: { id: 7, title: 'Database upgrade', message: 'Postgres 17.', services: ['db'], starts_at: '2026-05-04T10:00:00.000Z', ends_at: '2026-05-04T12:00:00.000Z', status: 'in_progress' } });

@@ -8,7 +8,8 @@ import type { SpIncident } from '../statuspage/index.js';
 
 /** One change subscribers of a page hear about; stored with each delivery (holds no secrets). */
 export interface Notice {
-  kind: 'incident' | 'maintenance';
+  /** component: a component's status changed (webhook subscribers only, like Statuspage's component_update) */
+  kind: 'incident' | 'maintenance' | 'component';
   /** the event it comes from */
   event: { id: number; type: string; at: string };
   page: string;
@@ -29,7 +30,7 @@ export interface Notice {
   starts_at?: string;
   ends_at?: string;
   /** the Statuspage-shaped body, less `meta` (added per subscriber) */
-  webhook: { page: { id: string; status_indicator: string; status_description: string }; incident: SpIncident | Record<string, unknown> };
+  webhook: { page: { id: string; status_indicator: string; status_description: string } } & ({ incident: SpIncident | Record<string, unknown> } | { component_update: Record<string, unknown>; component: Record<string, unknown> });
 }
 
 const STATUS_TEXT: Record<string, string> = {

@@ -27,7 +27,10 @@ import { alreadyMail, confirmMail, maskEmail, noticeMail, safeUrl, webhookBody, 
 import type { SubscribersTable, SubscriptionsTables } from './migrations.js';
 
 /** The events subscribers hear about. */
-export const CONSUMED_EVENTS = ['incident.opened', 'incident.update', 'incident.resolved', 'incident.reopened', 'maintenance.upcoming', 'maintenance.started', 'maintenance.ended', 'maintenance.cancelled'] as const;
+/** A service's state as a Statuspage component status (as the page shows it without maintenance or a pin). */
+const COMPONENT_STATUS: Record<string, string> = { up: 'operational', degraded: 'degraded_performance', down: 'major_outage' };
+
+export const CONSUMED_EVENTS = ['incident.opened', 'incident.update', 'incident.resolved', 'incident.reopened', 'service.state', 'maintenance.upcoming', 'maintenance.started', 'maintenance.ended', 'maintenance.cancelled'] as const;
 const CONSUMED = new Set<string>(CONSUMED_EVENTS);
 
 export const SUBSCRIPTION_EVENTS = ['subscription.requested', 'subscription.confirmed', 'subscription.unsubscribed', 'subscription.removed', 'subscription.webhook_created', 'subscription.notified', 'subscription.delivery_failed'] as const;
@@ -386,7 +389,7 @@ export class Subscriptions {
       let newest = { id: this.cursor, at: this.cursorAt };
       // the ids grow with time; a few minutes of slack for a clock that stepped back
       const since = Math.max(0, this.cursorAt - 300_000);
-      for (const family of ['incident.*', 'maintenance.*']) {
+      for (const family of ['incident.*', 'maintenance.*', 'service.state']) {
         let before: number | undefined;
         for (;;) {
           const batch = await this.d.events.list({ limit: 200, type: family, before, since });
@@ -434,6 +437,8 @@ export class Subscriptions {
       const n = await this.noticeFor(e, p);
       if (!n) continue;
       const reach = subs.filter((s) => {
+        // component updates go to webhooks only (as Statuspage's component_update); mail is for incidents and maintenance
+        if (n.kind === 'component' && s.kind !== 'webhook') return false;
         const only = parseList(s.services);
         // a subscriber to some components hears about what touches them; a notice naming no service concerns the whole page
         return only.length === 0 || n.services.length === 0 || n.services.some((x) => only.includes(x));
@@ -483,6 +488,32 @@ export class Subscriptions {
       if (!pi) return undefined;
       const services = Array.isArray(data.services) ? (data.services as string[]) : [];
       return { ...base, kind: 'incident', id: String(id), name: pi.incident.name, status, message, services, components: this.componentNames(p, services), link: pi.incident.shortlink, webhook: pi };
+    }
+    if (e.type === 'service.state') {
+      // { service, from, to }: the page's component of that service changed status
+      const service = typeof data.service === 'string' ? data.service : '';
+      const c = p.components.find((x) => x.service === service);
+      if (!c || c.pin) return undefined;
+      const to = COMPONENT_STATUS[String(data.to)];
+      const from = COMPONENT_STATUS[String(data.from)] ?? 'operational';
+      if (!to || to === from) return undefined;
+      const st = (await this.d.statuspage().pageStatus(p.key)) ?? { indicator: 'none', description: '' };
+      return {
+        ...base,
+        kind: 'component',
+        id: c.id,
+        name: c.name,
+        status: to,
+        message: null,
+        services: [service],
+        components: [c.name],
+        link: pageUrl,
+        webhook: {
+          page: { id: p.key, status_indicator: st.indicator, status_description: st.description },
+          component_update: { id: `${c.id}-${e.id}`, component_id: c.id, created_at: e.at, old_status: from, new_status: to },
+          component: { id: c.id, name: c.name, status: to, page_id: p.key, group_id: null, created_at: e.at, updated_at: e.at },
+        },
+      };
     }
     // maintenance.*: { id, title, message?, services, starts_at, ends_at, status }
     if (data.missed === true) return undefined; // a window that came and went while Shipshape was down: nobody saw it start

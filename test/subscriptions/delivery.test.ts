@@ -250,6 +250,12 @@ for (const target of storeTargets) {
       await env.subs.current.settled();
       expect(smtp.mails.slice(1).map((m) => m.to[0]).sort()).toEqual(['all@example.com', 'shop@example.com']);
 
+      // a component changing status is for webhooks (component_update), not mail
+      const mailed = smtp.mails.length;
+      await env.events.append({ type: 'service.state', actor: 'schedule', subject: 'service:db', data: { service: 'db', check: null, from: 'up', to: 'down', reason: 'gone', at: '2026-05-04T10:01:00.000Z' } });
+      await env.subs.current.settled();
+      expect(smtp.mails).toHaveLength(mailed);
+
       // nothing is sent twice, however often it ticks or restarts
       const count = smtp.mails.length;
       await env.restart();
@@ -347,6 +353,17 @@ for (const target of storeTargets) {
       expect(payload.incident.incident_updates[0]).toMatchObject({ status: 'monitoring', body: 'Failed over to the replica.' });
       expect(payload.incident.components.map((c) => c.name)).toEqual(['Database']);
       expect(payload.meta.unsubscribe).toMatch(/^https:\/\/status\.example\.com\/status\/subscriptions\/unsubscribe\//);
+
+      // a component's status changes: a Statuspage component_update for the components it follows only
+      await env.events.append({ type: 'service.state', actor: 'schedule', subject: 'service:web', data: { service: 'web', check: null, from: 'up', to: 'down', reason: 'shop is down', at: '2026-05-04T10:00:20.000Z' } });
+      await env.events.append({ type: 'service.state', actor: 'schedule', subject: 'service:db', data: { service: 'db', check: null, from: 'up', to: 'degraded', reason: 'slow', at: '2026-05-04T10:00:21.000Z' } });
+      await env.subs.current.settled();
+      expect(got).toHaveLength(3);
+      const cu = JSON.parse(got[2]!.body) as { component_update: { component_id: string; old_status: string; new_status: string; created_at: string }; component: { name: string; status: string }; page: { id: string } };
+      expect(got[2]!.headers['x-shipshape-event']).toBe('service.state');
+      expect(cu.component_update).toMatchObject({ old_status: 'operational', new_status: 'degraded_performance', component_id: payload.incident.components[0]!.id });
+      expect(cu.component).toMatchObject({ name: 'Database', status: 'degraded_performance' });
+      expect(createHmac('sha256', hook.secret).update(got[2]!.body).digest('hex')).toBe(String(got[2]!.headers['x-shipshape-signature']).slice(7));
     });
   });
 }

@@ -35,6 +35,8 @@ export function downtime(events: EventRecord[], services: string[], from: number
   return out;
 }
 
+const MONTH = 30 * 24 * 3_600_000;
+
 export function renderPostmortem(inc: IncidentDetail, tl: Timeline, opts: { now: number; timeZone?: string; traffic?: Map<string, { requests: number; failed: number }> }): string {
   const zone = opts.timeZone ?? 'UTC';
   const fmt = (t: string | null) => (t === null ? '–' : DateTime.fromISO(t, { zone }).toFormat('yyyy-LL-dd HH:mm:ss ZZZZ'));
@@ -67,7 +69,8 @@ export function renderPostmortem(inc: IncidentDetail, tl: Timeline, opts: { now:
   L.push(`- Affected services: ${inc.services.length ? inc.services.join(', ') : 'none named'}`);
   const down = downtime(tl.items, inc.services, Date.parse(tl.from), Math.min(Date.parse(tl.to), end));
   for (const [svc, d] of down) {
-    if (d.down > 0 || d.degraded > 0) L.push(`- ${svc}: down ${formatDuration(d.down)}${d.degraded > 0 ? `, degraded ${formatDuration(d.degraded)}` : ''} (from its check states)`);
+    // uptime lost: the downtime as a share of a 30-day month, the window status pages and SLOs count in
+    if (d.down > 0 || d.degraded > 0) L.push(`- ${svc}: down ${formatDuration(d.down)}${d.degraded > 0 ? `, degraded ${formatDuration(d.degraded)}` : ''} (from its check states)${d.down > 0 ? `; ${((d.down / MONTH) * 100).toFixed(3)} % of 30 days' uptime` : ''}`);
   }
   for (const [svc, t] of opts.traffic ?? []) {
     L.push(`- ${svc}: ${t.failed} of ${t.requests} requests failed (${((t.failed / t.requests) * 100).toFixed(1)} % error rate, from its telemetry, counted by the minute)`);

@@ -213,7 +213,7 @@ subscriptions:
     const upAt = Date.parse(web.find((e) => e.data.from === 'down' && e.data.to === 'up')!.at);
     expect(downAt).toBeGreaterThanOrEqual(brokeAt);
     // the post-mortem counts the downtime from the timeline, which starts a while before the incident opened
-    expect(pm).toContain(`- web: down ${formatDuration(upAt - downAt)}`);
+    expect(pm).toContain(`- web: down ${formatDuration(upAt - downAt)} (from its check states); ${(((upAt - downAt) / (30 * 86_400_000)) * 100).toFixed(3)} % of 30 days' uptime`);
     expect(pm).toContain('- Alert web-down: fired 1 time');
     expect(pm).toContain('- web: 10 of 40 requests failed (25.0 % error rate, from its telemetry');
     expect(pm).toMatch(/Acknowledged \| .* by .*lead/);

@@ -20,13 +20,14 @@ import { notify, type NotifyRaw } from './notify/index.js';
 import { statuspage, type StatuspageRaw } from './statuspage/index.js';
 import { subscriptions, type SubscriptionsRaw } from './subscriptions/index.js';
 import { oncall, type OncallRaw } from './oncall/index.js';
+import { db, type DbRaw } from './db/index.js';
 import { deploy, type DeployRaw } from './deploy/index.js';
 import { telemetry, type TelemetryRaw } from './telemetry/index.js';
 
-export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents, maintenance, statuspage, subscriptions, oncall, deploy];
+export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents, maintenance, statuspage, subscriptions, oncall, db, deploy];
 
 /** The whole config as the composition root sees it: every module's view of it at once. */
-export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw & MaintenanceRaw & StatuspageRaw & SubscriptionsRaw & OncallRaw & DeployRaw;
+export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw & MaintenanceRaw & StatuspageRaw & SubscriptionsRaw & OncallRaw & DbRaw & DeployRaw;
 
 export const configSchema = buildConfigSchema(modules);
 

@@ -1,0 +1,575 @@
+/**
+ * Backups of a service's PostgreSQL with the real `pg_dump` / `pg_restore`, to a local directory.
+ *
+ * A backup is a directory `<dest>/<id>/` holding `dump.pgdump` (custom format) and
+ * `manifest.json`: the dump's SHA-256 and size, the server and pg_dump versions, and per table the
+ * row count and a checksum of sampled rows, all read in the snapshot pg_dump dumps (exported with
+ * `pg_export_snapshot()`), so the figures describe exactly what is in the file. It is written under
+ * a `.partial` name and renamed at the end: a failed dump leaves no backup behind.
+ *
+ * Verifying restores the dump into a scratch database, compares every table's row count and
+ * sampled-row checksum with the manifest, drops the scratch database and records the outcome in
+ * `verification.json` beside the manifest.
+ */
+import { spawn } from 'node:child_process';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { ServiceError } from '../core/errors.js';
+import { urlPassword } from '../core/redact.js';
+import type { EventSink } from './service.js';
+import { connect, databaseLabel, maskUrl, scrubFor } from './target.js';
+
+export interface TableFigure {
+  schema: string;
+  name: string;
+  rows: number;
+  /** md5 over the text of up to SAMPLE rows, taken in primary-key order (or text order without one) */
+  sample: string;
+}
+
+export interface BackupManifest {
+  id: string;
+  /** custom: one file (pg_dump -Fc); directory: one file per table, dumped and restored with `jobs` workers (-Fd -j) */
+  format: 'custom' | 'directory';
+  /** workers used to dump (directory format) */
+  jobs?: number;
+  /** set when the dump is encrypted (AES-256-GCM, key from SHIPSHAPE_BACKUP_KEY): which key, by the start of its SHA-256 */
+  encryption?: { algorithm: 'aes-256-gcm'; key_id: string };
+  file: string;
+  created_at: string;
+  duration_ms: number;
+  service?: string;
+  database: string;
+  server_version: string;
+  pg_dump_version: string;
+  size: number;
+  sha256: string;
+  tables: TableFigure[];
+}
+
+export interface Verification {
+  at: string;
+  ok: boolean;
+  duration_ms: number;
+  mismatches: string[];
+}
+
+export interface BackupInfo extends BackupManifest {
+  path: string;
+  verified: Verification | null;
+}
+
+const SAMPLE = 1000;
+const DUMP = 'dump.pgdump';
+const DUMP_ENC = 'dump.pgdump.enc';
+/** An encrypted dump: this, a 12-byte IV, the ciphertext, the 16-byte GCM tag. */
+const MAGIC = Buffer.from('SSBK1\n');
+
+/** The backup key from SHIPSHAPE_BACKUP_KEY (32 bytes: 64 hex characters or base64), or undefined when unset. */
+export function backupKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
+  const raw = env.SHIPSHAPE_BACKUP_KEY?.trim();
+  if (!raw) return undefined;
+  const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (key.length !== 32) throw new ServiceError('invalid', 'SHIPSHAPE_BACKUP_KEY must be 32 bytes, as 64 hex characters or base64 (make one with `openssl rand -base64 32`)');
+  return key;
+}
+
+/** Names a key without revealing it. */
+export function keyId(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+/** Decrypt an encrypted dump into `out`, checking the GCM tag (a wrong key or a changed byte fails here). */
+async function decryptFile(file: string, key: Buffer, out: string): Promise<void> {
+  const size = statSync(file).size;
+  const head = Buffer.alloc(MAGIC.length + 12);
+  const tag = Buffer.alloc(16);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, head.length, 0);
+    readSync(fd, tag, 0, 16, size - 16);
+  } finally {
+    closeSync(fd);
+  }
+  if (size < head.length + 16 || !head.subarray(0, MAGIC.length).equals(MAGIC)) throw new ServiceError('invalid', `${file} is not an encrypted Shipshape dump`);
+  const decipher = createDecipheriv('aes-256-gcm', key, head.subarray(MAGIC.length));
+  decipher.setAuthTag(tag);
+  try {
+    await pipeline(createReadStream(file, { start: head.length, end: size - 17 }), decipher, createWriteStream(out, { mode: 0o600 }));
+  } catch (e) {
+    rmSync(out, { force: true });
+    throw new ServiceError('invalid', `cannot decrypt ${file}: ${/auth/i.test((e as Error).message) ? 'the key does not match or the file was changed' : (e as Error).message}`);
+  }
+}
+const DUMP_DIR = 'dump';
+
+/** A URL without its password (given to pg tools through PGPASSWORD instead, so `ps` never shows it). */
+function toolUrl(url: string): { url: string; env: NodeJS.ProcessEnv } {
+  const pw = urlPassword(url);
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return { url: u.toString(), env: pw ? { PGPASSWORD: pw } : {} };
+  } catch {
+    return { url, env: {} };
+  }
+}
+
+interface RunOut {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunOut> {
+  return new Promise((done, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < 1_000_000) stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 100_000) stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+function major(versionNum: number): number {
+  return versionNum >= 100000 ? Math.floor(versionNum / 10000) : Math.floor(versionNum / 100);
+}
+
+/**
+ * The pg tool (pg_dump, pg_restore) able to talk to a server of `serverMajor`: $PG_BIN_DIR, then
+ * Debian's /usr/lib/postgresql/<major>/bin for the server's major or a newer one, then PATH.
+ * Throws naming the client version needed when only older ones are installed.
+ */
+export async function findTool(tool: 'pg_dump' | 'pg_restore', serverMajor: number): Promise<{ path: string; version: string }> {
+  const candidates: string[] = [];
+  if (process.env.PG_BIN_DIR) candidates.push(join(process.env.PG_BIN_DIR, tool));
+  const base = '/usr/lib/postgresql';
+  if (existsSync(base)) {
+    const majors = readdirSync(base)
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n >= serverMajor)
+      .sort((a, b) => a - b);
+    for (const m of majors) candidates.push(join(base, String(m), 'bin', tool));
+  }
+  candidates.push(tool);
+  const seen: string[] = [];
+  for (const c of candidates) {
+    if (c.includes('/') && !existsSync(c)) continue;
+    const r = await run(c, ['--version']).catch(() => undefined);
+    if (!r || r.code !== 0) continue;
+    const version = r.stdout.trim();
+    // "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
+    const m = /\)\s+(\d+)/.exec(version) ?? /\s(\d+)/.exec(version);
+    const mj = Number(m?.[1] ?? 0);
+    seen.push(`${c} (${version})`);
+    if (mj >= serverMajor) return { path: c, version };
+  }
+  throw new ServiceError(
+    'invalid',
+    seen.length
+      ? `${tool} ${serverMajor} or newer is needed to ${tool === 'pg_dump' ? 'dump' : 'restore into'} a PostgreSQL ${serverMajor} server; found only ${seen.join(', ')}. Install postgresql-client-${serverMajor} (or set PG_BIN_DIR to its bin directory)`
+      : `${tool} is not installed: install postgresql-client-${serverMajor} (or set PG_BIN_DIR to the directory holding ${tool})`,
+  );
+}
+
+function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+/** Row count and sampled-row checksum of every ordinary table outside the system schemas, in the session's snapshot. */
+async function figures(c: pg.Client): Promise<TableFigure[]> {
+  const tables = await c.query<{ schema: string; name: string; pk: string[] | null }>(
+    `select n.nspname as schema, t.relname as name,
+            (select array_agg(a.attname::text order by k.ord) from pg_index i
+               cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+               join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+              where i.indrelid = t.oid and i.indisprimary) as pk
+       from pg_class t join pg_namespace n on n.oid = t.relnamespace
+      where t.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and n.nspname not like 'pg_temp%'
+      order by 1, 2`,
+  );
+  const out: TableFigure[] = [];
+  for (const t of tables.rows) {
+    const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+    const order = t.pk?.length ? t.pk.map((k) => `s.${quoteIdent(k)}`).join(', ') : 's::text';
+    const r = await c.query<{ rows: string; sample: string | null }>(
+      `select (select count(*) from ${rel}) as rows,
+              (select md5(coalesce(string_agg(x, E'\\n'), '')) from (select s::text as x from ${rel} s order by ${order} limit ${SAMPLE}) q) as sample`,
+    );
+    out.push({ schema: t.schema, name: t.name, rows: Number(r.rows[0]?.rows ?? 0), sample: r.rows[0]?.sample ?? '' });
+  }
+  return out;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** SHA-256 of a dump: the file's, or for a directory dump one over each file's name and SHA-256, in name order. */
+async function sha256Dump(path: string): Promise<{ sha256: string; size: number }> {
+  if (!statSync(path).isDirectory()) return { sha256: await sha256File(path), size: statSync(path).size };
+  const h = createHash('sha256');
+  let size = 0;
+  for (const name of readdirSync(path).sort()) {
+    const f = join(path, name);
+    size += statSync(f).size;
+    h.update(`${name}\n${await sha256File(f)}\n`);
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+function idFor(label: string, now: Date): string {
+  return `${label.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 60)}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+/** A directory dump restores with as many workers as dumped it. */
+function jobsArgs(b: BackupManifest): string[] {
+  return b.format === 'directory' && (b.jobs ?? 1) > 1 ? [`--jobs=${b.jobs}`] : [];
+}
+
+function readJson<T>(path: string): T | null {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** pg_dump to stdout, through AES-256-GCM, into `file` (MAGIC, IV, ciphertext, tag). */
+function dumpEncrypted(tool: string, args: string[], env: NodeJS.ProcessEnv, file: string, key: Buffer): Promise<RunOut> {
+  return new Promise((done, reject) => {
+    const child = spawn(tool, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 100_000) stderr += d.toString();
+    });
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const out = createWriteStream(file, { mode: 0o600 });
+    out.write(Buffer.concat([MAGIC, iv]));
+    let written: Error | undefined;
+    const piped = pipeline(
+      child.stdout,
+      cipher,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) yield chunk;
+        yield cipher.getAuthTag();
+      },
+      out,
+    ).catch((e: Error) => {
+      written = e;
+      child.kill();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      void piped.then(() => done({ code: written ? code || 1 : code, stdout: '', stderr: written ? `${stderr}${written.message}\n` : stderr }));
+    });
+  });
+}
+
+/** Backups: take, list, verify, restore. */
+export class Backups {
+  constructor(private readonly opts: { events?: EventSink }) {}
+
+  private async emit(service: string | undefined, url: string, actor: string, type: string, data: Record<string, unknown>): Promise<void> {
+    await this.opts.events?.append({ type, actor, subject: service ? `service:${service}` : `database:${databaseLabel(url)}`, data: { ...(service ? { service } : {}), database: maskUrl(url), ...data } }).catch(() => undefined);
+  }
+
+  /** Dump `url` into a new backup directory under `dest`; returns its manifest and path. */
+  async backup(o: {
+    url: string;
+    dest: string;
+    service?: string;
+    actor: string;
+    /** more than 1: directory format dumped by this many workers */
+    jobs?: number;
+    /** encrypt the dump with AES-256-GCM as pg_dump writes it (the plain dump never touches the disk) */
+    encryptKey?: Buffer;
+  }): Promise<BackupInfo> {
+    const jobs = o.jobs ?? 1;
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new ServiceError('invalid', `jobs must be a whole number from 1 to 64, got ${jobs}`);
+    if (o.encryptKey && jobs > 1) throw new ServiceError('invalid', 'an encrypted backup is one file: use it without --jobs');
+    const started = Date.now();
+    const scrub = scrubFor(o.url);
+    const c = await connect(o.url, 'shipshape db backup');
+    let partial: string | undefined;
+    try {
+      const sv = await c.query<{ v: string; s: string }>('select current_setting(\'server_version_num\') as v, current_setting(\'server_version\') as s');
+      const serverNum = Number(sv.rows[0]?.v ?? 0);
+      const tool = await findTool('pg_dump', major(serverNum));
+      await c.query('begin isolation level repeatable read read only');
+      const snap = await c.query<{ id: string }>('select pg_export_snapshot() as id');
+      const tables = await figures(c);
+      const id = idFor(o.service ?? databaseLabel(o.url).split('/').pop() ?? 'db', new Date(started));
+      const dest = resolve(o.dest);
+      mkdirSync(dest, { recursive: true, mode: 0o700 });
+      partial = join(dest, `.${id}.partial`);
+      mkdirSync(partial, { mode: 0o700 });
+      const name = jobs > 1 ? DUMP_DIR : o.encryptKey ? DUMP_ENC : DUMP;
+      const file = join(partial, name);
+      const t = toolUrl(o.url);
+      const format = jobs > 1 ? ['--format=directory', `--jobs=${jobs}`] : ['--format=custom'];
+      const args = [...format, '--no-password', `--snapshot=${snap.rows[0]?.id ?? ''}`, `--dbname=${t.url}`];
+      const r = o.encryptKey ? await dumpEncrypted(tool.path, args, t.env, file, o.encryptKey) : await run(tool.path, [...args, `--file=${file}`], t.env);
+      await c.query('commit').catch(() => undefined);
+      if (r.code !== 0) {
+        const full = /no space left on device|disk quota exceeded/i.test(r.stderr) ? ` — the disk holding ${dest} is full; the partial backup was removed` : '';
+        throw new ServiceError('invalid', `pg_dump failed (exit ${r.code}): ${scrub(r.stderr.trim()).slice(0, 2000)}${full}`);
+      }
+      const manifest: BackupManifest = {
+        id,
+        format: jobs > 1 ? 'directory' : 'custom',
+        ...(jobs > 1 ? { jobs } : {}),
+        file: name,
+        ...(o.encryptKey ? { encryption: { algorithm: 'aes-256-gcm' as const, key_id: keyId(o.encryptKey) } } : {}),
+        created_at: new Date(started).toISOString(),
+        duration_ms: Date.now() - started,
+        ...(o.service ? { service: o.service } : {}),
+        database: maskUrl(o.url),
+        server_version: sv.rows[0]?.s ?? String(serverNum),
+        pg_dump_version: tool.version,
+        ...(await sha256Dump(file)),
+        tables,
+      };
+      writeFileSync(join(partial, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+      const final = join(dest, id);
+      renameSync(partial, final);
+      partial = undefined;
+      await this.emit(o.service, o.url, o.actor, 'db.backup_completed', { summary: `backup ${id} taken (${manifest.size} bytes, ${tables.length} tables)`, id, path: final, size: manifest.size, tables: tables.length, duration_ms: manifest.duration_ms });
+      return { ...manifest, path: final, verified: null };
+    } catch (e) {
+      if (partial) rmSync(partial, { recursive: true, force: true });
+      const msg = scrub((e as Error).message ?? String(e));
+      await this.emit(o.service, o.url, o.actor, 'db.backup_failed', { summary: `backup failed: ${msg.slice(0, 300)}`, error: msg });
+      throw e instanceof ServiceError ? e : new ServiceError('invalid', `backup of ${maskUrl(o.url)} failed: ${msg}`);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  /** The backups in `dir`, newest first, each with its verification (or null). */
+  list(dir: string): BackupInfo[] {
+    if (!existsSync(dir)) return [];
+    const out: BackupInfo[] = [];
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith('.')) continue;
+      const path = join(resolve(dir), name);
+      const m = readJson<BackupManifest>(join(path, 'manifest.json'));
+      if (!m) continue;
+      out.push({ ...m, path, verified: readJson<Verification>(join(path, 'verification.json')) });
+    }
+    return out.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  }
+
+  /** A backup by path, or by id inside `dir`. */
+  open(ref: string, dir?: string): BackupInfo {
+    const candidates = [resolve(ref), ...(dir ? [join(resolve(dir), ref)] : [])];
+    for (const path of candidates) {
+      const m = readJson<BackupManifest>(join(path, 'manifest.json'));
+      if (m) return { ...m, path, verified: readJson<Verification>(join(path, 'verification.json')) };
+    }
+    throw new ServiceError('not_found', `no backup "${ref}"${dir ? ` (looked for a path and for an id in ${dir})` : ''}: \`shipshape db backups\` lists them`);
+  }
+
+  /** The newest backup in `dir` (verified only, when asked): what a deploy's "fresh backup" gate reads. */
+  latest(dir: string, o: { verified?: boolean } = {}): BackupInfo | null {
+    return this.list(dir).find((b) => !o.verified || b.verified?.ok) ?? null;
+  }
+
+  /** Check the dump's SHA-256 against the manifest (a corrupted or tampered file is caught before any restore). */
+  private async checkIntegrity(b: BackupInfo): Promise<string> {
+    const file = join(b.path, b.file);
+    if (!existsSync(file)) throw new ServiceError('invalid', `backup ${b.id}: ${file} is missing`);
+    const { sha256: sum } = await sha256Dump(file);
+    if (sum !== b.sha256) throw new ServiceError('invalid', `backup ${b.id} is corrupted or was tampered with: ${b.file} has SHA-256 ${sum.slice(0, 16)}…, the manifest says ${b.sha256.slice(0, 16)}…; it was not restored`);
+    return file;
+  }
+
+  /** The dump as pg_restore reads it: the file itself, or for an encrypted one a decrypted copy in a private temporary directory. */
+  private async plain(b: BackupInfo, file: string, key?: Buffer): Promise<{ path: string; cleanup: () => void }> {
+    if (!b.encryption) return { path: file, cleanup: () => undefined };
+    if (!key) throw new ServiceError('invalid', `backup ${b.id} is encrypted: set SHIPSHAPE_BACKUP_KEY to the key it was made with (key id ${b.encryption.key_id})`);
+    if (keyId(key) !== b.encryption.key_id) throw new ServiceError('invalid', `wrong encryption key for backup ${b.id}: it was encrypted with key ${b.encryption.key_id}, SHIPSHAPE_BACKUP_KEY is key ${keyId(key)}`);
+    const dir = mkdtempSync(join(tmpdir(), 'shipshape-restore-'));
+    const out = join(dir, DUMP);
+    try {
+      await decryptFile(file, key, out);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return { path: out, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  /**
+   * Restore into a scratch database on the server of `url` (made and dropped here), compare row
+   * counts and sampled rows with the manifest, and record the outcome beside the backup.
+   */
+  async verify(o: { backup: BackupInfo; url: string; actor: string; service?: string; /** the key of an encrypted backup */ key?: Buffer }): Promise<Verification> {
+    const started = Date.now();
+    const b = o.backup;
+    const scrub = scrubFor(o.url);
+    const mismatches: string[] = [];
+    let plain: { path: string; cleanup: () => void };
+    try {
+      plain = await this.plain(b, await this.checkIntegrity(b), o.key);
+    } catch (e) {
+      const v: Verification = { at: new Date().toISOString(), ok: false, duration_ms: Date.now() - started, mismatches: [(e as Error).message] };
+      writeFileSync(join(b.path, 'verification.json'), `${JSON.stringify(v, null, 2)}\n`);
+      await this.emit(o.service ?? b.service, o.url, o.actor, 'db.backup_verify_failed', { summary: `backup ${b.id} failed verification: ${v.mismatches[0] ?? ''}`, id: b.id, mismatches: v.mismatches });
+      throw e;
+    }
+    const file = plain.path;
+    const admin = await connect(o.url, 'shipshape db verify-backup').catch((e: unknown) => {
+      plain.cleanup();
+      throw e;
+    });
+    const scratch = `shipshape_verify_${randomBytes(5).toString('hex')}`;
+    try {
+      const sv = await admin.query<{ v: string }>('show server_version_num');
+      const tool = await findTool('pg_restore', major(Number(sv.rows[0]?.v ?? 0)));
+      try {
+        await admin.query(`create database ${scratch}`);
+      } catch (e) {
+        throw new ServiceError('invalid', `cannot make the scratch database to restore into on ${maskUrl(o.url)}: ${scrub((e as Error).message)} (the user needs CREATEDB)`);
+      }
+      try {
+        const u = new URL(o.url);
+        u.pathname = `/${scratch}`;
+        const t = toolUrl(u.toString());
+        const r = await run(tool.path, ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', ...jobsArgs(b), `--dbname=${t.url}`, file], t.env);
+        if (r.code !== 0) mismatches.push(`pg_restore failed (exit ${r.code}): ${scrub(r.stderr.trim()).slice(0, 1000)}`);
+        else {
+          const c = await connect(u.toString(), 'shipshape db verify-backup');
+          try {
+            const got = new Map((await figures(c)).map((f) => [`${f.schema}.${f.name}`, f]));
+            for (const want of b.tables) {
+              const key = `${want.schema}.${want.name}`;
+              const f = got.get(key);
+              if (!f) mismatches.push(`${key}: missing after restore`);
+              else {
+                if (f.rows !== want.rows) mismatches.push(`${key}: ${f.rows} rows after restore, ${want.rows} in the manifest`);
+                if (f.sample !== want.sample) mismatches.push(`${key}: sampled rows differ from the manifest`);
+              }
+              got.delete(key);
+            }
+            for (const key of got.keys()) mismatches.push(`${key}: restored but not in the manifest`);
+          } finally {
+            await c.end().catch(() => undefined);
+          }
+        }
+      } finally {
+        await admin.query(`drop database if exists ${scratch} with (force)`).catch(() => admin.query(`drop database if exists ${scratch}`).catch(() => undefined));
+      }
+    } finally {
+      plain.cleanup();
+      await admin.end().catch(() => undefined);
+    }
+    const v: Verification = { at: new Date().toISOString(), ok: mismatches.length === 0, duration_ms: Date.now() - started, mismatches };
+    writeFileSync(join(b.path, 'verification.json'), `${JSON.stringify(v, null, 2)}\n`);
+    await this.emit(o.service ?? b.service, o.url, o.actor, v.ok ? 'db.backup_verified' : 'db.backup_verify_failed', { summary: v.ok ? `backup ${b.id} verified by a restore` : `backup ${b.id} failed verification: ${mismatches[0] ?? ''}`, id: b.id, tables: b.tables.length, duration_ms: v.duration_ms, ...(v.ok ? {} : { mismatches: mismatches.slice(0, 20) }) });
+    return v;
+  }
+
+  /**
+   * Restore a backup into `target`. Refuses a target that has tables unless `force` (then objects
+   * in the dump are dropped and made again); checks the dump's SHA-256 first.
+   */
+  async restore(o: {
+    backup: BackupInfo;
+    target: string;
+    force?: boolean;
+    actor: string;
+    service?: string;
+    /** the key of an encrypted backup */
+    key?: Buffer;
+    onProgress?: (done: number, total: number, item: string) => void;
+  }): Promise<{ target: string; items: number; duration_ms: number }> {
+    const plain = await this.plain(o.backup, await this.checkIntegrity(o.backup), o.key);
+    try {
+      return await this.restorePlain(o, plain.path);
+    } finally {
+      plain.cleanup();
+    }
+  }
+
+  private async restorePlain(o: { backup: BackupInfo; target: string; force?: boolean; actor: string; service?: string; onProgress?: (done: number, total: number, item: string) => void }, file: string): Promise<{ target: string; items: number; duration_ms: number }> {
+    const started = Date.now();
+    const b = o.backup;
+    const scrub = scrubFor(o.target);
+    const c = await connect(o.target, 'shipshape db restore');
+    let tool: { path: string };
+    try {
+      const sv = await c.query<{ v: string }>('show server_version_num');
+      tool = await findTool('pg_restore', major(Number(sv.rows[0]?.v ?? 0)));
+      const n = await c.query<{ n: string }>(
+        `select count(*) as n from pg_class t join pg_namespace s on s.oid = t.relnamespace where t.relkind in ('r', 'p', 'v', 'm') and s.nspname not in ('pg_catalog', 'information_schema') and s.nspname not like 'pg_toast%'`,
+      );
+      const existing = Number(n.rows[0]?.n ?? 0);
+      if (existing > 0 && !o.force) {
+        throw new ServiceError('conflict', `${maskUrl(o.target)} is not empty (${existing} tables or views): restore into a fresh database (createdb <name>, then --target postgres://…/<name>), or pass --force to drop and replace what the backup holds`);
+      }
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    const list = await run(tool.path, ['--list', file]);
+    const total = list.stdout.split('\n').filter((l) => l.trim() && !l.startsWith(';')).length;
+    const t = toolUrl(o.target);
+    const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', '--verbose', ...jobsArgs(b), `--dbname=${t.url}`, ...(o.force ? ['--clean', '--if-exists'] : []), file];
+    const r = await new Promise<RunOut>((done, reject) => {
+      const child = spawn(tool.path, args, { env: { ...process.env, ...t.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      let done_ = 0;
+      let buf = '';
+      child.stderr.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (/^pg_restore: (creating|processing data|executing|dropping)/.test(line)) {
+            done_++;
+            o.onProgress?.(Math.min(done_, total), total, line.replace(/^pg_restore: /, ''));
+          } else if (stderr.length < 100_000) stderr += `${line}\n`;
+        }
+      });
+      child.on('error', reject);
+      child.on('close', (code) => done({ code, stdout: '', stderr }));
+    });
+    if (r.code !== 0) {
+      const msg = `pg_restore into ${maskUrl(o.target)} failed (exit ${r.code}): ${scrub(r.stderr.trim()).slice(0, 2000)}`;
+      await this.emit(o.service ?? b.service, o.target, o.actor, 'db.restore_failed', { summary: `restore of ${b.id} failed`, id: b.id, error: msg });
+      throw new ServiceError('invalid', msg);
+    }
+    const out = { target: maskUrl(o.target), items: total, duration_ms: Date.now() - started };
+    await this.emit(o.service ?? b.service, o.target, o.actor, 'db.restored', { summary: `backup ${b.id} restored into ${maskUrl(o.target)}${o.force ? ' (replacing what was there)' : ''}`, id: b.id, items: total, duration_ms: out.duration_ms, forced: Boolean(o.force) });
+    return out;
+  }
+}
+
+/**
+ * The `backup_before` step of a migration run: take a backup, verify it by restoring it into a
+ * scratch database, and stop the run (nothing applied) when either fails.
+ */
+export function backupBefore(backups: Backups, o: { url: string; dest: string; service?: string; actor: string; /** encrypt with this key */ key?: Buffer; onStep?: (message: string) => void }): () => Promise<void> {
+  return async () => {
+    o.onStep?.(`backing up ${maskUrl(o.url)} before migrating`);
+    const b = await backups.backup({ url: o.url, dest: o.dest, actor: o.actor, ...(o.service ? { service: o.service } : {}), ...(o.key ? { encryptKey: o.key } : {}) });
+    o.onStep?.(`backup ${b.id} taken (${b.size} bytes, ${b.tables.length} tables); verifying it in a scratch database`);
+    const v = await backups.verify({ backup: b, url: o.url, actor: o.actor, ...(o.service ? { service: o.service } : {}), ...(o.key ? { key: o.key } : {}) });
+    if (!v.ok) throw new ServiceError('conflict', `the backup taken before migrating (${b.path}) did not verify: ${v.mismatches.join('; ')}. No migration was applied`);
+    o.onStep?.(`backup ${b.id} verified`);
+  };
+}

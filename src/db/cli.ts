@@ -1,0 +1,499 @@
+/**
+ * `shipshape db new | migrate | rollback | status | verify | baseline | repair | hash` and
+ * `db backup | backups | verify-backup | restore` (docs/db.md).
+ *
+ * These work against the target database directly (no running Shipshape server is needed): the
+ * target is `--url`, else the `database:` of the service named with `--service` (from the config
+ * file), else DATABASE_URL; the migrations are in `--dir` (default: the service's
+ * `database.migrations`, else migrations/). State changes are recorded as `db.*` events in the local
+ * Shipshape store when there is one (SHIPSHAPE_DATABASE_URL, or a store in --data-dir); otherwise
+ * the command says they were not recorded.
+ *
+ * Exit codes: 0 ok; `db status` 1 when migrations are pending, 2 on drift (or a shipshape.sum
+ * that does not match), 3 when it could not tell; `db verify` 1 when it found a problem, 3 when it
+ * could not tell; other commands 1 on failure, 2 on bad input.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, out, red, yellow } from '../core/cli.js';
+import { formatDuration, parseDuration } from '../core/config/units.js';
+import { ServiceError } from '../core/errors.js';
+import type { EventLog } from '../core/events.js';
+import type { CliContext } from '../core/module.js';
+import type { Store } from '../core/store/db.js';
+import { audit, auditFails, AUDIT_LEVELS, type AuditLevel } from './audit.js';
+import { Backups, backupBefore, backupKey, type BackupInfo } from './backup.js';
+import { backupsDirOf, migrationsDirOf, type DbRaw } from './config.js';
+import { nextFile, readMigrationDir, SUM_FILE, writeSum } from './files.js';
+import { MigrationFailed, Migrations, type MigrateProgress, type MigrationTarget, type RunResult } from './service.js';
+import { summary } from './sql.js';
+import { connect, maskUrl } from './target.js';
+import { TABLE_RE } from './tracking.js';
+
+interface TargetOpts {
+  backups?: string;
+  url?: string;
+  service?: string;
+  config: string;
+  dir?: string;
+  table?: string;
+  dataDir: string;
+  json?: boolean;
+}
+
+function whoami(): string {
+  let name = 'cli';
+  try {
+    name = userInfo().username || 'cli';
+  } catch {
+    // no passwd entry (a container): keep "cli"
+  }
+  return `user:${name}@${hostname()}`;
+}
+
+/** --url, else the service's database:, else DATABASE_URL; --dir, else the service's, else migrations/. */
+function targetOf(o: TargetOpts, ctx: CliContext, needUrl: boolean): MigrationTarget & { url: string; backupsDir: string; backupBefore: boolean; encrypt: boolean; lockTimeoutMs?: number } {
+  if (o.table !== undefined && !TABLE_RE.test(o.table)) throw new CliError(`--table: expected schema.table in lower-case letters, digits and _, e.g. shipshape.schema_migrations, got "${o.table}"`, 2);
+  let url = o.url;
+  let dir = o.dir;
+  let table = o.table;
+  let backupsDir = o.backups;
+  let backupBeforeCfg = false;
+  let lockTimeoutMs: number | undefined;
+  let encrypt = false;
+  if (o.service) {
+    const cfg = ctx.loadConfig<DbRaw>(o.config);
+    const svc = cfg.raw.services[o.service];
+    if (!svc) throw new CliError(`no service "${o.service}" in ${o.config} (services: ${Object.keys(cfg.raw.services).join(', ') || 'none'})`, 2);
+    if (!svc.database) throw new CliError(`service "${o.service}" in ${o.config} has no database: section (add database: { url: "\${DATABASE_URL}", migrations: migrations/ })`, 2);
+    if (url === undefined) {
+      if (!svc.database.url) throw new CliError(`services.${o.service}.database.url is empty in ${o.config} (is the variable it names set?)`, 2);
+      url = svc.database.url;
+    }
+    dir ??= migrationsDirOf(cfg.file, svc.database);
+    table ??= svc.database.table;
+    backupsDir ??= backupsDirOf(cfg.file, svc.database);
+    backupBeforeCfg = svc.database.backup_before;
+    lockTimeoutMs = svc.database.lock_timeout;
+    encrypt = svc.database.backups.encrypt;
+  }
+  url ??= env.DATABASE_URL;
+  if (needUrl && !url) throw new CliError('no database: pass --url, set DATABASE_URL, or name a service with a database: section with --service', 2);
+  return { url: url ?? '', dir: dir ?? 'migrations', ...(table ? { table } : {}), ...(o.service ? { service: o.service } : {}), backupsDir: backupsDir ?? join(o.dataDir, 'backups'), backupBefore: backupBeforeCfg, encrypt, ...(lockTimeoutMs !== undefined ? { lockTimeoutMs } : {}) };
+}
+
+function withTarget(c: Command, read: boolean): Command {
+  c.option('--url <url>', 'the target database (default: the --service\'s database.url, else env DATABASE_URL)')
+    .option('--service <name>', 'a service with a database: section in the config file')
+    .option('-c, --config <file>', 'config file, for --service', defaultConfig())
+    .option('--dir <dir>', 'the migrations directory (default: the service\'s database.migrations, else migrations/)')
+    .option('--table <schema.table>', 'the tracking table (default shipshape.schema_migrations)')
+    .option('--backups <dir>', 'where backups are kept (default: the service\'s database.backups.dir, else <data dir>/backups)');
+  c.option('--data-dir <dir>', `Shipshape's data directory: its store records ${read ? 'nothing for read commands' : 'the events'} (SHIPSHAPE_DATABASE_URL wins), and backups default to <data dir>/backups`, defaultDataDir());
+  return c.option('--json', 'print the result as JSON');
+}
+
+/** The local store's event log when there is a store; otherwise undefined and a note on stderr. */
+async function openEvents(ctx: CliContext, dataDir: string): Promise<{ events?: EventLog; close: () => Promise<void> }> {
+  const databaseUrl = env.SHIPSHAPE_DATABASE_URL;
+  if (!databaseUrl && !existsSync(join(dataDir, 'shipshape.db'))) {
+    process.stderr.write(`note: no Shipshape store in ${dataDir} (and no SHIPSHAPE_DATABASE_URL): this run is not recorded on the event log\n`);
+    return { close: async () => undefined };
+  }
+  let store: Store | undefined;
+  try {
+    store = await ctx.openStore({ dataDir, ...(databaseUrl ? { databaseUrl } : {}), migrate: false });
+    return { events: ctx.eventLog(store), close: () => (store as Store).close() };
+  } catch (e) {
+    process.stderr.write(`note: cannot open the Shipshape store (${(e as Error).message}): this run is not recorded on the event log\n`);
+    return { close: async () => undefined };
+  }
+}
+
+/** SHIPSHAPE_BACKUP_KEY, required. */
+function requireKey(): Buffer {
+  const key = backupKey();
+  if (!key) throw new CliError('encrypting a backup needs SHIPSHAPE_BACKUP_KEY: 32 bytes as 64 hex characters or base64 (make one with `openssl rand -base64 32` and keep it apart from the backups)', 2);
+  return key;
+}
+
+function waitOf(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new CliError(`--wait: expected a duration like 30s or 5m, got "${text}"`, 2);
+  return ms;
+}
+
+function intOf(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,18}$/.test(text)) throw new CliError(`${flag}: expected a migration version (a whole number like 12 or 20240131120000), got "${text}"`, 2);
+  return Number(text);
+}
+
+function printer(): (p: MigrateProgress) => void {
+  return (p) => {
+    if (p.type === 'migration') {
+      const what = `${p.statements} statement${p.statements === 1 ? '' : 's'}${p.outside ? `, ${p.outside} outside a transaction` : ''}`;
+      out(`${yellow('▸')} ${p.direction === 'down' ? 'rolling back ' : ''}${p.filename} (${what})${p.resume_from ? `: resuming at statement ${p.resume_from + 1}` : ''}`);
+    } else if (p.type === 'outside') out(`  ↳ statement ${p.index + 1} outside a transaction (${p.reason}): ${p.statement}`);
+    else out(`${green('✓')} ${p.direction === 'down' ? 'rolled back ' : ''}${p.filename} (${formatDuration(p.duration_ms)})`);
+  };
+}
+
+function printPlan(r: RunResult, verb: string): void {
+  if (r.plan.length === 0) {
+    out(`nothing to ${verb}: ${r.database} is up to date`);
+    return;
+  }
+  out(`dry run on ${r.database}: nothing is changed`);
+  for (const p of r.plan) {
+    out(`would ${p.direction === 'up' ? 'apply' : 'roll back'} ${p.filename}${p.resume_from ? ` from statement ${p.resume_from + 1}` : ''}${p.out_of_order ? ' (out of order)' : ''}: ${p.statements.length} statement${p.statements.length === 1 ? '' : 's'}`);
+    for (const s of p.statements) out(`  ${String(s.index + 1).padStart(3)}  line ${String(s.line).padEnd(4)} ${s.outside ? yellow(`[outside a transaction: ${s.outside}] `) : ''}${summary(s.sql, 100)}`);
+  }
+}
+
+/** A service error or a failed migration as a CLI error with the right exit code. */
+function cliErrorOf(e: unknown, readExit?: number): unknown {
+  if (e instanceof MigrationFailed) return new CliError(e.message, readExit ?? 1);
+  if (e instanceof ServiceError) return new CliError(e.message, readExit ?? (e.kind === 'invalid' || e.kind === 'not_found' ? 2 : 1));
+  if (readExit !== undefined && e instanceof CliError) return new CliError(e.message, readExit);
+  return e;
+}
+
+export function registerDbCommands(program: Command, ctx: CliContext): void {
+  const db = program.command('db').description('operations on a service\'s own PostgreSQL: migrations (status, migrate, rollback, …)');
+  const svc = new Migrations({ version: process.env.npm_package_version ?? 'cli' });
+
+  /** Run a write command with the event log open (when there is a store). */
+  const withEvents = async <T>(dataDir: string, fn: (m: Migrations, events?: EventLog) => Promise<T>): Promise<T> => {
+    const ev = await openEvents(ctx, dataDir);
+    try {
+      return await fn(ev.events ? new Migrations({ events: ev.events, version: process.env.npm_package_version ?? 'cli' }) : svc, ev.events);
+    } finally {
+      await ev.close().catch(() => undefined);
+    }
+  };
+
+  db.command('new')
+    .description('make the next migration file (numbered like the directory, or timestamped) with up and down sections, and update shipshape.sum')
+    .argument('<name>', 'what it does, e.g. add_billing_and_orgs')
+    .option('--dir <dir>', 'the migrations directory', 'migrations')
+    .option('--timestamp', 'name it with a UTC timestamp (20240131120000_…) instead of the next number')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  $ shipshape db new add_billing_and_orgs      # migrations/014_add_billing_and_orgs.sql')
+    .action((name: string, o: { dir: string; timestamp?: boolean; json?: boolean }) => {
+      try {
+        if (!existsSync(o.dir)) mkdirSync(o.dir, { recursive: true });
+        const d = readMigrationDir(o.dir);
+        if (d.sum.state === 'mismatch') throw new CliError(`${join(o.dir, SUM_FILE)} does not match the directory: review the changes and run \`shipshape db hash\` first`);
+        const next = nextFile(d, name, new Date(), o.timestamp ? 'timestamp' : undefined);
+        const path = join(o.dir, next.filename);
+        writeFileSync(path, `-- migrate:up\n\n\n-- migrate:down\n\n`, { flag: 'wx' });
+        writeSum(o.dir);
+        if (o.json) json({ path, version: next.version, filename: next.filename });
+        else out(`created ${path}\n(write the SQL, then \`shipshape db hash --dir ${o.dir}\` so ${SUM_FILE} matches it)`);
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  db.command('hash')
+    .description(`write ${SUM_FILE}: the chained hash of the migrations directory (commit it; two branches adding the same number then conflict)`)
+    .option('--dir <dir>', 'the migrations directory', 'migrations')
+    .action((o: { dir: string }) => {
+      try {
+        const text = writeSum(o.dir);
+        out(`wrote ${join(o.dir, SUM_FILE)} (${text.split('\n').length - 2} files)`);
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  withTarget(db.command('migrate').description('apply pending migrations in order, each in its own transaction (statements that cannot run in one run outside it, resumably)'), false)
+    .option('--to <version>', 'stop after this version')
+    .option('--dry-run', 'print what would run and change nothing')
+    .option('--out-of-order', 'also apply pending files older than an applied one (a gap filled later)')
+    .option('--wait <duration>', 'wait this long for another migrator to finish instead of refusing (e.g. 5m)')
+    .option('--lock-timeout <duration>', 'fail a statement (and roll its migration back) when it waits longer than this for a table lock, e.g. 5s, instead of queueing the app behind it')
+    .option('--backup-before', 'take a backup and verify it in a scratch database before applying anything (the service\'s database.backup_before does the same)')
+    .addHelpText('after', '\nExamples:\n  $ DATABASE_URL=postgres://… shipshape db migrate\n  $ shipshape db migrate --service web --dry-run\n  $ shipshape db migrate --to 12')
+    .action(async (o: TargetOpts & { to?: string; dryRun?: boolean; outOfOrder?: boolean; wait?: string; backupBefore?: boolean; lockTimeout?: string }) => {
+      try {
+        const t = targetOf(o, ctx, true);
+        const to = intOf('--to', o.to);
+        const waitMs = waitOf(o.wait);
+        const lockTimeoutMs = o.lockTimeout === undefined ? t.lockTimeoutMs : parseDuration(o.lockTimeout);
+        if (o.lockTimeout !== undefined && lockTimeoutMs === undefined) throw new CliError(`--lock-timeout: expected a duration like 5s, got "${o.lockTimeout}"`, 2);
+        const run = (m: Migrations, events?: EventLog) =>
+          m.migrate(t, {
+            ...(o.backupBefore || t.backupBefore
+              ? { beforeApply: backupBefore(new Backups(events ? { events } : {}), { url: t.url, dest: t.backupsDir, actor: whoami(), ...(t.service ? { service: t.service } : {}), ...(t.encrypt ? { key: requireKey() } : {}), onStep: (msg) => (o.json ? undefined : out(`${yellow('▸')} ${msg}`)) }) }
+              : {}),
+            actor: whoami(),
+            ...(to !== undefined ? { to } : {}),
+            dryRun: Boolean(o.dryRun),
+            outOfOrder: Boolean(o.outOfOrder),
+            waitMs,
+            ...(lockTimeoutMs !== undefined ? { lockTimeoutMs } : {}),
+            ...(o.json ? {} : { onProgress: printer() }),
+            onWait: (holder) => process.stderr.write(`waiting for the migration lock: ${holder} holds it\n`),
+            ...(o.json ? {} : { onNote: (n: string) => process.stderr.write(`note: ${n}\n`) }),
+          });
+        const r = o.dryRun ? await run(svc) : await withEvents(o.dataDir, run);
+        if (o.json) {
+          json(r);
+          return;
+        }
+        if (r.dry_run) printPlan(r, 'migrate');
+        else if (r.done.length === 0) out(`nothing to migrate: ${r.database} is up to date`);
+        else out(green(`applied ${r.done.length} migration${r.done.length === 1 ? '' : 's'} to ${r.database}`));
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  withTarget(db.command('rollback').description('undo the last applied migration(s) with their -- migrate:down sections'), false)
+    .option('--steps <n>', 'how many migrations to undo, newest first', '1')
+    .option('--dry-run', 'print what would run and change nothing')
+    .option('--wait <duration>', 'wait this long for another migrator to finish instead of refusing')
+    .action(async (o: TargetOpts & { steps: string; dryRun?: boolean; wait?: string }) => {
+      try {
+        const t = targetOf(o, ctx, true);
+        if (!/^[1-9]\d{0,5}$/.test(o.steps)) throw new CliError(`--steps: expected a whole number of at least 1, got "${o.steps}"`, 2);
+        const waitMs = waitOf(o.wait);
+        const run = (m: Migrations) => m.rollback(t, { actor: whoami(), steps: Number(o.steps), dryRun: Boolean(o.dryRun), waitMs, ...(o.json ? {} : { onProgress: printer() }) });
+        const r = o.dryRun ? await run(svc) : await withEvents(o.dataDir, run);
+        if (o.json) json(r);
+        else if (r.dry_run) printPlan(r, 'roll back');
+        else out(green(`rolled back ${r.done.length} migration${r.done.length === 1 ? '' : 's'} on ${r.database}`));
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  withTarget(db.command('status').description('applied and pending migrations, drift, gaps; exits 1 when some are pending, 2 on drift'), true)
+    .action(async (o: TargetOpts) => {
+      try {
+        const t = targetOf(o, ctx, true);
+        const st = await svc.status(t);
+        const code = st.drift.length || st.sum === 'mismatch' ? 2 : st.pending.length ? 1 : 0;
+        if (o.json) json(st);
+        else {
+          out(`${st.database} (${st.table}), migrations in ${relative(process.cwd(), resolve(st.dir)) || '.'}`);
+          const table = new Table({ head: ['version', 'file', 'state', 'applied', 'by', 'took'], style: { head: [], border: [] } });
+          const rows: { v: number; cells: string[] }[] = [];
+          for (const a of st.applied) rows.push({ v: a.version, cells: [a.label, a.filename, a.state === 'baseline' ? 'baseline' : green('applied'), a.applied_at.replace('T', ' ').slice(0, 19), a.applied_by, a.state === 'baseline' ? '–' : formatDuration(a.duration_ms)] });
+          for (const p of st.pending) {
+            const state = p.partial ? red(`partial ${p.partial.statements_applied}/${p.partial.statements_total}`) : p.out_of_order ? yellow('pending (out of order)') : yellow('pending');
+            rows.push({ v: p.version, cells: [p.label, p.filename, state, '–', '–', '–'] });
+          }
+          for (const r of rows.sort((a, b) => a.v - b.v)) table.push(r.cells);
+          if (rows.length) out(table.toString());
+          else out('no migrations in the directory and none applied');
+          for (const g of st.gaps) out(yellow(`gap: ${g} is missing`));
+          for (const p of st.pending) if (p.partial?.error) out(red(`${p.filename} stopped at: ${summary(p.partial.failing_statement ?? '')}\n  ${p.partial.error}`));
+          for (const d of st.drift) out(red(`drift: ${d.detail}`));
+          if (st.sum === 'mismatch') out(red(`drift: ${SUM_FILE} does not match the directory (${st.sum_differences.join(', ')})`));
+          if (st.sum === 'missing') out(`no ${SUM_FILE} in the directory (\`shipshape db hash\` makes one)`);
+          for (const i of st.ignored) out(yellow(`ignored: ${i} (no version number)`));
+          out(code === 2 ? red('drift: the database or the directory changed under the migrations') : code === 1 ? yellow(`${st.pending.length} pending`) : green('up to date'));
+        }
+        process.exitCode = code;
+      } catch (e) {
+        fail(cliErrorOf(e, 3));
+      }
+    });
+
+  withTarget(db.command('verify').description('check every file parses, shipshape.sum matches, and (with a database) nothing drifted; exits 1 on a problem'), true)
+    .action(async (o: TargetOpts) => {
+      try {
+        const t = targetOf(o, ctx, false);
+        const r = await svc.verify({ dir: t.dir, ...(t.url ? { url: t.url } : {}), ...(t.table ? { table: t.table } : {}) });
+        if (o.json) json(r);
+        else {
+          for (const p of r.problems) out(`${p.kind === 'ignored' ? yellow('warning') : red('problem')}: ${p.message}`);
+          out(r.ok ? green(`ok: ${r.files} migration files${r.database ? `, ${r.database} agrees with them` : ''}`) : red(`${r.problems.filter((p) => p.kind !== 'ignored').length} problem(s)`));
+        }
+        process.exitCode = r.ok ? 0 : 1;
+      } catch (e) {
+        fail(cliErrorOf(e, 3));
+      }
+    });
+
+  withTarget(db.command('baseline').description('record migrations as applied without running them, for a database that already has their schema'), false)
+    .option('--version <version>', 'up to this version (default: every file in the directory)')
+    .action(async (o: TargetOpts & { version?: string }) => {
+      try {
+        const t = targetOf(o, ctx, true);
+        const version = intOf('--version', o.version);
+        const r = await withEvents(o.dataDir, (m) => m.baseline(t, { actor: whoami(), ...(version !== undefined ? { version } : {}) }));
+        if (o.json) json(r);
+        else out(green(`baselined ${r.baselined.length} migration${r.baselined.length === 1 ? '' : 's'} on ${r.database} (up to ${r.baselined[r.baselined.length - 1]?.filename})`));
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  withTarget(db.command('repair').description('make the tracking table agree with the directory, on the record: accept edited files, forget rows of deleted files and partial runs'), false)
+    .requiredOption('--reason <text>', 'why (recorded on the event log with every change)')
+    .option('--applied <version...>', 'record these migrations as applied without running them (you finished a partial run by hand)')
+    .option('--dry-run', 'print what would change and change nothing')
+    .action(async (o: TargetOpts & { reason: string; applied?: string[]; dryRun?: boolean }) => {
+      try {
+        const t = targetOf(o, ctx, true);
+        const markApplied = (o.applied ?? []).map((v) => intOf('--applied', v) as number);
+        const run = (m: Migrations) => m.repair(t, { actor: whoami(), reason: o.reason, markApplied, dryRun: Boolean(o.dryRun) });
+        const r = o.dryRun ? await run(svc) : await withEvents(o.dataDir, run);
+        if (o.json) json(r);
+        else if (r.changes.length === 0) out(`nothing to repair: the tracking table on ${r.database} agrees with the directory`);
+        else {
+          for (const c of r.changes) out(`${r.dry_run ? 'would: ' : ''}${c.change}`);
+          out(r.dry_run ? 'dry run: nothing changed' : green(`repaired ${r.changes.length} row${r.changes.length === 1 ? '' : 's'} on ${r.database}`));
+        }
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  const withBackups = async <T>(dataDir: string, fn: (b: Backups) => Promise<T>): Promise<T> => {
+    const ev = await openEvents(ctx, dataDir);
+    try {
+      return await fn(new Backups(ev.events ? { events: ev.events } : {}));
+    } finally {
+      await ev.close().catch(() => undefined);
+    }
+  };
+  const size = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} B`);
+  const verifiedText = (b: BackupInfo) => (b.verified ? (b.verified.ok ? green(`verified ${b.verified.at.replace('T', ' ').slice(0, 16)}`) : red('verify FAILED')) : yellow('unverified'));
+
+  withTarget(db.command('backup').description('dump the database with pg_dump (custom format) into a new backup directory with a SHA-256 manifest; prints its id and path'), false)
+    .option('--to <dir>', 'the directory to put the backup in (default: --backups)')
+    .option('--encrypt', 'encrypt the dump with AES-256-GCM as it is written, with the key in SHIPSHAPE_BACKUP_KEY (the service\'s database.backups.encrypt does the same)')
+    .option('-j, --jobs <n>', 'dump in directory format with this many workers (pg_dump -Fd -j; for large databases)', '1')
+    .addHelpText('after', '\nExamples:\n  $ shipshape db backup --service web\n  $ DATABASE_URL=postgres://… shipshape db backup --to /var/backups/web')
+    .action(async (o: TargetOpts & { to?: string; jobs: string; encrypt?: boolean }) => {
+      try {
+        const t = targetOf(o, ctx, true);
+        if (!/^[1-9]\d?$/.test(o.jobs) || Number(o.jobs) > 64) throw new CliError(`--jobs: expected a whole number from 1 to 64, got "${o.jobs}"`, 2);
+        const encryptKey = o.encrypt || t.encrypt ? requireKey() : undefined;
+        const b = await withBackups(o.dataDir, (bk) => bk.backup({ url: t.url, dest: o.to ?? t.backupsDir, actor: whoami(), jobs: Number(o.jobs), ...(t.service ? { service: t.service } : {}), ...(encryptKey ? { encryptKey } : {}) }));
+        if (o.json) json(b);
+        else out(`${b.id} ${b.path}\n${green(`backed up ${b.database}: ${size(b.size)}, ${b.tables.length} tables, in ${formatDuration(b.duration_ms)}`)}`);
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  withTarget(db.command('backups').description('list the backups in a directory, newest first, with their verified state'), true).action((o: TargetOpts) => {
+    try {
+      const t = targetOf(o, ctx, false);
+      const list = new Backups({}).list(t.backupsDir);
+      if (o.json) {
+        json(list);
+        return;
+      }
+      if (list.length === 0) {
+        out(`no backups in ${t.backupsDir} (shipshape db backup)`);
+        return;
+      }
+      const table = new Table({ head: ['id', 'taken', 'size', 'tables', 'state', 'path'], style: { head: [], border: [] } });
+      for (const b of list) table.push([b.id, b.created_at.replace('T', ' ').slice(0, 19), size(b.size), String(b.tables.length), verifiedText(b), b.path]);
+      out(table.toString());
+    } catch (e) {
+      fail(cliErrorOf(e));
+    }
+  });
+
+  withTarget(db.command('verify-backup').description('restore a backup into a scratch database on the --url server, compare row counts and sampled rows with its manifest, drop it; exits 1 on any mismatch'), false)
+    .argument('<backup>', 'a backup id (in --backups) or path')
+    .action(async (ref: string, o: TargetOpts) => {
+      try {
+        const t = targetOf(o, ctx, true);
+        const bk0 = new Backups({});
+        const backup = bk0.open(ref, t.backupsDir);
+        const key = backupKey();
+        const v = await withBackups(o.dataDir, (bk) => bk.verify({ backup, url: t.url, actor: whoami(), ...(t.service ? { service: t.service } : {}), ...(key ? { key } : {}) })).catch((e: unknown) => {
+          if (e instanceof ServiceError && /corrupted or was tampered|encryption key|is encrypted|cannot decrypt/.test(e.message)) throw new CliError(e.message, 1);
+          throw e;
+        });
+        if (o.json) json({ id: backup.id, path: backup.path, ...v });
+        else if (v.ok) out(green(`${backup.id}: verified (${backup.tables.length} tables restored and matching the manifest, ${formatDuration(v.duration_ms)})`));
+        else out(red(`${backup.id}: verification FAILED\n${v.mismatches.map((m) => `  ${m}`).join('\n')}`));
+        process.exitCode = v.ok ? 0 : 1;
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  withTarget(db.command('restore').description('restore a backup into --target (checks its SHA-256 first; refuses a non-empty target without --force)'), false)
+    .argument('<backup>', 'a backup id (in --backups) or path')
+    .requiredOption('--target <url>', 'the database to restore into (make a fresh one with createdb)')
+    .option('--force', 'restore into a database that already has tables: objects in the backup are dropped and made again')
+    .action(async (ref: string, o: TargetOpts & { target: string; force?: boolean }) => {
+      try {
+        const t = targetOf(o, ctx, false);
+        const backup = new Backups({}).open(ref, t.backupsDir);
+        const key = backupKey();
+        const tty = process.stdout.isTTY;
+        let last = -1;
+        const r = await withBackups(o.dataDir, (bk) =>
+          bk.restore({
+            backup,
+            target: o.target,
+            force: Boolean(o.force),
+            actor: whoami(),
+            ...(key ? { key } : {}),
+            ...(t.service ? { service: t.service } : {}),
+            onProgress: (done, total) => {
+              if (!tty || o.json) return;
+              const pct = total ? Math.floor((done / total) * 100) : 100;
+              if (pct === last) return;
+              last = pct;
+              const w = 30;
+              const fill = Math.round((pct / 100) * w);
+              process.stdout.write(`\r[${'#'.repeat(fill)}${' '.repeat(w - fill)}] ${String(pct).padStart(3)}% ${done}/${total}`);
+            },
+          }),
+        );
+        if (tty && !o.json) process.stdout.write('\n');
+        if (o.json) json(r);
+        else out(green(`restored ${backup.id} into ${r.target} (${r.items} items, ${formatDuration(r.duration_ms)})`));
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  withTarget(db.command('audit').description('the security and health checklist on the catalog (RLS, search_path, keys, indexes, connections, long queries, slow statements); exits 1 at --fail-on or worse'), true)
+    .option('--fail-on <level>', 'exit 1 when a finding is at this level or worse: info, warn, error', 'warn')
+    .option('--schemas <list>', 'schemas an API exposes, where RLS is required (comma-separated)', 'public')
+    .option('--long-query <duration>', 'report queries running longer than this', '5m')
+    .action(async (o: TargetOpts & { failOn: string; schemas: string; longQuery: string }) => {
+      try {
+        if (!(AUDIT_LEVELS as readonly string[]).includes(o.failOn)) throw new CliError(`--fail-on: expected info, warn or error, got "${o.failOn}"`, 2);
+        const longQueryMs = parseDuration(o.longQuery);
+        if (longQueryMs === undefined) throw new CliError(`--long-query: expected a duration like 5m, got "${o.longQuery}"`, 2);
+        const schemas = o.schemas.split(',').map((x) => x.trim()).filter(Boolean);
+        const t = targetOf(o, ctx, true);
+        const c = await connect(t.url, 'shipshape db audit');
+        let r;
+        try {
+          await c.query("set statement_timeout = '60s'");
+          r = await audit(c, { exposedSchemas: schemas, longQueryMs });
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+        if (o.json) json({ database: maskUrl(t.url), ...r });
+        else {
+          const paint = (l: string) => (l === 'error' ? red(l) : l === 'warn' ? yellow(l) : l);
+          for (const f of r.findings) out(`${paint(f.level).padEnd(5)}  ${f.rule}  ${f.object}\n       ${f.message}\n       fix: ${f.remediation}`);
+          out(`${maskUrl(t.url)}: ${r.checked.tables} tables, ${r.checked.functions} functions without a fixed search_path, ${r.checked.indexes} indexes checked (PostgreSQL ${r.checked.server_version}${r.checked.pg_stat_statements ? ', pg_stat_statements read' : ''}): ${r.counts.error} errors, ${r.counts.warn} warnings, ${r.counts.info} notes`);
+        }
+        if (auditFails(r, o.failOn as AuditLevel)) process.exitCode = 1;
+      } catch (e) {
+        fail(cliErrorOf(e, 2));
+      }
+    });
+}

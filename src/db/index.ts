@@ -1,0 +1,102 @@
+/**
+ * The database domain: operations on each service's own PostgreSQL (not Shipshape's store).
+ * Migrations first: `shipshape db new | migrate | rollback | status | verify | baseline | repair |
+ * hash`, run against the target directly, with a tracking table there, an advisory lock, and an
+ * event on Shipshape's log for every change (`db.*`, with `data.service`, so migrations appear on
+ * incident timelines); then backups with pg_dump, verified by restoring them (`db backup | backups |
+ * verify-backup | restore`). The deploy pipeline asks `use(db).pending(…)` for its
+ * pending-migrations gate and `use(db).latestBackup(…)` for its fresh-backup gate. See docs/db.md.
+ */
+import { ServiceError } from '../core/errors.js';
+import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
+import { registerDbCommands } from './cli.js';
+import { Backups, backupBefore, backupKey, type BackupInfo } from './backup.js';
+import { backupsDirOf, dbConfig, migrationsDirOf, type DbRaw } from './config.js';
+import { dbRoutes } from './routes.js';
+import { Migrations, type MigrationTarget, type PendingReport, type RunResult } from './service.js';
+
+export type { DatabaseConfig, DbRaw } from './config.js';
+export { maskUrl, poolerProblem } from './target.js';
+export { DEFAULT_TABLE, MigrationFailed, Migrations } from './service.js';
+export { Backups } from './backup.js';
+export type { BackupInfo, BackupManifest, TableFigure, Verification } from './backup.js';
+export type { AppliedInfo, DriftInfo, EventSink, MigrateProgress, MigrationTarget, PendingInfo, PendingReport, PlanItem, RunResult, StatusReport } from './service.js';
+
+export const DB_EVENTS = [
+  'db.migrated',
+  'db.migration_failed',
+  'db.rolled_back',
+  'db.rollback_failed',
+  'db.baselined',
+  'db.repaired',
+  'db.backup_completed',
+  'db.backup_failed',
+  'db.backup_verified',
+  'db.backup_verify_failed',
+  'db.restored',
+  'db.restore_failed',
+] as const;
+
+export interface DbDomain extends ModuleLifecycle<DbRaw> {
+  /** migrations against any target (url + dir) */
+  service: Migrations;
+  /** the target of a service with a `database:` section (its URL, its migrations directory, resolved) */
+  targetOf(service: string): MigrationTarget;
+  /**
+   * What `migrate` would apply and whether applied files changed (drift): the deploy gate's
+   * question. Give a service with a `database:` section, or a URL and a directory.
+   */
+  pending(opts: { service: string } | { url: string; dir: string; table?: string; service?: string }): Promise<PendingReport>;
+  /** backups against any URL and directory */
+  backups: Backups;
+  /** the newest backup of a service's database (verified ones only with `verified`), or null: the deploy's "fresh backup" gate */
+  latestBackup(service: string, opts?: { verified?: boolean }): BackupInfo | null;
+  /** apply a service's pending migrations, with a verified backup first when its database says backup_before */
+  migrate(service: string, opts: { actor: string; to?: number; outOfOrder?: boolean }): Promise<RunResult>;
+}
+
+export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
+  const service = new Migrations({ events: ctx.events, version: ctx.version });
+  const backups = new Backups({ events: ctx.events });
+  const targetOf = (name: string): MigrationTarget => {
+    const cfg = ctx.config();
+    const svc = cfg.raw.services[name];
+    if (!svc) throw new ServiceError('not_found', `no service "${name}" in ${cfg.file}`);
+    if (!svc.database) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
+    if (!svc.database.url) throw new ServiceError('invalid', `services.${name}.database.url is empty in ${cfg.file} (is the variable it names set?)`);
+    return { url: svc.database.url, dir: migrationsDirOf(cfg.file, svc.database), table: svc.database.table, service: name };
+  };
+  return {
+    service,
+    targetOf,
+    pending: (o) => service.pending('url' in o ? o : targetOf(o.service)),
+    backups,
+    latestBackup(name, o = {}) {
+      const cfg = ctx.config();
+      const d = cfg.raw.services[name]?.database;
+      if (!d) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
+      return backups.latest(backupsDirOf(cfg.file, d), o);
+    },
+    async migrate(name, o) {
+      const t = targetOf(name);
+      const cfg = ctx.config();
+      const d = cfg.raw.services[name]?.database;
+      const key = d?.backups.encrypt ? backupKey() : undefined;
+      if (d?.backup_before && d.backups.encrypt && !key) throw new ServiceError('invalid', `services.${name}.database.backups.encrypt is on but SHIPSHAPE_BACKUP_KEY is not set`);
+      const hook = d?.backup_before ? backupBefore(backups, { url: t.url, dest: backupsDirOf(cfg.file, d), service: name, actor: o.actor, ...(key ? { key } : {}) }) : undefined;
+      return service.migrate(t, { ...o, ...(hook ? { beforeApply: hook } : {}), ...(d?.lock_timeout !== undefined ? { lockTimeoutMs: d.lock_timeout } : {}) });
+    },
+    routes(app) {
+      dbRoutes(app, service, targetOf);
+    },
+  };
+}
+
+export const db = defineModule<DbDomain, unknown, DbRaw>({
+  name: 'db',
+  description: 'database operations on each service\'s own PostgreSQL: SQL migrations with a tracking table, advisory lock, drift and gap checks',
+  config: dbConfig,
+  events: DB_EVENTS,
+  create: (ctx) => createDb(ctx),
+  cli: registerDbCommands,
+});

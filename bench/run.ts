@@ -1,13 +1,13 @@
 /**
  * `npm run bench [-- <scenario>… ] [--profile] [--no-build] [--strict]`
  *
- * Scenarios: http1k, http10k, storage, api, ingest, detection, rules, statuspage, escalation, deploy (all when none is named),
+ * Scenarios: http1k, http10k, storage, api, ingest, detection, rules, statuspage, escalation, deploy, db (all when none is named),
  * soak (only when named: telemetry heap over BENCH_SOAK_MIN minutes). Prints a table with each
  * goal, the measured value, pass/fail and, where there is one, the reference of the tool a user
  * would use instead; writes bench/results/latest.json. --profile runs the http1k server under
  * `node --cpu-prof` and prints its hot spots (the CPU figures of a profiled run are inflated).
  * Env: BENCH_STORAGE_BUDGET_S (default 240), BENCH_API_MINUTE_HOURS (default 48), BENCH_DETECTION_WARMUP_S (default 10),
- * BENCH_SOAK_MIN (default 120), BENCH_SOAK_EVERY_S (default 5), BENCH_DEPLOY_ROUNDS (default 20), BENCH_DEPLOY_S (default 10).
+ * BENCH_SOAK_MIN (default 120), BENCH_SOAK_EVERY_S (default 5), BENCH_DEPLOY_ROUNDS (default 20), BENCH_DEPLOY_S (default 10), BENCH_DB_MB (default 1024), BENCH_PG_URL.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { printTable, row, writeJson, type Row } from './lib/report.js';
 import { ensureBuilt, ROOT } from './lib/shipshape.js';
 import { runDetection, runRules } from './scenarios/alerts.js';
 import { runApi } from './scenarios/api.js';
+import { runDb } from './scenarios/db.js';
 import { runDeploy } from './scenarios/deploy.js';
 import { HTTP10K, HTTP1K, runHttp } from './scenarios/http.js';
 import { runIngest } from './scenarios/ingest.js';
@@ -28,7 +29,7 @@ import { runSoak } from './scenarios/soak.js';
 import { runStorage } from './scenarios/storage.js';
 import type { ScenarioContext } from './scenarios/types.js';
 
-const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules', 'statuspage', 'escalation', 'deploy', 'soak'] as const;
+const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules', 'statuspage', 'escalation', 'deploy', 'db', 'soak'] as const;
 /** long-running: only when named */
 const NAMED_ONLY: readonly string[] = ['soak'];
 type Scenario = (typeof SCENARIOS)[number];
@@ -116,8 +117,8 @@ async function main(): Promise<number> {
         const r = await runStorage(ctx);
         rows.push(...r.rows);
         results[s] = r;
-      } else if (s === 'statuspage' || s === 'escalation' || s === 'deploy') {
-        const r = await (s === 'statuspage' ? runStatuspage : s === 'escalation' ? runEscalation : runDeploy)(ctx);
+      } else if (s === 'statuspage' || s === 'escalation' || s === 'deploy' || s === 'db') {
+        const r = await (s === 'statuspage' ? runStatuspage : s === 'escalation' ? runEscalation : s === 'deploy' ? runDeploy : runDb)(ctx);
         rows.push(...r.rows);
         results[s] = r.raw;
       } else if (s === 'soak') {

@@ -166,9 +166,11 @@ export function registerDeployCommands(program: Command, _ctx: CliContext): void
           out(`no releases of ${service} yet (shipshape deploy ${service})`);
           return;
         }
-        const table = new Table({ head: ['id', 'version', 'sha', 'author', 'env', 'state', 'age'], style: { head: [], border: [] } });
+        // driver: command releases also name their deployment's URL
+        const urls = items.some((r) => r.deployment_url);
+        const table = new Table({ head: ['id', 'version', 'sha', 'author', 'env', 'state', 'age', ...(urls ? ['url'] : [])], style: { head: [], border: [] } });
         const paint = (s: string) => (s === 'live' ? green(s) : s === 'failed' || s === 'rolled_back' ? red(s) : s === 'running' || s === 'warm' ? yellow(s) : s);
-        for (const r of items) table.push([String(r.id), r.version, r.git_sha.slice(0, 7), r.author.replace(/\s*<.*>$/, ''), r.env, paint(r.state), ago(r.age_ms)]);
+        for (const r of items) table.push([String(r.id), r.version, r.git_sha.slice(0, 7), r.author.replace(/\s*<.*>$/, ''), r.env, paint(r.state), ago(r.age_ms), ...(urls ? [r.deployment_url ?? ''] : [])]);
         out(table.toString());
       } catch (e) {
         fail(e);

@@ -17,6 +17,10 @@
  *     staging: { proxy: { port: 8081 } }
  *     production: { proxy: { port: 8080 }, watch: 10m }
  * ```
+ *
+ * `driver: command` (a hosted platform, src/deploy/command.ts) takes `command: { preset: vercel }`
+ * (or its own deploy / promote / rollback / list commands) instead of `start:`, and environments
+ * without `proxy:` (an optional `url:`, `production:`).
  */
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
@@ -95,7 +99,15 @@ const environmentSchema = z
         port: z.number().int().min(1).max(65535).meta({ description: 'the port this environment is served on; the proxy in front of the live release listens here' }),
         host: z.string().min(1).max(255).default('127.0.0.1').meta({ description: 'the address the proxy listens on (127.0.0.1; front it with Caddy or nginx for TLS)' }),
       })
-      .strict(),
+      .strict()
+      .optional()
+      .meta({ description: 'driver: process: the proxy in front of the live release (required there; not used by driver: command)' }),
+    url: z
+      .url({ protocol: /^https?$/, error: 'url is an http(s) URL, like https://example.com' })
+      .max(2000)
+      .optional()
+      .meta({ description: 'driver: command: the URL this environment is served on (the production domain), for the record and for smoke steps after a promotion' }),
+    production: z.boolean().optional().meta({ description: 'driver: command: deploys to this environment use command.deploy_production (default: true for an environment named production)' }),
     watch: duration().optional().meta({ description: 'after the switch, compare the new release with the previous one for this long (the watch window: see deploy.analysis) and keep the previous one warm meanwhile; a failing window rolls back automatically' }),
     canary: z
       .object({
@@ -136,13 +148,34 @@ const analysisSchema = z
   })
   .strict();
 
+const commandSchema = z
+  .object({
+    preset: z.enum(['vercel', 'netlify']).optional().meta({ description: 'the commands and output parsing of a hosted platform CLI (see docs/deploy.md); the keys below override it' }),
+    deploy: commandText('command.deploy').optional().meta({ description: 'creates a deployment from the release directory; its output names the deployment id and URL (vercel: "vercel deploy --prebuilt --yes")' }),
+    deploy_production: commandText('command.deploy_production').optional().meta({ description: 'the same for a production environment (vercel: "vercel deploy --prebuilt --prod --yes")' }),
+    promote: commandText('command.promote').optional().meta({ description: 'makes the deployment {id} / {url} serve the environment (vercel: "vercel promote {url} --yes")' }),
+    rollback: commandText('command.rollback').optional().meta({ description: 'makes the earlier deployment {id} / {url} serve again (vercel: "vercel rollback {url} --yes")' }),
+    list: commandText('command.list').optional().meta({ description: "lists the platform's deployments (vercel: \"vercel ls\"); shown by GET …/deployments" }),
+    output: z
+      .object({
+        format: z.enum(['text', 'json']).optional().meta({ description: 'text: the URL and id are found with regular expressions; json: the output is one JSON object, read by keys' }),
+        url: z.string().min(1).max(500).optional().meta({ description: 'text: a regular expression for the deployment URL (its first group, or the whole match; the last match wins); json: the key (dotted path) holding it' }),
+        id: z.string().min(1).max(500).optional().meta({ description: 'text: a regular expression for the deployment id (default: the host name of the URL); json: the key holding it' }),
+      })
+      .strict()
+      .prefault({}),
+    timeout: duration().default(15 * 60_000).meta({ description: 'a command still running after this fails and is killed (15m)' }),
+  })
+  .strict();
+
 export const deploySchema = z
   .object({
-    driver: z.enum(['process']).default('process').meta({ description: 'process: releases run as supervised child processes behind a proxy per environment' }),
+    driver: z.enum(['process', 'command']).default('process').meta({ description: 'process: releases run as supervised child processes behind a proxy per environment; command: a hosted platform (Vercel, Netlify) deploys them through its CLI' }),
+    command: commandSchema.optional().meta({ description: 'driver: command: the commands that deploy, promote, roll back and list deployments' }),
     repo: z.string().min(1).max(1000).default('.').meta({ description: 'the git repository releases are cut from (relative to the config file; default its directory)' }),
     build: commandText('build').optional().meta({ description: 'a shell command run in the release directory after the gates, e.g. "npm ci && npm run build"' }),
     build_timeout: duration().default(20 * 60_000).meta({ description: 'the build fails when it runs longer (20m)' }),
-    start: commandText('start').meta({ description: 'the shell command that runs the app in the release directory, with PORT set to the port it must listen on' }),
+    start: commandText('start').optional().meta({ description: 'driver: process (required there): the shell command that runs the app in the release directory, with PORT set to the port it must listen on' }),
     env: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name is letters, digits and _'), z.string().max(10_000))
       .default({})
@@ -172,13 +205,46 @@ export const deploySchema = z
     analysis: analysisSchema.prefault({}).meta({ description: 'how a new release is judged during a canary and the watch window, Flagger-style: success rate, p95 against the previous release, minimum requests' }),
     lock_ttl: duration().default(2 * 60_000).meta({ description: 'a running deploy renews its lock; the lock of a deploy that died expires after this (2m)' }),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.driver === 'process') {
+      if (d.start === undefined) ctx.addIssue({ code: 'custom', path: ['start'], message: 'is required: driver: process runs it with PORT set, like start: "node server.js"' });
+      if (d.command !== undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'command: is for driver: command (a hosted platform CLI); driver: process starts `start:` behind a proxy' });
+      for (const [k, e] of Object.entries(d.environments)) {
+        if (!e.proxy) ctx.addIssue({ code: 'custom', path: ['environments', k, 'proxy'], message: `is required with driver: process, like ${k}: { proxy: { port: 8080 } }` });
+        if (e.url !== undefined) ctx.addIssue({ code: 'custom', path: ['environments', k, 'url'], message: 'url is for driver: command; with driver: process the environment is served by its proxy' });
+        if (e.production !== undefined) ctx.addIssue({ code: 'custom', path: ['environments', k, 'production'], message: 'production is for driver: command' });
+      }
+      return;
+    }
+    if (d.start !== undefined) ctx.addIssue({ code: 'custom', path: ['start'], message: 'not used with driver: command: the platform runs the deployment (remove start:)' });
+    const c = d.command;
+    if (!c) {
+      ctx.addIssue({ code: 'custom', path: ['command'], message: 'is required with driver: command, like command: { preset: vercel } or command: { deploy: "…", promote: "…", rollback: "…" }' });
+    } else if (!c.preset) {
+      for (const k of ['deploy', 'promote', 'rollback'] as const) if (c[k] === undefined) ctx.addIssue({ code: 'custom', path: ['command', k], message: `is required without a preset (command.preset: vercel or netlify)` });
+    }
+    for (const p of [c?.output.url, c?.output.id]) {
+      if (p === undefined || c?.output.format === 'json' || (c?.preset === 'netlify' && c.output.format === undefined)) continue;
+      try {
+        new RegExp(p);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['command', 'output', p === c?.output.url ? 'url' : 'id'], message: `not a regular expression: ${(e as Error).message}` });
+      }
+    }
+    for (const [k, e] of Object.entries(d.environments)) {
+      if (e.proxy) ctx.addIssue({ code: 'custom', path: ['environments', k, 'proxy'], message: 'not used with driver: command: the platform serves the deployment (give the production URL as url: instead)' });
+      if (e.canary) ctx.addIssue({ code: 'custom', path: ['environments', k, 'canary'], message: 'canaries need the proxy of driver: process' });
+      if (e.watch !== undefined) ctx.addIssue({ code: 'custom', path: ['environments', k, 'watch'], message: "the watch window judges the proxy's per-release metrics, which driver: command does not have (use verify.checks)" });
+    }
+  });
 
 export type DeployConfig = z.output<typeof deploySchema>;
 export type GateConfig = DeployConfig['gates'][number];
 export type EnvironmentConfig = DeployConfig['environments'][string];
 export type SmokeStep = NonNullable<EnvironmentConfig['verify']>['smoke'][number];
 export type AnalysisConfig = DeployConfig['analysis'];
+export type CommandConfig = NonNullable<DeployConfig['command']>;
 
 export type DeployRaw = CoreConfig & { services: Record<string, { description?: string; deploy?: DeployConfig }> };
 
@@ -194,14 +260,14 @@ export function validateDeploy(raw: DeployRaw): ConfigFinding[] {
   for (const [service, s] of Object.entries(raw.services)) {
     for (const [env, e] of Object.entries(s.deploy?.environments ?? {})) {
       const where = `${service}/${env}`;
-      const prev = seen.get(e.proxy.port);
-      if (prev) out.push({ path: ['services', service, 'deploy', 'environments', env, 'proxy', 'port'], message: `port ${e.proxy.port} is already the proxy port of ${prev}; each environment needs its own` });
-      else seen.set(e.proxy.port, where);
+      const prev = e.proxy && seen.get(e.proxy.port);
+      if (e.proxy && prev) out.push({ path: ['services', service, 'deploy', 'environments', env, 'proxy', 'port'], message: `port ${e.proxy.port} is already the proxy port of ${prev}; each environment needs its own` });
+      else if (e.proxy) seen.set(e.proxy.port, where);
       const checkNames = new Set(((s as { checks?: { name: string }[] }).checks ?? []).map((c) => c.name));
       (e.verify?.checks ?? []).forEach((c, i) => {
         if (!checkNames.has(c)) out.push({ path: ['services', service, 'deploy', 'environments', env, 'verify', 'checks', i], message: `"${c}" is not a check of ${service}${checkNames.size ? ` (its checks: ${[...checkNames].join(', ')})` : ' (it has no checks:)'}` });
       });
-      if (raw.server.port !== undefined && raw.server.port === e.proxy.port) out.push({ path: ['services', service, 'deploy', 'environments', env, 'proxy', 'port'], message: `port ${e.proxy.port} is Shipshape's own (server.port)` });
+      if (e.proxy && raw.server.port !== undefined && raw.server.port === e.proxy.port) out.push({ path: ['services', service, 'deploy', 'environments', env, 'proxy', 'port'], message: `port ${e.proxy.port} is Shipshape's own (server.port)` });
     }
   }
   return out;

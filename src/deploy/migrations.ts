@@ -41,6 +41,10 @@ export interface ReleasesTable {
   live_at: number | null;
   /** when it stopped serving (replaced, rolled back) */
   ended_at: number | null;
+  /** driver: command: the platform's id of the deployment (Vercel: its host name; Netlify: deploy_id) */
+  deployment_id: string | null;
+  /** driver: command: the deployment's own URL */
+  deployment_url: string | null;
 }
 
 export interface ReleaseStepsTable {
@@ -131,6 +135,12 @@ export function deployMigrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('deploy_locks_pk', ['service', 'env'])
           .execute();
+      },
+    },
+    '0901_deploy_command': {
+      async up(db: AnyDB) {
+        await db.schema.alterTable('releases').addColumn('deployment_id', 'text').execute();
+        await db.schema.alterTable('releases').addColumn('deployment_url', 'text').execute();
       },
     },
   };

@@ -80,6 +80,12 @@ export function deployRoutes(app: FastifyInstance, svc: Deployer): void {
     return { items: await svc.list(service, q) };
   });
 
+  // driver: command: what the platform itself lists (the list command's output)
+  app.get('/api/v1/deploy/:service/platform', read, async (req) => {
+    const { service } = parse(serviceParam, req.params, 'params');
+    return svc.platformList(service);
+  });
+
   app.get('/api/v1/deploy/:service/releases/:id', read, async (req) => {
     const p = parse(releaseParam, req.params, 'params');
     return svc.get(p.service, p.id);

@@ -63,6 +63,8 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
   timedOut: boolean;
   output: string;
+  /** what the command wrote to stdout alone (its tail), for commands whose stdout is parsed */
+  stdout: string;
   durationMs: number;
 }
 
@@ -82,6 +84,7 @@ export function runCommand(command: string, opts: RunOptions): Promise<RunResult
   const started = Date.now();
   return new Promise((done) => {
     const tail = new Tail();
+    const stdout = new Tail();
     const child = spawn('/bin/sh', ['-c', command], { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let timedOut = false;
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);
@@ -90,7 +93,10 @@ export function runCommand(command: string, opts: RunOptions): Promise<RunResult
       tail.push(s);
       opts.onOutput?.(s);
     };
-    child.stdout?.on('data', onData);
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout.push(d.toString('utf8'));
+      onData(d);
+    });
     child.stderr?.on('data', onData);
     const stop = () => void killGroup(child, 2000);
     const timer = setTimeout(() => {
@@ -106,7 +112,7 @@ export function runCommand(command: string, opts: RunOptions): Promise<RunResult
       opts.signal?.removeEventListener('abort', stop);
       // whatever the command left behind in its group goes with it
       if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-      done({ exitCode: code, signal: sig, timedOut, output: tail.toString(), durationMs: Date.now() - started });
+      done({ exitCode: code, signal: sig, timedOut, output: tail.toString(), stdout: stdout.toString(), durationMs: Date.now() - started });
     };
     child.on('error', (e) => {
       tail.push(`${e.message}\n`);

@@ -4,6 +4,10 @@
  * switch the environment's proxy to it, keep the previous release warm for instant rollback, and
  * keep the last N release directories for cold rollback. Every step is a row with its output and
  * an event (`deploy.step`); the whole deploy holds the service/environment lock.
+ *
+ * Services with `driver: command` share the locks, the records, the cut, gates and build, smoke
+ * steps and named checks, but the deployment itself is the platform CLI's (command.ts): see
+ * `commandPipeline`, `commandPromote` and `commandRollback`.
  */
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +20,7 @@ import { maskAssignments, scrub, secretEnvValues } from '../core/redact.js';
 import type { Store } from '../core/store/db.js';
 import { judge, type Verdict } from './analysis.js';
 import { repoOf, type DeployConfig, type DeployRaw, type EnvironmentConfig, type SmokeStep } from './config.js';
+import { CommandDriver, type CommandRunOptions, type Deployment } from './command.js';
 import { gateName, runGate } from './gates.js';
 import { exportTree, resolveRef, type Commit } from './git.js';
 import { AppProcess, freePort, waitHealthy } from './instance.js';
@@ -25,7 +30,7 @@ import { EnvProxy } from './proxy.js';
 import { runCommand } from './run.js';
 import { smokeRequest } from './smoke.js';
 import { between, type StatsSnapshot } from './stats.js';
-import type { DeployLock, EnvironmentStatus, GateResult, Progress, Release, ReleaseDetail, ReleaseState, ReleaseStep } from './types.js';
+import type { CommandEnvironmentStatus, DeployLock, EnvironmentStatus, GateResult, Progress, Release, ReleaseDetail, ReleaseState, ReleaseStep } from './types.js';
 
 type Row = Omit<ReleasesTable, 'id'> & { id: number };
 
@@ -160,6 +165,7 @@ export class Deployer {
     if (!rt) {
       const p = this.configOf(service).environments[env];
       if (!p) throw new ServiceError('invalid', `service "${service}" has no environment "${env}"`);
+      if (!p.proxy) throw new ServiceError('invalid', `${service}/${env} has no proxy (driver: ${this.configOf(service).driver})`);
       rt = { service, env, proxy: new EnvProxy(key, p.proxy.host, p.proxy.port), live: null, warm: new Map(), watch: null };
       this.envs.set(key, rt);
     }
@@ -183,6 +189,8 @@ export class Deployer {
     const snap = JSON.parse(text) as Record<string, unknown>;
     for (const k of ['build', 'start'] as const) if (typeof snap[k] === 'string') snap[k] = maskAssignments(snap[k]);
     if (Array.isArray(snap.gates)) for (const g of snap.gates as { run?: string }[]) if (typeof g.run === 'string') g.run = maskAssignments(g.run);
+    const cmd = snap.command as Record<string, unknown> | undefined;
+    if (cmd) for (const k of ['deploy', 'promote', 'rollback', 'list']) if (typeof cmd[k] === 'string') cmd[k] = maskAssignments(cmd[k]);
     return snap;
   }
 
@@ -205,6 +213,8 @@ export class Deployer {
       error: r.error,
       on_disk: r.dir !== null && existsSync(r.dir),
       port: r.port === null ? null : Number(r.port),
+      deployment_id: r.deployment_id ?? null,
+      deployment_url: r.deployment_url ?? null,
       created_at: iso(r.created_at) as string,
       finished_at: iso(r.finished_at),
       live_at: iso(r.live_at),
@@ -248,10 +258,14 @@ export class Deployer {
     };
   }
 
-  async status(service: string): Promise<EnvironmentStatus[]> {
+  async status(service: string): Promise<(EnvironmentStatus | CommandEnvironmentStatus)[]> {
     const cfg = this.configOf(service);
-    const out: EnvironmentStatus[] = [];
+    const out: (EnvironmentStatus | CommandEnvironmentStatus)[] = [];
     for (const env of Object.keys(cfg.environments)) {
+      if (cfg.driver === 'command') {
+        out.push(await this.commandStatus(service, env, cfg));
+        continue;
+      }
       const rt = this.runtime(service, env);
       const rows = (await this.d.store.db.selectFrom('releases').selectAll().where('service', '=', service).where('env', '=', env).where('state', 'in', ['live', 'warm']).orderBy('id', 'desc').execute()).map((r) => norm(r as Row));
       const lock = await this.locks.get(service, env);
@@ -259,6 +273,8 @@ export class Deployer {
       out.push({
         service,
         env,
+        driver: 'process',
+        url: null,
         proxy: {
           ...rt.proxy.address,
           listening: rt.proxy.listening,
@@ -428,7 +444,7 @@ export class Deployer {
     return join(this.d.dataDir, 'releases', service, String(id));
   }
 
-  private async newRelease(service: string, env: string, c: Commit, ref: string, actor: string, cfg: DeployConfig, extra: { promoted_from?: number; gates?: string; config?: string } = {}): Promise<Row> {
+  private async newRelease(service: string, env: string, c: Commit, ref: string, actor: string, cfg: DeployConfig, extra: { promoted_from?: number; gates?: string; config?: string; deployment?: Deployment } = {}): Promise<Row> {
     const now = this.d.now();
     const values = {
       service,
@@ -451,6 +467,8 @@ export class Deployer {
       finished_at: null,
       live_at: null,
       ended_at: null,
+      deployment_id: extra.deployment?.id ?? null,
+      deployment_url: extra.deployment?.url ?? null,
     };
     const r = await this.d.store.db.insertInto('releases').values(values).returning('id').executeTakeFirstOrThrow();
     const id = Number(r.id);
@@ -465,10 +483,11 @@ export class Deployer {
     const ref = input.ref ?? 'HEAD';
     const commit = await resolveRef(repoOf(this.d.config().file, cfg), ref);
     if (input.canary !== undefined && !(input.canary >= 1 && input.canary <= 99)) throw new ServiceError('invalid', `a canary is 1% to 99% of traffic, got ${input.canary}%`);
+    if (input.canary !== undefined && cfg.driver === 'command') throw new ServiceError('invalid', `${input.service} deploys with driver: command (a hosted platform): canaries need the proxy of driver: process`);
     const detail = await this.withLock(input.service, env, cfg, input.actor, `deploying ${ref} (${commit.sha.slice(0, 7)}) to ${env}${input.canary !== undefined ? ` as a ${input.canary}% canary` : ''}`, async (lock) => {
       const rel = await this.newRelease(input.service, env, commit, ref, input.actor, cfg);
       await lock.setRelease(rel.id);
-      return this.pipeline(rel, cfg, input, async (ctx) => {
+      return (cfg.driver === 'command' ? this.commandPipeline : this.pipeline).call(this, rel, cfg, input, async (ctx) => {
         const dir = rel.dir as string;
         await this.step(ctx, 'cut', async () => {
           await exportTree(repoOf(this.d.config().file, cfg), commit.sha, dir);
@@ -503,6 +522,216 @@ export class Deployer {
     return detail;
   }
 
+  // ---------- the command driver (hosted platforms) ----------
+
+  private driverOf(cfg: DeployConfig): CommandDriver {
+    if (!cfg.command) throw new ServiceError('invalid', 'driver: command needs a command: section');
+    return new CommandDriver(cfg.command);
+  }
+
+  /** Does making a deployment serve this environment take the platform's promote command (production), or only a record (previews)? */
+  private isProduction(env: string, cfg: DeployConfig): boolean {
+    return cfg.environments[env]?.production ?? env === 'production';
+  }
+
+  private async liveRow(service: string, env: string): Promise<Row | undefined> {
+    return norm((await this.d.store.db.selectFrom('releases').selectAll().where('service', '=', service).where('env', '=', env).where('state', '=', 'live').orderBy('id', 'desc').limit(1).executeTakeFirst()) as Row | undefined);
+  }
+
+  private async commandStatus(service: string, env: string, cfg: DeployConfig): Promise<CommandEnvironmentStatus> {
+    const live = await this.liveRow(service, env);
+    const lock = await this.locks.get(service, env);
+    return {
+      service,
+      env,
+      driver: 'command',
+      url: cfg.environments[env]?.url ?? live?.deployment_url ?? null,
+      proxy: null,
+      live: live ? this.toRelease(live) : null,
+      warm: [],
+      lock: lock ? lockJson(lock) : null,
+      canary: null,
+      watch: null,
+      pinned: lock?.owner === PIN_OWNER,
+    };
+  }
+
+  private commandOptions(ctx: Parameters<Deployer['step']>[0], cfg: DeployConfig, cwd: string, out: (t: string) => void): CommandRunOptions {
+    const recordPid = (pid: number) => void this.d.store.db.updateTable('releases').set({ pid }).where('id', '=', ctx.release).execute().catch(() => undefined);
+    return { cwd, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(ctx.release) }), onOutput: out, onSpawn: recordPid, signal: this.stopping.signal };
+  }
+
+  /** Run the promote or rollback command as a step; a failing command fails the step with its output. */
+  private async platformStep(ctx: Parameters<Deployer['step']>[0], cfg: DeployConfig, kind: 'promote' | 'rollback', d: Deployment, cwd: string): Promise<void> {
+    const driver = this.driverOf(cfg);
+    await this.step(ctx, kind, async (out) => {
+      const r = await (kind === 'promote' ? driver.promote(d, ctx.env, this.commandOptions(ctx, cfg, cwd, out)) : driver.rollback(d, ctx.env, this.commandOptions(ctx, cfg, cwd, out)));
+      if (r.error) return { ok: false, detail: `${maskAssignments(r.command)} ${r.error}`, exitCode: r.run.exitCode, output: r.run.output };
+      return { ok: true, detail: `${ctx.service}/${ctx.env} now serves deployment ${d.id} (${d.url})`, exitCode: r.run.exitCode, output: r.run.output };
+    });
+  }
+
+  /** Record `to` as what serves its environment; the release that served becomes `previousState`. */
+  private async markLive(to: number, previous: Row | undefined, previousState: 'retired' | 'rolled_back'): Promise<void> {
+    const now = this.d.now();
+    await this.d.store.db.updateTable('releases').set({ state: 'live', live_at: now, ended_at: null, pid: null }).where('id', '=', to).execute();
+    if (previous && previous.id !== to) await this.d.store.db.updateTable('releases').set({ state: previousState, ended_at: now }).where('id', '=', previous.id).execute();
+  }
+
+  /**
+   * The pipeline of driver: command: `prepare` (cut, gates, build — or, for a promotion, the
+   * deployment of the source release), the deploy command (its output names the deployment), smoke
+   * steps against the deployment's URL, the promote command for a production environment, then the
+   * named checks; failing checks run the rollback command to the release that served before.
+   */
+  private async commandPipeline(rel: Row, cfg: DeployConfig, input: { actor: string; onProgress?: (p: Progress) => void }, prepare: (ctx: Parameters<Deployer['step']>[0]) => Promise<void>): Promise<ReleaseDetail> {
+    const ctx = { release: rel.id, service: rel.service, env: rel.env, actor: input.actor, seq: { n: 0 }, secrets: this.secrets(cfg), onProgress: input.onProgress };
+    const envCfg = cfg.environments[rel.env] as EnvironmentConfig;
+    const driver = this.driverOf(cfg);
+    const previous = await this.liveRow(rel.service, rel.env);
+    const cwd = rel.dir ?? this.d.dataDir;
+    input.onProgress?.({ type: 'release', release: this.toRelease(rel) });
+    await this.event('deploy.started', input.actor, rel.service, rel.env, {
+      version: rel.version,
+      git_sha: rel.git_sha,
+      ref: rel.ref,
+      ...(rel.promoted_from !== null ? { promoted_from: rel.promoted_from } : {}),
+      message: `${rel.service} ${rel.version} (${rel.git_sha.slice(0, 7)}) ${rel.promoted_from !== null ? `promoted from release ${rel.promoted_from}` : 'deploying'} to ${rel.env}`,
+    }, rel.id);
+    let dep: Deployment | undefined = rel.deployment_id && rel.deployment_url ? { id: rel.deployment_id, url: rel.deployment_url } : undefined;
+    try {
+      await prepare(ctx);
+      dep ??= await this.step(ctx, 'deploy', async (out) => {
+        const r = await driver.deploy(rel.env, this.commandOptions(ctx, cfg, cwd, out));
+        if (r.error || !r.deployment) return { ok: false, detail: `${maskAssignments(r.command)} ${r.error ?? 'named no deployment'}`, exitCode: r.run.exitCode, output: r.run.output };
+        await this.d.store.db.updateTable('releases').set({ deployment_id: r.deployment.id, deployment_url: r.deployment.url, pid: null }).where('id', '=', rel.id).execute();
+        return { ok: true, value: r.deployment, detail: `deployment ${r.deployment.id} at ${r.deployment.url}`, exitCode: r.run.exitCode, output: r.run.output };
+      });
+      const d = dep as Deployment;
+      if (envCfg.verify?.smoke.length) await this.smoke(ctx, d.url, envCfg.verify.smoke);
+      if (this.isProduction(rel.env, cfg)) await this.platformStep(ctx, cfg, 'promote', d, cwd);
+      else await this.step(ctx, 'switch', async () => ({ ok: true, detail: `${rel.service}/${rel.env} is deployment ${d.id} at ${d.url} (not a production environment: no promote command)` }));
+      await this.markLive(rel.id, previous, 'retired');
+      if (envCfg.verify?.checks.length) await this.commandVerify(ctx, cfg, envCfg, previous, cwd);
+      await this.d.store.db.updateTable('releases').set({ finished_at: this.d.now() }).where('id', '=', rel.id).execute();
+      await this.event('deploy.succeeded', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, deployment_id: d.id, deployment_url: d.url, message: `${rel.service} ${rel.version} live on ${rel.env} (${d.url})` }, rel.id);
+      await this.prune(rel.service, cfg).catch((err) => this.d.logger.warn({ err }, 'removing old release directories failed'));
+    } catch (e) {
+      const error = e instanceof StepFailed || e instanceof ServiceError || e instanceof AutoRolledBack ? e.message : `failed: ${(e as Error).message}`;
+      if (e instanceof AutoRolledBack) {
+        await this.d.store.db.updateTable('releases').set({ state: 'rolled_back', error, finished_at: this.d.now(), ended_at: this.d.now() }).where('id', '=', rel.id).execute();
+        this.autoRolledBack.set(rel.id, error);
+      } else {
+        if (rel.dir) rmSync(rel.dir, { recursive: true, force: true });
+        await this.d.store.db.updateTable('releases').set({ state: 'failed', error, finished_at: this.d.now(), pid: null, dir: null }).where('id', '=', rel.id).execute();
+        // the promote command may have failed half-way: what serves is what was recorded live
+        const serving = await this.liveRow(rel.service, rel.env);
+        await this.event('deploy.failed', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, error, still_serving: serving?.id ?? null, message: `${rel.service} ${rel.version} failed on ${rel.env}: ${error}${serving ? ` (release ${serving.id} keeps serving)` : ''}` }, rel.id);
+      }
+    }
+    const detail = await this.get(rel.service, rel.id);
+    input.onProgress?.({ type: 'done', release: detail });
+    return detail;
+  }
+
+  /** driver: command: the named checks after the promotion; failing, the rollback command brings back the release that served before. */
+  private async commandVerify(ctx: Parameters<Deployer['step']>[0], cfg: DeployConfig, envCfg: EnvironmentConfig, previous: Row | undefined, cwd: string): Promise<void> {
+    try {
+      await this.verifyStep(ctx, envCfg, 1000);
+    } catch (e) {
+      const why = `verification failed: ${(e as Error).message.replace(/^verify: /, '')}`;
+      if (!previous?.deployment_id || !previous.deployment_url) {
+        await this.event('deploy.step', ctx.actor, ctx.service, ctx.env, { step: 'verify', state: 'failed', message: `${why}; no earlier deployment to go back to, so it keeps serving` }, ctx.release);
+        return;
+      }
+      const back = { id: previous.deployment_id, url: previous.deployment_url };
+      if (this.isProduction(ctx.env, cfg)) await this.platformStep(ctx, cfg, 'rollback', back, cwd);
+      await this.markLive(previous.id, undefined, 'rolled_back');
+      await this.event('deploy.rolled_back', PIN_OWNER, ctx.service, ctx.env, { from: ctx.release, to: previous.id, automatic: true, reason: why, deployment_id: back.id, deployment_url: back.url, message: `${ctx.service}/${ctx.env} rolled back automatically to release ${previous.id} (${back.url}): ${why}` }, previous.id);
+      throw new AutoRolledBack(why);
+    }
+  }
+
+  /** driver: command: the same deployment, verified in another environment (promoted there by the promote command when it is production). */
+  private async commandPromote(input: PromoteInput, cfg: DeployConfig, to: string, src: Row): Promise<ReleaseDetail> {
+    if (!src.deployment_id || !src.deployment_url) throw new ServiceError('conflict', `release ${src.id} of ${input.service} has no deployment on the platform (it was not deployed with driver: command)`);
+    const deployment = { id: src.deployment_id, url: src.deployment_url };
+    const commit: Commit = { sha: src.git_sha, version: src.version, author: src.author, message: src.commit_message };
+    const detail = await this.withLock(
+      input.service,
+      to,
+      cfg,
+      input.actor,
+      `promoting release ${src.id} (${src.version}) to ${to}`,
+      async (lock) => {
+        const rel = await this.newRelease(input.service, to, commit, src.ref, input.actor, cfg, { promoted_from: src.id, gates: src.gates, config: src.config, deployment });
+        // nothing to build: the platform has the deployment (the source release's directory, if kept, is where its commands run)
+        await this.d.store.db.updateTable('releases').set({ dir: null }).where('id', '=', rel.id).execute();
+        await lock.setRelease(rel.id);
+        return this.commandPipeline({ ...rel, dir: src.dir && existsSync(src.dir) ? src.dir : null }, cfg, input, async (ctx) => {
+          await this.step(ctx, 'deployment', async () => ({ ok: true, detail: `deployment ${deployment.id} (${deployment.url}) of release ${src.id} (${src.env}), gates passed there` }));
+        });
+      },
+      { pin: 'clear' },
+    );
+    await this.afterPipeline(detail, cfg);
+    return detail;
+  }
+
+  /** driver: command: the rollback command to an earlier release's deployment (the platform still has it). */
+  private async commandRollback(input: RollbackInput, cfg: DeployConfig, env: string, given: Row | undefined): Promise<ReleaseDetail> {
+    return this.withLock(input.service, env, cfg, input.actor, `rolling back ${input.service}/${env}${input.release !== undefined ? ` to release ${input.release}` : ''}`, async () => {
+      const current = await this.liveRow(input.service, env);
+      let target = given;
+      if (!target) {
+        // like the process driver: the release that served before (a rolled-back one only when named)
+        let q = this.d.store.db.selectFrom('releases').selectAll().where('service', '=', input.service).where('env', '=', env).where('state', '=', 'retired').where('live_at', 'is not', null);
+        if (current) q = q.where('id', '!=', current.id);
+        target = norm((await q.orderBy('live_at', 'desc').limit(1).executeTakeFirst()) as Row | undefined);
+        if (!target) throw new ServiceError('conflict', `${input.service}/${env} has no earlier release to roll back to`);
+      }
+      const to = target;
+      if (to.state === 'failed' || to.state === 'running') throw new ServiceError('conflict', `release ${to.id} ${to.state === 'failed' ? 'failed' : 'is still being deployed'}; roll back to a release that served`);
+      if (current?.id === to.id) throw new ServiceError('conflict', `release ${to.id} is already live on ${input.service}/${env}`);
+      if (!to.deployment_id || !to.deployment_url) throw new ServiceError('conflict', `release ${to.id} of ${input.service} has no deployment on the platform to roll back to`);
+      const d = { id: to.deployment_id, url: to.deployment_url };
+      const ctx = { release: to.id, service: input.service, env, actor: input.actor, seq: { n: await this.maxSeq(to.id) }, secrets: this.secrets(cfg), onProgress: input.onProgress };
+      input.onProgress?.({ type: 'release', release: this.toRelease(to) });
+      try {
+        if (this.isProduction(env, cfg)) await this.platformStep(ctx, cfg, 'rollback', d, to.dir && existsSync(to.dir) ? to.dir : this.d.dataDir);
+        else await this.step(ctx, 'switch', async () => ({ ok: true, detail: `${input.service}/${env} is deployment ${d.id} at ${d.url} again (not a production environment: no rollback command)` }));
+      } catch (e) {
+        const error = (e as Error).message;
+        await this.event('deploy.failed', input.actor, input.service, env, { error, rollback: true, still_serving: current?.id ?? null, message: `rollback of ${input.service}/${env} to release ${to.id} failed: ${error}` }, to.id);
+        throw new ServiceError('conflict', `rollback to release ${to.id} failed: ${error}; release ${current?.id ?? 'none'} keeps serving`);
+      }
+      await this.markLive(to.id, current, 'rolled_back');
+      const automatic = input.actor === PIN_OWNER;
+      await this.event(
+        'deploy.rolled_back',
+        input.actor,
+        input.service,
+        env,
+        { from: current?.id ?? null, to: to.id, automatic, ...(input.reason ? { reason: input.reason } : {}), version: to.version, git_sha: to.git_sha, deployment_id: d.id, deployment_url: d.url, message: `${input.service}/${env} rolled back${automatic ? ' automatically' : ''} to release ${to.id} (${to.version}, ${d.url})${current ? ` from release ${current.id}` : ''}${input.reason ? `: ${input.reason}` : ''}` },
+        to.id,
+      );
+      const detail = await this.get(input.service, to.id);
+      input.onProgress?.({ type: 'done', release: detail });
+      return detail;
+    }, { pin: 'keep' });
+  }
+
+  /** driver: command: what the platform lists (the list command's output), for comparing with the releases Shipshape recorded. */
+  async platformList(service: string): Promise<{ command: string; exit_code: number | null; output: string }> {
+    const cfg = this.configOf(service);
+    if (cfg.driver !== 'command') throw new ServiceError('invalid', `${service} deploys with driver: ${cfg.driver}; the platform's list is for driver: command`);
+    const secrets = this.secrets(cfg);
+    const r = await this.driverOf(cfg).list({ cwd: this.d.dataDir, env: this.processEnv(cfg), signal: this.stopping.signal });
+    if (!r) throw new ServiceError('invalid', `${service} has no command.list (and no preset giving one)`);
+    if (r.error) throw new ServiceError('conflict', `${maskAssignments(r.command)} ${r.error}: ${scrub(r.run.output, secrets).slice(-2000)}`);
+    return { command: maskAssignments(r.command), exit_code: r.run.exitCode, output: scrub(r.run.output, secrets) };
+  }
+
   private async afterPipeline(detail: ReleaseDetail, cfg: DeployConfig): Promise<void> {
     const why = this.autoRolledBack.get(detail.id);
     if (why === undefined) return;
@@ -517,6 +746,7 @@ export class Deployer {
     if (!src || src.service !== input.service) throw new ServiceError('not_found', `no release ${input.release} of ${input.service}`);
     if (src.state === 'running' || src.state === 'failed') throw new ServiceError('conflict', `release ${src.id} ${src.state === 'failed' ? 'failed' : 'is still being deployed'}; only a release that went live can be promoted`);
     if (src.env === to) throw new ServiceError('conflict', `release ${src.id} is already a ${to} release; promote takes a release to another environment`);
+    if (cfg.driver === 'command') return this.commandPromote(input, cfg, to, src);
     if (!src.dir || !existsSync(src.dir)) throw new ServiceError('conflict', `release ${src.id} of ${input.service} is no longer on disk (only the last ${cfg.keep_releases} are kept: deploy.keep_releases); deploy ${src.git_sha.slice(0, 12)} again with \`shipshape deploy ${input.service} --env ${to} --ref ${src.git_sha.slice(0, 12)}\``);
     const srcDir = src.dir;
     const commit: Commit = { sha: src.git_sha, version: src.version, author: src.author, message: src.commit_message };
@@ -598,11 +828,11 @@ export class Deployer {
   }
 
   /** Smoke steps: HTTP requests to the new release itself, before it gets any traffic. */
-  private async smoke(ctx: Parameters<Deployer['step']>[0], app: AppProcess, steps: SmokeStep[]): Promise<void> {
+  private async smoke(ctx: Parameters<Deployer['step']>[0], app: AppProcess | string, steps: SmokeStep[]): Promise<void> {
     await this.step(ctx, 'smoke', async (out) => {
       for (const st of steps) {
         const name = st.name ?? `${st.method} ${st.path}`;
-        const r = await smokeRequest(app.port, st);
+        const r = await smokeRequest(typeof app === 'string' ? app : app.port, st);
         out(`${r.ok ? '✓' : '✗'} ${name}: ${r.detail}\n`);
         if (!r.ok) return { ok: false, detail: `${name}: ${r.detail}` };
       }
@@ -660,26 +890,31 @@ export class Deployer {
     }
   }
 
-  /** After the switch: the named checks must pass within verify.timeout, else the previous release serves again. */
-  private async verifyChecks(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: AppProcess, stable: AppProcess | null, cfg: DeployConfig, envCfg: EnvironmentConfig): Promise<void> {
+  /** The `verify` step: the environment's named checks, run until all pass or verify.timeout ends (StepFailed then). */
+  private async verifyStep(ctx: Parameters<Deployer['step']>[0], envCfg: EnvironmentConfig, everyMs: number): Promise<void> {
     const v = envCfg.verify as NonNullable<EnvironmentConfig['verify']>;
     const run = this.d.peers?.runChecks;
-    const ids = v.checks.map((c) => `${rt.service}/${c}`);
-    try {
-      await this.step(ctx, 'verify', async (out) => {
-        if (!run) return { ok: true, detail: 'checks are not running here: skipped' };
-        const deadline = this.d.now() + v.timeout;
-        for (;;) {
-          const results = await run(ids);
-          const failing = results.filter((r) => !r.ok);
-          if (failing.length === 0 && results.length === ids.length) return { ok: true, detail: `${ids.length} check${ids.length === 1 ? '' : 's'} passed: ${v.checks.join(', ')}` };
-          if (this.d.now() >= deadline || this.stopping.signal.aborted) {
-            for (const f of failing) out(`✗ ${f.id}: ${f.message}\n`);
-            return { ok: false, detail: `after ${formatDuration(v.timeout)}: ${failing.map((f) => `${f.id.slice(rt.service.length + 1)} failing (${f.message})`).join('; ')}` };
-          }
-          await this.sleep(Math.min(1000, Math.max(100, cfg.health.interval)));
+    const ids = v.checks.map((c) => `${ctx.service}/${c}`);
+    await this.step(ctx, 'verify', async (out) => {
+      if (!run) return { ok: true, detail: 'checks are not running here: skipped' };
+      const deadline = this.d.now() + v.timeout;
+      for (;;) {
+        const results = await run(ids);
+        const failing = results.filter((r) => !r.ok);
+        if (failing.length === 0 && results.length === ids.length) return { ok: true, detail: `${ids.length} check${ids.length === 1 ? '' : 's'} passed: ${v.checks.join(', ')}` };
+        if (this.d.now() >= deadline || this.stopping.signal.aborted) {
+          for (const f of failing) out(`✗ ${f.id}: ${f.message}\n`);
+          return { ok: false, detail: `after ${formatDuration(v.timeout)}: ${failing.map((f) => `${f.id.slice(ctx.service.length + 1)} failing (${f.message})`).join('; ')}` };
         }
-      });
+        await this.sleep(everyMs);
+      }
+    });
+  }
+
+  /** After the switch: the named checks must pass within verify.timeout, else the previous release serves again. */
+  private async verifyChecks(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: AppProcess, stable: AppProcess | null, cfg: DeployConfig, envCfg: EnvironmentConfig): Promise<void> {
+    try {
+      await this.verifyStep(ctx, envCfg, Math.min(1000, Math.max(100, cfg.health.interval)));
     } catch (e) {
       const why = `verification failed: ${(e as Error).message.replace(/^verify: /, '')}`;
       if (!stable || !stable.alive || rt.live !== app) {
@@ -797,13 +1032,13 @@ export class Deployer {
       const port = await freePort();
       const a = new AppProcess(rel.id, port, {
         dir: rel.dir as string,
-        command: cfg.start,
+        command: cfg.start as string,
         env: this.processEnv(cfg),
         onOutput: out,
         onUnexpectedExit: (e) => void this.exited(rt, a, e, cfg),
       });
       await this.d.store.db.updateTable('releases').set({ port, pid: a.pid ?? null }).where('id', '=', rel.id).execute();
-      return { ok: true, value: a, detail: `${maskAssignments(cfg.start)} on port ${port} (pid ${a.pid ?? '?'})`, output: '' };
+      return { ok: true, value: a, detail: `${maskAssignments(cfg.start as string)} on port ${port} (pid ${a.pid ?? '?'})`, output: '' };
     })) as AppProcess;
     try {
       await this.step(ctx, 'health', async () => {
@@ -928,6 +1163,7 @@ export class Deployer {
       if (input.env !== undefined && input.env !== target.env) throw new ServiceError('invalid', `release ${target.id} is a ${target.env} release, not ${input.env}`);
       env = this.envName(input.service, cfg, target.env, 'last');
     } else env = this.envName(input.service, cfg, input.env, 'last');
+    if (cfg.driver === 'command') return this.commandRollback(input, cfg, env, target);
     const rt = this.runtime(input.service, env);
     return this.withLock(input.service, env, cfg, input.actor, `rolling back ${input.service}/${env}${input.release !== undefined ? ` to release ${input.release}` : ''}`, async () => {
       const current = rt.proxy.current();
@@ -1030,7 +1266,8 @@ export class Deployer {
     await this.apply();
     for (const r of orphans.filter((o) => o.state === 'live')) {
       const cfg = this.d.config().raw.services[r.service]?.deploy;
-      if (!cfg || !cfg.environments[r.env]) continue;
+      // driver: command: the platform kept serving it
+      if (!cfg || !cfg.environments[r.env] || cfg.driver === 'command') continue;
       const rt = this.runtime(r.service, r.env);
       const ctx = { release: Number(r.id), service: r.service, env: r.env, actor: 'system', seq: { n: await this.maxSeq(Number(r.id)) }, secrets: this.secrets(cfg) };
       try {
@@ -1079,7 +1316,7 @@ export class Deployer {
   /** Make the proxies match the config: listen on new ports, stop removed environments. */
   async apply(): Promise<void> {
     const want = new Map<string, { host: string; port: number }>();
-    for (const name of this.serviceNames()) for (const [env, e] of Object.entries(this.configOf(name).environments)) want.set(`${name}/${env}`, e.proxy);
+    for (const name of this.serviceNames()) for (const [env, e] of Object.entries(this.configOf(name).environments)) if (e.proxy) want.set(`${name}/${env}`, e.proxy);
     for (const [key, rt] of this.envs) {
       const w = want.get(key);
       const a = rt.proxy.address;

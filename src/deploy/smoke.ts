@@ -3,15 +3,22 @@
  * the expectations on its answer — a status (default any 2xx), text in the body, headers.
  */
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { SmokeStep } from './config.js';
 
 const MAX_BODY = 1024 * 1024;
 
-export async function smokeRequest(port: number, st: SmokeStep): Promise<{ ok: boolean; detail: string }> {
+/** Send one smoke step to a release on a loopback `port`, or (driver: command) to a deployment's base URL. */
+export async function smokeRequest(target: number | string, st: SmokeStep): Promise<{ ok: boolean; detail: string }> {
   let answer: { status: number; headers: Record<string, string | string[] | undefined>; body: string };
   try {
     answer = await new Promise((done, fail) => {
-      const req = request({ host: '127.0.0.1', port, method: st.method, path: st.path, headers: st.headers, agent: false, timeout: st.timeout }, (res) => {
+      const base = typeof target === 'string' ? new URL(target) : null;
+      const where = base
+        ? { protocol: base.protocol, host: base.hostname, port: base.port || undefined, path: `${base.pathname.replace(/\/+$/, '')}${st.path}` }
+        : { host: '127.0.0.1', port: target, path: st.path };
+      const send = base?.protocol === 'https:' ? httpsRequest : request;
+      const req = send({ ...where, method: st.method, headers: st.headers, agent: false, timeout: st.timeout }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (d: Buffer) => {

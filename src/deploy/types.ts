@@ -42,6 +42,9 @@ export interface Release {
   /** still on disk (so a cold rollback to it is possible) */
   on_disk: boolean;
   port: number | null;
+  /** driver: command: the platform's id of the deployment and its own URL (null with driver: process) */
+  deployment_id: string | null;
+  deployment_url: string | null;
   created_at: string;
   finished_at: string | null;
   live_at: string | null;
@@ -89,8 +92,11 @@ export type Progress =
 export interface EnvironmentStatus {
   service: string;
   env: string;
+  driver: 'process';
   /** `releases`: requests each release answered through this proxy since Shipshape started, how many were 5xx or cut, and latency */
   proxy: { host: string; port: number; listening: boolean; releases: { release: number; requests: number; errors: number; p50_ms: number | null; p95_ms: number | null }[] };
+  /** the URL the environment is served on (driver: command only) */
+  url: null;
   live: Release | null;
   warm: Release[];
   lock: DeployLock | null;
@@ -100,6 +106,14 @@ export interface EnvironmentStatus {
   watch: { release: number; baseline: number | null; until: string; windows: { at: string; ok: boolean | null; reason: string }[] } | null;
   /** pinned after an automatic rollback: deploys are refused until a release is promoted explicitly or the environment unlocked */
   pinned: boolean;
+}
+
+/** An environment of a driver: command service: no proxy (the platform serves it), no warm releases, canaries or watch window. */
+export interface CommandEnvironmentStatus extends Omit<EnvironmentStatus, 'driver' | 'proxy' | 'url'> {
+  driver: 'command';
+  proxy: null;
+  /** the environment's configured URL (`url:`), else the live deployment's URL */
+  url: string | null;
 }
 
 /** The verdict on one analysis window (a canary step, a watch window). */

@@ -56,6 +56,7 @@ function ReleaseLine({ service, r, now, testId }: { service: string; r: ReleaseV
 }
 
 function Traffic({ service, env }: { service: string; env: EnvView }) {
+  if (!env.proxy) return <span className="muted small">served by the hosting platform: no proxy figures</span>;
   const rows = [...env.proxy.releases].sort((a, b) => b.release - a.release);
   if (rows.length === 0) return <span className="muted small">no requests through the proxy since Shipshape started</span>;
   const latency = rows.some((r) => r.p95_ms !== undefined);
@@ -129,13 +130,25 @@ function EnvTile({ service, env, envs, writable, actions, now }: { service: stri
         <h3 id={`${tid}-title`} className="dep-env-name">
           {env.env}
         </h3>
-        <span className={`dep-proxy${env.proxy.listening ? '' : ' text-down'}`} title={env.proxy.listening ? 'The proxy is listening' : 'The proxy is not listening'}>
-          <span className={`dot dot-${env.proxy.listening ? 'up' : 'down'}`} aria-hidden="true" />
-          <span className="mono">
-            {env.proxy.host}:{env.proxy.port}
+        {env.proxy ? (
+          <span className={`dep-proxy${env.proxy.listening ? '' : ' text-down'}`} title={env.proxy.listening ? 'The proxy is listening' : 'The proxy is not listening'}>
+            <span className={`dot dot-${env.proxy.listening ? 'up' : 'down'}`} aria-hidden="true" />
+            <span className="mono">
+              {env.proxy.host}:{env.proxy.port}
+            </span>
+            {!env.proxy.listening && ' (not listening)'}
           </span>
-          {!env.proxy.listening && ' (not listening)'}
-        </span>
+        ) : (
+          <span className="dep-proxy" title="Served by the hosting platform (driver: command)" data-testid={`${tid}-url`}>
+            {env.url ? (
+              <a className="mono" href={env.url} rel="noreferrer noopener" target="_blank">
+                {env.url}
+              </a>
+            ) : (
+              <span className="muted">on the platform</span>
+            )}
+          </span>
+        )}
         {pinned && (
           <span className="tag dep-tag-pinned" data-testid={`${tid}-pinned`} title="After an automatic rollback: deploys are held until a release is promoted explicitly or the environment is unlocked">
             {pinned}

@@ -38,8 +38,12 @@ export interface WatchView {
  * progress: `{ release, weight }`), `watch`, and `pinned` (after an automatic rollback, deploys
  * are held until a release is promoted explicitly).
  */
-export type EnvView = Omit<EnvironmentStatus, 'live' | 'warm' | 'proxy' | 'canary' | 'watch' | 'pinned'> & {
-  proxy: { host: string; port: number; listening: boolean; releases: TrafficRow[] };
+export type EnvView = Omit<EnvironmentStatus, 'live' | 'warm' | 'proxy' | 'canary' | 'watch' | 'pinned' | 'driver' | 'url'> & {
+  /** null with driver: command (a hosted platform serves it: see `url`) */
+  proxy: { host: string; port: number; listening: boolean; releases: TrafficRow[] } | null;
+  driver?: 'process' | 'command';
+  /** driver: command: the URL the environment is served on */
+  url?: string | null;
   live: ReleaseView | null;
   warm: ReleaseView[];
   canary?: unknown;

@@ -63,10 +63,23 @@ const gateSchema = z
       .meta({ description: 'fail when the output reports more warnings than this (0: a 0-warning policy); see docs/deploy.md for how warnings are counted' }),
     timeout: duration().default(10 * 60_000).meta({ description: 'a command still running after this fails the gate and is killed (10m)' }),
     bundle: bundleSchema.optional().meta({ description: 'a bundle budget in size-limit style: { path, limit, gzip }' }),
+    migrations: z
+      .literal(true)
+      .optional()
+      .meta({ description: "fail while the service's database (services.<name>.database) has migrations of this release not applied, or applied ones that changed (drift): `shipshape db migrate` first" }),
+    backup: z
+      .object({
+        max_age: duration().default(24 * 3_600_000).meta({ description: 'the newest backup must be younger than this (24h)' }),
+        verified: z.boolean().default(true).meta({ description: 'count only backups verified by a restore (db verify-backup, or backup_before)' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: "a fresh backup of the service's database: { max_age: 24h, verified: true }" }),
   })
   .strict()
   .superRefine((g, ctx) => {
-    if ((g.run === undefined) === (g.bundle === undefined)) ctx.addIssue({ code: 'custom', message: 'a gate is either `run: "<command>"` or `bundle: { path, limit }` (exactly one of them)' });
+    const kinds = [g.run, g.bundle, g.migrations, g.backup].filter((k) => k !== undefined).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'a gate is one of `run: "<command>"`, `bundle: { path, limit }`, `migrations: true` or `backup: { max_age }` (exactly one of them)' });
     if (g.max_warnings !== undefined && g.run === undefined) ctx.addIssue({ code: 'custom', path: ['max_warnings'], message: 'max_warnings applies to `run` gates only' });
   });
 
@@ -263,6 +276,10 @@ export function validateDeploy(raw: DeployRaw): ConfigFinding[] {
       const prev = e.proxy && seen.get(e.proxy.port);
       if (e.proxy && prev) out.push({ path: ['services', service, 'deploy', 'environments', env, 'proxy', 'port'], message: `port ${e.proxy.port} is already the proxy port of ${prev}; each environment needs its own` });
       else if (e.proxy) seen.set(e.proxy.port, where);
+      const hasDatabase = (s as { database?: unknown }).database !== undefined;
+      (s.deploy?.gates ?? []).forEach((g, i) => {
+        if ((g.migrations || g.backup) && !hasDatabase) out.push({ path: ['services', service, 'deploy', 'gates', i], message: `a ${g.migrations ? 'migrations' : 'backup'} gate reads the service's database: add services.${service}.database: { url: "\${DATABASE_URL}", migrations: migrations/ }` });
+      });
       const checkNames = new Set(((s as { checks?: { name: string }[] }).checks ?? []).map((c) => c.name));
       (e.verify?.checks ?? []).forEach((c, i) => {
         if (!checkNames.has(c)) out.push({ path: ['services', service, 'deploy', 'environments', env, 'verify', 'checks', i], message: `"${c}" is not a check of ${service}${checkNames.size ? ` (its checks: ${[...checkNames].join(', ')})` : ' (it has no checks:)'}` });

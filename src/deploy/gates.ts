@@ -7,6 +7,8 @@
  *   and, with `max_warnings`, when the warnings its output reports are not more than that.
  * - `bundle`: a size budget in size-limit style — the files a glob matches, summed, gzip-compressed
  *   (zlib level 9) unless `gzip: false`, against `limit`.
+ * - `migrations` and `backup`: the service's database, through the db module (`databaseGate`):
+ *   none of the release's migrations pending and no drift; a (verified) backup younger than max_age.
  *
  * How warnings are counted (the 0-warning policy), in order:
  * 1. A summary that states a number wins: the largest N in "N warning(s)" on any line (not a
@@ -40,6 +42,8 @@ export function countWarnings(output: string): number {
 export function gateName(g: GateConfig): string {
   if (g.name) return g.name;
   if (g.run !== undefined) return g.run.length > 60 ? `${g.run.slice(0, 57)}…` : g.run;
+  if (g.migrations) return 'migrations applied';
+  if (g.backup) return `backup within ${formatDuration(g.backup.max_age)}`;
   return `bundle ${g.bundle?.path ?? ''}`;
 }
 
@@ -49,6 +53,36 @@ export interface GateContext {
   onOutput(text: string): void;
   onSpawn?: (pid: number) => void;
   signal?: AbortSignal;
+}
+
+/** What the database gates ask the db module (DeployPeers). */
+export interface DatabaseReader {
+  pending(service: string, releaseDir: string): Promise<{ pending: { filename: string; out_of_order: boolean; partial: boolean }[]; drift: { detail: string }[]; database: string; dir: string }>;
+  latestBackup(service: string, verified: boolean): { id: string; created_at: string } | null;
+}
+
+/** A `migrations` or `backup` gate. */
+export async function databaseGate(g: GateConfig, service: string, dir: string, db: DatabaseReader | undefined, now: number): Promise<GateResult & { output: string }> {
+  const name = gateName(g);
+  const started = Date.now();
+  const base = { name, kind: g.migrations ? ('migrations' as const) : ('backup' as const), output: '' };
+  if (!db) return { ...base, duration_ms: 0, passed: false, summary: 'the db module is not running here: cannot tell' };
+  if (g.migrations) {
+    const r = await db.pending(service, dir);
+    const lines = [...r.pending.map((p) => `pending: ${p.filename}${p.partial ? ' (a partial run)' : ''}${p.out_of_order ? ' (out of order)' : ''}`), ...r.drift.map((d) => `drift: ${d.detail}`)];
+    const output = `${r.database}, migrations in ${r.dir}\n${lines.join('\n')}${lines.length ? '\n' : 'all applied, no drift\n'}`;
+    const duration_ms = Date.now() - started;
+    if (r.drift.length) return { ...base, output, duration_ms, passed: false, summary: `${r.drift.length} applied migration${r.drift.length === 1 ? '' : 's'} changed since (drift): ${r.drift[0]?.detail ?? ''}` };
+    if (r.pending.length) return { ...base, output, duration_ms, passed: false, summary: `${r.pending.length} migration${r.pending.length === 1 ? '' : 's'} not applied (${r.pending.map((p) => p.filename).join(', ')}): run \`shipshape db migrate --service ${service}\` first` };
+    return { ...base, output, duration_ms, passed: true, summary: 'every migration applied, no drift' };
+  }
+  const b = g.backup as NonNullable<GateConfig['backup']>;
+  const latest = db.latestBackup(service, b.verified);
+  const duration_ms = Date.now() - started;
+  if (!latest) return { ...base, duration_ms, passed: false, summary: `no ${b.verified ? 'verified ' : ''}backup of ${service}'s database: \`shipshape db backup --service ${service}\`${b.verified ? ' then `db verify-backup`' : ''}` };
+  const age = now - Date.parse(latest.created_at);
+  if (age > b.max_age) return { ...base, duration_ms, passed: false, summary: `the newest ${b.verified ? 'verified ' : ''}backup (${latest.id}) is ${formatDuration(age)} old, more than ${formatDuration(b.max_age)}` };
+  return { ...base, duration_ms, passed: true, summary: `backup ${latest.id}, ${formatDuration(age)} old` };
 }
 
 export async function runGate(g: GateConfig, ctx: GateContext): Promise<GateResult & { output: string }> {

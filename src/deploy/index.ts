@@ -5,13 +5,15 @@
  * rollback), deploy locks, and an event for every step (`deploy.*`, with `data.service`, so deploys
  * appear on incident timelines).
  */
+import { isAbsolute, join, relative } from 'node:path';
 import { checks } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
+import { db, maskUrl } from '../db/index.js';
 import { incidents } from '../incidents/index.js';
 import { telemetry } from '../telemetry/index.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
 import { registerDeployCommands } from './cli.js';
-import { deployConfig, type DeployRaw } from './config.js';
+import { deployConfig, repoOf, type DeployRaw } from './config.js';
 import { deployMigrations, type DeployTables } from './migrations.js';
 import { deployRoutes } from './routes.js';
 import { Deployer, type DeployPeers } from './service.js';
@@ -57,6 +59,20 @@ export function createDeploy(ctx: ModuleContext<DeployTables, DeployRaw>): Deplo
       return { id: opened.id, ref: opened.ref };
     },
     metrics: (samples) => ctx.use(telemetry).sink.metrics(samples),
+    database: {
+      /** the release's own migrations directory (where the service's database.migrations sits inside the repository) against the database */
+      async pending(service, releaseDir) {
+        const d = ctx.use(db);
+        const t = d.targetOf(service);
+        const cfg = ctx.config();
+        const deployCfg = cfg.raw.services[service]?.deploy;
+        const inRepo = deployCfg ? relative(repoOf(cfg.file, deployCfg), t.dir) : '..';
+        const dir = inRepo.startsWith('..') || isAbsolute(inRepo) ? t.dir : join(releaseDir, inRepo);
+        const r = await d.pending({ url: t.url, dir, table: t.table, service });
+        return { ...r, database: maskUrl(t.url), dir: inRepo.startsWith('..') || isAbsolute(inRepo) ? t.dir : inRepo || '.' };
+      },
+      latestBackup: (service, verified) => ctx.use(db).latestBackup(service, { verified }),
+    },
   };
   const service = new Deployer({ store: ctx.store, events: ctx.events, logger: ctx.logger.child({ component: 'deploy' }), now: ctx.now, config: ctx.config, dataDir: ctx.dataDir, peers });
   return {

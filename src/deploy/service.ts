@@ -21,7 +21,7 @@ import type { Store } from '../core/store/db.js';
 import { judge, type Verdict } from './analysis.js';
 import { repoOf, type DeployConfig, type DeployRaw, type EnvironmentConfig, type SmokeStep } from './config.js';
 import { CommandDriver, type CommandRunOptions, type Deployment } from './command.js';
-import { gateName, runGate } from './gates.js';
+import { databaseGate, gateName, runGate, type DatabaseReader } from './gates.js';
 import { exportTree, resolveRef, type Commit } from './git.js';
 import { AppProcess, freePort, waitHealthy } from './instance.js';
 import { Locks, lockJson } from './locks.js';
@@ -66,6 +66,8 @@ export interface DeployPeers {
   runChecks?(ids: string[]): Promise<{ id: string; ok: boolean; message: string }[]>;
   /** open an incident about an automatic rollback; undefined when incidents are not configured */
   openIncident?(i: { title: string; severity?: string; services: string[]; message: string }): Promise<{ id: number; ref: string } | undefined>;
+  /** the service's database, for the migrations and backup gates */
+  database?: DatabaseReader;
   /** per-release proxy metrics into telemetry */
   metrics?(samples: { service: string; name: string; labels: Record<string, string>; type: 'gauge' | 'counter'; value: number; at: number }[]): void;
 }
@@ -498,15 +500,18 @@ export class Deployer {
         const results: GateResult[] = [];
         const gate = async (g: DeployConfig['gates'][number]) => {
           await this.step(ctx, `gate ${gateName(g)}`, async (out) => {
-            const r = await runGate(g, { dir, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(rel.id) }), onOutput: out, onSpawn: recordPid, signal: this.stopping.signal });
+            const r =
+              g.migrations || g.backup
+                ? await databaseGate(g, input.service, dir, this.d.peers?.database, this.d.now())
+                : await runGate(g, { dir, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(rel.id) }), onOutput: out, onSpawn: recordPid, signal: this.stopping.signal });
             const { output, ...result } = r;
             results.push({ ...result, summary: scrub(result.summary, ctx.secrets) });
             await this.d.store.db.updateTable('releases').set({ gates: JSON.stringify(results) }).where('id', '=', rel.id).execute();
             return { ok: r.passed, detail: r.summary, exitCode: r.exit_code, output: r.kind === 'bundle' ? (r.files ?? []).map((f) => `${f.path}  ${f.size} B`).join('\n') : output };
           });
         };
-        // commands (typecheck, lint, tests) gate the source; bundle budgets measure what the build made
-        for (const g of cfg.gates.filter((g) => g.run !== undefined)) await gate(g);
+        // commands (typecheck, lint, tests) and the database's state gate the source; bundle budgets measure what the build made
+        for (const g of cfg.gates.filter((g) => g.bundle === undefined)) await gate(g);
         if (cfg.build) {
           const build = cfg.build;
           await this.step(ctx, 'build', async (out) => {

@@ -11,7 +11,7 @@ export type ReleaseState = (typeof RELEASE_STATES)[number];
 
 export interface GateResult {
   name: string;
-  kind: 'run' | 'bundle';
+  kind: 'run' | 'bundle' | 'migrations' | 'backup';
   passed: boolean;
   /** one line: why it passed or failed */
   summary: string;

@@ -2,13 +2,12 @@
 // dependencies. It serves a page and a JSON API on PORT, and /api/health for the health gate.
 // A release that has a BROKEN file next to this one answers every request but /api/health with
 // a 500: commit one to see a canary rolled back automatically.
-'use strict';
-const http = require('node:http');
-const fs = require('node:fs');
-const path = require('node:path');
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
 
 const release = process.env.SHIPSHAPE_RELEASE || 'dev';
-const broken = fs.existsSync(path.join(__dirname, 'BROKEN'));
+const broken = fs.existsSync(path.join(import.meta.dirname, 'BROKEN'));
 const products = [
   { id: 1, name: 'Kettle', price_cents: 3900 },
   { id: 2, name: 'Teapot', price_cents: 2400 },

@@ -201,7 +201,7 @@ export const deploySchema = z
       })
       .strict()
       .prefault({}),
-    gates: z.array(gateSchema).max(50).default([]).meta({ description: 'what every release must pass, in order: `run` gates before the build, `bundle` gates after it' }),
+    gates: z.array(gateSchema).max(50).default([]).meta({ description: 'what every release must pass, in order: `run`, `migrations` and `backup` gates before the build, `bundle` gates after it' }),
     environments: z
       .record(z.string(), environmentSchema)
       .superRefine((e, ctx) => {

@@ -248,7 +248,7 @@ export const deploySchema = z
     for (const [k, e] of Object.entries(d.environments)) {
       if (e.proxy) ctx.addIssue({ code: 'custom', path: ['environments', k, 'proxy'], message: 'not used with driver: command: the platform serves the deployment (give the production URL as url: instead)' });
       if (e.canary) ctx.addIssue({ code: 'custom', path: ['environments', k, 'canary'], message: 'canaries need the proxy of driver: process' });
-      if (e.watch !== undefined) ctx.addIssue({ code: 'custom', path: ['environments', k, 'watch'], message: "the watch window judges the proxy's per-release metrics, which driver: command does not have (use verify.checks)" });
+
     }
   });
 

@@ -59,6 +59,13 @@ export function createDeploy(ctx: ModuleContext<DeployTables, DeployRaw>): Deplo
       return { id: opened.id, ref: opened.ref };
     },
     metrics: (samples) => ctx.use(telemetry).sink.metrics(samples),
+    async serviceTraffic(service, windowMs) {
+      const q = ctx.use(telemetry).query;
+      const [er, p95, p50] = await Promise.all([q.errorRate(service, windowMs), q.latency(service, 0.95, windowMs), q.latency(service, 0.5, windowMs)]);
+      const requests = er.samples;
+      const rate = er.value ?? 0;
+      return { requests, errors: Math.round(rate * requests), errorRate: rate, successRate: 1 - rate, p95: p95.value, p50: p50.value };
+    },
     database: {
       /** the release's own migrations directory (where the service's database.migrations sits inside the repository) against the database */
       async pending(service, releaseDir) {

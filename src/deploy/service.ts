@@ -29,7 +29,7 @@ import type { DeployTables, ReleasesTable } from './migrations.js';
 import { EnvProxy } from './proxy.js';
 import { runCommand } from './run.js';
 import { smokeRequest } from './smoke.js';
-import { between, type StatsSnapshot } from './stats.js';
+import { between, type StatsSnapshot, type WindowStats } from './stats.js';
 import type { CommandEnvironmentStatus, DeployLock, EnvironmentStatus, GateResult, Progress, Release, ReleaseDetail, ReleaseState, ReleaseStep } from './types.js';
 
 type Row = Omit<ReleasesTable, 'id'> & { id: number };
@@ -66,6 +66,8 @@ export interface DeployPeers {
   runChecks?(ids: string[]): Promise<{ id: string; ok: boolean; message: string }[]>;
   /** open an incident about an automatic rollback; undefined when incidents are not configured */
   openIncident?(i: { title: string; severity?: string; services: string[]; message: string }): Promise<{ id: number; ref: string } | undefined>;
+  /** the service's requests in the last `windowMs` from telemetry (the command driver's watch window: no proxy to measure) */
+  serviceTraffic?(service: string, windowMs: number): Promise<WindowStats>;
   /** the service's database, for the migrations and backup gates */
   database?: DatabaseReader;
   /** per-release proxy metrics into telemetry */
@@ -120,6 +122,11 @@ function norm(r: Row | undefined): Row | undefined {
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+
+/** A watch window as the status shows it. */
+function watchJson(w: WatchState | undefined): EnvironmentStatus['watch'] {
+  return w ? { release: w.release, baseline: w.baseline, until: iso(w.until) as string, windows: w.windows.map((x) => ({ ...x, at: iso(x.at) as string })) } : null;
+}
 
 class StepFailed extends Error {}
 
@@ -289,7 +296,7 @@ export class Deployer {
         warm: rows.filter((r) => r.state === 'warm').map((r) => this.toRelease(r)),
         lock: lock ? lockJson(lock) : null,
         canary: canary ? { release: canary.target.release, weight: canary.weight } : null,
-        watch: rt.watch ? { release: rt.watch.release, baseline: rt.watch.baseline, until: iso(rt.watch.until) as string, windows: rt.watch.windows.map((w) => ({ ...w, at: iso(w.at) as string })) } : null,
+        watch: watchJson(rt.watch ?? undefined),
         pinned: lock?.owner === PIN_OWNER,
       });
     }
@@ -556,7 +563,7 @@ export class Deployer {
       warm: [],
       lock: lock ? lockJson(lock) : null,
       canary: null,
-      watch: null,
+      watch: watchJson(this.commandWatches.get(`${service}/${env}`)),
       pinned: lock?.owner === PIN_OWNER,
     };
   }
@@ -620,6 +627,7 @@ export class Deployer {
       if (envCfg.verify?.checks.length) await this.commandVerify(ctx, cfg, envCfg, previous, cwd);
       await this.d.store.db.updateTable('releases').set({ finished_at: this.d.now() }).where('id', '=', rel.id).execute();
       await this.event('deploy.succeeded', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, deployment_id: d.id, deployment_url: d.url, message: `${rel.service} ${rel.version} live on ${rel.env} (${d.url})` }, rel.id);
+      if (envCfg.watch && previous?.deployment_id) await this.startCommandWatch(rel, previous, cfg, envCfg.watch);
       await this.prune(rel.service, cfg).catch((err) => this.d.logger.warn({ err }, 'removing old release directories failed'));
     } catch (e) {
       const error = e instanceof StepFailed || e instanceof ServiceError || e instanceof AutoRolledBack ? e.message : `failed: ${(e as Error).message}`;
@@ -637,6 +645,68 @@ export class Deployer {
     const detail = await this.get(rel.service, rel.id);
     input.onProgress?.({ type: 'done', release: detail });
     return detail;
+  }
+
+  /** driver: command: the watch windows running, by service/env */
+  private readonly commandWatches = new Map<string, WatchState>();
+
+  /**
+   * driver: command: the watch window from telemetry. The platform serves the deployment, so there
+   * is no proxy to measure: each analysis interval, the service's requests (as its telemetry reports
+   * them: OpenTelemetry, Sentry, the SDK) since the last judged window are judged against what it
+   * reported in a window as long as the watch before the promotion; a failing window runs the
+   * rollback command to the previous deployment, pins the environment and opens an incident.
+   */
+  private async startCommandWatch(rel: Row, previous: Row, cfg: DeployConfig, windowMs: number): Promise<void> {
+    const traffic = this.d.peers?.serviceTraffic;
+    if (!traffic) return;
+    const key = `${rel.service}/${rel.env}`;
+    const old = this.commandWatches.get(key);
+    if (old) clearTimeout(old.timer);
+    const baseline = await traffic(rel.service, windowMs).catch(() => null);
+    const interval = Math.min(cfg.analysis.interval, windowMs);
+    const until = this.d.now() + windowMs;
+    let since = this.d.now();
+    const w: WatchState = { release: rel.id, baseline: previous.id, until, windows: [], timer: setTimeout(() => undefined, 0) };
+    const tick = async () => {
+      if (this.commandWatches.get(key) !== w || this.stopping.signal.aborted) return;
+      const live = await this.liveRow(rel.service, rel.env);
+      if (live?.id !== rel.id) {
+        this.commandWatches.delete(key);
+        return;
+      }
+      const v = judge(await traffic(rel.service, Math.max(interval, this.d.now() - since)), baseline, cfg.analysis);
+      if (v.ok !== null) since = this.d.now();
+      w.windows.push({ at: this.d.now(), ok: v.ok, reason: v.reason });
+      if (w.windows.length > 100) w.windows.shift();
+      if (v.ok === false) {
+        this.commandWatches.delete(key);
+        const reason = `watch window: ${v.reason}`;
+        try {
+          await this.rollback({ service: rel.service, env: rel.env, release: previous.id, actor: PIN_OWNER, reason });
+          await this.d.store.db.updateTable('releases').set({ state: 'rolled_back', error: reason }).where('id', '=', rel.id).execute();
+        } catch (err) {
+          this.d.logger.error({ err, release: rel.id }, 'the automatic rollback failed');
+          await this.event('deploy.failed', PIN_OWNER, rel.service, rel.env, { rollback: true, automatic: true, error: (err as Error).message, message: `automatic rollback of ${key} failed: ${(err as Error).message}` }, rel.id).catch(() => undefined);
+          return;
+        }
+        await this.afterAutoRollback(rel.service, rel.env, rel.id, reason, cfg);
+        return;
+      }
+      if (this.d.now() >= until) {
+        this.commandWatches.delete(key);
+        await this.event('deploy.watched', 'system', rel.service, rel.env, { windows: w.windows.length, message: `release ${rel.id} passed its ${formatDuration(windowMs)} watch window (${w.windows.filter((x) => x.ok).length} of ${w.windows.length} windows judged)` }, rel.id).catch(() => undefined);
+        return;
+      }
+      schedule();
+    };
+    const schedule = () => {
+      w.timer = setTimeout(() => void tick().catch((err) => this.d.logger.warn({ err }, 'a watch window failed')), interval);
+      w.timer.unref();
+    };
+    clearTimeout(w.timer);
+    this.commandWatches.set(key, w);
+    schedule();
   }
 
   /** driver: command: the named checks after the promotion; failing, the rollback command brings back the release that served before. */
@@ -1366,6 +1436,8 @@ export class Deployer {
     if (this.metricsTimer) clearInterval(this.metricsTimer);
     this.pushMetrics();
     for (const rt of this.envs.values()) if (rt.watch) clearTimeout(rt.watch.timer);
+    for (const w of this.commandWatches.values()) clearTimeout(w.timer);
+    this.commandWatches.clear();
     await Promise.allSettled([...this.inflight]);
     await Promise.allSettled([...this.retiring]);
     for (const rt of this.envs.values()) {

@@ -22,6 +22,7 @@ import { ConfigError } from '../../src/core/config/load.js';
 import { parseDeployment, resolveCommands } from '../../src/deploy/command.js';
 import type { CommandEnvironmentStatus, Release, ReleaseDetail } from '../../src/deploy/index.js';
 import { parseConfig } from '../../src/modules.js';
+import { telemetry } from '../../src/telemetry/index.js';
 import { ADMIN, startTestServer, type TestServer } from '../helpers/server.js';
 import { Repo } from './helpers.js';
 
@@ -209,6 +210,16 @@ describe('deploys with the command driver (stand-in vercel and netlify CLIs)', (
       ${env('')}
       environments:
         production: { verify: { smoke: [{ path: /api/health }], checks: [up], timeout: 1s } }
+  watched:
+    deploy:
+      driver: command
+      repo: ${repo.dir}
+      command: { preset: vercel }
+      build: "mkdir -p .vercel/output && cp VERSION .vercel/output/VERSION"
+      ${env('')}
+      analysis: { interval: 500ms, min_requests: 10 }
+      environments:
+        production: { watch: 5s }
   quiet:
     deploy:
       driver: command
@@ -389,6 +400,29 @@ describe('deploys with the command driver (stand-in vercel and netlify CLIs)', (
     expect(refused.body.detail).toMatch(/rolled back automatically/);
   }, 60_000);
 
+  it("watches production through the service's telemetry and rolls a failing release back with the rollback command", async () => {
+    const first = await post('/api/v1/deploy/watched/deploys');
+    expect(first.body).toMatchObject({ state: 'live' });
+    repo.commit({ VERSION: 'v5\n' }, 'app v5');
+    const second = await post('/api/v1/deploy/watched/deploys');
+    expect(second.body).toMatchObject({ state: 'live' });
+    let st = ((await (await s.api('/api/v1/deploy/watched')).json()) as { environments: CommandEnvironmentStatus[] }).environments[0];
+    expect(st?.watch).toMatchObject({ release: second.body.id, baseline: first.body.id });
+    // the app reports its requests (here straight into telemetry, as the SDK's ingest would): they fail
+    const now = Date.now();
+    s.use(telemetry).sink.requests(Array.from({ length: 40 }, (_, i) => ({ service: 'watched', route: '/checkout', method: 'POST', status: 500, durationMs: 12, error: true, at: now + i })));
+    let rolled: EventRecord | undefined;
+    for (let i = 0; i < 80 && !rolled; i++) {
+      await new Promise((done) => setTimeout(done, 100));
+      rolled = (await events('deploy.rolled_back')).find((e) => e.data.from === second.body.id);
+    }
+    expect(rolled?.data).toMatchObject({ to: first.body.id, automatic: true, reason: expect.stringMatching(/^watch window: 40 requests, 40 failed \(success 0%\).*: success rate below 99%$/) });
+    expect(calls().at(-1)?.args).toEqual(['rollback', first.body.deployment_url, '--yes']);
+    st = ((await (await s.api('/api/v1/deploy/watched')).json()) as { environments: CommandEnvironmentStatus[] }).environments[0];
+    expect(st).toMatchObject({ pinned: true, live: { id: first.body.id }, watch: null });
+    expect((await releases('watched')).find((r) => r.id === second.body.id)?.state).toBe('rolled_back');
+  }, 60_000);
+
   it('refuses a canary: there is no proxy to split traffic', async () => {
     const r = await post('/api/v1/deploy/web/deploys', { env: 'preview', canary: 10 });
     expect(r.status).toBe(400);
@@ -450,7 +484,6 @@ describe('driver: command in shipshape.yaml', () => {
     expect(errorOf(YAML.replace('command: { preset: vercel }', 'command: { deploy: "./ship" }'))).toMatch(/^\/srv\/app\/shipshape\.yaml:5:\d+: services\.web\.deploy\.command\.promote: is required without a preset/);
     expect(errorOf(YAML.replace('https://web.example.com', 'web.example.com'))).toMatch(/^\/srv\/app\/shipshape\.yaml:8:\d+: services\.web\.deploy\.environments\.production\.url: url is an http\(s\) URL/);
     expect(errorOf(YAML.replace('preview: {}', 'preview: { canary: { steps: [10] } }'))).toMatch(/shipshape\.yaml:7:\d+: services\.web\.deploy\.environments\.preview\.canary: canaries need the proxy of driver: process/);
-    expect(errorOf(YAML.replace('production: { url: "https://web.example.com" }', 'production: { url: "https://web.example.com", watch: 10m }'))).toMatch(/shipshape\.yaml:8:\d+: services\.web\.deploy\.environments\.production\.watch: the watch window judges the proxy's per-release metrics/);
     expect(errorOf(YAML.replace('command: { preset: vercel }', 'command: { preset: vercel, output: { url: "(" } }'))).toMatch(/services\.web\.deploy\.command\.output\.url: not a regular expression/);
   });
 

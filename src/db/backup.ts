@@ -311,7 +311,6 @@ export class Backups {
       const tool = await findTool('pg_dump', major(serverNum));
       await c.query('begin isolation level repeatable read read only');
       const snap = await c.query<{ id: string }>('select pg_export_snapshot() as id');
-      const tables = await figures(c);
       const id = idFor(o.service ?? databaseLabel(o.url).split('/').pop() ?? 'db', new Date(started));
       const dest = resolve(o.dest);
       mkdirSync(dest, { recursive: true, mode: 0o700 });
@@ -322,8 +321,18 @@ export class Backups {
       const t = toolUrl(o.url);
       const format = jobs > 1 ? ['--format=directory', `--jobs=${jobs}`] : ['--format=custom'];
       const args = [...format, '--no-password', `--snapshot=${snap.rows[0]?.id ?? ''}`, `--dbname=${t.url}`];
-      const r = o.encryptKey ? await dumpEncrypted(tool.path, args, t.env, file, o.encryptKey) : await run(tool.path, [...args, `--file=${file}`], t.env);
+      // pg_dump reads the exported snapshot while this session counts and samples the tables in it:
+      // the two run side by side (the snapshot lives until this session commits, after both)
+      const dumping = o.encryptKey ? dumpEncrypted(tool.path, args, t.env, file, o.encryptKey) : run(tool.path, [...args, `--file=${file}`], t.env);
+      const figuring = figures(c).then(
+        (v) => ({ ok: true as const, v }),
+        (e: unknown) => ({ ok: false as const, e }),
+      );
+      const r = await dumping;
+      const f = await figuring;
       await c.query('commit').catch(() => undefined);
+      if (!f.ok) throw f.e;
+      const tables = f.v;
       if (r.code !== 0) {
         const full = /no space left on device|disk quota exceeded/i.test(r.stderr) ? ` — the disk holding ${dest} is full; the partial backup was removed` : '';
         throw new ServiceError('invalid', `pg_dump failed (exit ${r.code}): ${scrub(r.stderr.trim()).slice(0, 2000)}${full}`);

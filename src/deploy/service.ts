@@ -43,8 +43,6 @@ interface EnvRuntime {
   proxy: EnvProxy;
   live: AppProcess | null;
   warm: Map<number, { app: AppProcess; timer: NodeJS.Timeout }>;
-  /** the watch window of the live release after its switch */
-  watch: WatchState | null;
 }
 
 interface WatchState {
@@ -175,7 +173,7 @@ export class Deployer {
       const p = this.configOf(service).environments[env];
       if (!p) throw new ServiceError('invalid', `service "${service}" has no environment "${env}"`);
       if (!p.proxy) throw new ServiceError('invalid', `${service}/${env} has no proxy (driver: ${this.configOf(service).driver})`);
-      rt = { service, env, proxy: new EnvProxy(key, p.proxy.host, p.proxy.port), live: null, warm: new Map(), watch: null };
+      rt = { service, env, proxy: new EnvProxy(key, p.proxy.host, p.proxy.port), live: null, warm: new Map() };
       this.envs.set(key, rt);
     }
     return rt;
@@ -296,7 +294,7 @@ export class Deployer {
         warm: rows.filter((r) => r.state === 'warm').map((r) => this.toRelease(r)),
         lock: lock ? lockJson(lock) : null,
         canary: canary ? { release: canary.target.release, weight: canary.weight } : null,
-        watch: watchJson(rt.watch ?? undefined),
+        watch: watchJson(this.watches.get(`${service}/${env}`)),
         pinned: lock?.owner === PIN_OWNER,
       });
     }
@@ -563,7 +561,7 @@ export class Deployer {
       warm: [],
       lock: lock ? lockJson(lock) : null,
       canary: null,
-      watch: watchJson(this.commandWatches.get(`${service}/${env}`)),
+      watch: watchJson(this.watches.get(`${service}/${env}`)),
       pinned: lock?.owner === PIN_OWNER,
     };
   }
@@ -647,66 +645,26 @@ export class Deployer {
     return detail;
   }
 
-  /** driver: command: the watch windows running, by service/env */
-  private readonly commandWatches = new Map<string, WatchState>();
-
   /**
    * driver: command: the watch window from telemetry. The platform serves the deployment, so there
-   * is no proxy to measure: each analysis interval, the service's requests (as its telemetry reports
-   * them: OpenTelemetry, Sentry, the SDK) since the last judged window are judged against what it
-   * reported in a window as long as the watch before the promotion; a failing window runs the
-   * rollback command to the previous deployment, pins the environment and opens an incident.
+   * is no proxy to measure: the service's requests (as its telemetry reports them: OpenTelemetry,
+   * Sentry, the SDK) since the last judged window are judged against what it reported in a window
+   * as long as the watch before the promotion.
    */
   private async startCommandWatch(rel: Row, previous: Row, cfg: DeployConfig, windowMs: number): Promise<void> {
     const traffic = this.d.peers?.serviceTraffic;
     if (!traffic) return;
-    const key = `${rel.service}/${rel.env}`;
-    const old = this.commandWatches.get(key);
-    if (old) clearTimeout(old.timer);
     const baseline = await traffic(rel.service, windowMs).catch(() => null);
-    const interval = Math.min(cfg.analysis.interval, windowMs);
-    const until = this.d.now() + windowMs;
     let since = this.d.now();
-    const w: WatchState = { release: rel.id, baseline: previous.id, until, windows: [], timer: setTimeout(() => undefined, 0) };
-    const tick = async () => {
-      if (this.commandWatches.get(key) !== w || this.stopping.signal.aborted) return;
-      const live = await this.liveRow(rel.service, rel.env);
-      if (live?.id !== rel.id) {
-        this.commandWatches.delete(key);
-        return;
-      }
-      const v = judge(await traffic(rel.service, Math.max(interval, this.d.now() - since)), baseline, cfg.analysis);
-      if (v.ok !== null) since = this.d.now();
-      w.windows.push({ at: this.d.now(), ok: v.ok, reason: v.reason });
-      if (w.windows.length > 100) w.windows.shift();
-      if (v.ok === false) {
-        this.commandWatches.delete(key);
-        const reason = `watch window: ${v.reason}`;
-        try {
-          await this.rollback({ service: rel.service, env: rel.env, release: previous.id, actor: PIN_OWNER, reason });
-          await this.d.store.db.updateTable('releases').set({ state: 'rolled_back', error: reason }).where('id', '=', rel.id).execute();
-        } catch (err) {
-          this.d.logger.error({ err, release: rel.id }, 'the automatic rollback failed');
-          await this.event('deploy.failed', PIN_OWNER, rel.service, rel.env, { rollback: true, automatic: true, error: (err as Error).message, message: `automatic rollback of ${key} failed: ${(err as Error).message}` }, rel.id).catch(() => undefined);
-          return;
-        }
-        await this.afterAutoRollback(rel.service, rel.env, rel.id, reason, cfg);
-        return;
-      }
-      if (this.d.now() >= until) {
-        this.commandWatches.delete(key);
-        await this.event('deploy.watched', 'system', rel.service, rel.env, { windows: w.windows.length, message: `release ${rel.id} passed its ${formatDuration(windowMs)} watch window (${w.windows.filter((x) => x.ok).length} of ${w.windows.length} windows judged)` }, rel.id).catch(() => undefined);
-        return;
-      }
-      schedule();
-    };
-    const schedule = () => {
-      w.timer = setTimeout(() => void tick().catch((err) => this.d.logger.warn({ err }, 'a watch window failed')), interval);
-      w.timer.unref();
-    };
-    clearTimeout(w.timer);
-    this.commandWatches.set(key, w);
-    schedule();
+    this.watch(rel.service, rel.env, rel.id, previous.id, cfg, windowMs, {
+      stillLive: async () => (await this.liveRow(rel.service, rel.env))?.id === rel.id,
+      judgeNext: async (interval) => {
+        const now = this.d.now();
+        const v = judge(await traffic(rel.service, Math.max(interval, now - since)), baseline, cfg.analysis);
+        if (v.ok !== null) since = now;
+        return v;
+      },
+    });
   }
 
   /** driver: command: the named checks after the promotion; failing, the rollback command brings back the release that served before. */
@@ -1009,51 +967,77 @@ export class Deployer {
    * still warm), pins the environment and opens an incident.
    */
   private startWatch(rt: EnvRuntime, app: AppProcess, prev: AppProcess, cfg: DeployConfig, windowMs: number): void {
-    if (rt.watch) clearTimeout(rt.watch.timer);
     const baseline = rt.proxy.statsOf(prev.release).since();
     const stats = rt.proxy.statsOf(app.release);
-    const until = this.d.now() + windowMs;
-    const interval = Math.min(cfg.analysis.interval, windowMs);
     let from: StatsSnapshot = stats.snapshot();
-    const w: WatchState = { release: app.release, baseline: prev.release, until, windows: [], timer: setTimeout(() => undefined, 0) };
-    const tick = () => {
-      if (rt.live !== app || rt.watch !== w || this.stopping.signal.aborted) return;
-      const to = stats.snapshot();
-      const v = judge(between(from, to), baseline, cfg.analysis);
-      // a window with too few requests is not judged: the next one adds to it
-      if (v.ok !== null) from = to;
+    this.watch(rt.service, rt.env, app.release, prev.release, cfg, windowMs, {
+      stillLive: () => rt.live === app,
+      judgeNext: () => {
+        const to = stats.snapshot();
+        const v = judge(between(from, to), baseline, cfg.analysis);
+        if (v.ok !== null) from = to;
+        return v;
+      },
+    });
+  }
+
+  /** The watch windows running, by service/env (one per environment: a newer release's replaces it). */
+  private readonly watches = new Map<string, WatchState>();
+
+  /**
+   * The watch loop of both drivers: every analysis interval `judgeNext` judges the window since the
+   * last judged one (a window with too few requests is not judged: the next one adds to it); a
+   * failing window rolls back to `previous` (warm with the process driver, the rollback command
+   * with the command driver), pins the environment and opens an incident; the watch ends when its
+   * time is up (`deploy.watched`) or the release no longer serves.
+   */
+  private watch(service: string, env: string, release: number, previous: number, cfg: DeployConfig, windowMs: number, how: { stillLive: () => boolean | Promise<boolean>; judgeNext: (intervalMs: number) => Verdict | Promise<Verdict> }): void {
+    const key = `${service}/${env}`;
+    const old = this.watches.get(key);
+    if (old) clearTimeout(old.timer);
+    const interval = Math.min(cfg.analysis.interval, windowMs);
+    const until = this.d.now() + windowMs;
+    const w: WatchState = { release, baseline: previous, until, windows: [], timer: setTimeout(() => undefined, 0) };
+    const done = () => {
+      if (this.watches.get(key) === w) this.watches.delete(key);
+    };
+    const tick = async () => {
+      if (this.watches.get(key) !== w || this.stopping.signal.aborted) return;
+      if (!(await how.stillLive())) return done();
+      const v = await how.judgeNext(interval);
       w.windows.push({ at: this.d.now(), ok: v.ok, reason: v.reason });
       if (w.windows.length > 100) w.windows.shift();
       if (v.ok === false) {
-        rt.watch = null;
-        void this.autoRollback(rt, app, prev, cfg, `watch window: ${v.reason}`);
-        return;
+        done();
+        return this.autoRollback(service, env, release, previous, cfg, `watch window: ${v.reason}`);
       }
       if (this.d.now() >= until) {
-        rt.watch = null;
-        void this.event('deploy.watched', 'system', rt.service, rt.env, { windows: w.windows.length, message: `release ${app.release} passed its ${formatDuration(windowMs)} watch window (${w.windows.filter((x) => x.ok).length} of ${w.windows.length} windows judged)` }, app.release).catch(() => undefined);
+        done();
+        await this.event('deploy.watched', 'system', service, env, { windows: w.windows.length, message: `release ${release} passed its ${formatDuration(windowMs)} watch window (${w.windows.filter((x) => x.ok).length} of ${w.windows.length} windows judged)` }, release);
         return;
       }
-      w.timer = setTimeout(tick, interval);
+      schedule();
+    };
+    const schedule = () => {
+      w.timer = setTimeout(() => void tick().catch((err) => this.d.logger.warn({ err }, 'a watch window failed')), interval);
       w.timer.unref();
     };
     clearTimeout(w.timer);
-    w.timer = setTimeout(tick, interval);
-    w.timer.unref();
-    rt.watch = w;
+    this.watches.set(key, w);
+    schedule();
   }
 
   /** Roll back to the release before (from the watch window), then pin and open an incident. */
-  private async autoRollback(rt: EnvRuntime, bad: AppProcess, prev: AppProcess, cfg: DeployConfig, reason: string): Promise<void> {
+  private async autoRollback(service: string, env: string, bad: number, previous: number, cfg: DeployConfig, reason: string): Promise<void> {
     try {
-      await this.rollback({ service: rt.service, env: rt.env, release: prev.release, actor: PIN_OWNER, reason });
-      await this.d.store.db.updateTable('releases').set({ error: reason }).where('id', '=', bad.release).execute();
+      await this.rollback({ service, env, release: previous, actor: PIN_OWNER, reason });
+      await this.d.store.db.updateTable('releases').set({ state: 'rolled_back', error: reason }).where('id', '=', bad).execute();
     } catch (err) {
-      this.d.logger.error({ err, release: bad.release }, 'the automatic rollback failed');
-      await this.event('deploy.failed', PIN_OWNER, rt.service, rt.env, { rollback: true, automatic: true, error: (err as Error).message, message: `automatic rollback of ${rt.service}/${rt.env} failed: ${(err as Error).message}` }, bad.release).catch(() => undefined);
+      this.d.logger.error({ err, release: bad }, 'the automatic rollback failed');
+      await this.event('deploy.failed', PIN_OWNER, service, env, { rollback: true, automatic: true, error: (err as Error).message, message: `automatic rollback of ${service}/${env} failed: ${(err as Error).message}` }, bad).catch(() => undefined);
       return;
     }
-    await this.afterAutoRollback(rt.service, rt.env, bad.release, reason, cfg);
+    await this.afterAutoRollback(service, env, bad, reason, cfg);
   }
 
   /** Releases the pipeline took out itself (canary, verification): pinned and reported once the lock is free. */
@@ -1435,9 +1419,8 @@ export class Deployer {
     this.stopping.abort();
     if (this.metricsTimer) clearInterval(this.metricsTimer);
     this.pushMetrics();
-    for (const rt of this.envs.values()) if (rt.watch) clearTimeout(rt.watch.timer);
-    for (const w of this.commandWatches.values()) clearTimeout(w.timer);
-    this.commandWatches.clear();
+    for (const w of this.watches.values()) clearTimeout(w.timer);
+    this.watches.clear();
     await Promise.allSettled([...this.inflight]);
     await Promise.allSettled([...this.retiring]);
     for (const rt of this.envs.values()) {

@@ -90,6 +90,17 @@ function useRefresh() {
   return () => void qc.invalidateQueries({ queryKey: deployKeys.all });
 }
 
+/** A deploy or promotion started: refresh now and when it ends, close the dialog, open the new release's page. */
+function useStarted(service: string, dialog: RefObject<HTMLDialogElement | null>) {
+  const refresh = useRefresh();
+  return ({ release, done }: { release: { id: number }; done: Promise<unknown> }) => {
+    refresh();
+    void done.then(refresh, refresh);
+    dialog.current?.close();
+    navigate(releasePath(service, release.id));
+  };
+}
+
 function EnvSelect({ id, envs, value, onChange }: { id: string; envs: readonly string[]; value: string; onChange: (v: string) => void }) {
   return (
     <select id={id} className="select" value={value} onChange={(e) => onChange(e.target.value)}>
@@ -106,18 +117,13 @@ function EnvSelect({ id, envs, value, onChange }: { id: string; envs: readonly s
 export function DeployDialog({ service, envs, env: initialEnv, onClose }: { service: string; envs: readonly string[]; env?: string; onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const ids = { ref: useId(), env: useId(), canary: useId() };
-  const refresh = useRefresh();
+  const started = useStarted(service, ref);
   const [gitRef, setGitRef] = useState('');
   const [env, setEnv] = useState(initialEnv ?? envs[0] ?? '');
   const [canary, setCanary] = useState('');
   const run = useMutation({
     mutationFn: () => deployApi.deploy(service, { env, ...(gitRef.trim() ? { ref: gitRef.trim() } : {}), ...(canary.trim() ? { canary: canary.trim() } : {}) }),
-    onSuccess: ({ release, done }) => {
-      refresh();
-      void done.then(refresh, refresh);
-      ref.current?.close();
-      navigate(releasePath(service, release.id));
-    },
+    onSuccess: started,
   });
   return (
     <DialogShell
@@ -166,15 +172,10 @@ export function DeployDialog({ service, envs, env: initialEnv, onClose }: { serv
 /** Promote a release's build to another environment (the next one by default). */
 export function PromoteDialog({ service, release, to, onClose }: { service: string; release: ReleaseView; to: string; onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
-  const refresh = useRefresh();
+  const started = useStarted(service, ref);
   const run = useMutation({
     mutationFn: () => deployApi.promote(service, release.id, to),
-    onSuccess: ({ release: created, done }) => {
-      refresh();
-      void done.then(refresh, refresh);
-      ref.current?.close();
-      navigate(releasePath(service, created.id));
-    },
+    onSuccess: started,
   });
   return (
     <DialogShell

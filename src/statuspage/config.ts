@@ -9,6 +9,11 @@ import type { CoreConfig } from '../core/config/schema.js';
 
 /** Atlassian Statuspage's component statuses (what widgets and scripts understand). */
 export const COMPONENT_STATUSES = ['operational', 'degraded_performance', 'partial_outage', 'major_outage', 'under_maintenance'] as const;
+
+/** A service's state as its component's status (before maintenance windows, incidents and pins). */
+export function componentStatusOf(state: string | undefined): ComponentStatus {
+  return state === 'down' ? 'major_outage' : state === 'degraded' ? 'degraded_performance' : 'operational';
+}
 export type ComponentStatus = (typeof COMPONENT_STATUSES)[number];
 
 const color = z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/, 'expected a hex colour like #1f6feb');

@@ -19,7 +19,7 @@ import { spIncident, spStatus, type SpIncident } from './api.js';
 import type { SubscribeForm } from './render.js';
 
 export type { StatuspageRaw, ResolvedPage } from './config.js';
-export { COMPONENT_STATUSES, type ComponentStatus } from './config.js';
+export { COMPONENT_STATUSES, componentStatusOf, type ComponentStatus } from './config.js';
 export type { SpIncident } from './api.js';
 export { renderNotice, type NoticeView, type SubscribeForm } from './render.js';
 export type { StatusPageOverview } from './api-types.js';

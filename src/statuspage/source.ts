@@ -6,7 +6,7 @@
 import type { Monitor } from '../checks/index.js';
 import type { Incident, IncidentDetail, Incidents } from '../incidents/index.js';
 import type { Maintenance, MaintenanceWindow } from '../maintenance/index.js';
-import { slug, type ComponentStatus, type ResolvedPage } from './config.js';
+import { componentStatusOf, slug, type ComponentStatus, type ResolvedPage } from './config.js';
 
 export type DayBar = NonNullable<NonNullable<ReturnType<Monitor['service']>>['days']>[number];
 
@@ -256,7 +256,7 @@ export class StatusSource {
     return page.components.map((c) => {
       const s = monitor.service(c.service, { days: true });
       // during a maintenance window the component is under maintenance, whatever its checks say
-      let status: ComponentStatus = underMaintenance.has(c.service) ? 'under_maintenance' : s?.state === 'down' ? 'major_outage' : s?.state === 'degraded' ? 'degraded_performance' : 'operational';
+      let status: ComponentStatus = underMaintenance.has(c.service) ? 'under_maintenance' : componentStatusOf(s?.state);
       for (const i of active) {
         if (!i.services.includes(c.service)) continue;
         const mitigated = activeStates.get(i.id) === 'mitigated';

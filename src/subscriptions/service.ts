@@ -20,16 +20,13 @@ import type { EventLog } from '../core/events.js';
 import type { Store } from '../core/store/db.js';
 import type { Incidents } from '../incidents/index.js';
 import { backoff, externalUrlOf, SendError, type NotifyDomain } from '../notify/index.js';
-import type { ResolvedPage, StatuspageApi } from '../statuspage/index.js';
+import { componentStatusOf, type ResolvedPage, type StatuspageApi } from '../statuspage/index.js';
 import type { SubscriptionsRaw } from './config.js';
 import { LinkError, newKey, newNonce, signLink, verifyLink, type LinkAction } from './links.js';
 import { alreadyMail, confirmMail, maskEmail, noticeMail, safeUrl, webhookBody, type Notice } from './messages.js';
 import type { SubscribersTable, SubscriptionsTables } from './migrations.js';
 
 /** The events subscribers hear about. */
-/** A service's state as a Statuspage component status (as the page shows it without maintenance or a pin). */
-const COMPONENT_STATUS: Record<string, string> = { up: 'operational', degraded: 'degraded_performance', down: 'major_outage' };
-
 export const CONSUMED_EVENTS = ['incident.opened', 'incident.update', 'incident.resolved', 'incident.reopened', 'service.state', 'maintenance.upcoming', 'maintenance.started', 'maintenance.ended', 'maintenance.cancelled'] as const;
 const CONSUMED = new Set<string>(CONSUMED_EVENTS);
 
@@ -494,9 +491,11 @@ export class Subscriptions {
       const service = typeof data.service === 'string' ? data.service : '';
       const c = p.components.find((x) => x.service === service);
       if (!c || c.pin) return undefined;
-      const to = COMPONENT_STATUS[String(data.to)];
-      const from = COMPONENT_STATUS[String(data.from)] ?? 'operational';
-      if (!to || to === from) return undefined;
+      // a service going to or from `unknown` (no result yet) is not a status change a page shows
+      if (!['up', 'degraded', 'down'].includes(String(data.to))) return undefined;
+      const to = componentStatusOf(String(data.to));
+      const from = componentStatusOf(String(data.from));
+      if (to === from) return undefined;
       const st = (await this.d.statuspage().pageStatus(p.key)) ?? { indicator: 'none', description: '' };
       return {
         ...base,

@@ -22,12 +22,16 @@ import { subscriptions, type SubscriptionsRaw } from './subscriptions/index.js';
 import { oncall, type OncallRaw } from './oncall/index.js';
 import { db, type DbRaw } from './db/index.js';
 import { deploy, type DeployRaw } from './deploy/index.js';
+import { env, type EnvRaw } from './env/index.js';
+import { secrets, type SecretsRaw } from './secrets/index.js';
+import { websec, type WebsecRaw } from './websec/index.js';
+import { webhooks, type WebhooksRaw } from './webhooks/index.js';
 import { telemetry, type TelemetryRaw } from './telemetry/index.js';
 
-export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents, maintenance, statuspage, subscriptions, oncall, db, deploy];
+export const modules: readonly AnyModule[] = [checks, telemetry, errors, alerts, notify, incidents, maintenance, statuspage, subscriptions, oncall, db, env, secrets, websec, webhooks, deploy];
 
 /** The whole config as the composition root sees it: every module's view of it at once. */
-export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw & MaintenanceRaw & StatuspageRaw & SubscriptionsRaw & OncallRaw & DbRaw & DeployRaw;
+export type RawConfig = ChecksRaw & TelemetryRaw & ErrorsRaw & AlertsRaw & NotifyRaw & IncidentsRaw & MaintenanceRaw & StatuspageRaw & SubscriptionsRaw & OncallRaw & DbRaw & EnvRaw & SecretsRaw & WebsecRaw & WebhooksRaw & DeployRaw;
 
 export const configSchema = buildConfigSchema(modules);
 

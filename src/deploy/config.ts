@@ -75,11 +75,51 @@ const gateSchema = z
       .strict()
       .optional()
       .meta({ description: "a fresh backup of the service's database: { max_age: 24h, verified: true }" }),
+    env: z
+      .object({
+        file: z.string().min(1).max(1000).optional().meta({ description: "a .env file in the release directory to check (default: the values the release will run with — the env store's for this environment plus deploy.env)" }),
+        example: z.string().min(1).max(1000).optional().meta({ description: 'an annotated .env.example in the release directory (default: services.<name>.env.example)' }),
+        strict: z.boolean().default(false).meta({ description: 'warnings fail the gate too' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'the environment variables checked against their schema for the target environment (shipshape env check): missing, malformed, test keys in production, secrets behind public prefixes' }),
+    secrets: z
+      .object({
+        path: z
+          .string()
+          .min(1)
+          .max(1000)
+          .default('.')
+          .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'a path inside the release directory (no leading / and no ..)')
+          .meta({ description: 'what to scan, relative to the release directory (default: all of it)' }),
+        allowlist: z.string().min(1).max(1000).optional().meta({ description: 'an allowlist file in the release directory (default: the scanner\'s own default)' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'no committed credentials in the release (shipshape secrets scan): any finding fails the gate' }),
+    audit: z
+      .object({
+        level: z.enum(['critical', 'high', 'moderate', 'low', 'info']).default('high').meta({ description: 'fail on an advisory at or above this severity (high)' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: "the package manager's audit (npm, pnpm or yarn, from the lockfile) in the release directory (shipshape audit deps)" }),
+    headers: z
+      .object({
+        url: z.string().url().max(2000).optional().meta({ description: 'grade this URL when the gate runs (before the build)' }),
+        path: z.string().startsWith('/', 'a path starts with /').max(2000).optional().meta({ description: 'grade the new release itself at this path, after it started and before it gets traffic (with the smoke steps)' }),
+        min_grade: z.enum(['A+', 'A', 'A-', 'B+', 'B', 'B-', 'C+', 'C', 'C-', 'D+', 'D', 'D-', 'F']).default('B').meta({ description: 'the least MDN HTTP Observatory grade that passes (B)' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'security headers graded as the MDN HTTP Observatory does (shipshape headers): { path: /, min_grade: B } or { url, min_grade }' }),
   })
   .strict()
   .superRefine((g, ctx) => {
-    const kinds = [g.run, g.bundle, g.migrations, g.backup].filter((k) => k !== undefined).length;
-    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'a gate is one of `run: "<command>"`, `bundle: { path, limit }`, `migrations: true` or `backup: { max_age }` (exactly one of them)' });
+    const kinds = [g.run, g.bundle, g.migrations, g.backup, g.env, g.secrets, g.audit, g.headers].filter((k) => k !== undefined).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'a gate is one of `run: "<command>"`, `bundle: { path, limit }`, `migrations: true`, `backup: { max_age }`, `env: {}`, `secrets: {}`, `audit: { level }` or `headers: { path | url, min_grade }` (exactly one of them)' });
+    if (g.headers && (g.headers.url === undefined) === (g.headers.path === undefined)) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'a headers gate grades either `url` (when the gate runs) or `path` (the new release itself), exactly one of them' });
     if (g.max_warnings !== undefined && g.run === undefined) ctx.addIssue({ code: 'custom', path: ['max_warnings'], message: 'max_warnings applies to `run` gates only' });
   });
 

@@ -44,6 +44,10 @@ export function gateName(g: GateConfig): string {
   if (g.run !== undefined) return g.run.length > 60 ? `${g.run.slice(0, 57)}…` : g.run;
   if (g.migrations) return 'migrations applied';
   if (g.backup) return `backup within ${formatDuration(g.backup.max_age)}`;
+  if (g.env) return g.env.file ? `env ${g.env.file}` : 'env vars';
+  if (g.secrets) return g.secrets.path === '.' ? 'secret scan' : `secret scan ${g.secrets.path}`;
+  if (g.audit) return `dependency audit (${g.audit.level})`;
+  if (g.headers) return `security headers ${g.headers.min_grade}${g.headers.url ? ` ${g.headers.url}` : ` ${g.headers.path ?? ''}`}`;
   return `bundle ${g.bundle?.path ?? ''}`;
 }
 
@@ -59,6 +63,69 @@ export interface GateContext {
 export interface DatabaseReader {
   pending(service: string, releaseDir: string): Promise<{ pending: { filename: string; out_of_order: boolean; partial: boolean }[]; drift: { detail: string }[]; database: string; dir: string }>;
   latestBackup(service: string, verified: boolean): { id: string; created_at: string } | null;
+}
+
+/**
+ * What the security gates ask the env, secrets and websec modules (DeployPeers). Each answers with
+ * what the user would see from the CLI command of the same name; no value of a secret is in it.
+ */
+export interface SecurityReader {
+  /** `shipshape env check` for the release: a file in the release directory, or the values it will run with */
+  env(o: { service: string; env: string; dir: string; file?: string; example?: string; values: Record<string, string> }): Promise<{ errors: number; warnings: number; findings: { file?: string; line?: number; name?: string; severity: 'error' | 'warning'; message: string }[] }>;
+  /** `shipshape secrets scan <path>` */
+  secrets(o: { path: string; allowlist?: string; signal?: AbortSignal }): Promise<{ findings: { rule: string; file: string; line: number; match: string }[]; skipped: { file: string; reason: string }[]; files: number }>;
+  /** `shipshape audit deps <dir>`: advisories at or above `level` fail */
+  audit(o: { dir: string; level: string }): Promise<{ manager: string; counts: Record<string, number>; failing: { name: string; severity: string; title: string }[] }>;
+  /** `shipshape headers <url>` */
+  headers(o: { url: string; signal?: AbortSignal }): Promise<{ url: string; score: number; grade: string; failed: { name: string; result: string; fix?: string }[] }>;
+  /** whether `grade` is at least `min` (A+ … F) */
+  gradeAtLeast(grade: string, min: string): boolean;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** An `env`, `secrets`, `audit` or `headers` gate (a `headers` gate with `path` gets the new release's URL). */
+export async function securityGate(g: GateConfig, o: { service: string; env: string; dir: string; values: Record<string, string>; url?: string; signal?: AbortSignal }, sec: SecurityReader | undefined): Promise<GateResult & { output: string }> {
+  const name = gateName(g);
+  const started = Date.now();
+  const kind = g.env ? ('env' as const) : g.secrets ? ('secrets' as const) : g.audit ? ('audit' as const) : ('headers' as const);
+  const done = (passed: boolean, summary: string, output: string) => ({ name, kind, passed, summary, output, duration_ms: Date.now() - started });
+  if (!sec) return done(false, `the ${kind} module is not running here: cannot tell`, '');
+  const inDir = (p: string) => join(o.dir, p);
+  try {
+    if (g.env) {
+      const r = await sec.env({ service: o.service, env: o.env, dir: o.dir, ...(g.env.file ? { file: inDir(g.env.file) } : {}), ...(g.env.example ? { example: inDir(g.env.example) } : {}), values: o.values });
+      const output = r.findings.map((f) => `${f.file ? `${relative(o.dir, f.file) || f.file}${f.line ? `:${f.line}` : ''}  ` : ''}${f.severity}  ${f.name ?? ''}  ${f.message}`).join('\n');
+      const failing = r.errors + (g.env.strict ? r.warnings : 0);
+      const first = r.findings.find((f) => f.severity === 'error') ?? r.findings[0];
+      if (failing) return done(false, `${plural(r.errors, 'error')}, ${plural(r.warnings, 'warning')}${first ? `: ${first.name ? `${first.name} ` : ''}${first.message}` : ''}`, output);
+      return done(true, r.warnings ? `passed with ${plural(r.warnings, 'warning')}` : `every variable as its schema says for ${o.env}`, output);
+    }
+    if (g.secrets) {
+      const r = await sec.secrets({ path: inDir(g.secrets.path), ...(g.secrets.allowlist ? { allowlist: inDir(g.secrets.allowlist) } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+      const output = [...r.findings.map((f) => `${relative(o.dir, f.file) || f.file}:${f.line}  ${f.rule}  ${f.match}`), ...r.skipped.map((s) => `skipped ${relative(o.dir, s.file) || s.file}: ${s.reason}`)].join('\n');
+      const first = r.findings[0];
+      if (first) return done(false, `${plural(r.findings.length, 'secret')} found: ${first.rule} in ${relative(o.dir, first.file) || first.file}:${first.line}${r.findings.length > 1 ? ', …' : ''}`, output);
+      return done(true, `no secret in ${plural(r.files, 'file')}${r.skipped.length ? ` (${r.skipped.length} skipped)` : ''}`, output);
+    }
+    if (g.audit) {
+      const r = await sec.audit({ dir: o.dir, level: g.audit.level });
+      const counts = Object.entries(r.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ') || 'no advisories';
+      const output = [`${r.manager} audit: ${counts}`, ...r.failing.map((a) => `${a.severity}  ${a.name}  ${a.title}`)].join('\n');
+      if (r.failing.length) return done(false, `${plural(r.failing.length, 'advisory', 'advisories')} at or above ${g.audit.level} (${counts}): ${r.failing[0]?.name ?? ''}`, output);
+      return done(true, `${r.manager} audit: none at or above ${g.audit.level} (${counts})`, output);
+    }
+    const h = g.headers as NonNullable<GateConfig['headers']>;
+    const url = h.url ?? (o.url ? new URL(h.path ?? '/', o.url).toString() : undefined);
+    if (!url) return done(false, 'no URL to grade: this driver gives the release no address', '');
+    const r = await sec.headers({ url, ...(o.signal ? { signal: o.signal } : {}) });
+    const output = [`${r.url}: ${r.grade} (${r.score}/100)`, ...r.failed.map((t) => `✗ ${t.name}: ${t.result}${t.fix ? ` — ${t.fix}` : ''}`)].join('\n');
+    const what = `${r.grade} (${r.score}/100)${r.failed.length ? `: ${r.failed.map((t) => t.result).slice(0, 3).join(', ')}` : ''}`;
+    if (!sec.gradeAtLeast(r.grade, h.min_grade)) return done(false, `grade ${what}, below ${h.min_grade}`, output);
+    return done(true, `grade ${what}`, output);
+  } catch (e) {
+    return done(false, (e as Error).message, '');
+  }
 }
 
 /** A `migrations` or `backup` gate. */

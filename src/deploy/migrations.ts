@@ -45,6 +45,8 @@ export interface ReleasesTable {
   deployment_id: string | null;
   /** driver: command: the deployment's own URL */
   deployment_url: string | null;
+  /** the env store's snapshot the release runs with (a reference: names and versions, never values) */
+  env_snapshot: string | null;
 }
 
 export interface ReleaseStepsTable {
@@ -141,6 +143,11 @@ export function deployMigrations(dialect: Dialect): Record<string, Migration> {
       async up(db: AnyDB) {
         await db.schema.alterTable('releases').addColumn('deployment_id', 'text').execute();
         await db.schema.alterTable('releases').addColumn('deployment_url', 'text').execute();
+      },
+    },
+    '0902_deploy_env_snapshot': {
+      async up(db: AnyDB) {
+        await db.schema.alterTable('releases').addColumn('env_snapshot', 'text').execute();
       },
     },
   };

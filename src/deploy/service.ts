@@ -21,7 +21,7 @@ import type { Store } from '../core/store/db.js';
 import { judge, type Verdict } from './analysis.js';
 import { repoOf, type DeployConfig, type DeployRaw, type EnvironmentConfig, type SmokeStep } from './config.js';
 import { CommandDriver, type CommandRunOptions, type Deployment } from './command.js';
-import { databaseGate, gateName, runGate, type DatabaseReader } from './gates.js';
+import { databaseGate, gateName, runGate, securityGate, type DatabaseReader, type SecurityReader } from './gates.js';
 import { exportTree, resolveRef, type Commit } from './git.js';
 import { AppProcess, freePort, waitHealthy } from './instance.js';
 import { Locks, lockJson } from './locks.js';
@@ -68,6 +68,10 @@ export interface DeployPeers {
   serviceTraffic?(service: string, windowMs: number): Promise<WindowStats>;
   /** the service's database, for the migrations and backup gates */
   database?: DatabaseReader;
+  /** the env, secrets and websec modules, for the env, secrets, audit and headers gates */
+  security?: SecurityReader;
+  /** the env store: the values a release of a service runs with in an environment, a reference to that set, and the values of a reference again */
+  envStore?: { snapshot(service: string, env: string): Promise<{ id: string; names: string[]; values: Record<string, string> }>; values?(snapshot: string): Promise<Record<string, string> | null> };
   /** per-release proxy metrics into telemetry */
   metrics?(samples: { service: string; name: string; labels: Record<string, string>; type: 'gauge' | 'counter'; value: number; at: number }[]): void;
 }
@@ -133,6 +137,8 @@ class AutoRolledBack extends Error {}
 
 export class Deployer {
   private readonly envs = new Map<string, EnvRuntime>();
+  /** the env store values of releases started or to be started here (never stored: the release records its snapshot id) */
+  private readonly releaseEnv = new Map<number, Record<string, string>>();
   private readonly locks: Locks;
   private readonly stopping = new AbortController();
   /** deploys, promotions and rollbacks in flight */
@@ -179,14 +185,31 @@ export class Deployer {
     return rt;
   }
 
-  private processEnv(cfg: DeployConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  /**
+   * What a release's gates, build and app see: a few of Shipshape's own variables (never its
+   * tokens), deploy.env, then the env store's values of the release's snapshot (the store wins).
+   */
+  private processEnv(cfg: DeployConfig, extra: Record<string, string> = {}, release?: number): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k];
-    return { ...env, ...cfg.env, ...extra };
+    return { ...env, ...cfg.env, ...(release !== undefined ? this.releaseEnv.get(release) : undefined), ...extra };
   }
 
-  private secrets(cfg: DeployConfig): string[] {
-    return secretEnvValues(cfg.env);
+  /** The variables a release runs with, without Shipshape's own (what an env gate checks). */
+  private appEnv(cfg: DeployConfig, release: number): Record<string, string> {
+    return { ...cfg.env, ...this.releaseEnv.get(release) };
+  }
+
+  /** A release's env store values after a restart (its snapshot's versions), for a cold start of it. */
+  private async loadReleaseEnv(rel: Row): Promise<void> {
+    if (this.releaseEnv.has(rel.id) || !rel.env_snapshot || !this.d.peers?.envStore?.values) return;
+    const values = await this.d.peers.envStore.values(rel.env_snapshot);
+    if (!values) throw new ServiceError('conflict', `the env store no longer holds snapshot ${rel.env_snapshot} of release ${rel.id} (a value was removed): deploy it again`);
+    this.releaseEnv.set(rel.id, values);
+  }
+
+  private secrets(cfg: DeployConfig, release?: number): string[] {
+    return [...secretEnvValues(cfg.env), ...secretEnvValues(release !== undefined ? (this.releaseEnv.get(release) ?? {}) : {})];
   }
 
   /** The config a release records: env values left out, secret-looking assignments in commands masked. */
@@ -222,6 +245,7 @@ export class Deployer {
       port: r.port === null ? null : Number(r.port),
       deployment_id: r.deployment_id ?? null,
       deployment_url: r.deployment_url ?? null,
+      env_snapshot: r.env_snapshot ?? null,
       created_at: iso(r.created_at) as string,
       finished_at: iso(r.finished_at),
       live_at: iso(r.live_at),
@@ -453,6 +477,8 @@ export class Deployer {
 
   private async newRelease(service: string, env: string, c: Commit, ref: string, actor: string, cfg: DeployConfig, extra: { promoted_from?: number; gates?: string; config?: string; deployment?: Deployment } = {}): Promise<Row> {
     const now = this.d.now();
+    // the env store's values for this environment now: recorded by reference, kept in memory for the release's processes
+    const snap = cfg.driver === 'command' ? undefined : await this.d.peers?.envStore?.snapshot(service, env);
     const values = {
       service,
       env,
@@ -476,9 +502,11 @@ export class Deployer {
       ended_at: null,
       deployment_id: extra.deployment?.id ?? null,
       deployment_url: extra.deployment?.url ?? null,
+      env_snapshot: snap?.id ?? null,
     };
     const r = await this.d.store.db.insertInto('releases').values(values).returning('id').executeTakeFirstOrThrow();
     const id = Number(r.id);
+    if (snap) this.releaseEnv.set(id, snap.values);
     const dir = this.releaseDir(service, id);
     await this.d.store.db.updateTable('releases').set({ dir }).where('id', '=', id).execute();
     return { ...values, id, dir };
@@ -508,7 +536,9 @@ export class Deployer {
             const r =
               g.migrations || g.backup
                 ? await databaseGate(g, input.service, dir, this.d.peers?.database, this.d.now())
-                : await runGate(g, { dir, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(rel.id) }), onOutput: out, onSpawn: recordPid, signal: this.stopping.signal });
+                : g.env || g.secrets || g.audit || g.headers
+                  ? await securityGate(g, { service: input.service, env, dir, values: this.appEnv(cfg, rel.id), signal: this.stopping.signal }, this.d.peers?.security)
+                  : await runGate(g, { dir, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(rel.id) }, rel.id), onOutput: out, onSpawn: recordPid, signal: this.stopping.signal });
             const { output, ...result } = r;
             results.push({ ...result, summary: scrub(result.summary, ctx.secrets) });
             await this.d.store.db.updateTable('releases').set({ gates: JSON.stringify(results) }).where('id', '=', rel.id).execute();
@@ -516,11 +546,11 @@ export class Deployer {
           });
         };
         // commands (typecheck, lint, tests) and the database's state gate the source; bundle budgets measure what the build made
-        for (const g of cfg.gates.filter((g) => g.bundle === undefined)) await gate(g);
+        for (const g of cfg.gates.filter((g) => g.bundle === undefined && g.headers?.path === undefined)) await gate(g);
         if (cfg.build) {
           const build = cfg.build;
           await this.step(ctx, 'build', async (out) => {
-            const r = await runCommand(build, { cwd: dir, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(rel.id) }), timeoutMs: cfg.build_timeout, onOutput: out, onSpawn: recordPid, signal: this.stopping.signal });
+            const r = await runCommand(build, { cwd: dir, env: this.processEnv(cfg, { SHIPSHAPE_RELEASE: String(rel.id) }, rel.id), timeoutMs: cfg.build_timeout, onOutput: out, onSpawn: recordPid, signal: this.stopping.signal });
             const detail = r.timedOut ? `timed out after ${formatDuration(cfg.build_timeout)} (killed)` : r.exitCode === 0 ? `built in ${formatDuration(r.durationMs)}` : `exited with ${r.exitCode ?? r.signal}`;
             return { ok: !r.timedOut && r.exitCode === 0, detail, exitCode: r.exitCode, output: r.output };
           });
@@ -619,6 +649,7 @@ export class Deployer {
       });
       const d = dep as Deployment;
       if (envCfg.verify?.smoke.length) await this.smoke(ctx, d.url, envCfg.verify.smoke);
+      await this.releaseGates(ctx, rel, cfg, d.url);
       if (this.isProduction(rel.env, cfg)) await this.platformStep(ctx, cfg, 'promote', d, cwd);
       else await this.step(ctx, 'switch', async () => ({ ok: true, detail: `${rel.service}/${rel.env} is deployment ${d.id} at ${d.url} (not a production environment: no promote command)` }));
       await this.markLive(rel.id, previous, 'retired');
@@ -813,7 +844,7 @@ export class Deployer {
    * environment and opens an incident.
    */
   private async pipeline(rel: Row, cfg: DeployConfig, input: { actor: string; canary?: number; onProgress?: (p: Progress) => void }, prepare: (ctx: Parameters<Deployer['step']>[0]) => Promise<void>): Promise<ReleaseDetail> {
-    const ctx = { release: rel.id, service: rel.service, env: rel.env, actor: input.actor, seq: { n: 0 }, secrets: this.secrets(cfg), onProgress: input.onProgress };
+    const ctx = { release: rel.id, service: rel.service, env: rel.env, actor: input.actor, seq: { n: 0 }, secrets: this.secrets(cfg, rel.id), onProgress: input.onProgress };
     const rt = this.runtime(rel.service, rel.env);
     const envCfg = cfg.environments[rel.env] as EnvironmentConfig;
     input.onProgress?.({ type: 'release', release: this.toRelease(rel) });
@@ -831,6 +862,7 @@ export class Deployer {
       await prepare(ctx);
       app = await this.startAndCheck(ctx, rel, cfg);
       if (envCfg.verify?.smoke.length) await this.smoke(ctx, app, envCfg.verify.smoke);
+      await this.releaseGates(ctx, rel, cfg, `http://127.0.0.1:${app.port}`);
       stable = rt.live;
       if (input.canary !== undefined) await this.runCanary(ctx, rt, app, cfg, envCfg, input.canary);
       await this.switchTo(ctx, rt, app, cfg);
@@ -858,6 +890,22 @@ export class Deployer {
     const detail = await this.get(rel.service, rel.id);
     input.onProgress?.({ type: 'done', release: detail });
     return detail;
+  }
+
+  /**
+   * Gates that judge the running release itself (`headers: { path }`), after the smoke steps and
+   * before any traffic; their results join the release's gate results.
+   */
+  private async releaseGates(ctx: Parameters<Deployer['step']>[0], rel: Row, cfg: DeployConfig, url: string): Promise<void> {
+    for (const g of cfg.gates.filter((g) => g.headers?.path !== undefined)) {
+      await this.step(ctx, `gate ${gateName(g)}`, async () => {
+        const { output, ...result } = await securityGate(g, { service: rel.service, env: rel.env, dir: rel.dir ?? this.d.dataDir, values: {}, url, signal: this.stopping.signal }, this.d.peers?.security);
+        const row = await this.d.store.db.selectFrom('releases').select('gates').where('id', '=', rel.id).executeTakeFirst();
+        const results = [...(JSON.parse(row?.gates ?? '[]') as GateResult[]), { ...result, summary: scrub(result.summary, ctx.secrets) }];
+        await this.d.store.db.updateTable('releases').set({ gates: JSON.stringify(results) }).where('id', '=', rel.id).execute();
+        return { ok: result.passed, detail: result.summary, output };
+      });
+    }
   }
 
   /** Smoke steps: HTTP requests to the new release itself, before it gets any traffic. */
@@ -1089,10 +1137,11 @@ export class Deployer {
     const rt = this.runtime(rel.service, rel.env);
     const app = (await this.step(ctx, 'start', async (out) => {
       const port = await freePort();
+      await this.loadReleaseEnv(rel);
       const a = new AppProcess(rel.id, port, {
         dir: rel.dir as string,
         command: cfg.start as string,
-        env: this.processEnv(cfg),
+        env: this.processEnv(cfg, {}, rel.id),
         onOutput: out,
         onUnexpectedExit: (e) => void this.exited(rt, a, e, cfg),
       });
@@ -1242,7 +1291,8 @@ export class Deployer {
           `release ${to.id} of ${input.service} (${to.version}, ${to.git_sha.slice(0, 12)}) is no longer on disk (only the last ${cfg.keep_releases} are kept: deploy.keep_releases); deploy it again with \`shipshape deploy ${input.service} --env ${env} --ref ${to.git_sha.slice(0, 12)}\``,
         );
       }
-      const ctx = { release: to.id, service: input.service, env, actor: input.actor, seq: { n: (await this.maxSeq(to.id)) }, secrets: this.secrets(cfg), onProgress: input.onProgress };
+      if (!warm) await this.loadReleaseEnv(to);
+      const ctx = { release: to.id, service: input.service, env, actor: input.actor, seq: { n: (await this.maxSeq(to.id)) }, secrets: this.secrets(cfg, to.id), onProgress: input.onProgress };
       input.onProgress?.({ type: 'release', release: this.toRelease(to) });
       try {
         const app = warm?.app.alive ? warm.app : await this.startAndCheck(ctx, { ...to, dir: to.dir }, cfg);

@@ -11,7 +11,7 @@ export type ReleaseState = (typeof RELEASE_STATES)[number];
 
 export interface GateResult {
   name: string;
-  kind: 'run' | 'bundle' | 'migrations' | 'backup';
+  kind: 'run' | 'bundle' | 'migrations' | 'backup' | 'env' | 'secrets' | 'audit' | 'headers';
   passed: boolean;
   /** one line: why it passed or failed */
   summary: string;
@@ -45,6 +45,8 @@ export interface Release {
   /** driver: command: the platform's id of the deployment and its own URL (null with driver: process) */
   deployment_id: string | null;
   deployment_url: string | null;
+  /** the env store's snapshot it runs with (names and versions, never values); null without the env store */
+  env_snapshot: string | null;
   created_at: string;
   finished_at: string | null;
   live_at: string | null;

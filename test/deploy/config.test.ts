@@ -65,7 +65,9 @@ describe('deploy: in shipshape.yaml', () => {
     expect(bad('limit: "100 KB"', 'limit: "lots"')).toMatch(/shipshape\.yaml:16:\d+: services\.web\.deploy\.gates\[2\]\.bundle\.limit: expected a size like 100KB/);
     expect(bad('driver: process', 'driver: heroku')).toMatch(/shipshape\.yaml:7:\d+: services\.web\.deploy\.driver: .*process/);
     expect(bad('          max_warnings: 0', '          max_warning: 0')).toMatch(/shipshape\.yaml:15:\d+: services\.web\.deploy\.gates\[1\]: unknown key "max_warning"/);
-    expect(bad('        - run: "npm run typecheck"', '        - name: typecheck')).toMatch(/gates\[0\]: a gate is one of `run: "<command>"`, `bundle: \{ path, limit \}`, `migrations: true` or `backup: \{ max_age \}`/);
+    expect(bad('        - run: "npm run typecheck"', '        - name: typecheck')).toMatch(/gates\[0\]: a gate is one of `run: "<command>"`, `bundle: \{ path, limit \}`, `migrations: true`, `backup: \{ max_age \}`, `env: \{\}`, `secrets: \{\}`, `audit: \{ level \}` or `headers: \{ path \| url, min_grade \}` \(exactly one of them\)/);
+    expect(bad('        - run: "npm run typecheck"', '        - headers: { min_grade: A }')).toMatch(/gates\[0\]\.headers: a headers gate grades either `url` \(when the gate runs\) or `path` \(the new release itself\), exactly one of them/);
+    expect(bad('        - run: "npm run typecheck"', '        - secrets: { path: ../other }')).toMatch(/gates\[0\]\.secrets\.path: a path inside the release directory/);
     expect(bad('      start: "node server.js"       # run in the release directory with PORT set\n', '')).toMatch(/services\.web\.deploy\.start: is required/);
     expect(bad('production: { proxy: { port: 8080 }, watch: 10m }', 'production: { proxy: { port: 8081 } }')).toMatch(/shipshape\.yaml:19:\d+: services\.web\.deploy\.environments\.production\.proxy\.port: port 8081 is already the proxy port of web\/staging/);
     expect(bad('staging: { proxy: { port: 8081 } }', 'Staging: { proxy: { port: 8081 } }')).toMatch(/environments.*an environment name is lower-case/);

@@ -13,6 +13,8 @@ import { canRollBackTo, envCanary, nextEnv, useDeployActions } from './ServiceSt
 import type { GateResult, ReleaseDetailView } from './types.ts';
 import './deploy.css';
 
+const GATE_KIND: Record<string, string> = { run: 'command', bundle: 'bundle budget', migrations: 'migrations', backup: 'backup', env: 'env vars', secrets: 'secret scan', audit: 'dependency audit', headers: 'security headers' };
+
 /** A step's output: monospace, scrolls with new lines while it is at the bottom. */
 function Output({ id, step }: { id: string; step: ShownStep }) {
   const ref = useRef<HTMLPreElement>(null);
@@ -109,7 +111,7 @@ function Gates({ gates }: { gates: readonly GateResult[] }) {
             <tr key={`${g.name}-${i}`} data-testid={`gate-${g.name}`}>
               <td>
                 <span className="dep-gate-name">{g.name}</span>
-                <div className="muted small">{g.kind === 'bundle' ? 'bundle budget' : 'command'}</div>
+                <div className="muted small">{GATE_KIND[g.kind] ?? g.kind}</div>
               </td>
               <td>
                 <span className={`pill pill-sm ${g.passed ? 'pill-up' : 'dep-pill-failed'}`}>

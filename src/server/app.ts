@@ -151,6 +151,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     let detail = e.message;
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') detail = 'the request body is larger than this endpoint accepts';
     if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') detail = 'send the body as application/json';
+    // JSON.parse quotes the text around the error: a body holding a secret would echo part of it
+    if (err instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      const at = /position (\d+)/.exec(e.message)?.[1];
+      detail = `the request body is not valid JSON${at ? ` (at character ${at})` : ''}`;
+    }
     return sendProblem(reply, { type: problemType(status), title: titles[status] ?? 'Error', status, detail, instance: req.url.split('?')[0] }, e.headers);
   });
 

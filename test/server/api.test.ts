@@ -147,6 +147,16 @@ describe('HTTP API', () => {
     expect(res.headers.get('content-type')).toMatch(/problem\+json/);
   });
 
+  it('a malformed JSON body is a 400 that does not quote the body (it may hold a secret)', async () => {
+    const res = await s.api('/api/v1/tokens', { method: 'POST', body: '{"name": "ci", "note": sk_live_51Hx9QpLkzZ8dT0pSecretValue}' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/problem\+json/);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ status: 400, detail: expect.stringMatching(/^the request body is not valid JSON/) });
+    expect(text).not.toContain('sk_live');
+    expect(text).not.toContain('SecretValue');
+  });
+
   it('state changes, failures and aggregates of a check', async () => {
     t.set({ status: 502, body: 'bad gateway' });
     await s.monitor.runNow(['web']);

@@ -2,6 +2,7 @@
  * The checks module's part of shipshape.yaml: `defaults:`, `history:` and `checks:` in every
  * service, and the compiled check definitions the monitor runs.
  */
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { name } from '../core/config/schema.js';
 import type { Config } from '../core/config/load.js';
@@ -117,6 +118,8 @@ export interface CheckDef {
   target: string;
   /** the first path segment of every value the conditions read (`body`, `status`, `cert`…) */
   uses: ReadonlySet<string>;
+  /** the config file it comes from (absolute) */
+  configFile: string;
 }
 
 export interface ServiceDef {
@@ -219,6 +222,7 @@ export function checkDefs(config: Config<ChecksRaw>): CheckDefs {
         timeout,
         conditions,
         uses: new Set(conditions.map((cond) => cond.subject.path[0] as string)),
+        configFile: resolve(config.file),
         downAfter: c.down_after ?? raw.defaults.down_after,
         upAfter: c.up_after ?? raw.defaults.up_after,
         target: kind.describe(spec as never),

@@ -93,7 +93,7 @@ export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckRe
   let obs: Observation;
   try {
     if (!kind) throw new Error(`unknown check kind ${def.kind}`);
-    const probe = kind.run(def.spec as never, { signal: ac.signal, timeoutMs: def.timeout, now, heartbeats: opts.heartbeats, uses: def.uses });
+    const probe = kind.run(def.spec as never, { signal: ac.signal, timeoutMs: def.timeout, now, heartbeats: opts.heartbeats, uses: def.uses, configFile: def.configFile });
     obs = await new Promise<Observation>((resolve, reject) => {
       cutOff = resolve;
       probe.then(resolve, reject);

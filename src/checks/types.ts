@@ -32,6 +32,8 @@ export interface RunContext {
    * work nobody reads (the http kind discards a body no condition looks at). Undefined: all.
    */
   uses?: ReadonlySet<string>;
+  /** the config file the check comes from (absolute): kinds resolve relative paths (`file: .env`) against its directory */
+  configFile?: string;
 }
 
 export interface HeartbeatSource {

@@ -1,0 +1,199 @@
+/**
+ * `shipshape audit deps [path]`: run the project's own package manager's audit (chosen by its
+ * lockfile) with JSON output and read it into counts by severity and a list of advisories.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const SEVERITIES = ['critical', 'high', 'moderate', 'low', 'info'] as const;
+export type AuditSeverity = (typeof SEVERITIES)[number];
+export type PackageManager = 'npm' | 'pnpm' | 'yarn' | 'yarn-berry';
+
+export interface Advisory {
+  package: string;
+  severity: AuditSeverity;
+  title: string;
+  url: string;
+  /** the vulnerable range, when the audit says */
+  range?: string;
+  /** whether upgrading fixes it (npm: `npm audit fix` can; pnpm/yarn: a patched version exists) */
+  fixAvailable: boolean;
+}
+
+export interface AuditReport {
+  dir: string;
+  manager: PackageManager;
+  counts: Record<AuditSeverity, number>;
+  advisories: Advisory[];
+  /** the --level asked for, and the advisories at or above it */
+  level: AuditSeverity;
+  failing: Advisory[];
+}
+
+const MAX_OUTPUT = 64 * 1024 * 1024;
+const TIMEOUT_MS = 180_000;
+
+export function severityOf(s: unknown): AuditSeverity {
+  const v = String(s ?? '').toLowerCase();
+  if (v === 'critical' || v === 'high' || v === 'moderate' || v === 'low' || v === 'info') return v;
+  if (v === 'medium') return 'moderate';
+  return 'info';
+}
+
+export function atOrAbove(s: AuditSeverity, level: AuditSeverity): boolean {
+  return SEVERITIES.indexOf(s) <= SEVERITIES.indexOf(level);
+}
+
+/** Which package manager a directory uses, by its lockfile. */
+export function detectManager(dir: string): { manager: PackageManager; lockfile: string } {
+  if (existsSync(join(dir, 'pnpm-lock.yaml'))) return { manager: 'pnpm', lockfile: 'pnpm-lock.yaml' };
+  if (existsSync(join(dir, 'yarn.lock'))) {
+    const text = readFileSync(join(dir, 'yarn.lock'), 'utf8').slice(0, 2000);
+    // berry lockfiles carry a __metadata block; classic ones start with "# yarn lockfile v1"
+    return { manager: /__metadata:/.test(text) || !/yarn lockfile v1/.test(text) ? 'yarn-berry' : 'yarn', lockfile: 'yarn.lock' };
+  }
+  if (existsSync(join(dir, 'package-lock.json'))) return { manager: 'npm', lockfile: 'package-lock.json' };
+  if (existsSync(join(dir, 'npm-shrinkwrap.json'))) return { manager: 'npm', lockfile: 'npm-shrinkwrap.json' };
+  throw new Error(`${dir}: no lockfile (package-lock.json, pnpm-lock.yaml or yarn.lock): cannot tell which package manager to audit with`);
+}
+
+const COMMANDS: Record<PackageManager, [string, string[]]> = {
+  npm: ['npm', ['audit', '--json']],
+  pnpm: ['pnpm', ['audit', '--json']],
+  yarn: ['yarn', ['audit', '--json']],
+  'yarn-berry': ['yarn', ['npm', 'audit', '--json', '--recursive']],
+};
+
+function run(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, reject) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < MAX_OUTPUT) stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 64 * 1024) stderr += d.toString();
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(e.code === 'ENOENT' ? new Error(`${cmd} is not installed (not on PATH); it is needed to audit this project`) : e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+const empty = (): Record<AuditSeverity, number> => ({ critical: 0, high: 0, moderate: 0, low: 0, info: 0 });
+
+function countsFrom(meta: unknown): Record<AuditSeverity, number> | undefined {
+  if (!meta || typeof meta !== 'object') return undefined;
+  const c = empty();
+  for (const s of SEVERITIES) c[s] = Number((meta as Record<string, unknown>)[s] ?? 0) || 0;
+  return c;
+}
+
+type Json = Record<string, unknown>;
+
+/** npm 7+ `npm audit --json` (auditReportVersion 2). */
+export function parseNpm(text: string): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
+  const j = JSON.parse(text) as Json;
+  if (j.error) {
+    const e = j.error as Json;
+    throw new Error(`npm audit failed: ${String(e.summary || j.message || e.detail || e.code || JSON.stringify(e)).split('\n')[0]}`);
+  }
+  const advisories: Advisory[] = [];
+  const seen = new Set<string>();
+  for (const v of Object.values((j.vulnerabilities ?? {}) as Record<string, Json>)) {
+    for (const via of (v.via ?? []) as unknown[]) {
+      if (typeof via !== 'object' || via === null) continue;
+      const a = via as Json;
+      const key = `${String(a.name)}|${String(a.url ?? a.source)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      advisories.push({ package: String(a.name ?? v.name), severity: severityOf(a.severity), title: String(a.title ?? ''), url: String(a.url ?? ''), ...(a.range ? { range: String(a.range) } : {}), fixAvailable: v.fixAvailable !== false && v.fixAvailable !== undefined });
+    }
+  }
+  const counts = countsFrom((j.metadata as Json | undefined)?.vulnerabilities) ?? empty();
+  return { counts, advisories };
+}
+
+/** npm 6 / pnpm `audit --json`: { advisories: { id: { module_name, severity, title, url, patched_versions } }, metadata }. */
+export function parseLegacy(text: string): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
+  const j = JSON.parse(text) as Json;
+  if (j.error) throw new Error(`audit failed: ${String((j.error as Json).message ?? JSON.stringify(j.error))}`);
+  const advisories = Object.values((j.advisories ?? {}) as Record<string, Json>).map((a) => ({
+    package: String(a.module_name ?? ''),
+    severity: severityOf(a.severity),
+    title: String(a.title ?? ''),
+    url: String(a.url ?? ''),
+    ...(a.vulnerable_versions ? { range: String(a.vulnerable_versions) } : {}),
+    fixAvailable: typeof a.patched_versions === 'string' && a.patched_versions !== '<0.0.0',
+  }));
+  const counts = countsFrom((j.metadata as Json | undefined)?.vulnerabilities) ?? tally(advisories);
+  return { counts, advisories };
+}
+
+/** yarn classic `yarn audit --json`: one JSON object a line (auditAdvisory…, auditSummary). */
+export function parseYarnClassic(text: string): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
+  const advisories: Advisory[] = [];
+  const seen = new Set<string>();
+  let counts: Record<AuditSeverity, number> | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.trim().startsWith('{')) continue;
+    const j = JSON.parse(line) as Json;
+    const data = j.data as Json | undefined;
+    if (j.type === 'auditAdvisory' && data?.advisory) {
+      const a = data.advisory as Json;
+      const key = String(a.id ?? a.url);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      advisories.push({ package: String(a.module_name ?? ''), severity: severityOf(a.severity), title: String(a.title ?? ''), url: String(a.url ?? ''), ...(a.vulnerable_versions ? { range: String(a.vulnerable_versions) } : {}), fixAvailable: typeof a.patched_versions === 'string' && a.patched_versions !== '<0.0.0' });
+    } else if (j.type === 'auditSummary' && data) counts = countsFrom(data.vulnerabilities);
+    else if (j.type === 'error') throw new Error(`yarn audit failed: ${String(j.data)}`);
+  }
+  return { counts: counts ?? tally(advisories), advisories };
+}
+
+/** yarn berry `yarn npm audit --json`: one JSON object a line, { value: package, children: { ID, Issue, URL, Severity, … } }. */
+export function parseYarnBerry(text: string): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
+  const advisories: Advisory[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim().startsWith('{')) continue;
+    const j = JSON.parse(line) as Json;
+    const c = (j.children ?? {}) as Json;
+    advisories.push({ package: String(j.value ?? ''), severity: severityOf(c.Severity), title: String(c.Issue ?? ''), url: String(c.URL ?? ''), ...(c['Vulnerable Versions'] ? { range: String(c['Vulnerable Versions']) } : {}), fixAvailable: true });
+  }
+  return { counts: tally(advisories), advisories };
+}
+
+function tally(list: Advisory[]): Record<AuditSeverity, number> {
+  const c = empty();
+  for (const a of list) c[a.severity]++;
+  return c;
+}
+
+/** Audit the project in `dir` with its own package manager. Rejects with a clear message when it cannot. */
+export async function auditDeps(dir: string, opts: { level?: AuditSeverity } = {}): Promise<AuditReport> {
+  const abs = resolve(dir);
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new Error(`${dir}: not a directory`);
+  const level = opts.level ?? 'high';
+  const { manager, lockfile } = detectManager(abs);
+  const [cmd, args] = COMMANDS[manager];
+  const r = await run(cmd, args, abs);
+  const out = r.stdout.trim();
+  if (!out) throw new Error(`${cmd} ${args.join(' ')} (for ${lockfile}) printed nothing${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-3).join(' ')}` : ''} (exit ${r.code})`);
+  let parsed: { counts: Record<AuditSeverity, number>; advisories: Advisory[] };
+  try {
+    parsed = manager === 'npm' ? parseNpm(out) : manager === 'pnpm' ? parseLegacy(out) : manager === 'yarn' ? parseYarnClassic(out) : parseYarnBerry(out);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new Error(`${cmd} ${args.join(' ')} did not print JSON (exit ${r.code}): ${out.slice(0, 300)}`);
+    throw e;
+  }
+  const advisories = parsed.advisories.sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || a.package.localeCompare(b.package));
+  return { dir: abs, manager, counts: parsed.counts, advisories, level, failing: advisories.filter((a) => atOrAbove(a.severity, level)) };
+}

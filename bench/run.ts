@@ -26,10 +26,12 @@ import { runIngest } from './scenarios/ingest.js';
 import { runEscalation } from './scenarios/escalation.js';
 import { runStatuspage } from './scenarios/statuspage.js';
 import { runSoak } from './scenarios/soak.js';
+import { runSecrets } from './scenarios/secrets.js';
 import { runStorage } from './scenarios/storage.js';
+import { runWebhooks } from './scenarios/webhooks.js';
 import type { ScenarioContext } from './scenarios/types.js';
 
-const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules', 'statuspage', 'escalation', 'deploy', 'db', 'soak'] as const;
+const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules', 'statuspage', 'escalation', 'deploy', 'db', 'secrets', 'webhooks', 'soak'] as const;
 /** long-running: only when named */
 const NAMED_ONLY: readonly string[] = ['soak'];
 type Scenario = (typeof SCENARIOS)[number];
@@ -119,6 +121,14 @@ async function main(): Promise<number> {
         results[s] = r;
       } else if (s === 'statuspage' || s === 'escalation' || s === 'deploy' || s === 'db') {
         const r = await (s === 'statuspage' ? runStatuspage : s === 'escalation' ? runEscalation : s === 'deploy' ? runDeploy : runDb)(ctx);
+        rows.push(...r.rows);
+        results[s] = r.raw;
+      } else if (s === 'secrets') {
+        const r = await runSecrets(ctx);
+        rows.push(...r.rows);
+        results[s] = r.raw;
+      } else if (s === 'webhooks') {
+        const r = await runWebhooks(ctx);
         rows.push(...r.rows);
         results[s] = r.raw;
       } else if (s === 'soak') {

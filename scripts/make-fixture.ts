@@ -33,12 +33,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { startShipshape, VERSION, type Running } from '../src/app.js';
 
 const ADMIN_TOKEN = 'fixture-admin-token-0123456789';
 const INGEST_TOKEN = 'fixture_ingest_token_0123456789';
+const FIXTURE_SECRET_KEY = '0f'.repeat(32);
+const FIXTURE_HOOK_SECRET = 'fixture-hook-secret-0123456789';
 const HEARTBEAT_TOKEN = 'fixture-nightly-backup';
 const SENTRY_PROJECT = 1;
 const SILENCE_COMMENT = 'fixture: planned maintenance of the batch workers';
@@ -136,6 +138,11 @@ maintenance:
       timezone: UTC
 subscriptions:
   notify_on_open: true
+webhooks:
+  fixture:
+    verify: { hmac: { secret: "${FIXTURE_HOOK_SECRET}", header: X-Signature, algorithm: sha256, encoding: hex, prefix: "sha256=" } }
+    forward: "\${FIXTURE_INBOX_URL:-http://127.0.0.1:9/inbox}"
+    service: web
 `;
 /** releases from 0.3.0 on: web is deployed from a tiny git repository by the process driver */
 const DEPLOY = `    deploy:
@@ -224,6 +231,9 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
   process.env.FIXTURE_TARGET_URL = `http://127.0.0.1:${targetPort}/health`;
   process.env.FIXTURE_LEGACY_URL = `http://127.0.0.1:${targetPort}/legacy`;
   process.env.FIXTURE_WEBHOOK_URL = `http://127.0.0.1:${receiverPort}/hook`;
+  process.env.FIXTURE_INBOX_URL = `http://127.0.0.1:${receiverPort}/inbox`;
+  // from 0.5.0: the env store encrypts under this key (the upgrade test reads names and masks only)
+  process.env.SHIPSHAPE_SECRET_KEY = FIXTURE_SECRET_KEY;
 
   const configPath = join(work, 'fixture.yaml');
   // the app web is deployed from: a git repository with one commit
@@ -369,6 +379,13 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
     await ok(api('/api/v1/oncall/schedules/primary/subscription'), 'calendar feed');
     // a maintenance window by hand (the config's monthly window is materialised by itself)
     await ok(api('/api/v1/maintenance', { method: 'POST', body: JSON.stringify({ title: 'fixture: move the web servers', services: ['web'], starts_at: '+2d', duration: '1h', message: 'short interruptions' }) }), 'maintenance');
+    // from 0.5.0: a variable in the env store (its release snapshot pins it) and a webhook delivery, verified, stored and forwarded
+    await ok(api('/api/v1/env/web/production/vars', { method: 'POST', body: JSON.stringify({ vars: { FIXTURE_GREETING: 'hello from the env store', FIXTURE_API_TOKEN: 'fixture-token-0123456789abcdef' } }) }), 'env set');
+    const hookBody = JSON.stringify({ id: 'evt_fixture_1', type: 'fixture.created' });
+    const hookSig = `sha256=${createHmac('sha256', FIXTURE_HOOK_SECRET).update(hookBody).digest('hex')}`;
+    const hook = await fetch(`${base}/hooks/fixture`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': hookSig }, body: hookBody });
+    if (hook.status !== 200) throw new Error(`webhook delivery: ${hook.status} ${await hook.text()}`);
+    await until('the webhook forwarded', async () => received.some((r) => r.path === '/inbox'));
     // a release of web deployed to production, then a deploy freeze
     await ok(api('/api/v1/deploy/web/deploys', { method: 'POST', body: JSON.stringify({ env: 'production' }) }), 'deploy');
     await ok(api('/api/v1/deploy/web/lock', { method: 'PUT', body: JSON.stringify({ env: 'production', reason: 'fixture: release freeze', for: '30d' }) }), 'deploy lock');

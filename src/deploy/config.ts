@@ -326,6 +326,10 @@ export function validateDeploy(raw: DeployRaw): ConfigFinding[] {
       });
       if (e.proxy && raw.server.port !== undefined && raw.server.port === e.proxy.port) out.push({ path: ['services', service, 'deploy', 'environments', env, 'proxy', 'port'], message: `port ${e.proxy.port} is Shipshape's own (server.port)` });
     }
+    const envSection = (s as { env?: { example?: string; vars?: Record<string, unknown> } }).env;
+    (s.deploy?.gates ?? []).forEach((g, i) => {
+      if (g.env && !g.env.example && !envSection?.example && !Object.keys(envSection?.vars ?? {}).length) out.push({ path: ['services', service, 'deploy', 'gates', i, 'env'], message: `an env gate checks variables against their schema, and ${service} has none: add services.${service}.env: { example: .env.example } (or vars:), or give the gate example:` });
+    });
   }
   return out;
 }

@@ -5,10 +5,15 @@
  * rollback), deploy locks, and an event for every step (`deploy.*`, with `data.service`, so deploys
  * appear on incident timelines).
  */
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { checks } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
 import { db, maskUrl } from '../db/index.js';
+import { checkEnv, checkValues, env as envModule, envSchemaOf, resolveServiceEnv, type EnvRaw } from '../env/index.js';
+import { ServiceError } from '../core/errors.js';
+import { scanSecrets } from '../secrets/index.js';
+import { auditDeps, failing, gradeAtLeast, gradeHeaders, type AuditSeverity } from '../websec/index.js';
 import { incidents } from '../incidents/index.js';
 import { telemetry } from '../telemetry/index.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
@@ -80,6 +85,52 @@ export function createDeploy(ctx: ModuleContext<DeployTables, DeployRaw>): Deplo
       },
       latestBackup: (service, verified) => ctx.use(db).latestBackup(service, { verified }),
     },
+  };
+  const cfgOf = () => ctx.config();
+  /** a path of the config's directory as the release has it, when it lies inside the repository */
+  const inRelease = (service: string, releaseDir: string, p: string): string => {
+    const cfg = cfgOf();
+    const d = cfg.raw.services[service]?.deploy;
+    const inRepo = d ? relative(repoOf(cfg.file, d), p) : '..';
+    return inRepo.startsWith('..') || isAbsolute(inRepo) ? p : join(releaseDir, inRepo);
+  };
+  peers.envStore = {
+    snapshot: (service, envName) => ctx.use(envModule).snapshot(service, envName),
+    async values(id) {
+      try {
+        return await ctx.use(envModule).snapshotValues(id);
+      } catch (e) {
+        if (e instanceof ServiceError && e.kind === 'not_found') return null;
+        throw e;
+      }
+    },
+  };
+  peers.security = {
+    async env(o) {
+      const cfg = cfgOf();
+      const section = (cfg.raw as unknown as EnvRaw).services[o.service]?.env;
+      const svc = section ? resolveServiceEnv(cfg.file, section) : { vars: {} };
+      // the gate's own example (in the release), else the service's — the release's copy of it when it is in the repository
+      const example = o.example ?? (svc.example ? inRelease(o.service, o.dir, svc.example) : undefined);
+      if (o.file) return checkEnv({ file: o.file, ...(example ? { example } : {}), env: o.env, vars: svc.vars });
+      const { schema, findings } = envSchemaOf({ ...(example ? { example: { text: readFileSync(example, 'utf8'), file: example } } : {}), vars: svc.vars });
+      const r = checkValues(o.values, schema, o.env, { file: `${o.service}/${o.env}`, unknown: false });
+      const all = [...findings, ...r.findings];
+      return { errors: all.filter((f) => f.severity === 'error').length, warnings: all.filter((f) => f.severity === 'warning').length, findings: all };
+    },
+    async secrets(o) {
+      const r = await scanSecrets({ path: o.path, ...(o.allowlist ? { allowlist: o.allowlist } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+      return { findings: r.findings.map((f) => ({ rule: f.ruleId, file: join(o.path, f.file), line: f.line, match: f.match })), skipped: r.skipped.map((k) => ({ file: join(o.path, k.file), reason: k.reason })), files: r.files };
+    },
+    async audit(o) {
+      const r = await auditDeps(o.dir, { level: o.level as AuditSeverity });
+      return { manager: r.manager, counts: r.counts, failing: r.failing.map((a) => ({ name: a.package, severity: a.severity, title: a.title })) };
+    },
+    async headers(o) {
+      const r = await gradeHeaders(o.url, o.signal ? { signal: o.signal } : {});
+      return { url: r.finalUrl, score: r.score, grade: r.grade, failed: failing(r).map((t) => ({ name: t.name, result: t.result, ...(t.fix ? { fix: t.fix } : {}) })) };
+    },
+    gradeAtLeast,
   };
   const service = new Deployer({ store: ctx.store, events: ctx.events, logger: ctx.logger.child({ component: 'deploy' }), now: ctx.now, config: ctx.config, dataDir: ctx.dataDir, peers });
   return {

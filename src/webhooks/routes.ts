@@ -5,11 +5,12 @@
  * 200 `{ id }`. The API under /api/v1/webhooks: read scope to list and show, write to replay,
  * admin to read a stored body.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NAME_RE } from '../core/config/schema.js';
 import { parseDuration } from '../core/config/units.js';
 import { actorOf } from '../core/http/auth.js';
+import { rawBodies } from '../core/http/body.js';
 import { HttpProblem, notFound, parse } from '../core/http/problem.js';
 import { Rejected, type Inbox } from './service.js';
 
@@ -42,39 +43,10 @@ const tooLarge = (limit: number, hook: string) => new HttpProblem(413, 'Content 
 export function webhookRoutes(app: FastifyInstance, inbox: Inbox): void {
   void app.register(async (scope) => {
     // every body of this scope arrives as bytes, whatever its content type: the signature is over those bytes
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (req: FastifyRequest, payload, done) => {
+    rawBodies(scope, (req) => {
       const name = (req.params as { name?: string }).name ?? '';
       const hook = inbox.hook(name);
-      const limit = hook?.max_body ?? 0;
-      const declared = Number(req.headers['content-length']);
-      if (!hook || (Number.isFinite(declared) && declared > limit)) {
-        done(hook ? tooLarge(limit, name) : notFound(`no webhook "${name}"`), undefined);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let failed = false;
-      payload.on('data', (c: Buffer) => {
-        if (failed) return;
-        size += c.length;
-        if (size > limit) {
-          failed = true;
-          chunks.length = 0;
-          payload.pause();
-          done(tooLarge(limit, name), undefined);
-          return;
-        }
-        chunks.push(c);
-      });
-      payload.on('end', () => {
-        if (!failed) done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-      });
-      payload.on('error', (e) => {
-        if (failed) return;
-        failed = true;
-        done(e, undefined);
-      });
+      return hook ? { limit: hook.max_body, tooLarge: (limit) => tooLarge(limit, name) } : notFound(`no webhook "${name}"`);
     });
     // an answer before the body was read (413, 404): close the connection rather than read the rest
     scope.addHook('onSend', async (req, reply, payload) => {

@@ -66,7 +66,7 @@ describe('shipshape validate', () => {
   it('exits 0 with a summary for a good config', () => {
     const r = cli(['validate', '--config', resolve('examples/shipshape.yaml')]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/ok \(6 services, 6 checks\)/);
+    expect(r.stdout).toMatch(/ok \(6 services, 7 checks\)/);
   });
   it('exits 1 naming file, line, key and expectation', () => {
     const p = writeConfig('bad.yaml', 'services:\n  web:\n    checks:\n      - http: { url: "http://x", every: soon }\n');

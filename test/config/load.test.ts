@@ -84,7 +84,7 @@ describe('config loading', () => {
 
   it('rejects an unknown check kind and lists the kinds', () => {
     const e = errorOf('services:\n  web:\n    checks:\n      - ping: { host: x }\n');
-    expect(e.message).toMatch(/shipshape\.yaml:4:\d+: services\.web\.checks\[0\]: unknown key "ping".*command, dns, heartbeat, http, postgres, redis, tcp, tls/);
+    expect(e.message).toMatch(/shipshape\.yaml:4:\d+: services\.web\.checks\[0\]: unknown key "ping".*command, dns, env, headers, heartbeat, http, postgres, redis, secrets, tcp, tls/);
   });
 
   it('points an unknown key at its own line, not at the mapping that holds it', () => {

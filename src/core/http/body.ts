@@ -25,18 +25,31 @@ function isZlib(b: Buffer): boolean {
 
 const tooLarge = (limit: number, what: string) => new HttpProblem(413, 'Content Too Large', `the ${what} is larger than ingest.max_body (${limit} bytes)`);
 
+/** A body limit with its own 413 problem (e.g. naming the config key that sets it). */
+export interface BodyLimit {
+  limit: number;
+  tooLarge(limit: number): HttpProblem;
+}
+
 /**
  * Make every route of this (encapsulated) Fastify scope receive its body as a Buffer, read with
- * the limit `maxBody()` returns at the time of the request.
+ * the limit `maxBody(req)` returns at the time of the request — or refused before any of it is
+ * read when it returns a problem (an unknown webhook, say).
  */
-export function rawBodies(scope: FastifyInstance, maxBody: () => number): void {
+export function rawBodies(scope: FastifyInstance, maxBody: (req: FastifyRequest) => number | BodyLimit | HttpProblem): void {
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('*', (req, payload, done) => {
-    const limit = maxBody();
+    const got = maxBody(req);
+    if (got instanceof HttpProblem) {
+      done(got, undefined);
+      return;
+    }
+    const limit = typeof got === 'number' ? got : got.limit;
+    const over = () => (typeof got === 'number' ? tooLarge(limit, 'request body') : got.tooLarge(limit));
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
       payload.resume();
-      done(tooLarge(limit, 'request body'), undefined);
+      done(over(), undefined);
       return;
     }
     const chunks: Buffer[] = [];
@@ -48,7 +61,7 @@ export function rawBodies(scope: FastifyInstance, maxBody: () => number): void {
       if (size > limit) {
         failed = true;
         chunks.length = 0;
-        done(tooLarge(limit, 'request body'), undefined);
+        done(over(), undefined);
         return;
       }
       chunks.push(c);

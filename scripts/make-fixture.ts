@@ -386,6 +386,8 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
     const hook = await fetch(`${base}/hooks/fixture`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': hookSig }, body: hookBody });
     if (hook.status !== 200) throw new Error(`webhook delivery: ${hook.status} ${await hook.text()}`);
     await until('the webhook forwarded', async () => received.some((r) => r.path === '/inbox'));
+    const forged = await fetch(`${base}/hooks/fixture`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': 'sha256=00' }, body: hookBody });
+    if (forged.status !== 400) throw new Error(`a forged webhook was answered ${forged.status}`);
     // a release of web deployed to production, then a deploy freeze
     await ok(api('/api/v1/deploy/web/deploys', { method: 'POST', body: JSON.stringify({ env: 'production' }) }), 'deploy');
     await ok(api('/api/v1/deploy/web/lock', { method: 'PUT', body: JSON.stringify({ env: 'production', reason: 'fixture: release freeze', for: '30d' }) }), 'deploy lock');

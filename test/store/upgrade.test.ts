@@ -73,7 +73,8 @@ function withProbe(module: string) {
   );
 }
 
-async function readBack(running: Running, token: string, v: Section['values']): Promise<void> {
+async function readBack(running: Running, token: string, section: Section): Promise<void> {
+  const v = section.values;
   const api = async <T>(path: string): Promise<T> => {
     const res = await fetch(`${running.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status, `${path}: ${res.status === 200 ? '' : await res.clone().text()}`).toBe(200);
@@ -114,6 +115,14 @@ async function readBack(running: Running, token: string, v: Section['values']): 
   if (v.release_states) {
     const rel = await api<{ items: { id: number }[] }>('/api/v1/deploy/web/releases');
     expect(rel.items).toHaveLength(v.release_states.length);
+  }
+  // from 0.5.0 on: the env store (names and masks read without the key) and the webhook inbox
+  if ((section.counts.env_vars ?? 0) > 0) {
+    const env = await api<{ items: { service: string; env: string; name: string; masked: string }[] }>('/api/v1/env');
+    expect(env.items.map((i) => `${i.service}/${i.env}/${i.name}`).sort()).toEqual(['web/production/FIXTURE_API_TOKEN', 'web/production/FIXTURE_GREETING']);
+    expect(JSON.stringify(env)).not.toContain('hello from the env store');
+    const hooks = await api<{ items: { hook: string; state: string }[] }>('/api/v1/webhooks/deliveries');
+    expect(hooks.items.map((d) => `${d.hook}:${d.state}`)).toEqual(['fixture:delivered']);
   }
   const chart = await api<{ requests?: unknown }>('/api/v1/services/web/telemetry?from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z');
   expect(JSON.stringify(chart)).toMatch(/\d/);
@@ -175,7 +184,7 @@ for (const release of releases) {
 
       const running = await startShipshape({ configPath: config, dataDir, port: 0, watchConfig: false, logger: pino({ level: 'silent' }), adminToken: expected.admin_token });
       try {
-        await readBack(running, expected.admin_token, expected.sqlite.values);
+        await readBack(running, expected.admin_token, expected.sqlite);
       } finally {
         await running.stop();
       }
@@ -190,7 +199,7 @@ for (const release of releases) {
         await checkLaterMigration({ databaseUrl: db.url });
         const running = await startShipshape({ configPath: config, databaseUrl: db.url, port: 0, watchConfig: false, logger: pino({ level: 'silent' }), adminToken: expected.admin_token });
         try {
-          await readBack(running, expected.admin_token, expected.postgres.values);
+          await readBack(running, expected.admin_token, expected.postgres);
         } finally {
           await running.stop();
         }

@@ -75,7 +75,7 @@ export interface SecurityReader {
   /** `shipshape secrets scan <path>` */
   secrets(o: { path: string; allowlist?: string; signal?: AbortSignal }): Promise<{ findings: { rule: string; file: string; line: number; match: string }[]; skipped: { file: string; reason: string }[]; files: number }>;
   /** `shipshape audit deps <dir>`: advisories at or above `level` fail */
-  audit(o: { dir: string; level: string }): Promise<{ manager: string; counts: Record<string, number>; failing: { name: string; severity: string; title: string }[] }>;
+  audit(o: { dir: string; level: string; signal?: AbortSignal }): Promise<{ manager: string; counts: Record<string, number>; failing: { name: string; severity: string; title: string }[] }>;
   /** `shipshape headers <url>` */
   headers(o: { url: string; signal?: AbortSignal }): Promise<{ url: string; score: number; grade: string; failed: { name: string; result: string; fix?: string }[] }>;
   /** whether `grade` is at least `min` (A+ … F) */
@@ -109,7 +109,7 @@ export async function securityGate(g: GateConfig, o: { service: string; env: str
       return done(true, `no secret in ${plural(r.files, 'file')}${r.skipped.length ? ` (${r.skipped.length} skipped)` : ''}`, output);
     }
     if (g.audit) {
-      const r = await sec.audit({ dir: o.dir, level: g.audit.level });
+      const r = await sec.audit({ dir: o.dir, level: g.audit.level, ...(o.signal ? { signal: o.signal } : {}) });
       const counts = Object.entries(r.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ') || 'no advisories';
       const output = [`${r.manager} audit: ${counts}`, ...r.failing.map((a) => `${a.severity}  ${a.name}  ${a.title}`)].join('\n');
       if (r.failing.length) return done(false, `${plural(r.failing.length, 'advisory', 'advisories')} at or above ${g.audit.level} (${counts}): ${r.failing[0]?.name ?? ''}`, output);

@@ -123,7 +123,7 @@ export function createDeploy(ctx: ModuleContext<DeployTables, DeployRaw>): Deplo
       return { findings: r.findings.map((f) => ({ rule: f.ruleId, file: join(o.path, f.file), line: f.line, match: f.match })), skipped: r.skipped.map((k) => ({ file: join(o.path, k.file), reason: k.reason })), files: r.files };
     },
     async audit(o) {
-      const r = await auditDeps(o.dir, { level: o.level as AuditSeverity });
+      const r = await auditDeps(o.dir, { level: o.level as AuditSeverity, ...(o.signal ? { signal: o.signal } : {}) });
       return { manager: r.manager, counts: r.counts, failing: r.failing.map((a) => ({ name: a.package, severity: a.severity, title: a.title })) };
     },
     async headers(o) {

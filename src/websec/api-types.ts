@@ -37,3 +37,31 @@ export interface HeadersCheckGrade {
   report: HeaderReportView | null;
   error: string | null;
 }
+
+/** One advisory of a dependency audit (see Advisory in audit.ts). */
+export interface AdvisoryView {
+  package: string;
+  severity: 'critical' | 'high' | 'moderate' | 'low' | 'info';
+  title: string;
+  url: string;
+  range?: string;
+  fixAvailable: boolean;
+}
+
+/** One item of `GET /api/v1/websec/audits`: a configured `audit` check and its latest audit. */
+export interface AuditCheckResult {
+  service: string;
+  check: string | null;
+  /** the project path as the config gives it */
+  path: string;
+  level: string;
+  audited_at: string;
+  /** whether nothing is at or above level */
+  ok: boolean;
+  manager: string | null;
+  counts: Record<'critical' | 'high' | 'moderate' | 'low' | 'info', number> | null;
+  advisories: AdvisoryView[];
+  /** the advisories at or above level */
+  failing: AdvisoryView[];
+  error: string | null;
+}

@@ -65,12 +65,35 @@ const COMMANDS: Record<PackageManager, [string, string[]]> = {
   'yarn-berry': ['yarn', ['npm', 'audit', '--json', '--recursive']],
 };
 
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** The package manager's environment: Shipshape's own (its tokens, its master key) never passes. */
+function auditEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHIPSHAPE_')) env[k] = v;
+  return { ...env, NO_COLOR: '1', FORCE_COLOR: '0' };
+}
+
+function run(cmd: string, args: string[], cwd: string, signal?: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, reject) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (signal?.aborted) {
+      reject(new Error(`${cmd} ${args.join(' ')}: stopped before it started`));
+      return;
+    }
+    // its own process group, so a kill reaches what the package manager started too
+    const child = spawn(cmd, args, { cwd, env: auditEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    const kill = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const timer = setTimeout(kill, TIMEOUT_MS);
+    // a check that timed out, a deploy that was stopped: the audit stops with it
+    const abort = kill;
+    signal?.addEventListener('abort', abort, { once: true });
+    child.on('close', () => signal?.removeEventListener('abort', abort));
     child.stdout.on('data', (d: Buffer) => {
       if (stdout.length < MAX_OUTPUT) stdout += d.toString();
     });
@@ -178,13 +201,13 @@ function tally(list: Advisory[]): Record<AuditSeverity, number> {
 }
 
 /** Audit the project in `dir` with its own package manager. Rejects with a clear message when it cannot. */
-export async function auditDeps(dir: string, opts: { level?: AuditSeverity } = {}): Promise<AuditReport> {
+export async function auditDeps(dir: string, opts: { level?: AuditSeverity; signal?: AbortSignal } = {}): Promise<AuditReport> {
   const abs = resolve(dir);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new Error(`${dir}: not a directory`);
   const level = opts.level ?? 'high';
   const { manager, lockfile } = detectManager(abs);
   const [cmd, args] = COMMANDS[manager];
-  const r = await run(cmd, args, abs);
+  const r = await run(cmd, args, abs, opts.signal);
   const out = r.stdout.trim();
   if (!out) throw new Error(`${cmd} ${args.join(' ')} (for ${lockfile}) printed nothing${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-3).join(' ')}` : ''} (exit ${r.code})`);
   let parsed: { counts: Record<AuditSeverity, number>; advisories: Advisory[] };

@@ -21,7 +21,7 @@ export type { Advisory, AuditReport, AuditSeverity, HeaderReport, HeaderTest, Pa
 export { GRADES, type Grade } from './observatory.js';
 export { probeCors, type CorsFinding, type CorsReport } from './cors.js';
 export { probeRateLimit, type RateLimitReport } from './ratelimit.js';
-export type { HeadersCheckGrade } from './routes.js';
+export type { AuditCheckResult, HeadersCheckGrade } from './routes.js';
 
 export interface WebsecApi {
   gradeHeaders: typeof gradeHeaders;
@@ -37,7 +37,7 @@ export const websec = defineModule<WebsecApi, unknown, WebsecRaw>({
     gradeAtLeast,
     auditDeps,
     stop: closeAgents,
-    routes: (app) => registerWebsecRoutes(app, { raw: () => ctx.config().raw, now: ctx.now }),
+    routes: (app) => registerWebsecRoutes(app, { raw: () => ctx.config().raw, file: () => ctx.config().file, now: ctx.now }),
   }),
   cli: registerWebsecCommands,
 });

@@ -134,3 +134,43 @@ describe('audit deps: package managers', () => {
     expect(parseYarnBerry(berry)).toEqual({ counts: { critical: 1, high: 0, moderate: 0, low: 0, info: 0 }, advisories: [{ package: 'minimist', severity: 'critical', title: 'Prototype Pollution', url: adv.url, range: '<0.2.4', fixAvailable: true }] });
   });
 });
+
+describe('audit deps: what the package manager sees', () => {
+  it("runs it without Shipshape's own variables (tokens, the env store's master key), and kills it when aborted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shipshape-audit-env-'));
+    const bin = join(dir, 'bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'x', lockfileVersion: 3, packages: { '': { name: 'x' } } }));
+    // a stand-in npm that records its environment and answers like `npm audit --json` with nothing found
+    writeFileSync(
+      join(bin, 'npm'),
+      `#!/bin/sh\nenv > "${join(dir, 'env.txt')}"\n[ -n "$SLOW" ] && sleep 30\necho '{"auditReportVersion":2,"vulnerabilities":{},"metadata":{"vulnerabilities":{"info":0,"low":0,"moderate":0,"high":0,"critical":0,"total":0}}}'\n`,
+      { mode: 0o755 },
+    );
+    const saved = { PATH: process.env.PATH, token: process.env.SHIPSHAPE_ADMIN_TOKEN, key: process.env.SHIPSHAPE_SECRET_KEY };
+    process.env.PATH = `${bin}:${saved.PATH ?? ''}`;
+    process.env.SHIPSHAPE_ADMIN_TOKEN = 'admin-token-that-must-not-leak';
+    process.env.SHIPSHAPE_SECRET_KEY = 'b'.repeat(64);
+    try {
+      const r = await auditDeps(dir);
+      expect(r.manager).toBe('npm');
+      expect(r.failing).toEqual([]);
+      const seen = (await import('node:fs')).readFileSync(join(dir, 'env.txt'), 'utf8');
+      expect(seen).toContain('PATH=');
+      expect(seen).not.toMatch(/SHIPSHAPE_/);
+      expect(seen).not.toContain('admin-token-that-must-not-leak');
+      process.env.SLOW = '1';
+      const started = Date.now();
+      await expect(auditDeps(dir, { signal: AbortSignal.timeout(300) })).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      delete process.env.SLOW;
+      process.env.PATH = saved.PATH;
+      if (saved.token === undefined) delete process.env.SHIPSHAPE_ADMIN_TOKEN;
+      else process.env.SHIPSHAPE_ADMIN_TOKEN = saved.token;
+      if (saved.key === undefined) delete process.env.SHIPSHAPE_SECRET_KEY;
+      else process.env.SHIPSHAPE_SECRET_KEY = saved.key;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

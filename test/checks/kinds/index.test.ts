@@ -4,7 +4,7 @@ import { kindByName, kinds } from '../../../src/checks/kinds/index.js';
 
 describe('check kind registry', () => {
   it('has every kind once, by name', () => {
-    expect(kinds.map((k) => k.name).sort()).toEqual(['command', 'dns', 'env', 'headers', 'heartbeat', 'http', 'postgres', 'redis', 'secrets', 'tcp', 'tls']);
+    expect(kinds.map((k) => k.name).sort()).toEqual(['audit', 'command', 'dns', 'env', 'headers', 'heartbeat', 'http', 'postgres', 'redis', 'secrets', 'tcp', 'tls']);
     expect(kindByName('http')?.name).toBe('http');
     expect(kindByName('ftp')).toBeUndefined();
   });

@@ -1,2 +1,3 @@
-/** The websec API's shapes, shared with the server (types only; src/websec/api-types.ts). */
-export type { HeaderReportView, HeaderTestView, HeadersCheckGrade } from '../../../src/websec/api-types.ts';
+/** The websec and secrets APIs' shapes, shared with the server (types only; src/websec/api-types.ts, src/secrets/api-types.ts). */
+export type { AdvisoryView, AuditCheckResult, HeaderReportView, HeaderTestView, HeadersCheckGrade } from '../../../src/websec/api-types.ts';
+export type { SecretFindingView, SecretsCheckScan } from '../../../src/secrets/api-types.ts';

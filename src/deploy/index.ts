@@ -51,6 +51,14 @@ export interface DeployDomain extends ModuleLifecycle<DeployRaw> {
 }
 
 export function createDeploy(ctx: ModuleContext<DeployTables, DeployRaw>): DeployDomain {
+  const cfgOf = () => ctx.config();
+  /** a path of the config's directory as the release has it, when it lies inside the repository */
+  const inRelease = (service: string, releaseDir: string, p: string): string => {
+    const cfg = cfgOf();
+    const d = cfg.raw.services[service]?.deploy;
+    const inRepo = d ? relative(repoOf(cfg.file, d), p) : '..';
+    return inRepo.startsWith('..') || isAbsolute(inRepo) ? p : join(releaseDir, inRepo);
+  };
   const peers: DeployPeers = {
     async runChecks(ids) {
       return (await ctx.use(checks).monitor.runChecks(ids)).map((r) => ({ id: r.checkId, ok: r.ok, message: r.message }));
@@ -76,23 +84,12 @@ export function createDeploy(ctx: ModuleContext<DeployTables, DeployRaw>): Deplo
       async pending(service, releaseDir) {
         const d = ctx.use(db);
         const t = d.targetOf(service);
-        const cfg = ctx.config();
-        const deployCfg = cfg.raw.services[service]?.deploy;
-        const inRepo = deployCfg ? relative(repoOf(cfg.file, deployCfg), t.dir) : '..';
-        const dir = inRepo.startsWith('..') || isAbsolute(inRepo) ? t.dir : join(releaseDir, inRepo);
+        const dir = inRelease(service, releaseDir, t.dir);
         const r = await d.pending({ url: t.url, dir, table: t.table, service });
-        return { ...r, database: maskUrl(t.url), dir: inRepo.startsWith('..') || isAbsolute(inRepo) ? t.dir : inRepo || '.' };
+        return { ...r, database: maskUrl(t.url), dir: dir === t.dir ? t.dir : relative(releaseDir, dir) || '.' };
       },
       latestBackup: (service, verified) => ctx.use(db).latestBackup(service, { verified }),
     },
-  };
-  const cfgOf = () => ctx.config();
-  /** a path of the config's directory as the release has it, when it lies inside the repository */
-  const inRelease = (service: string, releaseDir: string, p: string): string => {
-    const cfg = cfgOf();
-    const d = cfg.raw.services[service]?.deploy;
-    const inRepo = d ? relative(repoOf(cfg.file, d), p) : '..';
-    return inRepo.startsWith('..') || isAbsolute(inRepo) ? p : join(releaseDir, inRepo);
   };
   peers.envStore = {
     snapshot: (service, envName) => ctx.use(envModule).snapshot(service, envName),

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseDuration } from '../core/config/units.js';
+import { CachedRuns } from '../core/cached-runs.js';
 import { parse } from '../core/http/problem.js';
 import type { SecretFindingView, SecretsCheckScan } from './api-types.js';
 import { scanSecrets, type ScanReport } from './scan.js';
@@ -55,10 +56,10 @@ export function secretsTargets(raw: unknown): Target[] {
 
 const query = z.object({ refresh: z.enum(['true', 'false']).optional() }).strict();
 
-type Outcome = { report: ScanReport | null; error: string | null };
+type Outcome = { value: ScanReport | null; error: string | null };
 
 function view(t: Target, at: number, r: Outcome): SecretsCheckScan {
-  const findings: SecretFindingView[] = (r.report?.findings ?? []).slice(0, MAX_FINDINGS).map((f) => ({
+  const findings: SecretFindingView[] = (r.value?.findings ?? []).slice(0, MAX_FINDINGS).map((f) => ({
     ruleId: f.ruleId,
     description: f.description,
     severity: f.severity,
@@ -75,10 +76,10 @@ function view(t: Target, at: number, r: Outcome): SecretsCheckScan {
     path: t.path,
     git_history: t.git_history,
     scanned_at: new Date(at).toISOString(),
-    files: r.report?.files ?? 0,
-    skipped: (r.report?.skipped ?? []).slice(0, MAX_SKIPPED).map((s) => ({ file: s.file, reason: s.reason })),
+    files: r.value?.files ?? 0,
+    skipped: (r.value?.skipped ?? []).slice(0, MAX_SKIPPED).map((s) => ({ file: s.file, reason: s.reason })),
     findings,
-    findings_total: r.report?.findings.length ?? 0,
+    findings_total: r.value?.findings.length ?? 0,
     error: r.error,
   };
 }
@@ -89,29 +90,24 @@ export interface SecretsRoutes {
 }
 
 export function registerSecretsRoutes(app: FastifyInstance, deps: { config: () => { file: string; raw: unknown }; now: () => number }): SecretsRoutes {
-  const cache = new Map<string, { at: number; run: Promise<Outcome> }>();
-  const stopping = new AbortController();
   // one scan at a time: a scan reads every file under its path
-  let queue: Promise<unknown> = Promise.resolve();
+  const scans = new CachedRuns<ScanReport>({ ttlMs: CACHE_MS, now: deps.now, serial: true });
+  const stopping = new AbortController();
 
   const scanOf = (t: Target, base: string, refresh: boolean) => {
     const at = (p: string) => resolve(base, p);
     const key = JSON.stringify([at(t.path), t.git_history, t.allowlist ? at(t.allowlist) : null]);
-    const hit = cache.get(key);
-    if (hit && !refresh && deps.now() - hit.at < CACHE_MS) return hit;
-    const run = queue.then(() => {
-      if (stopping.signal.aborted) return { report: null, error: 'Shipshape is stopping' };
-      const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(t.timeoutMs)]);
-      return scanSecrets({ path: at(t.path), gitHistory: t.git_history, ...(t.allowlist ? { allowlist: at(t.allowlist) } : {}), signal }).then(
-        (report): Outcome => ({ report, error: null }),
-        (e: unknown): Outcome => ({ report: null, error: signal.aborted && !stopping.signal.aborted ? `scan did not finish within ${Math.round(t.timeoutMs / 1000)}s (set the check's timeout)` : (e as Error).message }),
-      );
-    });
-    queue = run;
-    const entry = { at: deps.now(), run };
-    if (cache.size > 200) cache.clear();
-    cache.set(key, entry);
-    return entry;
+    // the timeout counts from when the scan starts, not from its wait in the queue
+    let timeout: AbortSignal | undefined;
+    return scans.get(
+      key,
+      async () => {
+        if (stopping.signal.aborted) throw new Error('Shipshape is stopping');
+        timeout = AbortSignal.timeout(t.timeoutMs);
+        return scanSecrets({ path: at(t.path), gitHistory: t.git_history, ...(t.allowlist ? { allowlist: at(t.allowlist) } : {}), signal: AbortSignal.any([stopping.signal, timeout]) });
+      },
+      { refresh, errorOf: (e) => (timeout?.aborted && !stopping.signal.aborted ? `scan did not finish within ${Math.round(t.timeoutMs / 1000)}s (set the check's timeout)` : (e as Error).message) },
+    );
   };
 
   app.get('/api/v1/secrets/findings', { config: { scope: 'read' as const } }, async (req): Promise<{ items: SecretsCheckScan[] }> => {

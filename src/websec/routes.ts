@@ -10,6 +10,7 @@
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { CachedRuns } from '../core/cached-runs.js';
 import { parse } from '../core/http/problem.js';
 import type { AuditCheckResult, HeadersCheckGrade } from './api-types.js';
 import { auditDeps, SEVERITIES, type AuditReport, type AuditSeverity } from './audit.js';
@@ -69,21 +70,8 @@ export function auditTargets(raw: unknown): AuditTarget[] {
 const query = z.object({ refresh: z.enum(['true', 'false']).optional() }).strict();
 
 export function registerWebsecRoutes(app: FastifyInstance, deps: { raw: () => unknown; now: () => number; file?: () => string }): void {
-  const cache = new Map<string, { at: number; run: Promise<{ report: HeaderReport | null; error: string | null }> }>();
-  const gradeOf = (t: Target, refresh: boolean) => {
-    const hit = cache.get(t.url);
-    if (hit && !refresh && deps.now() - hit.at < CACHE_MS) return hit;
-    const entry = {
-      at: deps.now(),
-      run: gradeHeaders(t.url, t.timeout ? { timeoutMs: t.timeout } : {}).then(
-        (report) => ({ report, error: null }),
-        (e: unknown) => ({ report: null, error: (e as Error).message }),
-      ),
-    };
-    if (cache.size > 200) cache.clear();
-    cache.set(t.url, entry);
-    return entry;
-  };
+  const grades = new CachedRuns<HeaderReport>({ ttlMs: CACHE_MS, now: deps.now });
+  const gradeOf = (t: Target, refresh: boolean) => grades.get(t.url, () => gradeHeaders(t.url, t.timeout ? { timeoutMs: t.timeout } : {}), { refresh });
 
   app.get('/api/v1/websec/headers', { config: { scope: 'read' as const } }, async (req): Promise<{ items: HeadersCheckGrade[] }> => {
     const q = parse(query, req.query, 'query');
@@ -92,31 +80,15 @@ export function registerWebsecRoutes(app: FastifyInstance, deps: { raw: () => un
       targets.map(async (t) => {
         const g = gradeOf(t, q.refresh === 'true');
         const r = await g.run;
-        return { service: t.service, check: t.check, url: t.url, min_grade: t.min_grade, graded_at: new Date(g.at).toISOString(), ok: r.report ? gradeAtLeast(r.report.grade, t.min_grade) : false, report: r.report, error: r.error };
+        return { service: t.service, check: t.check, url: t.url, min_grade: t.min_grade, graded_at: new Date(g.at).toISOString(), ok: r.value ? gradeAtLeast(r.value.grade, t.min_grade) : false, report: r.value, error: r.error };
       }),
     );
     return { items };
   });
 
-  const audits = new Map<string, { at: number; run: Promise<{ report: AuditReport | null; error: string | null }> }>();
   // one audit at a time: each runs the package manager over the whole lockfile
-  let queue: Promise<unknown> = Promise.resolve();
-  const auditOf = (dir: string, level: AuditSeverity, refresh: boolean) => {
-    const key = `${level}|${dir}`;
-    const hit = audits.get(key);
-    if (hit && !refresh && deps.now() - hit.at < CACHE_MS) return hit;
-    const run = queue.then(() =>
-      auditDeps(dir, { level }).then(
-        (report) => ({ report, error: null }),
-        (e: unknown) => ({ report: null, error: (e as Error).message }),
-      ),
-    );
-    queue = run;
-    const entry = { at: deps.now(), run };
-    if (audits.size > 200) audits.clear();
-    audits.set(key, entry);
-    return entry;
-  };
+  const audits = new CachedRuns<AuditReport>({ ttlMs: CACHE_MS, now: deps.now, serial: true });
+  const auditOf = (dir: string, level: AuditSeverity, refresh: boolean) => audits.get(`${level}|${dir}`, () => auditDeps(dir, { level }), { refresh });
 
   app.get('/api/v1/websec/audits', { config: { scope: 'read' as const } }, async (req): Promise<{ items: AuditCheckResult[] }> => {
     const q = parse(query, req.query, 'query');
@@ -132,11 +104,11 @@ export function registerWebsecRoutes(app: FastifyInstance, deps: { raw: () => un
           path: t.path,
           level: t.level,
           audited_at: new Date(e.at).toISOString(),
-          ok: r.report ? r.report.failing.length === 0 : false,
-          manager: r.report?.manager ?? null,
-          counts: r.report?.counts ?? null,
-          advisories: r.report?.advisories.slice(0, 500) ?? [],
-          failing: r.report?.failing.slice(0, 500) ?? [],
+          ok: r.value ? r.value.failing.length === 0 : false,
+          manager: r.value?.manager ?? null,
+          counts: r.value?.counts ?? null,
+          advisories: r.value?.advisories.slice(0, 500) ?? [],
+          failing: r.value?.failing.slice(0, 500) ?? [],
           error: r.error,
         };
       }),

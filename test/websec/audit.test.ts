@@ -5,7 +5,7 @@
  * tree from the lockfile, asks, and prints its own JSON, which is what is parsed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -144,7 +144,7 @@ describe('audit deps: what the package manager sees', () => {
     // a stand-in npm that records its environment and answers like `npm audit --json` with nothing found
     writeFileSync(
       join(bin, 'npm'),
-      `#!/bin/sh\nenv > "${join(dir, 'env.txt')}"\n[ -n "$SLOW" ] && sleep 30\necho '{"auditReportVersion":2,"vulnerabilities":{},"metadata":{"vulnerabilities":{"info":0,"low":0,"moderate":0,"high":0,"critical":0,"total":0}}}'\n`,
+      `#!/bin/sh\nenv > "${join(dir, 'env.txt')}"\nif [ -n "$SLOW" ]; then sleep 300 & echo $! > "${join(dir, 'sleep.pid')}"; wait; fi\necho '{"auditReportVersion":2,"vulnerabilities":{},"metadata":{"vulnerabilities":{"info":0,"low":0,"moderate":0,"high":0,"critical":0,"total":0}}}'\n`,
       { mode: 0o755 },
     );
     const saved = { PATH: process.env.PATH, token: process.env.SHIPSHAPE_ADMIN_TOKEN, key: process.env.SHIPSHAPE_SECRET_KEY };
@@ -155,14 +155,29 @@ describe('audit deps: what the package manager sees', () => {
       const r = await auditDeps(dir);
       expect(r.manager).toBe('npm');
       expect(r.failing).toEqual([]);
-      const seen = (await import('node:fs')).readFileSync(join(dir, 'env.txt'), 'utf8');
+      const seen = readFileSync(join(dir, 'env.txt'), 'utf8');
       expect(seen).toContain('PATH=');
       expect(seen).not.toMatch(/SHIPSHAPE_/);
       expect(seen).not.toContain('admin-token-that-must-not-leak');
+      // aborted: the stand-in and what it started (a long sleep) are killed, not left running
       process.env.SLOW = '1';
-      const started = Date.now();
-      await expect(auditDeps(dir, { signal: AbortSignal.timeout(300) })).rejects.toThrow();
-      expect(Date.now() - started).toBeLessThan(10_000);
+      const ac = new AbortController();
+      const audit = auditDeps(dir, { signal: ac.signal });
+      const pidFile = join(dir, 'sleep.pid');
+      while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() === '') await new Promise((r) => setTimeout(r, 20));
+      const sleepPid = Number(readFileSync(pidFile, 'utf8'));
+      ac.abort();
+      await expect(audit).rejects.toThrow();
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      while (alive(sleepPid)) await new Promise((r) => setTimeout(r, 20));
+      expect(alive(sleepPid)).toBe(false);
     } finally {
       delete process.env.SLOW;
       process.env.PATH = saved.PATH;

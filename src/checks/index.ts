@@ -17,7 +17,7 @@ import type { ChecksTables } from './tables.js';
 
 export type { ChecksQuery } from './query.js';
 export { storedChecksQuery } from './query.js';
-export { checkDefs, KIND_NAMES, type CheckDef, type ChecksRaw, type ServiceDef } from './config.js';
+export { checkDefs, gatusAlertRules, KIND_NAMES, type CheckDef, type ChecksRaw, type DerivedAlertRule, type ServiceDef } from './config.js';
 export { runCheck } from './runner.js';
 export type { CheckResult, HeartbeatSource } from './types.js';
 export { Monitor } from './monitor.js';

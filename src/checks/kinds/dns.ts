@@ -74,6 +74,24 @@ function serverAddress(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * Gatus' [BODY] of a DNS query: the last answer, names fully qualified as Gatus prints them
+ * (`mx.example.com.`; MX: its host, SRV: host.:port), TXT answers one per line.
+ */
+function gatusBody(type: RecordType, answers: string[]): string {
+  if (type === 'TXT') return answers.join('\n');
+  const last = answers[answers.length - 1];
+  if (last === undefined) return '';
+  const fq = (n: string) => (n.endsWith('.') ? n : `${n}.`);
+  if (type === 'MX') return fq(last.replace(/^\d+ /, ''));
+  if (type === 'SRV') {
+    const [, , port, target] = last.split(' ');
+    return target === undefined ? last : `${fq(target)}:${port}`;
+  }
+  if (type === 'CNAME' || type === 'NS') return fq(last);
+  return last;
+}
+
 export const dns: CheckKind<typeof spec> = {
   name: 'dns',
   spec,
@@ -114,7 +132,7 @@ export const dns: CheckKind<typeof spec> = {
       p.catch(() => undefined);
       const answers = await Promise.race([p, dl.aborted.then(() => undefined)]);
       if (answers === undefined) return failed(start, dl.reason());
-      const values: Record<string, unknown> = { answers, rcode: 'NOERROR' };
+      const values: Record<string, unknown> = { answers, rcode: 'NOERROR', body: gatusBody(s.type, answers) };
       if ((s.type === 'A' || s.type === 'AAAA') && answers[0]) values.ip = answers[0];
       return { ok: true, latencyMs: elapsed(start), values } satisfies Observation;
     } catch (e) {

@@ -3,6 +3,7 @@
  * certificate's days left. One keep-alive undici Agent per TLS mode is shared by every http check,
  * so a probe of a keep-alive target costs one request on an open connection.
  */
+import { isIP } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
@@ -52,6 +53,11 @@ const spec = z
       .positive()
       .optional()
       .meta({ description: 'for https: fail when the certificate expires in fewer days than this' }),
+    rdap_url: z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+/i, 'expected an http:// or https:// URL')
+      .default('https://rdap.org')
+      .meta({ description: 'RDAP service asked for the domain registration expiry when a condition reads [DOMAIN_EXPIRATION] or domain.expires_in (default https://rdap.org)' }),
   })
   .strict();
 
@@ -118,6 +124,7 @@ export async function closeHttpAgents(): Promise<void> {
   secureAgent = undefined;
   insecureAgent = undefined;
   connections.clear();
+  rdapCache.clear();
   await Promise.all(agents.map((a) => a?.close().catch(() => undefined)));
 }
 
@@ -177,7 +184,7 @@ function headerRecord(h: Record<string, string | string[] | undefined>): Record<
   return out;
 }
 
-async function readBody(body: Dispatcher.ResponseData['body'], contentType: string): Promise<{ body: unknown; size: number; truncated: boolean }> {
+async function readBody(body: Dispatcher.ResponseData['body'], contentType: string): Promise<{ body: unknown; text: string; size: number; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   let truncated = false;
@@ -203,7 +210,7 @@ async function readBody(body: Dispatcher.ResponseData['body'], contentType: stri
       }
     }
   }
-  return { body: parsed, size, truncated };
+  return { body: parsed, text, size, truncated };
 }
 
 async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: number, now: number, at: { url?: URL }, uses?: ReadonlySet<string>): Promise<Observation> {
@@ -275,8 +282,8 @@ async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: numbe
     }
     const contentType = typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : '';
     // a body no condition reads is discarded unread (cheaper; the connection is still reused)
-    const skip = method === 'HEAD' || (uses !== undefined && !uses.has('body') && !uses.has('body_size'));
-    const read = skip ? { body: undefined, size: Number(res.headers['content-length']) || 0, truncated: false } : await readBody(res.body, contentType);
+    const skip = method === 'HEAD' || (uses !== undefined && !uses.has('body') && !uses.has('body_size') && !uses.has('body_text'));
+    const read = skip ? { body: undefined, text: '', size: Number(res.headers['content-length']) || 0, truncated: false } : await readBody(res.body, contentType);
     if (skip) await res.body.dump().catch(() => undefined);
     const lengthHeader = Number(res.headers['content-length']);
     const values: Record<string, unknown> = {
@@ -284,6 +291,8 @@ async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: numbe
       body: read.body,
       body_size: read.truncated && Number.isFinite(lengthHeader) ? lengthHeader : read.size,
       body_truncated: read.truncated,
+      // the body as received, for Gatus' [BODY] (compared as text) and len([BODY])
+      body_text: uses !== undefined && uses.has('body_text') ? read.text : undefined,
       headers: uses === undefined || uses.has('headers') ? headerRecord(res.headers) : undefined,
       redirects,
       url: safeUrlCached(url.href),
@@ -294,8 +303,100 @@ async function probe(s: HttpSpec & CommonSpec, signal: AbortSignal, start: numbe
       const cert = certValues(info.validTo, now);
       if (cert) values.cert = cert;
     }
+    if (uses?.has('domain')) {
+      // Gatus' [DOMAIN_EXPIRATION]: the registration of the domain the check asked (not where it was redirected)
+      const host = new URL(s.url).hostname.replace(/^\[|\]$/g, '');
+      const domain = await domainExpiry(s.rdap_url, host, signal, now);
+      if ('error' in domain) return failed(start, domain.error, values);
+      values.domain = domain;
+    }
     return { ok: true, latencyMs: elapsed(start), values };
   }
+}
+
+/** RDAP answers kept per service and domain: registrations change rarely and RDAP services limit rates. */
+const RDAP_TTL = 6 * 3_600_000;
+const rdapCache = new Map<string, { at: number; expiresAt: number; domain: string }>();
+
+interface RdapDomain {
+  events?: { eventAction?: unknown; eventDate?: unknown }[];
+}
+
+/**
+ * When the registration of `host`'s domain expires, from RDAP (`GET <base>/domain/<name>`, the
+ * `expiration` event). A host that is not itself registered (`api.example.com`) is asked again
+ * without its first label until a registry knows it.
+ */
+export async function domainExpiry(base: string, host: string, signal: AbortSignal, now: number): Promise<DomainExpiry | { error: string }> {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  if (isIP(name) !== 0) return { error: `[DOMAIN_EXPIRATION] needs a domain name, not an IP address (${name})` };
+  const root = base.replace(/\/+$/, '');
+  const key = `${root} ${name}`;
+  const cached = rdapCache.get(key);
+  if (cached && now - cached.at < RDAP_TTL) return { expires_in: cached.expiresAt - now, expires_at: new Date(cached.expiresAt).toISOString(), name: cached.domain };
+  // checks of the same domain that run at once share one question
+  let pending = rdapInflight.get(key);
+  if (!pending) {
+    pending = askRdap(root, name, signal, now).finally(() => rdapInflight.delete(key));
+    rdapInflight.set(key, pending);
+  }
+  const out = await pending;
+  return 'error' in out ? out : { ...out, expires_in: Date.parse(out.expires_at) - now };
+}
+
+interface DomainExpiry {
+  expires_in: number;
+  expires_at: string;
+  name: string;
+}
+
+const rdapInflight = new Map<string, Promise<DomainExpiry | { error: string }>>();
+
+async function askRdap(root: string, name: string, signal: AbortSignal, now: number): Promise<DomainExpiry | { error: string }> {
+  const labels = name.split('.');
+  const agent = agentFor(false);
+  // api.example.co.uk → api.example.co.uk, example.co.uk, co.uk (a single-label name is asked as it is)
+  const candidates = labels.length === 1 ? [name] : labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'));
+  for (const candidate of candidates) {
+    let url = new URL(`${root}/domain/${encodeURIComponent(candidate)}`);
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      // rdap.org answers with a redirect to the registry's own RDAP service
+      for (let hops = 0; ; hops++) {
+        assertEgressHost(url.hostname);
+        res = await request(url, { method: 'GET', headers: { accept: 'application/rdap+json, application/json', 'user-agent': 'Shipshape-check/1' }, signal, dispatcher: agent });
+        const location = res.headers.location;
+        if (!isRedirect(res.statusCode) || typeof location !== 'string' || location === '') break;
+        await res.body.dump().catch(() => undefined);
+        const next = new URL(location, url);
+        if (hops >= 5 || (next.protocol !== 'http:' && next.protocol !== 'https:')) return { error: `domain expiration lookup for ${candidate} failed: too many or invalid redirects` };
+        url = next;
+      }
+    } catch (e) {
+      return { error: `domain expiration lookup for ${candidate} failed: ${redactUrlCredentials(networkErrorText(e, url.hostname, url.port || (url.protocol === 'https:' ? '443' : '80')))}` };
+    }
+    if (res.statusCode === 404) {
+      await res.body.dump().catch(() => undefined);
+      continue;
+    }
+    if (res.statusCode !== 200) {
+      await res.body.dump().catch(() => undefined);
+      return { error: `domain expiration lookup for ${candidate} failed: RDAP answered ${res.statusCode}` };
+    }
+    let doc: RdapDomain;
+    try {
+      doc = (await res.body.json()) as RdapDomain;
+    } catch {
+      return { error: `domain expiration lookup for ${candidate} failed: the RDAP answer is not JSON` };
+    }
+    const event = (doc.events ?? []).find((e) => typeof e?.eventAction === 'string' && e.eventAction.toLowerCase() === 'expiration');
+    const at = typeof event?.eventDate === 'string' ? Date.parse(event.eventDate) : NaN;
+    if (Number.isNaN(at)) return { error: `domain expiration lookup for ${candidate}: the registry publishes no expiration date` };
+    if (rdapCache.size > 1000) rdapCache.clear();
+    rdapCache.set(`${root} ${name}`, { at: now, expiresAt: at, domain: candidate });
+    return { expires_in: at - now, expires_at: new Date(at).toISOString(), name: candidate };
+  }
+  return { error: `domain expiration lookup for ${name} failed: no RDAP record for it or its parent domains` };
 }
 
 const TIMEOUT = Symbol('timeout');

@@ -1,5 +1,6 @@
 /** `alerts:` in shipshape.yaml: one line of condition each, plus how and when they page. */
 import { z } from 'zod';
+import { gatusAlertRules } from '../checks/index.js';
 import { duration } from '../core/config/zod-units.js';
 import { templateError } from '../core/config/template.js';
 import type { CoreConfig } from '../core/config/schema.js';
@@ -63,3 +64,13 @@ export type AlertRuleConfig = z.output<typeof alertRuleSchema>;
 export type AlertsRaw = CoreConfig & { alerts: AlertRuleConfig[]; alerting: z.output<typeof alertingSchema> };
 
 export const alertsConfig = { sections: { alerting: alertingSchema, alerts: alertsSchema } };
+
+/**
+ * The rules in force: `alerts:` and, for every Gatus endpoint pasted among a service's checks,
+ * one rule per enabled entry of its `alerts:` (`down(<service>/<check>)`, labelled
+ * `channel: <type>` so a notify route can deliver it).
+ */
+export function configuredRules(raw: AlertsRaw): AlertRuleConfig[] {
+  const derived = gatusAlertRules(raw as never).map(({ path: _path, ...r }): AlertRuleConfig => ({ ...r }));
+  return [...raw.alerts, ...derived];
+}

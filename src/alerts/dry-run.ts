@@ -5,8 +5,9 @@
 import { storedChecksQuery, type ChecksRaw } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
 import type { Store } from '../core/store/db.js';
+import { backupSignalReader, type DbRaw } from '../db/index.js';
 import { storedTelemetryQuery, type TelemetryQuery } from '../telemetry/index.js';
-import type { AlertsRaw } from './config.js';
+import { configuredRules, type AlertsRaw } from './config.js';
 import { compileRule } from './engine.js';
 import { evaluateRule } from './evaluate.js';
 
@@ -47,9 +48,10 @@ export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: St
   });
   const checks = await storedChecksQuery(store as never, config, now);
   const rows: AlertTestRow[] = [];
-  for (const cfg of config.raw.alerts) {
+  const backups = backupSignalReader(() => config as unknown as Config<DbRaw>);
+  for (const cfg of configuredRules(config.raw)) {
     const rule = compileRule(cfg, checks.heartbeatService);
-    const ev = await evaluateRule(rule.parsed, { telemetry, checks, now, minSamples: cfg.min_samples });
+    const ev = await evaluateRule(rule.parsed, { telemetry, checks, now, minSamples: cfg.min_samples, backups });
     const forMs = rule.parsed.condition.k === 'absent' ? 0 : rule.parsed.forMs;
     rows.push({
       rule: cfg.name,

@@ -13,6 +13,7 @@ import type { Store } from '../core/store/db.js';
 import type { AlertsTables } from './migrations.js';
 import type { TelemetryQuery } from '../telemetry/index.js';
 import type { AlertRuleConfig } from './config.js';
+import type { BackupSignalReader } from '../db/index.js';
 import { evaluateRule, type CheckReader, type RuleEvaluation } from './evaluate.js';
 import { parseRule, type ParsedRule } from './expr.js';
 import { fingerprint } from './fingerprint.js';
@@ -76,6 +77,8 @@ export interface EngineOptions {
   logger?: Logger;
   /** services known to the config, and the service a heartbeat token belongs to (for labels) */
   heartbeatService?: (token: string) => string | undefined;
+  /** services' backups, for absent(backup.<service>) */
+  backups?: BackupSignalReader;
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -119,7 +122,19 @@ export class AlertEngine {
       for (const r of rows) {
         const inst = rowToInst(r);
         if (inst.rule !== null) this.byRule.set(inst.rule, inst);
-        else this.external.set(inst.fingerprint, inst);
+        else {
+          // releases before 0.6 fingerprinted pushed alerts from the sender's labels (empty values
+          // and the original severity included); re-key them by the labels they are listed with,
+          // so their next push or resolve finds them (PagerDuty alerts are keyed by dedup key)
+          if (inst.source !== 'pagerduty') {
+            const fp = fingerprint(inst.labels);
+            if (fp !== inst.fingerprint) {
+              await this.opts.store.db.updateTable('alerts').set({ fingerprint: fp }).where('id', '=', r.id).execute();
+              inst.fingerprint = fp;
+            }
+          }
+          this.external.set(inst.fingerprint, inst);
+        }
       }
       this.loaded = true;
     });
@@ -177,7 +192,7 @@ export class AlertEngine {
 
   private async evaluateOne(rule: CompiledRule, now: number): Promise<void> {
     const name = rule.cfg.name;
-    const ev = await evaluateRule(rule.parsed, { telemetry: this.opts.telemetry, checks: this.opts.checks, now, minSamples: rule.cfg.min_samples });
+    const ev = await evaluateRule(rule.parsed, { telemetry: this.opts.telemetry, checks: this.opts.checks, now, minSamples: rule.cfg.min_samples, ...(this.opts.backups ? { backups: this.opts.backups } : {}) });
     this.status.set(name, { ev, at: now });
     const inst = this.byRule.get(name);
     const actor = `rule:${name}`;

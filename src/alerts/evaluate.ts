@@ -7,6 +7,7 @@ import type { TelemetryQuery, Stat } from '../telemetry/index.js';
 import { formatValue, type CompareOp, type Expr, type ParsedRule } from './expr.js';
 import { formatDuration } from '../core/config/units.js';
 import type { ChecksQuery as CheckReader } from '../checks/index.js';
+import type { BackupSignalReader } from '../db/index.js';
 
 /** What rules read about services and checks (the live Monitor, or the store for the CLI). */
 export type { ChecksQuery as CheckReader } from '../checks/index.js';
@@ -109,7 +110,7 @@ function compare(a: number, op: CompareOp, b: number): boolean {
   }
 }
 
-export async function evaluateRule(rule: ParsedRule, opts: { telemetry: TelemetryQuery; checks: CheckReader; now: number; minSamples?: number }): Promise<RuleEvaluation> {
+export async function evaluateRule(rule: ParsedRule, opts: { telemetry: TelemetryQuery; checks: CheckReader; now: number; minSamples?: number; /** services' backups, for absent(backup.<service>) */ backups?: BackupSignalReader }): Promise<RuleEvaluation> {
   const c = rule.condition;
   try {
     if (c.k === 'down') {
@@ -134,6 +135,26 @@ export async function evaluateRule(rule: ParsedRule, opts: { telemetry: Telemetr
       let last: number | undefined;
       let from: number;
       let what: string;
+      if (c.target.kind === 'backup') {
+        // absent(backup.web) for 26h: no good backup for 26h, or the last scheduled run failed
+        if (!opts.backups) return fail('backups cannot be read here');
+        const sig = opts.backups(c.target.service);
+        if ('error' in sig) return fail(sig.error);
+        const age = sig.lastOk !== undefined ? opts.now - sig.lastOk : sig.since !== undefined ? opts.now - sig.since : null;
+        const ageText = sig.lastOk !== undefined ? `last good backup ${formatDuration(Math.max(0, age ?? 0))} ago (${sig.lastOkId ?? ''})` : age !== null ? `no backup yet (watched for ${formatDuration(Math.max(0, age))})` : 'no backup yet';
+        const failedText = sig.failed ? `the scheduled ${sig.failed.kind} at ${new Date(sig.failed.at).toISOString()} failed: ${sig.failed.error.slice(0, 300)}` : undefined;
+        const met = Boolean(sig.failed) || age === null || age >= need;
+        what = `backups of ${c.target.service}`;
+        return {
+          value: age,
+          valueText: failedText ? 'last run failed' : ageText,
+          threshold: need,
+          thresholdText: formatDuration(need),
+          samples: null,
+          met,
+          reason: failedText ? `${what}: ${failedText}; ${ageText}` : met ? `${what}: ${ageText}, none for at least ${formatDuration(need)}` : `${what}: ${ageText} (< ${formatDuration(need)})`,
+        };
+      }
       if (c.target.kind === 'heartbeat') {
         const hb = opts.checks.heartbeat(c.target.token);
         if (!hb) return fail(`no heartbeat check with token "${c.target.token}" in the config`);

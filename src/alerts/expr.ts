@@ -6,6 +6,7 @@
  *   vitals(web).lcp.p75 > 2.5s                  rate(events.payment_failed) / rate(events.payment_attempted) > 5%
  *   down(web) for 1m                            absent(heartbeat.nightly-backup) for 26h
  *   absent(web) for 10m                         metric(pg_stat_activity_count{state="active"}) > 50
+ *   absent(backup.web) for 26h                  (no good backup of web's database for 26h, or its last scheduled run failed)
  *
  * Functions over telemetry take an optional window (`error_rate(web, 10m)`, default 5m) and, for
  * request functions, a route (`error_rate(web{route="/api/pay"})`); terms combine with + - * /.
@@ -45,7 +46,10 @@ export type Expr =
 export type Condition =
   | { k: 'compare'; expr: Expr; exprText: string; op: CompareOp; threshold: { value: number; unit: ValueUnit | null; text: string } }
   | { k: 'down'; service: string; check?: string; text: string }
-  | { k: 'absent'; target: { kind: 'heartbeat'; token: string } | { kind: 'service'; service: string }; window: number | null; text: string };
+  | { k: 'absent'; target: AbsentTarget; window: number | null; text: string };
+
+/** What `absent(…)` watches: a heartbeat's pings, a service's telemetry, or a service database's backups. */
+export type AbsentTarget = { kind: 'heartbeat'; token: string } | { kind: 'service'; service: string } | { kind: 'backup'; service: string };
 
 export type CompareOp = '>' | '>=' | '<' | '<=' | '==' | '!=';
 
@@ -423,9 +427,13 @@ export function parseRule(text: string): ParsedRule {
     } else {
       r.ws();
       const at = r.pos;
-      const ref = readName(r, 'heartbeat.<token> or a service name, like absent(heartbeat.nightly-backup) or absent(web)');
-      let target: { kind: 'heartbeat'; token: string } | { kind: 'service'; service: string };
-      if (ref.startsWith('heartbeat.')) {
+      const ref = readName(r, 'heartbeat.<token>, backup.<service> or a service name, like absent(heartbeat.nightly-backup), absent(backup.web) or absent(web)');
+      let target: AbsentTarget;
+      if (ref.startsWith('backup.')) {
+        const service = ref.slice('backup.'.length);
+        if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(service)) r.fail('expected a service name after "backup.", like absent(backup.web)', at + 'backup.'.length);
+        target = { kind: 'backup', service };
+      } else if (ref.startsWith('heartbeat.')) {
         const token = ref.slice('heartbeat.'.length);
         if (!/^[A-Za-z0-9._-]{1,128}$/.test(token)) r.fail('expected a heartbeat token (letters, digits, . _ -) after "heartbeat."', at + 'heartbeat.'.length);
         target = { kind: 'heartbeat', token };
@@ -490,7 +498,7 @@ export function parseRule(text: string): ParsedRule {
     unit = condition.threshold.unit ?? unitOfExpr(condition.expr) ?? 'plain';
   } else {
     if (condition.k === 'down') addService(condition.service);
-    if (condition.k === 'absent' && condition.target.kind === 'service') addService(condition.target.service);
+    if (condition.k === 'absent' && condition.target.kind !== 'heartbeat') addService(condition.target.service);
     unit = 'duration';
   }
   return { text, condition, forMs, services, unit, guarded };

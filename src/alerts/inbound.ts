@@ -4,15 +4,17 @@
  * webhook (version 4), and PagerDuty Events API v2.
  */
 import { z } from 'zod';
-import type { InboundAlert } from './engine.js';
+import { normalizeLabels, type InboundAlert } from './engine.js';
 
 /** Alertmanager's resolve_timeout: a pushed alert without endsAt resolves after this unless re-sent. */
 export const RESOLVE_TIMEOUT = 5 * 60_000;
 
 const labelName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'label names are letters, digits and "_" (not starting with a digit)').max(128);
+/** Labels as pushed; an empty value means "no such label" and is dropped, as Alertmanager does. */
 const labelsSchema = z
   .record(labelName, z.string().max(1024))
-  .refine((l) => Object.keys(l).length > 0, 'an alert needs at least one label (alertname)')
+  .transform((l) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== '')))
+  .refine((l) => Object.keys(l).length > 0, 'an alert needs at least one label with a value (alertname)')
   .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
 const annotationsSchema = z
   .record(z.string().max(256), z.string().max(16_384))
@@ -124,9 +126,16 @@ export const pdBody = z
   });
 
 
+/**
+ * The labels a pushed alert is listed with and fingerprinted from, one and the same set: the
+ * sender's labels without empty values, `alertname` when missing, `severity` as P0–P3 and, when
+ * that rewrote it, the sender's value as the added label `source_severity`.
+ */
+export const pushedLabels = (labels: Record<string, string>): Record<string, string> => normalizeLabels(labels);
+
 export function fromPrometheus(body: z.output<typeof promBody>, now: number): InboundAlert[] {
   return body.map((a) => ({
-    labels: a.labels,
+    labels: pushedLabels(a.labels),
     annotations: a.annotations,
     startsAt: a.startsAt,
     endsAt: a.endsAt !== undefined ? capEnd(a.endsAt, now) : now + RESOLVE_TIMEOUT,
@@ -136,7 +145,7 @@ export function fromPrometheus(body: z.output<typeof promBody>, now: number): In
 
 export function fromAlertmanager(body: z.output<typeof amBody>, now: number): InboundAlert[] {
   return body.alerts.map((a) => ({
-    labels: a.labels,
+    labels: pushedLabels(a.labels),
     annotations: a.annotations,
     resolved: (a.status ?? body.status) === 'resolved',
     startsAt: a.startsAt,

@@ -6,9 +6,10 @@
 import { checks as checksModule, type ChecksQuery } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
+import { backupSignalReader, type DbRaw } from '../db/index.js';
 import { telemetry as telemetryModule, type TelemetryQuery } from '../telemetry/index.js';
 import { registerAlertsCommands } from './cli.js';
-import { alertsConfig, type AlertsRaw } from './config.js';
+import { alertsConfig, configuredRules, type AlertsRaw } from './config.js';
 import { AlertEngine } from './engine.js';
 import { alertsMigrations, type AlertsTables } from './migrations.js';
 import { alertRoutes } from './routes.js';
@@ -31,6 +32,8 @@ export function createAlerts(ctx: ModuleContext<AlertsTables, AlertsRaw>, deps: 
     now: ctx.now,
     logger: ctx.logger.child({ component: 'alerts' }),
     heartbeatService: deps.checks.heartbeatService,
+    // the db module is listed after this one: its backups are read from the config and the disk, not through use()
+    backups: backupSignalReader(() => ctx.config() as unknown as Config<DbRaw>),
   });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -53,11 +56,11 @@ export function createAlerts(ctx: ModuleContext<AlertsTables, AlertsRaw>, deps: 
     evaluate: () => engine.evaluate(),
     async start() {
       await engine.load();
-      await engine.setRules(ctx.config().raw.alerts);
+      await engine.setRules(configuredRules(ctx.config().raw));
       schedule();
     },
     async apply(config: Config<AlertsRaw>) {
-      await engine.setRules(config.raw.alerts);
+      await engine.setRules(configuredRules(config.raw));
       if (config.raw.alerting.evaluate_every !== every) {
         every = config.raw.alerting.evaluate_every;
         schedule();

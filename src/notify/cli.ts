@@ -8,9 +8,11 @@ import { ServiceError } from '../core/errors.js';
 import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
 import type { NotifyRaw } from './config.js';
+import { resolveRoutes, routesFor } from './dispatcher.js';
 import { parseMatcher, type Matcher } from './match.js';
 import type { NotifyTables } from './migrations.js';
 import { Silences } from './silences.js';
+import { routeRows, routeView, type RouteView } from './tree.js';
 import { externalUrlOf, sendTestMessage } from './test-send.js';
 
 function collect(v: string, prev: string[]): string[] {
@@ -60,11 +62,64 @@ export function registerNotifyCommands(program: Command, ctx: CliContext): void 
       }
     });
 
+  notify
+    .command('routes')
+    .description("show the routing tree, or where alerts with the given labels go (like amtool config routes test)")
+    .argument('[labels...]', 'label=value pairs of an alert, e.g. alertname=HighLoad severity=critical')
+    .option('-c, --config <file>', 'config file', defaultConfig())
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  $ shipshape notify routes\n  $ shipshape notify routes service=database owner=team-X')
+    .action((labels: string[], o: { config: string; json?: boolean }) => {
+      try {
+        const cfg = ctx.loadConfig<NotifyRaw>(o.config).raw.notify;
+        const tree = resolveRoutes(cfg);
+        const line = (d: RouteView) => {
+          const to = `${d.receiver ? `${d.receiver} → ` : ''}${d.channels.length ? d.channels.join(', ') : '(nothing: drops)'}`;
+          const extra = [`group_by [${d.group_by.join(', ')}]`, `wait ${formatDuration(d.group_wait)}`, `interval ${formatDuration(d.group_interval)}`, `repeat ${formatDuration(d.repeat_interval)}`];
+          if (d.continue) extra.push('continue');
+          if (d.mute_time_intervals.length) extra.push(`muted during ${d.mute_time_intervals.join(', ')}`);
+          if (d.active_time_intervals.length) extra.push(`active during ${d.active_time_intervals.join(', ')}`);
+          return `${d.matchers}  ${to}  (${extra.join(', ')})`;
+        };
+        if (labels.length === 0) {
+          const rows = routeRows(tree);
+          if (o.json) {
+            json(rows);
+            return;
+          }
+          if (rows.length === 0) {
+            out('no routes: no channels are configured');
+            return;
+          }
+          out(rows.map((d) => `${'  '.repeat(d.depth)}${line(d)}`).join('\n'));
+          return;
+        }
+        const set: Record<string, string> = {};
+        for (const l of labels) {
+          const i = l.indexOf('=');
+          if (i <= 0) throw new CliError(`"${l}": give labels as name=value`, 2);
+          set[l.slice(0, i)] = l.slice(i + 1).replace(/^"(.*)"$/, '$1');
+        }
+        const hits = routesFor(tree, set).map(routeView);
+        if (o.json) {
+          json(hits);
+          return;
+        }
+        if (hits.length === 0) {
+          out('no route takes these labels: the alert is not sent anywhere');
+          return;
+        }
+        out(hits.map((d) => `${d.path}: ${line(d)}`).join('\n'));
+      } catch (e) {
+        fail(e);
+      }
+    });
+
   const silence = program.command('silence').description('mute alerts matching labels for a while (works on the store directly)');
   silence
     .command('add')
     .description('add a silence')
-    .requiredOption('-m, --match <matcher>', 'label=value, label!=value, label=~regex or label!~regex (repeatable)', collect, [])
+    .requiredOption('-m, --match <matcher>', 'label=value, label!=value, label=~regex or label!~regex, Alertmanager syntax (repeatable, one matcher each)', collect, [])
     .option('--for <duration>', 'how long: 30m, 2h, 1d', '1h')
     .requiredOption('--comment <text>', 'why')
     .option('--author <name>', 'who (default: your user name)')

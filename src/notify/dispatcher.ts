@@ -9,23 +9,15 @@ import type { Logger } from 'pino';
 import type { AlertInstance } from '../alerts/index.js';
 import type { Store } from '../core/store/db.js';
 import type { NotifyTables } from './migrations.js';
-import { DEFAULT_INHIBIT, type ChannelConfig, type InhibitRule, type NotifyConfig, type RouteConfig } from './config.js';
-import { inhibitedBy, routeMatches, type Labels } from './match.js';
+import { DEFAULT_INHIBIT, type ChannelConfig, type InhibitRule, type NotifyConfig } from './config.js';
+import { inhibitedBy, type Labels } from './match.js';
+import { activeIntervals, compileIntervals, type TimeInterval } from './time-intervals.js';
+import { buildRouteTree, matchRoute, type ResolvedRoute, type RouteTree } from './tree.js';
+
+export type { ResolvedRoute, RouteTree } from './tree.js';
 import type { NotifyQueue } from './queue.js';
 import type { Silences } from './silences.js';
 import { channelTarget, type ChannelTarget, type NotifiedAlert, type Notification } from './types.js';
-
-export interface ResolvedRoute {
-  /** stable id: position and a hash of the route's config */
-  id: string;
-  index: number;
-  channels: string[];
-  groupBy: string[];
-  groupWait: number;
-  groupInterval: number;
-  repeatInterval: number;
-  route: RouteConfig;
-}
 
 interface Entry {
   firing: string[];
@@ -64,30 +56,27 @@ function perConfig<T>(compute: (cfg: NotifyConfig) => T): (cfg: NotifyConfig) =>
   };
 }
 
-export const resolveRoutes = perConfig((cfg): ResolvedRoute[] => {
-  const d = cfg.defaults;
-  const routes: RouteConfig[] = cfg.routes.length ? cfg.routes : Object.keys(cfg.channels).length ? [{ match: {}, match_re: {}, channels: Object.keys(cfg.channels), continue: false }] : [];
-  return routes.map((r, index) => ({
-    id: `${cfg.routes.length ? index : 'all'}-${sha(JSON.stringify(r)).slice(0, 8)}`,
-    index,
-    channels: r.channels,
-    groupBy: r.group_by ?? d.group_by,
-    groupWait: r.group_wait ?? d.group_wait,
-    groupInterval: r.group_interval ?? d.group_interval,
-    repeatInterval: r.repeat_interval ?? d.repeat_interval,
-    route: r,
-  }));
-});
+/** The routing tree of a config (the flat list is a tree under a root that takes nothing itself). */
+export const resolveRoutes = perConfig(buildRouteTree);
 
-/** The routes an alert goes to: in order, first match wins unless `continue: true`. */
-export function routesFor(routes: ResolvedRoute[], labels: Labels): ResolvedRoute[] {
-  const out: ResolvedRoute[] = [];
-  for (const r of routes) {
-    if (!routeMatches(r.route, labels)) continue;
-    out.push(r);
-    if (!r.route.continue) break;
-  }
-  return out;
+/** The named time intervals of a config, compiled. */
+export const timeIntervalsOf = perConfig((cfg) => compileIntervals([...(cfg.mute_time_intervals ?? []), ...(cfg.time_intervals ?? [])]));
+
+/** The inhibition rules in force: inhibit: or inhibit_rules:, else the default (a P0 mutes P2/P3 of its service). */
+export const inhibitRulesOf = (cfg: NotifyConfig): InhibitRule[] => cfg.inhibit ?? cfg.inhibit_rules ?? DEFAULT_INHIBIT;
+
+/** The routes an alert goes to (Alertmanager's Route.Match over the tree). */
+export function routesFor(tree: RouteTree, labels: Labels): ResolvedRoute[] {
+  return matchRoute(tree.root, labels);
+}
+
+/**
+ * Why a route sends nothing now: the mute time intervals that are active, or (when it has active
+ * time intervals and none is active) those. Empty: it may send.
+ */
+export function timeMutedBy(route: ResolvedRoute, intervals: Map<string, TimeInterval[]>, now: number): string[] {
+  if (route.activeTimeIntervals.length && activeIntervals(intervals, route.activeTimeIntervals, now).length === 0) return route.activeTimeIntervals;
+  return route.muteTimeIntervals.length ? activeIntervals(intervals, route.muteTimeIntervals, now) : [];
 }
 
 export function groupLabelsOf(groupBy: string[], labels: Labels): Labels {
@@ -160,6 +149,10 @@ export interface AlertStatus {
   inhibitedBy: string[];
   groups: string[];
   channels: string[];
+  /** the receivers of its routes (Alertmanager names; empty for routes that name channels only) */
+  receivers: string[];
+  /** time intervals that hold its routes' notifications now */
+  timeMutedBy: string[];
 }
 
 export class Dispatcher {
@@ -169,12 +162,13 @@ export class Dispatcher {
 
   constructor(private readonly d: DispatcherDeps) {}
 
+  /** every route of the config in force */
   routes(): ResolvedRoute[] {
-    return resolveRoutes(this.d.config());
+    return resolveRoutes(this.d.config()).all;
   }
 
   inhibitRules(): InhibitRule[] {
-    return this.d.config().inhibit ?? DEFAULT_INHIBIT;
+    return inhibitRulesOf(this.d.config());
   }
 
   async load(): Promise<void> {
@@ -222,7 +216,7 @@ export class Dispatcher {
 
   private async route(a: AlertInstance): Promise<void> {
     const now = this.d.now();
-    for (const r of routesFor(this.routes(), a.labels)) {
+    for (const r of routesFor(resolveRoutes(this.d.config()), a.labels)) {
       const labels = groupLabelsOf(r.groupBy, a.labels);
       const key = groupKeyOf(r, labels);
       let g = this.groups.get(key);
@@ -307,7 +301,10 @@ export class Dispatcher {
     const resolved = unmuted.filter((a) => a.state === 'resolved');
     const channels = channelTargets(this.d.config());
     let queued = 0;
-    if (firing.length || resolved.length) {
+    // a route in a mute time interval (or outside its active ones) sends nothing and records
+    // nothing, so what fires is told once the interval is over (Alertmanager's time stages)
+    const timeMuted = timeMutedBy(route, timeIntervalsOf(this.d.config()), now).length > 0;
+    if (!timeMuted && (firing.length || resolved.length)) {
       const firingFps = firing.map((a) => a.fingerprint);
       const resolvedFps = resolved.map((a) => a.fingerprint);
       for (const name of route.channels) {
@@ -317,7 +314,7 @@ export class Dispatcher {
         g.notified[name] = { firing: firingFps, resolved: resolvedFps, at: now };
         const send = ch.sendResolved ? [...firing, ...resolved] : firing;
         if (send.length === 0) continue;
-        await this.d.queue.enqueue(buildNotification(name, g.key, g.labels, send, this.d.externalURL()), ch);
+        await this.d.queue.enqueue(buildNotification(route.receiver || name, g.key, g.labels, send, this.d.externalURL()), ch);
         queued++;
       }
     }
@@ -337,8 +334,17 @@ export class Dispatcher {
       const groups = [...this.groups.values()].filter((g) => g.alerts.has(a.fingerprint));
       const routes = this.routes();
       const channels = new Set<string>();
-      for (const g of groups) for (const c of routes.find((r) => r.id === g.route)?.channels ?? []) channels.add(c);
-      out.push({ alert: a, silencedBy: m.silencedBy, inhibitedBy: m.inhibitedBy, groups: groups.map((g) => g.key), channels: [...channels] });
+      const receivers = new Set<string>();
+      const timeMuted = new Set<string>();
+      const intervals = timeIntervalsOf(this.d.config());
+      for (const g of groups) {
+        const r = routes.find((x) => x.id === g.route);
+        if (!r) continue;
+        for (const c of r.channels) channels.add(c);
+        if (r.receiver) receivers.add(r.receiver);
+        for (const t of timeMutedBy(r, intervals, this.d.now())) timeMuted.add(t);
+      }
+      out.push({ alert: a, silencedBy: m.silencedBy, inhibitedBy: m.inhibitedBy, groups: groups.map((g) => g.key), channels: [...channels], receivers: [...receivers], timeMutedBy: [...timeMuted] });
     }
     return out;
   }

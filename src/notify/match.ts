@@ -1,18 +1,13 @@
-/** Label matching: routes (match / match_re), silence matchers (=, !=, =~, !~) and inhibition. */
-import type { InhibitRule, RouteConfig } from './config.js';
+/** Label matching: routes (matchers, match / match_re), silence matchers (=, !=, =~, !~) and inhibition. */
+import type { InhibitRule } from './config.js';
+import { anchoredGoRegex } from './go-regex.js';
+import { parseMatchers, parseOneMatcher } from './matchers.js';
 
 export type Labels = Record<string, string>;
 
-const reCache = new Map<string, RegExp>();
-/** Anchored like Alertmanager: `=~ "a|b"` matches the whole value. */
+/** Anchored like Alertmanager: `=~ "a|b"` matches the whole value; Go (RE2) syntax, translated. */
 export function anchored(re: string): RegExp {
-  let r = reCache.get(re);
-  if (!r) {
-    r = new RegExp(`^(?:${re})$`);
-    if (reCache.size > 10_000) reCache.clear();
-    reCache.set(re, r);
-  }
-  return r;
+  return anchoredGoRegex(re);
 }
 
 /** `match: {label: value | [values]}` and `match_re: {label: regex}`; a missing label is "". */
@@ -25,24 +20,18 @@ export function matchesLabels(labels: Labels, match: Record<string, string | str
   return true;
 }
 
-export function routeMatches(route: RouteConfig, labels: Labels): boolean {
-  return matchesLabels(labels, route.match, route.match_re);
-}
-
 export type { Matcher } from './api-types.js';
 import type { Matcher } from './api-types.js';
 
-/** `alertname=high-error-rate`, `service!=db`, `severity=~"P0|P1"`, `env!~staging.*` */
+/**
+ * One matcher, Alertmanager's syntax: `alertname=high-error-rate`, `service!=db`,
+ * `severity=~"P0|P1"`, `env!~staging.*`, `"odd name"="a \"quoted\" value"`.
+ */
 export function parseMatcher(text: string): Matcher {
-  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$/.exec(text);
-  if (!m) throw new Error(`"${text}" is not a matcher: write label=value, label!=value, label=~regex or label!~regex`);
-  let value = m[3] as string;
-  if (value.length >= 2 && ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))) value = value.slice(1, -1);
-  const op = m[2] as string;
-  const matcher = { name: m[1] as string, value, isRegex: op.includes('~'), isEqual: !op.startsWith('!') };
-  validateMatcher(matcher);
-  return matcher;
+  return parseOneMatcher(text);
 }
+
+export { parseMatchers };
 
 export function validateMatcher(m: Matcher): void {
   if (m.isRegex) {
@@ -59,26 +48,78 @@ export function formatMatcher(m: Matcher): string {
   return `${m.name}${op}${/^[A-Za-z0-9_.:/-]*$/.test(m.value) ? m.value : JSON.stringify(m.value)}`;
 }
 
+/**
+ * A stored matcher's regex that is not Go syntax (a silence made before regexes were read as Go's)
+ * is read as JavaScript; one neither reads matches nothing. Matching never throws.
+ */
+function storedRegex(re: string): RegExp | undefined {
+  try {
+    return anchored(re);
+  } catch {
+    try {
+      return new RegExp(`^(?:${re})$`, 'u');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 export function matcherMatches(m: Matcher, labels: Labels): boolean {
   const v = labels[m.name] ?? '';
-  const hit = m.isRegex ? anchored(m.value).test(v) : v === m.value;
+  const hit = m.isRegex ? (storedRegex(m.value)?.test(v) ?? false) : v === m.value;
   return m.isEqual ? hit : !hit;
 }
 
 export const allMatch = (ms: Matcher[], labels: Labels) => ms.every((m) => matcherMatches(m, labels));
 
+/** `match` / `match_re` / `matchers` of a config entry as one list of matchers. */
+export function matchersOf(match: Record<string, string | string[]> | undefined, matchRe: Record<string, string> | undefined, lines: string[] | undefined): Matcher[] {
+  const out: Matcher[] = [];
+  for (const [name, want] of Object.entries(match ?? {})) {
+    // Shipshape's list form (label: [a, b]) is one anchored alternation of the literal values
+    if (Array.isArray(want)) out.push({ name, value: want.map((w) => w.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')).join('|'), isRegex: true, isEqual: true });
+    else out.push({ name, value: want, isRegex: false, isEqual: true });
+  }
+  for (const [name, re] of Object.entries(matchRe ?? {})) out.push({ name, value: re, isRegex: true, isEqual: true });
+  for (const line of lines ?? []) out.push(...parseMatchers(line));
+  return out;
+}
+
+export interface CompiledInhibitRule {
+  source: Matcher[];
+  target: Matcher[];
+  equal: string[];
+}
+
+const compiledRules = new WeakMap<InhibitRule, CompiledInhibitRule>();
+export function compileInhibitRule(rule: InhibitRule): CompiledInhibitRule {
+  let c = compiledRules.get(rule);
+  if (!c) {
+    c = { source: matchersOf(rule.source_match, rule.source_match_re, rule.source_matchers), target: matchersOf(rule.target_match, rule.target_match_re, rule.target_matchers), equal: rule.equal };
+    compiledRules.set(rule, c);
+  }
+  return c;
+}
+
 /**
- * Which firing alerts inhibit `target`: a source matching source_match, the target matching
- * target_match, equal on the `equal` labels, and not the same alert.
+ * Which firing alerts inhibit `target` (Alertmanager's inhibit.go): a firing source matching the
+ * source side, the target matching the target side, equal on the `equal` labels (a label missing
+ * on both counts as equal). When the target matches the source side too, sources that also match
+ * the target side are disregarded, so an alert never inhibits itself and two alerts matching both
+ * sides do not inhibit each other.
  */
-export function inhibitedBy(target: { fingerprint: string; labels: Labels }, sources: Iterable<{ fingerprint: string; labels: Labels }>, rules: InhibitRule[]): string[] {
+export function inhibitedBy(target: { fingerprint: string; labels: Labels }, sources: Iterable<{ fingerprint: string; labels: Labels; state?: string }>, rules: InhibitRule[]): string[] {
   const out = new Set<string>();
+  const list = [...sources].filter((s) => s.state !== 'resolved');
   for (const rule of rules) {
-    if (!matchesLabels(target.labels, rule.target_match, rule.target_match_re)) continue;
-    for (const s of sources) {
+    const r = compileInhibitRule(rule);
+    if (!allMatch(r.target, target.labels)) continue;
+    const twoSided = allMatch(r.source, target.labels);
+    for (const s of list) {
       if (s.fingerprint === target.fingerprint) continue;
-      if (!matchesLabels(s.labels, rule.source_match, rule.source_match_re)) continue;
-      if (rule.equal.every((l) => (s.labels[l] ?? '') === (target.labels[l] ?? ''))) out.add(s.fingerprint);
+      if (!allMatch(r.source, s.labels)) continue;
+      if (twoSided && allMatch(r.target, s.labels)) continue;
+      if (r.equal.every((l) => (s.labels[l] ?? '') === (target.labels[l] ?? ''))) out.add(s.fingerprint);
     }
   }
   return [...out];

@@ -6,11 +6,12 @@ import { HttpProblem, decodeCursor, encodeCursor, notFound, parse } from '../cor
 import { actorOf } from '../core/http/auth.js';
 import type { NotifyConfig } from './config.js';
 import { channelKind } from './channels/index.js';
-import { channelTargets, type Dispatcher } from './dispatcher.js';
+import { channelTargets, resolveRoutes, routesFor, type Dispatcher } from './dispatcher.js';
 import { parseMatcher, type Matcher } from './match.js';
 import type { NotifyQueue } from './queue.js';
 import type { TestSendResult } from './test-send.js';
 import { SilenceError, type Silences } from './silences.js';
+import { routeRows, routeView } from './tree.js';
 
 export interface NotifyRouteDeps {
   silences: Silences;
@@ -139,6 +140,8 @@ export function notifyRoutes(app: FastifyInstance, d: NotifyRouteDeps): void {
       inhibited_by: s.inhibitedBy,
       groups: s.groups,
       channels: s.channels,
+      receivers: s.receivers,
+      time_muted_by: s.timeMutedBy,
     }));
     return { items };
   });
@@ -153,6 +156,14 @@ export function notifyRoutes(app: FastifyInstance, d: NotifyRouteDeps): void {
       notified: Object.fromEntries(Object.entries(g.notified).map(([c, e]) => [c, { firing: e.firing, resolved: e.resolved, at: new Date(e.at).toISOString() }])),
     }));
     return { items };
+  });
+
+  // the routing tree (what `shipshape notify routes` prints), and where an alert with given labels goes
+  app.get('/api/v1/notify/routes', read, async () => ({ items: routeRows(resolveRoutes(d.config())) }));
+
+  app.post('/api/v1/notify/routes/test', { config: { scope: 'read' as const }, bodyLimit: 64 * 1024 }, async (req) => {
+    const b = parse(z.object({ labels: z.record(z.string().min(1).max(256), z.string().max(4096)) }).strict(), req.body, 'body');
+    return { items: routesFor(resolveRoutes(d.config()), b.labels).map(routeView) };
   });
 
   app.get('/api/v1/notify/channels', read, async () => {

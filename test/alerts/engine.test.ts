@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AlertEngine } from '../../src/alerts/engine.js';
+import { pushedLabels } from '../../src/alerts/inbound.js';
 import { alertRuleSchema, type AlertRuleConfig } from '../../src/alerts/config.js';
 import type { CheckReader } from '../../src/alerts/evaluate.js';
 import type { AlertInstance } from '../../src/alerts/types.js';
@@ -75,6 +76,21 @@ for (const target of storeTargets) {
     afterEach(async () => {
       await engine.idle();
       await store.close();
+    });
+
+    it('a pushed alert stored by a release before 0.6 (fingerprinted from the sender\'s labels) is re-keyed at load, so its resolve finds it', async () => {
+      const sent = pushedLabels({ alertname: 'DiskFull', severity: 'critical', instance: 'db1', team: '' });
+      const [a] = await engine.receive([{ labels: sent, annotations: {}, endsAt: null }], 'alertmanager');
+      // what 0.5 stored: the fingerprint of the labels as sent, not as listed
+      await store.db.updateTable('alerts').set({ fingerprint: 'fp-from-sent-labels' }).where('fingerprint', '=', a!.fingerprint).execute();
+      await engine.idle();
+      engine = make();
+      await engine.load();
+      expect(engine.active().map((x) => x.fingerprint)).toEqual([a!.fingerprint]);
+      await engine.receive([{ labels: sent, annotations: {}, endsAt: null, resolved: true }], 'alertmanager');
+      expect(engine.active()).toEqual([]);
+      const rows = await store.db.selectFrom('alerts').select(['state', 'fingerprint']).execute();
+      expect(rows).toEqual([{ state: 'resolved', fingerprint: a!.fingerprint }]);
     });
 
     it('goes pending, fires after `for`, and resolves, with an event for each and the values that caused it', async () => {

@@ -15,11 +15,12 @@ import { spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { ServiceError } from '../core/errors.js';
 import { urlPassword } from '../core/redact.js';
+import { planRetention, reasonText, type RetentionPolicy } from './retention.js';
 import type { EventSink } from './service.js';
 import { connect, databaseLabel, maskUrl, scrubFor } from './target.js';
 
@@ -125,9 +126,14 @@ interface RunOut {
   stderr: string;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunOut> {
+/** Abort: the tool is killed (SIGTERM) and the promise rejects. */
+function stopped(signal: AbortSignal | undefined): Error {
+  return new ServiceError('busy', typeof signal?.reason === 'string' ? signal.reason : 'stopped: Shipshape is shutting down');
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, signal?: AbortSignal): Promise<RunOut> {
   return new Promise((done, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -136,7 +142,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 100_000) stderr += d.toString();
     });
-    child.on('error', reject);
+    child.on('error', (e) => reject(signal?.aborted ? stopped(signal) : e));
     child.on('close', (code) => done({ code, stdout, stderr }));
   });
 }
@@ -234,6 +240,13 @@ function idFor(label: string, now: Date): string {
   return `${label.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 60)}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
 }
 
+/** The id, or with -2, -3 … when a backup of that second is already there (two backups in one second). */
+function freeId(dest: string, id: string): string {
+  let out = id;
+  for (let n = 2; existsSync(join(dest, out)) || existsSync(join(dest, `.${out}.partial`)); n++) out = `${id}-${n}`;
+  return out;
+}
+
 /** A directory dump restores with as many workers as dumped it. */
 function jobsArgs(b: BackupManifest): string[] {
   return b.format === 'directory' && (b.jobs ?? 1) > 1 ? [`--jobs=${b.jobs}`] : [];
@@ -248,9 +261,9 @@ function readJson<T>(path: string): T | null {
 }
 
 /** pg_dump to stdout, through AES-256-GCM, into `file` (MAGIC, IV, ciphertext, tag). */
-function dumpEncrypted(tool: string, args: string[], env: NodeJS.ProcessEnv, file: string, key: Buffer): Promise<RunOut> {
+function dumpEncrypted(tool: string, args: string[], env: NodeJS.ProcessEnv, file: string, key: Buffer, signal?: AbortSignal): Promise<RunOut> {
   return new Promise((done, reject) => {
-    const child = spawn(tool, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tool, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 100_000) stderr += d.toString();
@@ -272,18 +285,110 @@ function dumpEncrypted(tool: string, args: string[], env: NodeJS.ProcessEnv, fil
       written = e;
       child.kill();
     });
-    child.on('error', reject);
+    child.on('error', (e) => reject(signal?.aborted ? stopped(signal) : e));
     child.on('close', (code) => {
       void piped.then(() => done({ code: written ? code || 1 : code, stdout: '', stderr: written ? `${stderr}${written.message}\n` : stderr }));
     });
   });
 }
 
-/** Backups: take, list, verify, restore. */
-export class Backups {
-  constructor(private readonly opts: { events?: EventSink }) {}
+/** What a scheduler recorded about its last run of one kind for one service (`<dir>/.schedule-<service>.json`). */
+export interface ScheduledRun {
+  at: string;
+  ok: boolean;
+  /** the backup taken or verified */
+  id?: string;
+  error?: string;
+}
 
-  private async emit(service: string | undefined, url: string, actor: string, type: string, data: Record<string, unknown>): Promise<void> {
+export interface ScheduleState {
+  /** when the scheduler first watched this service's backups (an absent-backup alert counts from here until the first backup) */
+  since?: string;
+  backup?: ScheduledRun;
+  verify?: ScheduledRun;
+}
+
+const stateFile = (dir: string, service: string) => join(resolve(dir), `.schedule-${service.replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
+
+/** The scheduler's record for a service's backups in `dir` (empty when there is none). */
+export function readScheduleState(dir: string, service: string): ScheduleState {
+  return readJson<ScheduleState>(stateFile(dir, service)) ?? {};
+}
+
+/** Record a change to the scheduler's state, written whole under a temporary name and renamed. */
+export function writeScheduleState(dir: string, service: string, change: Partial<ScheduleState>): ScheduleState {
+  const next = { ...readScheduleState(dir, service), ...change };
+  const file = stateFile(dir, service);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+  return next;
+}
+
+/** A backup being verified or restored holds this file (with the process id) so prune leaves it alone. */
+const BUSY = '.busy';
+
+function holdBusy(path: string): () => void {
+  const file = join(path, BUSY);
+  try {
+    writeFileSync(file, `${process.pid}\n`);
+  } catch {
+    return () => undefined; // a read-only backup cannot be marked; it is not pruned from here either
+  }
+  return () => rmSync(file, { force: true });
+}
+
+/** True when a live process holds the backup (a stale marker from a killed process does not count). */
+export function isBusy(path: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(path, BUSY), 'utf8').trim());
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What `prune` did (or would do, on a dry run) to one backup. */
+export interface PruneItem {
+  id: string;
+  created_at: string;
+  path: string;
+  state: 'verified' | 'unverified' | 'verify failed';
+  keep: boolean;
+  reasons: string[];
+}
+
+export interface PruneResult {
+  service: string;
+  dir: string;
+  timezone: string;
+  dry_run: boolean;
+  policy: RetentionPolicy;
+  kept: PruneItem[];
+  pruned: PruneItem[];
+}
+
+/** Backups: take, list, verify, restore, prune. */
+export class Backups {
+  private readonly now: () => number;
+  /** parsed manifests by path, reused while manifest.json is unchanged (listing thousands of backups stays cheap) */
+  private readonly manifests = new Map<string, { stamp: string; m: BackupManifest | null }>();
+
+  constructor(private readonly opts: { events?: EventSink; /** the clock for created_at, ids and verification times (default Date.now) */ now?: () => number }) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Append a `db.*` event about a backup (the scheduler records failures that happen before pg_dump runs through it too). */
+  async emit(service: string | undefined, url: string, actor: string, type: string, data: Record<string, unknown>): Promise<void> {
     await this.opts.events?.append({ type, actor, subject: service ? `service:${service}` : `database:${databaseLabel(url)}`, data: { ...(service ? { service } : {}), database: maskUrl(url), ...data } }).catch(() => undefined);
   }
 
@@ -297,13 +402,20 @@ export class Backups {
     jobs?: number;
     /** encrypt the dump with AES-256-GCM as pg_dump writes it (the plain dump never touches the disk) */
     encryptKey?: Buffer;
+    /** abort: pg_dump is stopped, the partial backup removed and the backup recorded as failed */
+    signal?: AbortSignal;
   }): Promise<BackupInfo> {
     const jobs = o.jobs ?? 1;
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new ServiceError('invalid', `jobs must be a whole number from 1 to 64, got ${jobs}`);
     if (o.encryptKey && jobs > 1) throw new ServiceError('invalid', 'an encrypted backup is one file: use it without --jobs');
     const started = Date.now();
+    const takenAt = this.now();
     const scrub = scrubFor(o.url);
-    const c = await connect(o.url, 'shipshape db backup');
+    const c = await connect(o.url, 'shipshape db backup').catch(async (e: unknown) => {
+      const msg = scrub((e as Error).message ?? String(e));
+      await this.emit(o.service, o.url, o.actor, 'db.backup_failed', { summary: `backup failed: ${msg.slice(0, 300)}`, error: msg });
+      throw e;
+    });
     let partial: string | undefined;
     try {
       const sv = await c.query<{ v: string; s: string }>('select current_setting(\'server_version_num\') as v, current_setting(\'server_version\') as s');
@@ -311,8 +423,8 @@ export class Backups {
       const tool = await findTool('pg_dump', major(serverNum));
       await c.query('begin isolation level repeatable read read only');
       const snap = await c.query<{ id: string }>('select pg_export_snapshot() as id');
-      const id = idFor(o.service ?? databaseLabel(o.url).split('/').pop() ?? 'db', new Date(started));
       const dest = resolve(o.dest);
+      const id = freeId(dest, idFor(o.service ?? databaseLabel(o.url).split('/').pop() ?? 'db', new Date(takenAt)));
       mkdirSync(dest, { recursive: true, mode: 0o700 });
       partial = join(dest, `.${id}.partial`);
       mkdirSync(partial, { mode: 0o700 });
@@ -323,7 +435,7 @@ export class Backups {
       const args = [...format, '--no-password', `--snapshot=${snap.rows[0]?.id ?? ''}`, `--dbname=${t.url}`];
       // pg_dump reads the exported snapshot while this session counts and samples the tables in it:
       // the two run side by side (the snapshot lives until this session commits, after both)
-      const dumping = o.encryptKey ? dumpEncrypted(tool.path, args, t.env, file, o.encryptKey) : run(tool.path, [...args, `--file=${file}`], t.env);
+      const dumping = o.encryptKey ? dumpEncrypted(tool.path, args, t.env, file, o.encryptKey, o.signal) : run(tool.path, [...args, `--file=${file}`], t.env, o.signal);
       const figuring = figures(c).then(
         (v) => ({ ok: true as const, v }),
         (e: unknown) => ({ ok: false as const, e }),
@@ -343,7 +455,7 @@ export class Backups {
         ...(jobs > 1 ? { jobs } : {}),
         file: name,
         ...(o.encryptKey ? { encryption: { algorithm: 'aes-256-gcm' as const, key_id: keyId(o.encryptKey) } } : {}),
-        created_at: new Date(started).toISOString(),
+        created_at: new Date(takenAt).toISOString(),
         duration_ms: Date.now() - started,
         ...(o.service ? { service: o.service } : {}),
         database: maskUrl(o.url),
@@ -368,18 +480,50 @@ export class Backups {
     }
   }
 
-  /** The backups in `dir`, newest first, each with its verification (or null). */
-  list(dir: string): BackupInfo[] {
-    if (!existsSync(dir)) return [];
+  /**
+   * The backups in `dir`, newest first, each with its verification (or null); only one service's
+   * when `service` is given (services may share a directory). Reads each `manifest.json` (never a
+   * dump), and reuses a parsed manifest while its file is unchanged. A backup in progress (a
+   * `.partial` directory) is not listed.
+   */
+  list(dir: string, o: { service?: string } = {}): BackupInfo[] {
+    const root = resolve(dir);
+    let names: string[];
+    try {
+      names = readdirSync(root);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new ServiceError('invalid', `cannot read the backups directory ${root}: ${(e as Error).message}`);
+    }
     const out: BackupInfo[] = [];
-    for (const name of readdirSync(dir)) {
+    const seen = new Set<string>();
+    for (const name of names) {
       if (name.startsWith('.')) continue;
-      const path = join(resolve(dir), name);
-      const m = readJson<BackupManifest>(join(path, 'manifest.json'));
-      if (!m) continue;
+      const path = join(root, name);
+      seen.add(path);
+      const m = this.manifest(path);
+      if (!m || (o.service !== undefined && m.service !== o.service)) continue;
       out.push({ ...m, path, verified: readJson<Verification>(join(path, 'verification.json')) });
     }
-    return out.sort((a, b) => b.created_at.localeCompare(a.created_at));
+    for (const path of this.manifests.keys()) if (dirname(path) === root && !seen.has(path)) this.manifests.delete(path);
+    return out.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+  }
+
+  private manifest(path: string): BackupManifest | null {
+    const file = join(path, 'manifest.json');
+    let stamp: string;
+    try {
+      const st = statSync(file);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      this.manifests.delete(path);
+      return null;
+    }
+    const hit = this.manifests.get(path);
+    if (hit && hit.stamp === stamp) return hit.m;
+    const m = readJson<BackupManifest>(file);
+    this.manifests.set(path, { stamp, m });
+    return m;
   }
 
   /** A backup by path, or by id inside `dir`. */
@@ -392,9 +536,54 @@ export class Backups {
     throw new ServiceError('not_found', `no backup "${ref}"${dir ? ` (looked for a path and for an id in ${dir})` : ''}: \`shipshape db backups\` lists them`);
   }
 
-  /** The newest backup in `dir` (verified only, when asked): what a deploy's "fresh backup" gate reads. */
-  latest(dir: string, o: { verified?: boolean } = {}): BackupInfo | null {
-    return this.list(dir).find((b) => !o.verified || b.verified?.ok) ?? null;
+  /** The newest backup in `dir` (verified only, when asked; one service's, when named): what a deploy's "fresh backup" gate reads. */
+  latest(dir: string, o: { verified?: boolean; service?: string } = {}): BackupInfo | null {
+    return this.list(dir, o.service !== undefined ? { service: o.service } : {}).find((b) => !o.verified || b.verified?.ok) ?? null;
+  }
+
+  /**
+   * Apply a grandfather-father-son policy to one service's backups in `dir` (see retention.ts):
+   * delete what no rule keeps, one `db.backup_pruned` event each. Never deletes the newest verified
+   * backup, one in use (being verified or restored, here or by another process) or one in progress
+   * (those are `.partial` directories, never listed). `busy` adds paths this process is using.
+   */
+  async prune(o: { dir: string; service: string; policy: RetentionPolicy; timezone?: string; actor: string; dryRun?: boolean; busy?: ReadonlySet<string> }): Promise<PruneResult> {
+    const timezone = o.timezone ?? 'UTC';
+    const list = this.list(o.dir, { service: o.service });
+    const byId = new Map(list.map((b) => [b.id, b]));
+    const plan = planRetention(
+      list.map((b) => ({ id: b.id, created_at: b.created_at, verified: b.verified ? b.verified.ok : null, busy: Boolean(o.busy?.has(b.path)) || isBusy(b.path) })),
+      o.policy,
+      timezone,
+    );
+    const result: PruneResult = { service: o.service, dir: resolve(o.dir), timezone, dry_run: Boolean(o.dryRun), policy: o.policy, kept: [], pruned: [] };
+    for (const d of plan) {
+      const b = byId.get(d.id) as BackupInfo;
+      const item: PruneItem = { id: b.id, created_at: b.created_at, path: b.path, state: b.verified ? (b.verified.ok ? 'verified' : 'verify failed') : 'unverified', keep: d.keep, reasons: d.reasons.map(reasonText) };
+      if (d.keep) {
+        result.kept.push(item);
+        continue;
+      }
+      if (!o.dryRun) {
+        // looked at again just before deleting: a verification may have started since the plan
+        if (isBusy(b.path)) {
+          result.kept.push({ ...item, keep: true, reasons: [reasonText({ rule: 'busy' })] });
+          continue;
+        }
+        rmSync(b.path, { recursive: true, force: true });
+        this.manifests.delete(b.path);
+        await this.opts.events
+          ?.append({
+            type: 'db.backup_pruned',
+            actor: o.actor,
+            subject: `service:${o.service}`,
+            data: { service: o.service, database: b.database, summary: `backup ${b.id} pruned by the retention policy`, id: b.id, path: b.path, created_at: b.created_at, size: b.size, state: item.state },
+          })
+          .catch(() => undefined);
+      }
+      result.pruned.push(item);
+    }
+    return result;
   }
 
   /** Check the dump's SHA-256 against the manifest (a corrupted or tampered file is caught before any restore). */
@@ -426,7 +615,16 @@ export class Backups {
    * Restore into a scratch database on the server of `url` (made and dropped here), compare row
    * counts and sampled rows with the manifest, and record the outcome beside the backup.
    */
-  async verify(o: { backup: BackupInfo; url: string; actor: string; service?: string; /** the key of an encrypted backup */ key?: Buffer }): Promise<Verification> {
+  async verify(o: { backup: BackupInfo; url: string; actor: string; service?: string; /** the key of an encrypted backup */ key?: Buffer; /** abort: pg_restore is stopped and the scratch database dropped; nothing is recorded */ signal?: AbortSignal }): Promise<Verification> {
+    const release = holdBusy(o.backup.path);
+    try {
+      return await this.verifyHeld(o);
+    } finally {
+      release();
+    }
+  }
+
+  private async verifyHeld(o: { backup: BackupInfo; url: string; actor: string; service?: string; key?: Buffer; signal?: AbortSignal }): Promise<Verification> {
     const started = Date.now();
     const b = o.backup;
     const scrub = scrubFor(o.url);
@@ -435,7 +633,7 @@ export class Backups {
     try {
       plain = await this.plain(b, await this.checkIntegrity(b), o.key);
     } catch (e) {
-      const v: Verification = { at: new Date().toISOString(), ok: false, duration_ms: Date.now() - started, mismatches: [(e as Error).message] };
+      const v: Verification = { at: new Date(this.now()).toISOString(), ok: false, duration_ms: Date.now() - started, mismatches: [(e as Error).message] };
       writeFileSync(join(b.path, 'verification.json'), `${JSON.stringify(v, null, 2)}\n`);
       await this.emit(o.service ?? b.service, o.url, o.actor, 'db.backup_verify_failed', { summary: `backup ${b.id} failed verification: ${v.mismatches[0] ?? ''}`, id: b.id, mismatches: v.mismatches });
       throw e;
@@ -458,7 +656,7 @@ export class Backups {
         const u = new URL(o.url);
         u.pathname = `/${scratch}`;
         const t = toolUrl(u.toString());
-        const r = await run(tool.path, ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', ...jobsArgs(b), `--dbname=${t.url}`, file], t.env);
+        const r = await run(tool.path, ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', ...jobsArgs(b), `--dbname=${t.url}`, file], t.env, o.signal);
         if (r.code !== 0) mismatches.push(`pg_restore failed (exit ${r.code}): ${scrub(r.stderr.trim()).slice(0, 1000)}`);
         else {
           const c = await connect(u.toString(), 'shipshape db verify-backup');
@@ -486,7 +684,7 @@ export class Backups {
       plain.cleanup();
       await admin.end().catch(() => undefined);
     }
-    const v: Verification = { at: new Date().toISOString(), ok: mismatches.length === 0, duration_ms: Date.now() - started, mismatches };
+    const v: Verification = { at: new Date(this.now()).toISOString(), ok: mismatches.length === 0, duration_ms: Date.now() - started, mismatches };
     writeFileSync(join(b.path, 'verification.json'), `${JSON.stringify(v, null, 2)}\n`);
     await this.emit(o.service ?? b.service, o.url, o.actor, v.ok ? 'db.backup_verified' : 'db.backup_verify_failed', { summary: v.ok ? `backup ${b.id} verified by a restore` : `backup ${b.id} failed verification: ${mismatches[0] ?? ''}`, id: b.id, tables: b.tables.length, duration_ms: v.duration_ms, ...(v.ok ? {} : { mismatches: mismatches.slice(0, 20) }) });
     return v;
@@ -506,11 +704,16 @@ export class Backups {
     key?: Buffer;
     onProgress?: (done: number, total: number, item: string) => void;
   }): Promise<{ target: string; items: number; duration_ms: number }> {
-    const plain = await this.plain(o.backup, await this.checkIntegrity(o.backup), o.key);
+    const release = holdBusy(o.backup.path);
     try {
-      return await this.restorePlain(o, plain.path);
+      const plain = await this.plain(o.backup, await this.checkIntegrity(o.backup), o.key);
+      try {
+        return await this.restorePlain(o, plain.path);
+      } finally {
+        plain.cleanup();
+      }
     } finally {
-      plain.cleanup();
+      release();
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * `shipshape db new | migrate | rollback | status | verify | baseline | repair | hash` and
- * `db backup | backups | verify-backup | restore` (docs/db.md).
+ * `db backup | backups | verify-backup | restore | prune` (docs/db.md).
  *
  * These work against the target database directly (no running Shipshape server is needed): the
  * target is `--url`, else the `database:` of the service named with `--service` (from the config
@@ -25,7 +25,7 @@ import type { EventLog } from '../core/events.js';
 import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
 import { audit, auditFails, AUDIT_LEVELS, type AuditLevel } from './audit.js';
-import { Backups, backupBefore, backupKey, type BackupInfo } from './backup.js';
+import { Backups, backupBefore, backupKey, readScheduleState, type BackupInfo, type PruneResult } from './backup.js';
 import { backupsDirOf, migrationsDirOf, type DbRaw } from './config.js';
 import { nextFile, readMigrationDir, SUM_FILE, writeSum } from './files.js';
 import { MigrationFailed, Migrations, type MigrateProgress, type MigrationTarget, type RunResult } from './service.js';
@@ -387,25 +387,92 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
       }
     });
 
-  withTarget(db.command('backups').description('list the backups in a directory, newest first, with their verified state'), true).action((o: TargetOpts) => {
-    try {
-      const t = targetOf(o, ctx, false);
-      const list = new Backups({}).list(t.backupsDir);
-      if (o.json) {
-        json(list);
-        return;
+  withTarget(db.command('backups').description('list the backups in a directory, newest first, with their verified state (with --service: that service\'s only, and its schedule\'s last runs)'), true)
+    .option('--limit <n>', 'show the newest N (0: all; default 50, or all with --json)')
+    .action((o: TargetOpts & { limit?: string }) => {
+      try {
+        if (o.limit !== undefined && !/^\d{1,9}$/.test(o.limit)) throw new CliError(`--limit: expected a whole number (0 for all), got "${o.limit}"`, 2);
+        const t = targetOf(o, ctx, false);
+        const all = new Backups({}).list(t.backupsDir, t.service ? { service: t.service } : {});
+        const limit = o.limit !== undefined ? Number(o.limit) : o.json ? 0 : 50;
+        const list = limit > 0 ? all.slice(0, limit) : all;
+        if (o.json) {
+          json(list);
+          return;
+        }
+        if (all.length === 0) {
+          out(`no backups${t.service ? ` of ${t.service}` : ''} in ${t.backupsDir} (shipshape db backup)`);
+        } else {
+          const table = new Table({ head: ['id', 'taken', 'size', 'tables', 'state', 'path'], style: { head: [], border: [] } });
+          for (const b of list) table.push([b.id, b.created_at.replace('T', ' ').slice(0, 19), size(b.size), String(b.tables.length), verifiedText(b), b.path]);
+          out(table.toString());
+          const verified = all.filter((b) => b.verified?.ok).length;
+          const failed = all.filter((b) => b.verified && !b.verified.ok).length;
+          out(`${all.length} backup${all.length === 1 ? '' : 's'}: ${verified} verified, ${all.length - verified - failed} unverified${failed ? `, ${red(`${failed} failed verification`)}` : ''}${list.length < all.length ? ` (showing the newest ${list.length}; --limit 0 shows all)` : ''}`);
+        }
+        if (t.service) {
+          const st = readScheduleState(t.backupsDir, t.service);
+          for (const kind of ['backup', 'verify'] as const) {
+            const r = st[kind];
+            if (r) out(`last scheduled ${kind}: ${r.at.replace('T', ' ').slice(0, 19)} ${r.ok ? green('ok') : red(`FAILED: ${r.error ?? ''}`)}${r.id ? ` (${r.id})` : ''}`);
+          }
+        }
+      } catch (e) {
+        fail(cliErrorOf(e));
       }
-      if (list.length === 0) {
-        out(`no backups in ${t.backupsDir} (shipshape db backup)`);
-        return;
+    });
+
+  db.command('prune')
+    .description('apply each service\'s backups.keep (grandfather-father-son): delete the backups no rule keeps, never the newest verified one; shows what is kept and why')
+    .option('--service <name>', 'only this service (default: every service with a backups.keep policy)')
+    .option('-c, --config <file>', 'config file', defaultConfig())
+    .option('--dry-run', 'show what would be kept and deleted, delete nothing')
+    .option('--data-dir <dir>', 'Shipshape\'s data directory: its store records a db.backup_pruned event per deleted backup (SHIPSHAPE_DATABASE_URL wins)', defaultDataDir())
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExamples:\n  $ shipshape db prune --dry-run\n  $ shipshape db prune --service web --json')
+    .action(async (o: { service?: string; config: string; dryRun?: boolean; dataDir: string; json?: boolean }) => {
+      try {
+        const cfg = ctx.loadConfig<DbRaw>(o.config);
+        const services = Object.entries(cfg.raw.services).filter(([name, s]) => (o.service === undefined || name === o.service) && s.database);
+        if (o.service !== undefined) {
+          const svc = cfg.raw.services[o.service];
+          if (!svc) throw new CliError(`no service "${o.service}" in ${o.config} (services: ${Object.keys(cfg.raw.services).join(', ') || 'none'})`, 2);
+          if (!svc.database) throw new CliError(`service "${o.service}" in ${o.config} has no database: section`, 2);
+          if (!svc.database.backups.keep) throw new CliError(`services.${o.service}.database.backups has no keep: policy in ${o.config}, so nothing is pruned (add keep: { daily: 7, weekly: 4, monthly: 12 })`, 2);
+        }
+        const targets = services.filter(([, s]) => s.database?.backups.keep);
+        if (targets.length === 0) throw new CliError(`no service in ${o.config} has a database.backups.keep policy: nothing to prune`, 2);
+        const run = async (bk: Backups) => {
+          const results: PruneResult[] = [];
+          for (const [name, s] of targets) {
+            const d = s.database as NonNullable<typeof s.database>;
+            results.push(await bk.prune({ dir: backupsDirOf(cfg.file, d), service: name, policy: d.backups.keep as NonNullable<typeof d.backups.keep>, timezone: d.backups.timezone, actor: whoami(), dryRun: Boolean(o.dryRun) }));
+          }
+          return results;
+        };
+        const results = o.dryRun ? await run(new Backups({})) : await withBackups(o.dataDir, run);
+        if (o.json) {
+          json(o.service !== undefined ? results[0] : results);
+          return;
+        }
+        for (const r of results) {
+          const p = r.policy;
+          const rules = (['last', 'daily', 'weekly', 'monthly', 'yearly'] as const).filter((k) => p[k] > 0).map((k) => `${k} ${p[k]}`).join(', ');
+          out(`${r.service}: ${r.dir} (keep ${rules}; periods in ${r.timezone})`);
+          const rows = [...r.kept, ...r.pruned].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+          if (rows.length === 0) {
+            out('  no backups');
+            continue;
+          }
+          const table = new Table({ head: ['', 'id', 'taken', 'state', 'why'], style: { head: [], border: [] } });
+          for (const b of rows) table.push([b.keep ? green('keep') : red(r.dry_run ? 'would prune' : 'pruned'), b.id, b.created_at.replace('T', ' ').slice(0, 19), b.state, b.keep ? b.reasons.join(', ') : 'no rule keeps it']);
+          out(table.toString());
+          out(`${r.service}: ${r.kept.length} kept, ${r.pruned.length} ${r.dry_run ? 'would be pruned (dry run: nothing deleted)' : 'pruned'}`);
+        }
+      } catch (e) {
+        fail(cliErrorOf(e));
       }
-      const table = new Table({ head: ['id', 'taken', 'size', 'tables', 'state', 'path'], style: { head: [], border: [] } });
-      for (const b of list) table.push([b.id, b.created_at.replace('T', ' ').slice(0, 19), size(b.size), String(b.tables.length), verifiedText(b), b.path]);
-      out(table.toString());
-    } catch (e) {
-      fail(cliErrorOf(e));
-    }
-  });
+    });
 
   withTarget(db.command('verify-backup').description('restore a backup into a scratch database on the --url server, compare row counts and sampled rows with its manifest, drop it; exits 1 on any mismatch'), false)
     .argument('<backup>', 'a backup id (in --backups) or path')

@@ -9,16 +9,60 @@
  *       url: ${DATABASE_URL}          # the direct URL, not a transaction pooler
  *       migrations: migrations/       # relative to this file's directory
  *       backup_before: true           # take and verify a backup before applying migrations
- *       backups: { dir: backups/ }
+ *       backups:
+ *         dir: backups/
+ *         schedule: "0 3 * * *"       # cron, 5 fields, read in timezone (default UTC)
+ *         timezone: Europe/Berlin
+ *         verify: true                # restore each scheduled backup into a scratch database
+ *         keep: { daily: 7, weekly: 4, monthly: 12 }   # grandfather-father-son
  * ```
  */
 import { dirname, resolve } from 'node:path';
+import { Cron } from 'croner';
+import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { CoreConfig } from '../core/config/schema.js';
 import { duration } from '../core/config/zod-units.js';
 import type { ConfigFinding } from '../core/module.js';
 import { TABLE_RE } from './tracking.js';
 import { poolerProblem } from './target.js';
+
+/** A problem with a 5-field cron expression, or undefined when croner reads it. */
+export function cronProblem(expr: string, timezone = 'UTC'): string | undefined {
+  const fields = expr.trim().split(/\s+/);
+  if (!expr.trim().startsWith('@') && fields.length !== 5) {
+    return `expected 5 fields (minute hour day-of-month month day-of-week), like "0 3 * * *", got ${fields.length} in "${expr}"${fields.length === 6 ? ' (seconds are not supported)' : ''}`;
+  }
+  try {
+    new Cron(expr, { paused: true, mode: '5-part', timezone }).nextRun();
+    return undefined;
+  } catch (e) {
+    return `"${expr}" is not a cron expression: ${(e as Error).message.replace(/^CronPattern: /, '')}`;
+  }
+}
+
+const cronSchema = z
+  .string()
+  .max(200)
+  .superRefine((v, ctx) => {
+    const p = cronProblem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  });
+
+const count = (what: string) => z.number().int().min(0).max(10_000).default(0).meta({ description: `keep the newest backup of each of the ${what} (0: none by this rule)` });
+
+const keepSchema = z
+  .object({
+    last: z.number().int().min(0).max(10_000).default(0).meta({ description: 'keep the newest N backups whatever their age' }),
+    daily: count('N most recent days that have a backup'),
+    weekly: count('N most recent ISO weeks (Monday to Sunday) that have a backup'),
+    monthly: count('N most recent calendar months that have a backup'),
+    yearly: count('N most recent years that have a backup'),
+  })
+  .strict()
+  .refine((k) => k.last + k.daily + k.weekly + k.monthly + k.yearly > 0, 'keep at least one backup: give last, daily, weekly, monthly or yearly a number above 0 (or leave keep: out to keep everything)');
+
+export type KeepPolicy = z.output<typeof keepSchema>;
 
 export const databaseSchema = z
   .object({
@@ -39,16 +83,30 @@ export const databaseSchema = z
       .object({
         dir: z.string().min(1).max(1000).default('backups').meta({ description: 'where backups are kept, relative to the config file (default backups/)' }),
         encrypt: z.boolean().default(false).meta({ description: 'encrypt dumps with AES-256-GCM as they are written; the key is SHIPSHAPE_BACKUP_KEY (32 bytes, hex or base64), never in this file' }),
+        schedule: cronSchema.optional().meta({ description: 'take a backup on this cron schedule while `shipshape up` runs: 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *" for 03:00 every day, read in `timezone`' }),
+        timezone: z
+          .string()
+          .refine((v) => IANAZone.isValidZone(v), 'expected an IANA time zone like UTC, Europe/Berlin or America/New_York')
+          .default('UTC')
+          .meta({ description: 'the IANA time zone the schedules are read in and retention counts days, ISO weeks and months in (default UTC)' }),
+        verify: z
+          .union([z.boolean(), cronSchema])
+          .default(false)
+          .meta({ description: 'true: verify each scheduled backup right after taking it (restore into a scratch database and compare with the manifest); a cron expression: verify the newest unverified backup on that schedule; false (default): no scheduled verification' }),
+        keep: keepSchema.optional().meta({ description: 'grandfather-father-son retention applied after each scheduled backup and by `shipshape db prune`; without it nothing is ever deleted' }),
       })
       .strict()
       .prefault({})
-      .meta({ description: 'backups of this database (shipshape db backup)' }),
+      .meta({ description: 'backups of this database (shipshape db backup), and their schedule and retention' }),
   })
   .strict();
 
 export type DatabaseConfig = z.output<typeof databaseSchema>;
 
 export type DbRaw = CoreConfig & { services: Record<string, { description?: string; database?: DatabaseConfig }> };
+
+/** `absent(backup.<service>)` inside an alert rule's `when` (the alerts grammar: the target follows `absent(` directly). */
+const BACKUP_TARGET = /\babsent\s*\(\s*backup\.([A-Za-z0-9][A-Za-z0-9_.:-]*)/gi;
 
 /** The migrations directory of a service's database, as an absolute path. */
 export function migrationsDirOf(configFile: string, d: DatabaseConfig): string {
@@ -67,6 +125,22 @@ export function validateDb(raw: DbRaw): ConfigFinding[] {
     if (!s.database) continue;
     const p = poolerProblem(s.database.url);
     if (p) out.push({ path: ['services', service, 'database', 'url'], message: `${p.why}; \`shipshape db migrate\` will refuse it (use ${p.direct})`, warning: true });
+    const b = s.database.backups;
+    if (b.schedule && !s.database.url) out.push({ path: ['services', service, 'database', 'url'], message: 'backups.schedule is set but the url is empty (is the variable it names set?): every scheduled backup will fail', warning: true });
+  }
+  // an alert rule reading a service's backups needs that service to have a database
+  const alerts = (raw as { alerts?: unknown }).alerts;
+  if (Array.isArray(alerts)) {
+    alerts.forEach((rule: unknown, i) => {
+      const when = (rule as { when?: unknown } | null)?.when;
+      if (typeof when !== 'string') return;
+      for (const m of when.matchAll(BACKUP_TARGET)) {
+        const name = m[1] as string;
+        const svc = raw.services[name];
+        if (!svc) out.push({ path: ['alerts', i, 'when'], message: `absent(backup.${name}): there is no service "${name}" (services: ${Object.keys(raw.services).join(', ') || 'none'})` });
+        else if (!svc.database) out.push({ path: ['alerts', i, 'when'], message: `absent(backup.${name}): service "${name}" has no database: section, so it has no backups to watch (add database: { url: "\${DATABASE_URL}", backups: { schedule: "0 3 * * *" } })` });
+      }
+    });
   }
   return out;
 }

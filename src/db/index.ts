@@ -4,14 +4,19 @@
  * hash`, run against the target directly, with a tracking table there, an advisory lock, and an
  * event on Shipshape's log for every change (`db.*`, with `data.service`, so migrations appear on
  * incident timelines); then backups with pg_dump, verified by restoring them (`db backup | backups |
- * verify-backup | restore`). The deploy pipeline asks `use(db).pending(…)` for its
- * pending-migrations gate and `use(db).latestBackup(…)` for its fresh-backup gate. See docs/db.md.
+ * verify-backup | restore | prune`). While the server runs, backups are taken, verified and pruned
+ * (grandfather-father-son) on each service's `database.backups.schedule` (schedule.ts), and an
+ * `absent(backup.<service>)` alert rule reads `backupSignalReader(…)`. The deploy pipeline asks
+ * `use(db).pending(…)` for its pending-migrations gate and `use(db).latestBackup(…)` for its
+ * fresh-backup gate. See docs/db.md.
  */
+import type { Config } from '../core/config/load.js';
 import { ServiceError } from '../core/errors.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
 import { registerDbCommands } from './cli.js';
-import { Backups, backupBefore, backupKey, type BackupInfo } from './backup.js';
+import { Backups, backupBefore, backupKey, type BackupInfo, type PruneResult } from './backup.js';
 import { backupsDirOf, dbConfig, migrationsDirOf, type DbRaw } from './config.js';
+import { BackupScheduler, readBackupSignal, type BackupSignal, type ScheduledOutcome } from './schedule.js';
 import { dbRoutes } from './routes.js';
 import { Migrations, type MigrationTarget, type PendingReport, type RunResult } from './service.js';
 
@@ -19,7 +24,9 @@ export type { DatabaseConfig, DbRaw } from './config.js';
 export { maskUrl, poolerProblem } from './target.js';
 export { DEFAULT_TABLE, MigrationFailed, Migrations } from './service.js';
 export { Backups } from './backup.js';
-export type { BackupInfo, BackupManifest, TableFigure, Verification } from './backup.js';
+export type { BackupInfo, BackupManifest, PruneItem, PruneResult, ScheduledRun, ScheduleState, TableFigure, Verification } from './backup.js';
+export { planRetention, type RetentionDecision, type RetentionItem, type RetentionPolicy } from './retention.js';
+export { BackupScheduler, type BackupSignal, type ScheduledOutcome } from './schedule.js';
 export type { AppliedInfo, DriftInfo, EventSink, MigrateProgress, MigrationTarget, PendingInfo, PendingReport, PlanItem, RunResult, StatusReport } from './service.js';
 
 export const DB_EVENTS = [
@@ -35,7 +42,31 @@ export const DB_EVENTS = [
   'db.backup_verify_failed',
   'db.restored',
   'db.restore_failed',
+  'db.backup_pruned',
 ] as const;
+
+/** What an alert rule reads for `absent(backup.<service>)`: the service's backup signal, or why there is none. */
+export type BackupSignalReader = (service: string) => BackupSignal | { error: string };
+
+/**
+ * Read services' backup signals from the config in force and the backups on disk (manifests and
+ * the scheduler's record, never a dump): what the alerts engine and `shipshape alerts test` use.
+ * Pure apart from the reads, so it works without this module running.
+ */
+export function backupSignalReader(config: () => Config<DbRaw>): BackupSignalReader {
+  const backups = new Backups({});
+  return (service) => {
+    const cfg = config();
+    const svc = cfg.raw.services[service];
+    if (!svc) return { error: `no service "${service}" in the config` };
+    if (!svc.database) return { error: `service "${service}" has no database: section, so it has no backups` };
+    try {
+      return readBackupSignal(backups, backupsDirOf(cfg.file, svc.database), service);
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  };
+}
 
 export interface DbDomain extends ModuleLifecycle<DbRaw> {
   /** migrations against any target (url + dir) */
@@ -49,15 +80,40 @@ export interface DbDomain extends ModuleLifecycle<DbRaw> {
   pending(opts: { service: string } | { url: string; dir: string; table?: string; service?: string }): Promise<PendingReport>;
   /** backups against any URL and directory */
   backups: Backups;
-  /** the newest backup of a service's database (verified ones only with `verified`), or null: the deploy's "fresh backup" gate */
+  /** the newest backup of a service's database (verified ones only with `verified`; taken for that service: its manifest names it), or null: the deploy's "fresh backup" gate */
   latestBackup(service: string, opts?: { verified?: boolean }): BackupInfo | null;
   /** apply a service's pending migrations, with a verified backup first when its database says backup_before */
   migrate(service: string, opts: { actor: string; to?: number; outOfOrder?: boolean }): Promise<RunResult>;
+  /** the backup schedules in force */
+  scheduler: BackupScheduler;
+  /** run the scheduled backups and verifications due now (a timer armed at the next due time does it; tests move the clock and call this) */
+  tick(): Promise<ScheduledOutcome[]>;
+  /** apply a service's `backups.keep` now (what `shipshape db prune` does) */
+  prune(service: string, opts: { actor: string; dryRun?: boolean }): Promise<PruneResult>;
 }
 
 export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
   const service = new Migrations({ events: ctx.events, version: ctx.version });
-  const backups = new Backups({ events: ctx.events });
+  const backups = new Backups({ events: ctx.events, now: ctx.now });
+  const log = ctx.logger.child({ component: 'db' });
+  const scheduler = new BackupScheduler({ backups, config: ctx.config, now: ctx.now, logger: log });
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  /** one timer at the next due run; setTimeout's range is ~24.8 days, so wake at least hourly and look again */
+  const arm = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const due = scheduler.nextDue();
+    if (due === null || stopped) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      scheduler
+        .tick()
+        .catch((e: unknown) => log.error({ err: e }, 'scheduled backups failed'))
+        .finally(arm);
+    }, Math.min(Math.max(0, due - ctx.now()), 3_600_000));
+    timer.unref();
+  };
   const targetOf = (name: string): MigrationTarget => {
     const cfg = ctx.config();
     const svc = cfg.raw.services[name];
@@ -75,7 +131,8 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       const cfg = ctx.config();
       const d = cfg.raw.services[name]?.database;
       if (!d) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
-      return backups.latest(backupsDirOf(cfg.file, d), o);
+      // services may share a directory: only this service's backups count
+      return backups.latest(backupsDirOf(cfg.file, d), { ...o, service: name });
     },
     async migrate(name, o) {
       const t = targetOf(name);
@@ -86,6 +143,28 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       const hook = d?.backup_before ? backupBefore(backups, { url: t.url, dest: backupsDirOf(cfg.file, d), service: name, actor: o.actor, ...(key ? { key } : {}) }) : undefined;
       return service.migrate(t, { ...o, ...(hook ? { beforeApply: hook } : {}), ...(d?.lock_timeout !== undefined ? { lockTimeoutMs: d.lock_timeout } : {}) });
     },
+    scheduler,
+    tick: () => scheduler.tick(),
+    async prune(name, o) {
+      const cfg = ctx.config();
+      const d = cfg.raw.services[name]?.database;
+      if (!d) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
+      if (!d.backups.keep) throw new ServiceError('invalid', `services.${name}.database.backups has no keep: policy in ${cfg.file}, so nothing is pruned (add keep: { daily: 7, weekly: 4, monthly: 12 })`);
+      return backups.prune({ dir: backupsDirOf(cfg.file, d), service: name, policy: d.backups.keep, timezone: d.backups.timezone, actor: o.actor, dryRun: Boolean(o.dryRun) });
+    },
+    async start() {
+      scheduler.sync();
+      arm();
+    },
+    async apply() {
+      scheduler.sync();
+      arm();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await scheduler.stop();
+    },
     routes(app) {
       dbRoutes(app, service, targetOf);
     },
@@ -94,7 +173,7 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
 
 export const db = defineModule<DbDomain, unknown, DbRaw>({
   name: 'db',
-  description: 'database operations on each service\'s own PostgreSQL: SQL migrations with a tracking table, advisory lock, drift and gap checks',
+  description: 'database operations on each service\'s own PostgreSQL: SQL migrations with a tracking table, advisory lock, drift and gap checks; verified backups on a schedule with grandfather-father-son retention',
   config: dbConfig,
   events: DB_EVENTS,
   create: (ctx) => createDb(ctx),

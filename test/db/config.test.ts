@@ -24,7 +24,7 @@ function errorOf(text: string, env: NodeJS.ProcessEnv = {}): string {
 describe('database: in shipshape.yaml', () => {
   it('takes the URL from the environment, with defaults for the table', () => {
     const cfg = parseConfig(YAML, '/srv/app/shipshape.yaml', { env: { DATABASE_URL: 'postgres://app:pw@db.internal:5432/app' } });
-    expect(cfg.raw.services.web?.database).toEqual({ url: 'postgres://app:pw@db.internal:5432/app', migrations: 'db/migrations', table: 'shipshape.schema_migrations', backup_before: false, backups: { dir: 'backups', encrypt: false } });
+    expect(cfg.raw.services.web?.database).toEqual({ url: 'postgres://app:pw@db.internal:5432/app', migrations: 'db/migrations', table: 'shipshape.schema_migrations', backup_before: false, backups: { dir: 'backups', encrypt: false, timezone: 'UTC', verify: false } });
     const b = parseConfig(`services:\n  web:\n    database:\n      url: postgres://a@b/c\n      backup_before: true\n      lock_timeout: 5s\n      backups: { dir: /var/backups/web }\n`, '/srv/app/shipshape.yaml', { env: {} });
     expect(b.raw.services.web?.database).toMatchObject({ backup_before: true, lock_timeout: 5000, backups: { dir: '/var/backups/web' } });
     // an unset variable is not an error until a db command needs it

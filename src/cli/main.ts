@@ -10,6 +10,7 @@ import { checkDefs } from '../checks/index.js';
 import type { Scope } from '../core/api-types.js';
 import { CliError, defaultConfig, defaultDataDir, env, fail, json, makeLogger, out } from '../core/cli.js';
 import { ConfigError } from '../core/config/load.js';
+import { registerImportCli } from '../import/index.js';
 import type { Store } from '../core/store/db.js';
 import { SCOPES, Tokens } from '../core/tokens.js';
 import { cliContext as ctx, loadConfig, modules, openStore } from '../modules.js';
@@ -187,5 +188,6 @@ token
 
 // each module's commands (check, status, alerts, notify, silence, …)
 for (const m of modules) m.cli?.(program, ctx);
+registerImportCli(program, ctx);
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <scenario>… ] [--profile] [--no-build] [--strict]`
  *
- * Scenarios: http1k, http10k, storage, api, ingest, detection, rules, statuspage, escalation, deploy, db (all when none is named),
+ * Scenarios: http1k, http10k, storage, api, ingest, detection, rules, statuspage, escalation, deploy, db, secrets, webhooks, routing (all when none is named),
  * soak (only when named: telemetry heap over BENCH_SOAK_MIN minutes). Prints a table with each
  * goal, the measured value, pass/fail and, where there is one, the reference of the tool a user
  * would use instead; writes bench/results/latest.json. --profile runs the http1k server under
@@ -29,9 +29,10 @@ import { runSoak } from './scenarios/soak.js';
 import { runSecrets } from './scenarios/secrets.js';
 import { runStorage } from './scenarios/storage.js';
 import { runWebhooks } from './scenarios/webhooks.js';
+import { runRouting } from './scenarios/routing.js';
 import type { ScenarioContext } from './scenarios/types.js';
 
-const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules', 'statuspage', 'escalation', 'deploy', 'db', 'secrets', 'webhooks', 'soak'] as const;
+const SCENARIOS = ['http1k', 'http10k', 'api', 'storage', 'ingest', 'detection', 'rules', 'statuspage', 'escalation', 'deploy', 'db', 'secrets', 'webhooks', 'routing', 'soak'] as const;
 /** long-running: only when named */
 const NAMED_ONLY: readonly string[] = ['soak'];
 type Scenario = (typeof SCENARIOS)[number];
@@ -129,6 +130,10 @@ async function main(): Promise<number> {
         results[s] = r.raw;
       } else if (s === 'webhooks') {
         const r = await runWebhooks(ctx);
+        rows.push(...r.rows);
+        results[s] = r.raw;
+      } else if (s === 'routing') {
+        const r = await runRouting(ctx);
         rows.push(...r.rows);
         results[s] = r.raw;
       } else if (s === 'soak') {

@@ -129,8 +129,11 @@ describe('config loading', () => {
   it('the published JSON Schema matches the zod schema', () => {
     const published = JSON.parse(readFileSync('schema/shipshape.schema.json', 'utf8'));
     expect(published).toEqual(JSON.parse(JSON.stringify(jsonSchema())));
-    const check = published.properties.services.additionalProperties.properties.checks.items;
+    // a check is Shipshape's own form or a Gatus endpoints: entry; both closed to unknown keys
+    const [check, gatus] = published.properties.services.additionalProperties.properties.checks.items.anyOf;
     expect(Object.keys(check.properties)).toEqual(expect.arrayContaining(['http', 'tcp', 'dns', 'tls', 'postgres', 'redis', 'command', 'heartbeat', 'conditions']));
     expect(check.additionalProperties).toBe(false);
+    expect(Object.keys(gatus.properties)).toEqual(expect.arrayContaining(['name', 'url', 'interval', 'conditions', 'alerts', 'client', 'dns']));
+    expect(gatus.additionalProperties).toBe(false);
   });
 });

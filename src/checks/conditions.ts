@@ -802,15 +802,27 @@ function gatusNumber(o: Operand, r: Resolved): number {
 /** Go's filepath.Match (as Gatus uses it, with "/" removed from both sides): `*`, `?`, `[a-z]`, `[^0-9]`, `\*`. */
 export function patternMatch(pattern: string, text: string): boolean {
   if (pattern === '*') return true;
+  let re = patterns.get(pattern);
+  if (re === undefined) {
+    re = compilePattern(pattern);
+    if (patterns.size > 1000) patterns.clear();
+    patterns.set(pattern, re);
+  }
+  return re !== null && re.test(text.replace(/\//g, ''));
+}
+
+/** pat() patterns compiled once (null: a malformed pattern, which matches nothing, as in Gatus) */
+const patterns = new Map<string, RegExp | null>();
+
+function compilePattern(pattern: string): RegExp | null {
   const p = pattern.replace(/\//g, '');
-  const s = text.replace(/\//g, '');
   let re = '';
   for (let i = 0; i < p.length; i++) {
     const c = p[i] as string;
     if (c === '*') re += '.*';
     else if (c === '?') re += '.';
     else if (c === '\\') {
-      if (i + 1 >= p.length) return false;
+      if (i + 1 >= p.length) return null;
       re += (p[++i] as string).replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
     } else if (c === '[') {
       let j = i + 1;
@@ -822,23 +834,23 @@ export function patternMatch(pattern: string, text: string): boolean {
       let n = 0;
       for (; j < p.length && !(p[j] === ']' && n > 0); j++, n++) {
         let ch = p[j] as string;
-        if (ch === ']' || (ch === '-' && n === 0)) return false;
+        if (ch === ']' || (ch === '-' && n === 0)) return null;
         if (ch === '\\') {
-          if (j + 1 >= p.length) return false;
+          if (j + 1 >= p.length) return null;
           ch = p[++j] as string;
         }
         if (ch !== '-' || n === 0) cls += ch.replace(/[\]\\^-]/g, '\\$&');
         else cls += '-';
       }
-      if (j >= p.length) return false;
+      if (j >= p.length) return null;
       re += `[${cls}]`;
       i = j;
     } else re += c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
   }
   try {
-    return new RegExp(`^${re}$`, 'su').test(s);
+    return new RegExp(`^${re}$`, 'su');
   } catch {
-    return false;
+    return null;
   }
 }
 

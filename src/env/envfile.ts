@@ -4,9 +4,6 @@
  * line break, in double quotes (dotenv keeps line breaks inside them) when it has no double quote
  * and no backslash, in backticks otherwise. A value none of these can carry is refused, naming it.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { ServiceError } from '../core/errors.js';
 
 const BARE = /^[A-Za-z0-9_./:@+,%=-]*$/;
@@ -25,19 +22,4 @@ export function formatEnvFile(values: Record<string, string>, header?: string): 
   return `${lines.join('\n')}\n`;
 }
 
-/** Write a file readable by its owner only (0600), atomically: a reader sees the old file or the new one. */
-export function writePrivateFile(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
-}
+export { writePrivateFile } from '../core/files.js';

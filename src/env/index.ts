@@ -18,6 +18,8 @@ export type * from './types.js';
 export type { EnvStore } from './store.js';
 export { checkEnv, checkValues, envSchemaOf, summaryOf, readServiceEnv, resolveServiceEnv, EnvFileError, type EnvCheckReport, type EnvFinding, type EnvSchema, type EnvVarRule, type CheckEnvOptions } from './check.js';
 
+export { formatEnvFile, quoteValue } from './envfile.js';
+
 export const ENV_EVENTS = ['env.set', 'env.unset', 'env.rotated', 'env.rotation_overdue', 'env.rekeyed'] as const;
 
 /** What other modules (deploy) get from `ctx.use(env)`. */

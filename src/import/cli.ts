@@ -8,12 +8,13 @@
  * exists or cannot be written, 2 bad input (the message names the file and, where known, the
  * line and key).
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, json } from '../core/cli.js';
+import { FileExistsError, writePrivateFile } from '../core/files.js';
+import { formatEnvFile, quoteValue } from '../env/index.js';
 import { ConfigError } from '../core/config/load.js';
 import { NAME_RE } from '../core/config/schema.js';
 import type { CliContext } from '../core/module.js';
@@ -65,42 +66,28 @@ export function fileValidator(load: (file: string) => unknown): Validate {
   };
 }
 
-/** A dotenv file of the secrets taken from the source (values the `dotenv` package reads back exactly). */
+/** A dotenv file of the secrets taken from the source, quoted as `env pull` quotes; a value no quoting can carry is skipped. */
 export function dotenvText(vars: EnvVar[]): { text: string; skipped: string[] } {
-  const lines = ['# Secrets taken out of the imported config by `shipshape import`; keep this file private (mode 0600).'];
+  const values: Record<string, string> = {};
   const skipped: string[] = [];
   for (const v of vars) {
     if (v.value === undefined) continue;
-    const value = v.value;
-    if (/^[A-Za-z0-9_./:@%+,=-]*$/.test(value) && !value.includes('#')) {
-      lines.push(`${v.name}=${value}`);
-      continue;
+    try {
+      quoteValue(v.name, v.value);
+      values[v.name] = v.value;
+    } catch {
+      skipped.push(v.name);
     }
-    // dotenv keeps a quoted value as written (newlines included); double quotes also expand \n and \r
-    const quote = ["'", '`', '"'].find((q) => !value.includes(q) && (q !== '"' || !/\\[nr]/.test(value)));
-    if (quote) lines.push(`${v.name}=${quote}${value}${quote}`);
-    else skipped.push(v.name);
   }
-  return { text: `${lines.join('\n')}\n`, skipped };
+  return { text: formatEnvFile(values, 'Secrets taken out of the imported config by `shipshape import`; keep this file private (mode 0600).'), skipped };
 }
 
-/** Write a new file (mode 0600) in one step: a temp file next to it, then link (no --force) or rename. */
+/** Write a new file (mode 0600) atomically; never over an existing one without --force. */
 function writeAtomic(file: string, content: string, force: boolean): void {
-  const tmp = join(dirname(resolve(file)), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
-    chmodSync(tmp, 0o600);
+    writePrivateFile(file, content, { replace: force });
   } catch (e) {
-    throw new CliError(`cannot write ${file}: ${(e as Error).message}`);
-  }
-  try {
-    if (force) renameSync(tmp, file);
-    else linkSync(tmp, file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(code === 'EEXIST' ? `${file} exists; pass --force to replace it` : `cannot write ${file}: ${(e as Error).message}`);
-  } finally {
-    if (existsSync(tmp)) unlinkSync(tmp);
+    throw new CliError(e instanceof FileExistsError ? `${file} exists; pass --force to replace it` : `cannot write ${file}: ${(e as Error).message}`);
   }
 }
 

@@ -1,24 +1,9 @@
 /** Label matching: routes (matchers, match / match_re), silence matchers (=, !=, =~, !~) and inhibition. */
 import type { InhibitRule } from './config.js';
 import { anchoredGoRegex } from './go-regex.js';
-import { parseMatchers, parseOneMatcher } from './matchers.js';
+import { parseMatchers } from './matchers.js';
 
 export type Labels = Record<string, string>;
-
-/** Anchored like Alertmanager: `=~ "a|b"` matches the whole value; Go (RE2) syntax, translated. */
-export function anchored(re: string): RegExp {
-  return anchoredGoRegex(re);
-}
-
-/** `match: {label: value | [values]}` and `match_re: {label: regex}`; a missing label is "". */
-export function matchesLabels(labels: Labels, match: Record<string, string | string[]>, matchRe: Record<string, string> = {}): boolean {
-  for (const [k, want] of Object.entries(match)) {
-    const v = labels[k] ?? '';
-    if (Array.isArray(want) ? !want.includes(v) : want !== v) return false;
-  }
-  for (const [k, re] of Object.entries(matchRe)) if (!anchored(re).test(labels[k] ?? '')) return false;
-  return true;
-}
 
 export type { Matcher } from './api-types.js';
 import type { Matcher } from './api-types.js';
@@ -27,16 +12,12 @@ import type { Matcher } from './api-types.js';
  * One matcher, Alertmanager's syntax: `alertname=high-error-rate`, `service!=db`,
  * `severity=~"P0|P1"`, `env!~staging.*`, `"odd name"="a \"quoted\" value"`.
  */
-export function parseMatcher(text: string): Matcher {
-  return parseOneMatcher(text);
-}
-
-export { parseMatchers };
+export { parseOneMatcher as parseMatcher, parseMatchers } from './matchers.js';
 
 export function validateMatcher(m: Matcher): void {
   if (m.isRegex) {
     try {
-      anchored(m.value);
+      anchoredGoRegex(m.value);
     } catch (e) {
       throw new Error(`matcher ${formatMatcher(m)}: invalid regular expression: ${(e as Error).message}`);
     }
@@ -52,15 +33,22 @@ export function formatMatcher(m: Matcher): string {
  * A stored matcher's regex that is not Go syntax (a silence made before regexes were read as Go's)
  * is read as JavaScript; one neither reads matches nothing. Matching never throws.
  */
+const legacy = new Map<string, RegExp | null>();
 function storedRegex(re: string): RegExp | undefined {
   try {
-    return anchored(re);
+    return anchoredGoRegex(re);
   } catch {
-    try {
-      return new RegExp(`^(?:${re})$`, 'u');
-    } catch {
-      return undefined;
+    let r = legacy.get(re);
+    if (r === undefined) {
+      try {
+        r = new RegExp(`^(?:${re})$`, 'u');
+      } catch {
+        r = null;
+      }
+      if (legacy.size > 1000) legacy.clear();
+      legacy.set(re, r);
     }
+    return r ?? undefined;
   }
 }
 
@@ -92,7 +80,7 @@ export interface CompiledInhibitRule {
 }
 
 const compiledRules = new WeakMap<InhibitRule, CompiledInhibitRule>();
-export function compileInhibitRule(rule: InhibitRule): CompiledInhibitRule {
+function compileInhibitRule(rule: InhibitRule): CompiledInhibitRule {
   let c = compiledRules.get(rule);
   if (!c) {
     c = { source: matchersOf(rule.source_match, rule.source_match_re, rule.source_matchers), target: matchersOf(rule.target_match, rule.target_match_re, rule.target_matchers), equal: rule.equal };
@@ -110,13 +98,14 @@ export function compileInhibitRule(rule: InhibitRule): CompiledInhibitRule {
  */
 export function inhibitedBy(target: { fingerprint: string; labels: Labels }, sources: Iterable<{ fingerprint: string; labels: Labels; state?: string }>, rules: InhibitRule[]): string[] {
   const out = new Set<string>();
-  const list = [...sources].filter((s) => s.state !== 'resolved');
+  // walked once per rule: an iterator (a Map's values) is read into a list once
+  const list = Array.isArray(sources) ? (sources as readonly { fingerprint: string; labels: Labels; state?: string }[]) : [...sources];
   for (const rule of rules) {
     const r = compileInhibitRule(rule);
     if (!allMatch(r.target, target.labels)) continue;
     const twoSided = allMatch(r.source, target.labels);
     for (const s of list) {
-      if (s.fingerprint === target.fingerprint) continue;
+      if (s.state === 'resolved' || s.fingerprint === target.fingerprint) continue;
       if (!allMatch(r.source, s.labels)) continue;
       if (twoSided && allMatch(r.target, s.labels)) continue;
       if (r.equal.every((l) => (s.labels[l] ?? '') === (target.labels[l] ?? ''))) out.add(s.fingerprint);

@@ -1,11 +1,15 @@
 /** Real local receivers (HTTP and SMTP) and a notify domain on a store with a clock the test turns. */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { AlertInstance } from '../../src/alerts/types.js';
 import { type Config } from '../../src/core/config/load.js';
-import { parseConfig } from '../../src/modules.js';
+import { openStore, parseConfig } from '../../src/modules.js';
 import { moduleContext } from '../helpers/module-context.js';
 import { EventLog } from '../../src/core/events.js';
 import { createNotify, type NotifyDomain } from '../../src/notify/index.js';
@@ -210,4 +214,29 @@ export function mailHeader(raw: string, name: string): string | undefined {
       const bytes = text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16)));
       return Buffer.from(bytes, 'latin1').toString('utf8');
     });
+}
+
+/**
+ * The fixture a file's dispatching tests share: one receiver for the file, a fresh store per
+ * test, and the test's harness (set `f.h`) stopped after it.
+ */
+export function useNotifyFixture(prefix: string): { rx: Receiver; store: Store; h: Harness } {
+  const f = {} as { rx: Receiver; store: Store; h: Harness; dir: string };
+  beforeAll(async () => {
+    f.rx = await startReceiver();
+  });
+  afterAll(() => f.rx.close());
+  beforeEach(async () => {
+    f.dir = mkdtempSync(join(tmpdir(), prefix));
+    f.store = await openStore({ dataDir: f.dir });
+    f.rx.requests.length = 0;
+    f.rx.behave = () => 'ok';
+  });
+  afterEach(async () => {
+    await (f.h as Harness | undefined)?.stop();
+    f.h = undefined as unknown as Harness;
+    await f.store.close();
+    rmSync(f.dir, { recursive: true, force: true });
+  });
+  return f;
 }

@@ -2,14 +2,11 @@
  * Inhibition as Alertmanager's inhibit/inhibit.go does it: `inhibit_rules:` (or `inhibit:`) with
  * source_matchers / target_matchers / equal next to the older source_match forms.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, parseConfig, type RootStore as Store } from '../../src/modules.js';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/modules.js';
 import { inhibitRulesOf } from '../../src/notify/dispatcher.js';
 import { inhibitedBy } from '../../src/notify/match.js';
-import { alert, harness, startReceiver, type Harness, type Receiver } from './helpers.js';
+import { alert, harness, useNotifyFixture } from './helpers.js';
 
 const rulesOf = (yaml: string) => inhibitRulesOf(parseConfig(`notify:\n${yaml}`, 'f.yaml', { env: {} }).raw.notify);
 const a = (fingerprint: string, labels: Record<string, string>, state = 'firing') => ({ fingerprint, labels, state });
@@ -76,32 +73,15 @@ describe('inhibition rules (inhibit.go semantics)', () => {
 });
 
 describe('inhibition while dispatching', () => {
-  let rx: Receiver;
-  let dir: string;
-  let store: Store;
-  let h: Harness;
-  beforeAll(async () => {
-    rx = await startReceiver();
-  });
-  afterAll(() => rx.close());
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'shipshape-inhibit-'));
-    store = await openStore({ dataDir: dir });
-    rx.requests.length = 0;
-  });
-  afterEach(async () => {
-    await h?.stop();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const f = useNotifyFixture('shipshape-inhibit-');
 
   it('inhibit_rules with source_matchers mute the target until the source resolves', async () => {
-    h = await harness(
-      store,
+    f.h = await harness(
+      f.store,
       `
 notify:
   channels:
-    hook: { webhook: { url: "${rx.url}/hook" } }
+    hook: { webhook: { url: "${f.rx.url}/hook" } }
   route:
     receiver: hook
     group_wait: 0s
@@ -114,13 +94,13 @@ notify:
 `,
     );
     const src = alert('NodeDown', { severity: 'critical', cluster: 'eu' });
-    await h.fire(src);
-    await h.fire(alert('HighLoad', { severity: 'warning', cluster: 'eu' }));
-    await h.fire(alert('HighLoad', { severity: 'warning', cluster: 'us' }));
-    const firing = () => rx.requests.flatMap((r) => (r.json().alerts as { status: string; labels: Record<string, string> }[]).filter((x) => x.status === 'firing').map((x) => `${x.labels.alertname}/${x.labels.cluster}`));
+    await f.h.fire(src);
+    await f.h.fire(alert('HighLoad', { severity: 'warning', cluster: 'eu' }));
+    await f.h.fire(alert('HighLoad', { severity: 'warning', cluster: 'us' }));
+    const firing = () => f.rx.requests.flatMap((r) => (r.json().alerts as { status: string; labels: Record<string, string> }[]).filter((x) => x.status === 'firing').map((x) => `${x.labels.alertname}/${x.labels.cluster}`));
     expect(firing().sort()).toEqual(['HighLoad/us', 'NodeDown/eu']);
-    await h.resolve(src);
-    await h.advance(60_000);
+    await f.h.resolve(src);
+    await f.h.advance(60_000);
     expect(firing()).toContain('HighLoad/eu');
   });
 });

@@ -3,14 +3,11 @@
  * Alertmanager's dispatch/route_test.go, loaded through the real config loader; receivers mapped
  * to channels; config errors naming file:line and key.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, parseConfig, type RootStore as Store } from '../../src/modules.js';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/modules.js';
 import { resolveRoutes, routesFor } from '../../src/notify/dispatcher.js';
 import { walkRoutes, type ResolvedRoute } from '../../src/notify/tree.js';
-import { alert, harness, startReceiver, type Harness, type Receiver } from './helpers.js';
+import { alert, harness, useNotifyFixture } from './helpers.js';
 
 const RECEIVERS = ['notify-def', 'notify-A', 'notify-testing', 'notify-productionA', 'notify-productionB', 'notify-BC'];
 const channels = (names: string[]) => `  channels:\n${names.map((n) => `    ${n}: { webhook: { url: "http://127.0.0.1:9/${n}" } }`).join('\n')}\n`;
@@ -233,34 +230,17 @@ describe('route config errors', () => {
 });
 
 describe('receivers and channels on the tree', () => {
-  let rx: Receiver;
-  let dir: string;
-  let store: Store;
-  let h: Harness;
-  beforeAll(async () => {
-    rx = await startReceiver();
-  });
-  afterAll(() => rx.close());
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'shipshape-tree-'));
-    store = await openStore({ dataDir: dir });
-    rx.requests.length = 0;
-  });
-  afterEach(async () => {
-    await h?.stop();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const f = useNotifyFixture('shipshape-tree-');
 
   it('a receiver with several channels sends to each, under its own name; [] drops; the root takes the rest', async () => {
-    h = await harness(
-      store,
+    f.h = await harness(
+      f.store,
       `
 notify:
   channels:
-    slack: { webhook: { url: "${rx.url}/slack" } }
-    mail: { webhook: { url: "${rx.url}/mail" } }
-    fallback: { webhook: { url: "${rx.url}/fallback" } }
+    slack: { webhook: { url: "${f.rx.url}/slack" } }
+    mail: { webhook: { url: "${f.rx.url}/mail" } }
+    fallback: { webhook: { url: "${f.rx.url}/fallback" } }
   receivers:
     team-pager: [slack, mail]
     blackhole: []
@@ -278,27 +258,27 @@ notify:
         channels: [mail]
 `,
     );
-    await h.fire(alert('page-me', { severity: 'P0', team: 'web' }));
-    await h.fire(alert('db-noise', { severity: 'P0', team: 'db' }));
-    await h.fire(alert('dev', { severity: 'P3', env: 'dev' }));
-    await h.fire(alert('other', { severity: 'P3' }));
-    const by = (p: string) => rx.requests.filter((r) => r.path === p).map((r) => r.json() as { receiver: string; alerts: { labels: { alertname: string } }[] });
+    await f.h.fire(alert('page-me', { severity: 'P0', team: 'web' }));
+    await f.h.fire(alert('db-noise', { severity: 'P0', team: 'db' }));
+    await f.h.fire(alert('dev', { severity: 'P3', env: 'dev' }));
+    await f.h.fire(alert('other', { severity: 'P3' }));
+    const by = (p: string) => f.rx.requests.filter((r) => r.path === p).map((r) => r.json() as { receiver: string; alerts: { labels: { alertname: string } }[] });
     expect(by('/slack').map((n) => [n.receiver, n.alerts.map((a) => a.labels.alertname)])).toEqual([['team-pager', ['page-me']]]);
     expect(by('/mail').map((n) => [n.receiver, n.alerts.map((a) => a.labels.alertname)]).sort()).toEqual([['mail', ['dev']], ['team-pager', ['page-me']]]);
     expect(by('/fallback').map((n) => [n.receiver, n.alerts.map((a) => a.labels.alertname)])).toEqual([['fallback', ['other']]]);
-    const st = h.notify.dispatcher.status().find((s) => s.alert.labels.alertname === 'db-noise');
+    const st = f.h.notify.dispatcher.status().find((s) => s.alert.labels.alertname === 'db-noise');
     expect(st).toMatchObject({ channels: [], receivers: ['blackhole'] });
   });
 
   it('the flat routes: list takes receiver, matchers and nested routes too', async () => {
-    h = await harness(
-      store,
+    f.h = await harness(
+      f.store,
       `
 notify:
   defaults: { group_wait: 0s }
   channels:
-    ops: { webhook: { url: "${rx.url}/ops" } }
-    dba: { webhook: { url: "${rx.url}/dba" } }
+    ops: { webhook: { url: "${f.rx.url}/ops" } }
+    dba: { webhook: { url: "${f.rx.url}/dba" } }
   routes:
     - matchers: [service=db]
       receiver: ops
@@ -307,12 +287,12 @@ notify:
           receiver: dba
 `,
     );
-    await h.fire(alert('a', { service: 'db', severity: 'P3' }));
-    await h.fire(alert('b', { service: 'db', severity: 'P1' }));
-    await h.fire(alert('c', { service: 'web', severity: 'P1' }));
-    const by = (p: string) => rx.requests.filter((r) => r.path === p).flatMap((r) => (r.json().alerts as { labels: { alertname: string } }[]).map((x) => x.labels.alertname));
+    await f.h.fire(alert('a', { service: 'db', severity: 'P3' }));
+    await f.h.fire(alert('b', { service: 'db', severity: 'P1' }));
+    await f.h.fire(alert('c', { service: 'web', severity: 'P1' }));
+    const by = (p: string) => f.rx.requests.filter((r) => r.path === p).flatMap((r) => (r.json().alerts as { labels: { alertname: string } }[]).map((x) => x.labels.alertname));
     expect(by('/ops')).toEqual(['a']);
     expect(by('/dba')).toEqual(['b']);
-    expect(h.notify.dispatcher.status().find((s) => s.alert.labels.alertname === 'c')?.channels).toEqual([]);
+    expect(f.h.notify.dispatcher.status().find((s) => s.alert.labels.alertname === 'c')?.channels).toEqual([]);
   });
 });

@@ -3,13 +3,10 @@
  * route: mute_time_intervals hold its notifications while active, active_time_intervals allow them
  * only then; what still fires is told once the route may send again.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, parseConfig, type RootStore as Store } from '../../src/modules.js';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/modules.js';
 import { compileTimeInterval, containsTime, timeIntervalSchema, type TimeIntervalConfig } from '../../src/notify/time-intervals.js';
-import { alert, harness, startReceiver, type Harness, type Receiver } from './helpers.js';
+import { alert, harness, useNotifyFixture } from './helpers.js';
 
 /** Go's RFC822Z, "02 Jan 06 15:04 +0000" */
 function rfc822z(s: string): number {
@@ -80,30 +77,13 @@ describe('ContainsTime (timeinterval_test.go)', () => {
 });
 
 describe('routes in time intervals', () => {
-  let rx: Receiver;
-  let dir: string;
-  let store: Store;
-  let h: Harness;
-  beforeAll(async () => {
-    rx = await startReceiver();
-  });
-  afterAll(() => rx.close());
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'shipshape-ti-'));
-    store = await openStore({ dataDir: dir });
-    rx.requests.length = 0;
-  });
-  afterEach(async () => {
-    await h?.stop();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const f = useNotifyFixture('shipshape-ti-');
 
   const config = () => `
 notify:
   channels:
-    chat: { webhook: { url: "${rx.url}/chat" } }
-    pager: { webhook: { url: "${rx.url}/pager" } }
+    chat: { webhook: { url: "${f.rx.url}/chat" } }
+    pager: { webhook: { url: "${f.rx.url}/pager" } }
   inhibit_rules: []
   mute_time_intervals:
     - name: nights
@@ -128,34 +108,34 @@ notify:
         receiver: pager
         active_time_intervals: [office-hours]
 `;
-  const sent = (path: string) => rx.requests.filter((r) => r.path === path).flatMap((r) => (r.json().alerts as { labels: { alertname: string } }[]).map((a) => a.labels.alertname));
+  const sent = (path: string) => f.rx.requests.filter((r) => r.path === path).flatMap((r) => (r.json().alerts as { labels: { alertname: string } }[]).map((a) => a.labels.alertname));
 
   it('mute_time_intervals hold a route while active; the still-firing alert is told when it ends', async () => {
     // Monday 2025-03-03 23:30 in Berlin (22:30 UTC): inside "nights"
-    h = await harness(store, config(), { t: Date.parse('2025-03-03T22:30:00Z') });
-    await h.fire(alert('web-slow', { team: 'web' }));
+    f.h = await harness(f.store, config(), { t: Date.parse('2025-03-03T22:30:00Z') });
+    await f.h.fire(alert('web-slow', { team: 'web' }));
     expect(sent('/chat')).toEqual([]);
-    expect(h.notify.dispatcher.status()[0]).toMatchObject({ timeMutedBy: ['nights'] });
-    await h.advance(3_600_000); // 00:30 Berlin: still night
+    expect(f.h.notify.dispatcher.status()[0]).toMatchObject({ timeMutedBy: ['nights'] });
+    await f.h.advance(3_600_000); // 00:30 Berlin: still night
     expect(sent('/chat')).toEqual([]);
-    await h.advance(6.5 * 3_600_000); // 07:00 Berlin
-    await h.advance(60_000);
+    await f.h.advance(6.5 * 3_600_000); // 07:00 Berlin
+    await f.h.advance(60_000);
     expect(sent('/chat')).toEqual(['web-slow']);
-    expect(h.notify.dispatcher.status()[0]).toMatchObject({ timeMutedBy: [] });
+    expect(f.h.notify.dispatcher.status()[0]).toMatchObject({ timeMutedBy: [] });
   });
 
   it('active_time_intervals allow a route only while one is active', async () => {
     // Saturday 2025-03-01 12:00 UTC: outside office hours
-    h = await harness(store, config(), { t: Date.parse('2025-03-01T12:00:00Z') });
-    await h.fire(alert('disk', { team: 'ops' }));
+    f.h = await harness(f.store, config(), { t: Date.parse('2025-03-01T12:00:00Z') });
+    await f.h.fire(alert('disk', { team: 'ops' }));
     expect(sent('/pager')).toEqual([]);
-    expect(h.notify.dispatcher.status()[0]).toMatchObject({ timeMutedBy: ['office-hours'] });
+    expect(f.h.notify.dispatcher.status()[0]).toMatchObject({ timeMutedBy: ['office-hours'] });
     // Monday 09:00 Berlin = 08:00 UTC
-    h.clock.t = Date.parse('2025-03-03T08:00:00Z');
-    await h.advance(60_000);
+    f.h.clock.t = Date.parse('2025-03-03T08:00:00Z');
+    await f.h.advance(60_000);
     expect(sent('/pager')).toEqual(['disk']);
     // an alert of another team is not held by ops' hours
-    await h.fire(alert('web-down', { team: 'web' }));
+    await f.h.fire(alert('web-down', { team: 'web' }));
     expect(sent('/chat')).toEqual(['web-down']);
   });
 });

@@ -17,6 +17,7 @@ import type { BackupSignalReader } from '../db/index.js';
 import { evaluateRule, type CheckReader, type RuleEvaluation } from './evaluate.js';
 import { parseRule, type ParsedRule } from './expr.js';
 import { fingerprint } from './fingerprint.js';
+import { LEVEL_LABEL, pushedFingerprint, pushedLabels } from './levels.js';
 import { ALERT_CANCELLED_EVENT, type AlertInstance, type AlertRuleStatus, type AlertState, type Severity } from './types.js';
 import type { AlertsTable } from './migrations.js';
 
@@ -53,7 +54,7 @@ interface Inst {
 
 /** An alert pushed from outside, already validated (see routes.ts). */
 export interface InboundAlert {
-  /** labels as sent: the fingerprint is computed from these (unless `key` is given) */
+  /** labels as sent: listed as pushedLabels() makes them, fingerprinted as pushedFingerprint() (unless `key` is given) */
   labels: Record<string, string>;
   annotations: Record<string, string>;
   /** resolve this alert now (Alertmanager `status: resolved`, PagerDuty `resolve`) */
@@ -82,7 +83,6 @@ export interface EngineOptions {
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-const SEVERITIES: Severity[] = ['P0', 'P1', 'P2', 'P3'];
 
 export function compileRule(cfg: AlertRuleConfig, heartbeatService?: (token: string) => string | undefined): CompiledRule {
   const parsed = parseRule(cfg.when);
@@ -123,14 +123,15 @@ export class AlertEngine {
         const inst = rowToInst(r);
         if (inst.rule !== null) this.byRule.set(inst.rule, inst);
         else {
-          // releases before 0.6 fingerprinted pushed alerts from the sender's labels (empty values
-          // and the original severity included); re-key them by the labels they are listed with,
-          // so their next push or resolve finds them (PagerDuty alerts are keyed by dedup key)
-          if (inst.source !== 'pagerduty') {
-            const fp = fingerprint(inst.labels);
-            if (fp !== inst.fingerprint) {
-              await this.opts.store.db.updateTable('alerts').set({ fingerprint: fp }).where('id', '=', r.id).execute();
+          // releases before 0.6 listed pushed alerts with `severity` rewritten (see upgradePushed)
+          if (!(LEVEL_LABEL in inst.labels)) {
+            const labels = upgradePushed(inst.labels, inst.fingerprint);
+            // PagerDuty alerts are keyed by their dedup key, the rest by their labels
+            const fp = inst.source === 'pagerduty' ? inst.fingerprint : pushedFingerprint(labels);
+            if (fp !== inst.fingerprint || JSON.stringify(labels) !== JSON.stringify(inst.labels)) {
+              await this.opts.store.db.updateTable('alerts').set({ fingerprint: fp, labels: JSON.stringify(labels) }).where('id', '=', r.id).execute();
               inst.fingerprint = fp;
+              inst.labels = labels;
             }
           }
           this.external.set(inst.fingerprint, inst);
@@ -346,8 +347,8 @@ export class AlertEngine {
       const now = this.opts.now();
       const out: AlertInstance[] = [];
       for (const a of alerts) {
-        const fp = fingerprint(a.key ?? a.labels);
-        const labels = normalizeLabels(a.labels);
+        const labels = pushedLabels(a.labels);
+        const fp = a.key ? fingerprint(a.key) : pushedFingerprint(labels);
         let inst = this.external.get(fp);
         const expired = a.endsAt !== null && a.endsAt <= now;
         if (a.resolved || expired) {
@@ -457,24 +458,22 @@ export class AlertEngine {
   }
 }
 
-/** Severity to Shipshape's P0–P3: kept when already one, else mapped from the usual words. */
-export function mapSeverity(s: string | undefined): Severity {
-  if (s === undefined) return 'P2';
-  const up = s.toUpperCase();
-  if ((SEVERITIES as string[]).includes(up)) return up as Severity;
-  const lower = s.toLowerCase();
-  if (lower === 'critical' || lower === 'page' || lower === 'fatal' || lower === 'emergency') return 'P1';
-  if (lower === 'error' || lower === 'high' || lower === 'major') return 'P2';
-  return 'P3'; // warning, info, low, minor, none…
-}
-
-/** The labels an outside alert keeps: its own, with `severity` as P0–P3 (the original kept as `source_severity`). */
-export function normalizeLabels(labels: Record<string, string>): Record<string, string> {
-  const out = { ...labels };
-  if (!out.alertname) out.alertname = 'unnamed';
-  const sev = mapSeverity(labels.severity);
-  if (labels.severity !== undefined && labels.severity !== sev) out.source_severity = labels.severity;
-  out.severity = sev;
+/**
+ * A pushed alert as releases before 0.6 stored it (`severity` rewritten to P0–P3, the sender's
+ * value as `source_severity`, empty values and an invented `alertname: unnamed` listed), listed as
+ * now. Its stored fingerprint, computed from the labels as sent, is kept.
+ */
+function upgradePushed(labels: Record<string, string>, fp: string): Record<string, string> {
+  const l = { ...labels };
+  if (l.source_severity !== undefined) {
+    l.severity = l.source_severity;
+    delete l.source_severity;
+  }
+  let out = pushedLabels(l);
+  if (out.alertname === 'unnamed' && pushedFingerprint(out) !== fp) {
+    const { alertname: _invented, ...rest } = out;
+    if (pushedFingerprint(rest) === fp) out = rest;
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@
  * webhook (version 4), and PagerDuty Events API v2.
  */
 import { z } from 'zod';
-import { normalizeLabels, type InboundAlert } from './engine.js';
+import type { InboundAlert } from './engine.js';
 
 /** Alertmanager's resolve_timeout: a pushed alert without endsAt resolves after this unless re-sent. */
 export const RESOLVE_TIMEOUT = 5 * 60_000;
@@ -126,16 +126,9 @@ export const pdBody = z
   });
 
 
-/**
- * The labels a pushed alert is listed with and fingerprinted from, one and the same set: the
- * sender's labels without empty values, `alertname` when missing, `severity` as P0–P3 and, when
- * that rewrote it, the sender's value as the added label `source_severity`.
- */
-export const pushedLabels = (labels: Record<string, string>): Record<string, string> => normalizeLabels(labels);
-
 export function fromPrometheus(body: z.output<typeof promBody>, now: number): InboundAlert[] {
   return body.map((a) => ({
-    labels: pushedLabels(a.labels),
+    labels: a.labels,
     annotations: a.annotations,
     startsAt: a.startsAt,
     endsAt: a.endsAt !== undefined ? capEnd(a.endsAt, now) : now + RESOLVE_TIMEOUT,
@@ -145,7 +138,7 @@ export function fromPrometheus(body: z.output<typeof promBody>, now: number): In
 
 export function fromAlertmanager(body: z.output<typeof amBody>, now: number): InboundAlert[] {
   return body.alerts.map((a) => ({
-    labels: pushedLabels(a.labels),
+    labels: a.labels,
     annotations: a.annotations,
     resolved: (a.status ?? body.status) === 'resolved',
     startsAt: a.startsAt,

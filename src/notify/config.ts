@@ -141,7 +141,11 @@ export const inhibitSchema = z
 export type InhibitRule = z.output<typeof inhibitSchema>;
 
 /** When no `inhibit:` is configured: a P0 of a service mutes its P2 and P3 alerts. */
-export const DEFAULT_INHIBIT: InhibitRule[] = [{ source_match: { severity: 'P0' }, source_match_re: {}, target_match: { severity: ['P2', 'P3'] }, target_match_re: {}, equal: ['service'] }];
+export const DEFAULT_INHIBIT: InhibitRule[] = [
+  { source_match: { severity: 'P0' }, source_match_re: {}, target_match: { severity: ['P2', 'P3'] }, target_match_re: {}, equal: ['service'] },
+  // a pushed alert's level is the label Shipshape added (its own `severity` is the sender's word)
+  { source_match: { severity: 'P0' }, source_match_re: {}, target_match: { shipshape_severity: ['P2', 'P3'] }, target_match_re: {}, equal: ['service'] },
+];
 
 type Issue = { path: (string | number)[]; message: string };
 

@@ -2,6 +2,7 @@
  * Texts for notifications: the view templates see, the default title and body, and the helpers
  * channels share (escaping, severity, truncation).
  */
+import { LEVEL_LABEL, levelOf } from '../alerts/levels.js';
 import { renderTemplate } from '../core/config/template.js';
 import type { ChannelTarget, NotifiedAlert, Notification } from './types.js';
 
@@ -76,12 +77,13 @@ export function render(n: Notification, ch: Pick<ChannelTarget, 'template'>): { 
 
 export const SEVERITY_RANK: Record<string, number> = { P0: 0, P1: 1, P2: 2, P3: 3 };
 
-/** The most severe severity label among the alerts (P0 first), or undefined. */
+/** The most severe level (P0 first) among the alerts: `severity`, or the level Shipshape added to a pushed alert's; undefined when none has either. */
 export function topSeverity(n: Notification): string | undefined {
   let best: string | undefined;
   for (const a of n.alerts) {
-    const s = a.labels.severity;
-    if (s && (best === undefined || (SEVERITY_RANK[s] ?? 9) < (SEVERITY_RANK[best] ?? 9))) best = s;
+    if (a.labels.severity === undefined && a.labels[LEVEL_LABEL] === undefined) continue;
+    const s = levelOf(a.labels);
+    if (best === undefined || (SEVERITY_RANK[s] ?? 9) < (SEVERITY_RANK[best] ?? 9)) best = s;
   }
   return best;
 }

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AlertEngine } from '../../src/alerts/engine.js';
-import { pushedLabels } from '../../src/alerts/inbound.js';
 import { alertRuleSchema, type AlertRuleConfig } from '../../src/alerts/config.js';
 import type { CheckReader } from '../../src/alerts/evaluate.js';
 import type { AlertInstance } from '../../src/alerts/types.js';
+import { fingerprint } from '../../src/alerts/fingerprint.js';
 import { EventLog } from '../../src/core/events.js';
 import type { RootStore as Store } from '../../src/modules.js';
 import type { Stat, TelemetryQuery } from '../../src/telemetry/types.js';
@@ -78,19 +78,30 @@ for (const target of storeTargets) {
       await store.close();
     });
 
-    it('a pushed alert stored by a release before 0.6 (fingerprinted from the sender\'s labels) is re-keyed at load, so its resolve finds it', async () => {
-      const sent = pushedLabels({ alertname: 'DiskFull', severity: 'critical', instance: 'db1', team: '' });
+    it('a pushed alert stored by a release before 0.6 (severity rewritten, the sender\'s as source_severity) is listed as now at load, and its resolve finds it', async () => {
+      const sent = { alertname: 'DiskFull', severity: 'critical', instance: 'db1', team: '' };
       const [a] = await engine.receive([{ labels: sent, annotations: {}, endsAt: null }], 'alertmanager');
-      // what 0.5 stored: the fingerprint of the labels as sent, not as listed
-      await store.db.updateTable('alerts').set({ fingerprint: 'fp-from-sent-labels' }).where('fingerprint', '=', a!.fingerprint).execute();
+      // what 0.5 stored: severity rewritten, the sender's kept aside, empty values listed;
+      // the fingerprint of the labels as sent (Alertmanager's), which is also today's
+      expect(a!.fingerprint).toBe(fingerprint({ alertname: 'DiskFull', severity: 'critical', instance: 'db1' }));
+      await store.db.updateTable('alerts').set({ labels: JSON.stringify({ alertname: 'DiskFull', severity: 'P1', source_severity: 'critical', instance: 'db1', team: '' }) }).execute();
+      // and one pushed without an alertname, which 0.5 listed as "unnamed"
+      const noName = { job: 'node', severity: 'warning' };
+      await store.db.insertInto('alerts').values({ fingerprint: fingerprint(noName), source: 'prometheus', rule: null, state: 'firing', labels: JSON.stringify({ job: 'node', alertname: 'unnamed', severity: 'P3', source_severity: 'warning' }), annotations: '{}', value: null, value_text: '', threshold: null, threshold_text: null, samples: null, expression: null, active_at: now, fired_at: now, resolved_at: null, ends_at: null, cleared_at: null, generator_url: null, updated_at: now }).execute();
       await engine.idle();
       engine = make();
       await engine.load();
-      expect(engine.active().map((x) => x.fingerprint)).toEqual([a!.fingerprint]);
-      await engine.receive([{ labels: sent, annotations: {}, endsAt: null, resolved: true }], 'alertmanager');
+      expect(engine.active().map((x) => [x.fingerprint, x.labels])).toEqual([
+        [a!.fingerprint, { alertname: 'DiskFull', severity: 'critical', instance: 'db1', shipshape_severity: 'P1' }],
+        [fingerprint(noName), { job: 'node', severity: 'warning', shipshape_severity: 'P3' }],
+      ]);
+      await engine.receive([{ labels: sent, annotations: {}, endsAt: null, resolved: true }, { labels: noName, annotations: {}, endsAt: null, resolved: true }], 'alertmanager');
       expect(engine.active()).toEqual([]);
-      const rows = await store.db.selectFrom('alerts').select(['state', 'fingerprint']).execute();
-      expect(rows).toEqual([{ state: 'resolved', fingerprint: a!.fingerprint }]);
+      const rows = await store.db.selectFrom('alerts').select(['state', 'fingerprint', 'labels']).orderBy('id').execute();
+      expect(rows.map((r) => [r.state, r.fingerprint, JSON.parse(r.labels)])).toEqual([
+        ['resolved', a!.fingerprint, { alertname: 'DiskFull', severity: 'critical', instance: 'db1', shipshape_severity: 'P1' }],
+        ['resolved', fingerprint(noName), { job: 'node', severity: 'warning', shipshape_severity: 'P3' }],
+      ]);
     });
 
     it('goes pending, fires after `for`, and resolves, with an event for each and the values that caused it', async () => {

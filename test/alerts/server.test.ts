@@ -87,8 +87,8 @@ alerts:
     expect((await push('/api/v2/alerts', body)).status).toBe(200); // Prometheus re-sends firing alerts
     const firing = (await alerts('?state=firing&source=prometheus')).sort((x, y) => x.labels.alertname!.localeCompare(y.labels.alertname!));
     expect(firing).toHaveLength(2);
-    expect(firing[0]).toMatchObject({ labels: { alertname: 'DiskFull', severity: 'P3', source_severity: 'warning' }, endsAt });
-    expect(firing[1]).toMatchObject({ labels: { alertname: 'HighLoad', severity: 'P1' }, annotations: { summary: 'load is high' }, generatorUrl: 'http://prom/graph' });
+    expect(firing[0]).toMatchObject({ labels: { alertname: 'DiskFull', severity: 'warning', shipshape_severity: 'P3' }, endsAt });
+    expect(firing[1]).toMatchObject({ labels: { alertname: 'HighLoad', severity: 'critical', shipshape_severity: 'P1' }, annotations: { summary: 'load is high' }, generatorUrl: 'http://prom/graph' });
     const fired = (await eventsOf('alert.firing')).filter((e) => e.actor === 'prometheus');
     expect(fired).toHaveLength(2);
   });
@@ -131,7 +131,7 @@ alerts:
     await push('/v2/enqueue', trigger, null); // re-trigger: same alert
     const firing = (await alerts('?state=firing&source=pagerduty')).filter((x) => x.labels.dedup_key === 'pay-1');
     expect(firing).toHaveLength(1);
-    expect(firing[0]).toMatchObject({ labels: { severity: 'P1', source: 'stripe', component: 'payments' }, annotations: { summary: 'Stripe webhooks failing', details: '{"failures":12}' } });
+    expect(firing[0]).toMatchObject({ labels: { severity: 'critical', shipshape_severity: 'P1', source: 'stripe', component: 'payments' }, annotations: { summary: 'Stripe webhooks failing', details: '{"failures":12}' } });
     expect((await push('/v2/enqueue', { routing_key: INGEST, event_action: 'acknowledge', dedup_key: 'pay-1' }, null)).status).toBe(202);
     expect((await eventsOf('alert.acknowledged')).length).toBe(1);
     expect((await push('/v2/enqueue', { routing_key: INGEST, event_action: 'resolve', dedup_key: 'pay-1' }, null)).status).toBe(202);

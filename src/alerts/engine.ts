@@ -18,7 +18,7 @@ import { evaluateRule, type CheckReader, type RuleEvaluation } from './evaluate.
 import { parseRule, type ParsedRule } from './expr.js';
 import { fingerprint } from './fingerprint.js';
 import { LEVEL_LABEL, pushedFingerprint, pushedLabels } from './levels.js';
-import { ALERT_CANCELLED_EVENT, type AlertInstance, type AlertRuleStatus, type AlertState, type Severity } from './types.js';
+import { ALERT_CANCELLED_EVENT, type AlertInstance, type AlertRuleStatus, type AlertState } from './types.js';
 import type { AlertsTable } from './migrations.js';
 
 export interface CompiledRule {

@@ -15,6 +15,7 @@ import { alertsMigrations, type AlertsTables } from './migrations.js';
 import { alertRoutes } from './routes.js';
 
 export type { AlertInstance, AlertState, Severity } from './types.js';
+export { LEVEL_LABEL, levelOf } from './levels.js';
 
 
 export interface AlertsDomain extends ModuleLifecycle<AlertsRaw> {

@@ -2,7 +2,7 @@
  * Texts for notifications: the view templates see, the default title and body, and the helpers
  * channels share (escaping, severity, truncation).
  */
-import { LEVEL_LABEL, levelOf } from '../alerts/levels.js';
+import { LEVEL_LABEL, levelOf } from '../alerts/index.js';
 import { renderTemplate } from '../core/config/template.js';
 import type { ChannelTarget, NotifiedAlert, Notification } from './types.js';
 

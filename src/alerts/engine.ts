@@ -4,12 +4,13 @@
  * Every transition is written to the alerts table first and then to the event log, so a restart
  * picks up firing alerts where they were without firing them again.
  */
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { renderTemplate } from '../core/config/template.js';
 import { formatDuration } from '../core/config/units.js';
 import type { EventLog } from '../core/events.js';
-import type { Store } from '../core/store/db.js';
+import type { CoreTables, Store } from '../core/store/db.js';
+import type { EventRecord } from '../core/api-types.js';
 import type { AlertsTables } from './migrations.js';
 import type { TelemetryQuery } from '../telemetry/index.js';
 import type { AlertRuleConfig } from './config.js';
@@ -105,6 +106,8 @@ export class AlertEngine {
   private readonly status = new Map<string, { ev: RuleEvaluation | null; at: number | null }>();
   private chain: Promise<unknown> = Promise.resolve();
   private loaded = false;
+  /** the batch being received: its transaction and the events to publish after the commit */
+  private batch: { db: Kysely<AlertsTables>; events: EventRecord[] } | null = null;
 
   constructor(private readonly opts: EngineOptions) {}
 
@@ -324,26 +327,61 @@ export class AlertEngine {
     };
   }
 
+  /** the store, or the transaction of the batch being received */
+  private get db(): Kysely<AlertsTables> {
+    return this.batch?.db ?? this.opts.store.db;
+  }
+
   private async insert(inst: Inst): Promise<void> {
-    const r = await this.opts.store.db.insertInto('alerts').values(this.row(inst, inst.updatedAt)).returning('id').executeTakeFirstOrThrow();
+    const r = await this.db.insertInto('alerts').values(this.row(inst, inst.updatedAt)).returning('id').executeTakeFirstOrThrow();
     inst.id = Number(r.id);
   }
 
   private async save(inst: Inst, now: number): Promise<void> {
     inst.updatedAt = now;
-    await this.opts.store.db.updateTable('alerts').set(this.row(inst, now)).where('id', '=', inst.id).execute();
+    await this.db.updateTable('alerts').set(this.row(inst, now)).where('id', '=', inst.id).execute();
   }
 
   private async emit(type: string, inst: Inst, actor: string): Promise<void> {
     // a rule's `incident:` setting rides along so the incidents module can open or join one
     const incident = inst.rule !== null ? this.rules.get(inst.rule)?.cfg.incident : undefined;
     const data = { ...toInstance(inst), ...(incident ? { incident } : {}) };
-    await this.opts.events.append({ type, actor, subject: `alert:${inst.labels.alertname ?? inst.fingerprint}`, data: data as unknown as Record<string, unknown> });
+    const e = { type, actor, subject: `alert:${inst.labels.alertname ?? inst.fingerprint}`, data: data as unknown as Record<string, unknown> };
+    if (this.batch) this.batch.events.push(await this.opts.events.insert(e, this.batch.db as unknown as Kysely<CoreTables>));
+    else await this.opts.events.append(e);
+  }
+
+  /**
+   * Run `fn` as one transaction (a push of many alerts is one commit, not two per alert); its
+   * events are published after the commit. When it fails nothing of it is stored, and the pushed
+   * alerts held in memory are read back from the store.
+   */
+  private async inBatch<T>(fn: () => Promise<T>): Promise<T> {
+    const events: EventRecord[] = [];
+    try {
+      const out = await this.opts.store.db.transaction().execute(async (tx) => {
+        this.batch = { db: tx, events };
+        try {
+          return await fn();
+        } finally {
+          this.batch = null;
+        }
+      });
+      this.opts.events.publish(...events);
+      return out;
+    } catch (e) {
+      this.external.clear();
+      for (const r of await this.opts.store.db.selectFrom('alerts').selectAll().where('rule', 'is', null).where('state', 'in', ['pending', 'firing']).execute()) {
+        const inst = rowToInst(r);
+        this.external.set(inst.fingerprint, inst);
+      }
+      throw e;
+    }
   }
 
   /** Alerts pushed from outside (Prometheus, Alertmanager, Grafana, PagerDuty). */
   receive(alerts: InboundAlert[], source: string): Promise<AlertInstance[]> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.inBatch(async () => {
       const now = this.opts.now();
       const out: AlertInstance[] = [];
       for (const a of alerts) {
@@ -402,7 +440,7 @@ export class AlertEngine {
         out.push(toInstance(inst));
       }
       return out;
-    });
+    }));
   }
 
   /** Current and recent alerts, newest first. */

@@ -5,7 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { EventRecord } from './api-types.js';
-import type { Store } from './store/db.js';
+import type { Kysely } from 'kysely';
+import type { CoreTables, Store } from './store/db.js';
 
 export interface NewEvent {
   type: string;
@@ -33,16 +34,25 @@ export class EventLog {
 
   /** Store an event and tell live listeners. */
   async append(e: NewEvent): Promise<EventRecord> {
+    const rec = await this.insert(e);
+    this.publish(rec);
+    return rec;
+  }
+
+  /**
+   * Store an event through `db` (a transaction's) without telling anyone: the caller publishes it
+   * once the transaction has committed, so listeners never see an event that was rolled back.
+   */
+  async insert(e: NewEvent, db: Kysely<CoreTables> = this.store.db): Promise<EventRecord> {
     const at = this.now();
     const data = JSON.stringify(e.data ?? {});
-    const row = await this.store.db
-      .insertInto('events')
-      .values({ at, type: e.type, actor: e.actor, subject: e.subject, data })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const rec: EventRecord = { id: Number(row.id), at: new Date(at).toISOString(), type: e.type, actor: e.actor, subject: e.subject, data: e.data ?? {} };
-    this.bus.emit('event', rec);
-    return rec;
+    const row = await db.insertInto('events').values({ at, type: e.type, actor: e.actor, subject: e.subject, data }).returning('id').executeTakeFirstOrThrow();
+    return { id: Number(row.id), at: new Date(at).toISOString(), type: e.type, actor: e.actor, subject: e.subject, data: e.data ?? {} };
+  }
+
+  /** Tell live listeners about stored events. */
+  publish(...recs: EventRecord[]): void {
+    for (const rec of recs) this.bus.emit('event', rec);
   }
 
   /** Tell live listeners something that is not worth storing (e.g. each check result). */

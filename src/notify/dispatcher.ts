@@ -1,8 +1,10 @@
 /**
  * Alertmanager's dispatcher: routes alerts to aggregation groups, flushes each group after
  * group_wait, then every group_interval, telling each channel only what changed (or everything
- * again after repeat_interval), minus silenced and inhibited alerts. Group state and what each
- * channel was told are stored, so a restart neither repeats nor loses a notification.
+ * again after repeat_interval), minus silenced and inhibited alerts. Firing alerts are stored as
+ * they come and routed into their groups again at load; what each channel was told and resolved
+ * alerts still to tell are stored at each tick (and on stop). A restart neither repeats nor loses
+ * a notification.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -10,7 +12,7 @@ import type { AlertInstance } from '../alerts/index.js';
 import type { Store } from '../core/store/db.js';
 import type { NotifyTables } from './migrations.js';
 import { DEFAULT_INHIBIT, type ChannelConfig, type InhibitRule, type NotifyConfig } from './config.js';
-import { inhibitedBy, type Labels } from './match.js';
+import { InhibitIndex, type Labels } from './match.js';
 import { activeIntervals, compileIntervals, type TimeInterval } from './time-intervals.js';
 import { buildRouteTree, matchRoute, type ResolvedRoute, type RouteTree } from './tree.js';
 
@@ -159,6 +161,14 @@ export class Dispatcher {
   /** firing alerts (inhibition sources, and what the API shows) */
   readonly active = new Map<string, AlertInstance>();
   readonly groups = new Map<string, Group>();
+  /** the firing alerts indexed for inhibition */
+  private readonly inhibit = new InhibitIndex();
+  /** alert fingerprint → the keys of the groups holding it */
+  private readonly memberOf = new Map<string, Set<string>>();
+  /** groups changed since they were last stored (stored together at the next tick) */
+  private readonly dirty = new Set<string>();
+  /** no group is due before this (never later than the true earliest; recomputed each tick) */
+  private minDue = Number.POSITIVE_INFINITY;
 
   constructor(private readonly d: DispatcherDeps) {}
 
@@ -172,49 +182,108 @@ export class Dispatcher {
   }
 
   async load(): Promise<void> {
-    for (const r of await this.d.store.db.selectFrom('notify_active').selectAll().execute()) this.active.set(r.fingerprint, JSON.parse(r.alert) as AlertInstance);
+    for (const r of await this.d.store.db.selectFrom('notify_active').selectAll().execute()) this.setActive(JSON.parse(r.alert) as AlertInstance);
     for (const r of await this.d.store.db.selectFrom('notify_groups').selectAll().execute()) {
       this.groups.set(r.key, {
         key: r.key,
         route: r.route,
         labels: JSON.parse(r.labels) as Labels,
-        alerts: new Map(Object.entries(JSON.parse(r.alerts) as Record<string, AlertInstance>)),
+        // resolved alerts not told yet (and, in stores before 0.6, the firing ones, which are
+        // kept only while still firing: the firing members come from notify_active)
+        alerts: new Map(Object.entries(JSON.parse(r.alerts) as Record<string, AlertInstance>).filter(([fp, a]) => a.state === 'resolved' || this.active.has(fp))),
         createdAt: Number(r.created_at),
         nextFlushAt: Number(r.next_flush_at),
         flushed: Number(r.flushed) === 1,
         notified: JSON.parse(r.notified) as Record<string, Entry>,
       });
     }
+    for (const g of this.groups.values()) for (const fp of g.alerts.keys()) this.join(fp, g.key);
+    // a group's firing members are not stored with it: every firing alert is routed into its
+    // groups again (routing is idempotent), also one whose group was never stored
+    for (const a of this.active.values()) this.route(a);
+    this.recomputeDue();
+  }
+  /**
+   * Store the groups changed since the last call, in one transaction: what each channel was told,
+   * the timings, and the resolved alerts still to be told (firing ones are in notify_active).
+   */
+  async persist(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const groups = [...this.dirty].map((k) => this.groups.get(k)).filter((g): g is Group => g !== undefined);
+    this.dirty.clear();
+    const rows = groups.map((g) => ({ key: g.key, route: g.route, labels: JSON.stringify(g.labels), alerts: JSON.stringify(Object.fromEntries([...g.alerts].filter(([, a]) => a.state === 'resolved'))), created_at: g.createdAt, next_flush_at: g.nextFlushAt, flushed: g.flushed ? 1 : 0, notified: JSON.stringify(g.notified) }));
+    await this.d.store.db.transaction().execute(async (tx) => {
+      for (const { key, ...row } of rows) await tx.insertInto('notify_groups').values({ key, ...row }).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute();
+    });
   }
 
-  private async saveGroup(g: Group): Promise<void> {
-    const row = { route: g.route, labels: JSON.stringify(g.labels), alerts: JSON.stringify(Object.fromEntries(g.alerts)), created_at: g.createdAt, next_flush_at: g.nextFlushAt, flushed: g.flushed ? 1 : 0, notified: JSON.stringify(g.notified) };
-    await this.d.store.db
-      .insertInto('notify_groups')
-      .values({ key: g.key, ...row })
-      .onConflict((oc) => oc.column('key').doUpdateSet(row))
-      .execute();
+  private setActive(a: AlertInstance): void {
+    this.active.set(a.fingerprint, a);
+    this.inhibit.set(a);
+  }
+
+  private join(fp: string, key: string): void {
+    let keys = this.memberOf.get(fp);
+    if (!keys) this.memberOf.set(fp, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private leave(fp: string, key: string): void {
+    const keys = this.memberOf.get(fp);
+    if (!keys) return;
+    keys.delete(key);
+    if (keys.size === 0) this.memberOf.delete(fp);
+  }
+
+  private recomputeDue(): void {
+    let min = Number.POSITIVE_INFINITY;
+    for (const g of this.groups.values()) if (g.nextFlushAt < min) min = g.nextFlushAt;
+    this.minDue = min;
   }
 
   private async deleteGroup(g: Group): Promise<void> {
     this.groups.delete(g.key);
+    this.dirty.delete(g.key);
+    for (const fp of g.alerts.keys()) this.leave(fp, g.key);
     await this.d.store.db.deleteFrom('notify_groups').where('key', '=', g.key).execute();
   }
 
   /** An alert fired (or changed while firing). */
-  async firing(a: AlertInstance): Promise<void> {
-    const now = this.d.now();
-    this.active.set(a.fingerprint, a);
-    const row = { alert: JSON.stringify(a), updated_at: now };
-    await this.d.store.db
-      .insertInto('notify_active')
-      .values({ fingerprint: a.fingerprint, ...row })
-      .onConflict((oc) => oc.column('fingerprint').doUpdateSet(row))
-      .execute();
-    await this.route(a);
+  firing(a: AlertInstance): Promise<void> {
+    return this.handle([{ alert: a, firing: true }]);
   }
 
-  private async route(a: AlertInstance): Promise<void> {
+  /** An alert resolved: its groups tell their channels at their next flush. */
+  resolved(a: AlertInstance): Promise<void> {
+    return this.handle([{ alert: a, firing: false }]);
+  }
+
+  /**
+   * Alerts that fired or resolved, in order: stored in one transaction (a push of many alerts is
+   * one commit), then grouped.
+   */
+  async handle(changes: { alert: AlertInstance; firing: boolean }[]): Promise<void> {
+    const now = this.d.now();
+    await this.d.store.db.transaction().execute(async (tx) => {
+      for (const { alert: a, firing } of changes) {
+        if (!firing) {
+          await tx.deleteFrom('notify_active').where('fingerprint', '=', a.fingerprint).execute();
+          continue;
+        }
+        const row = { alert: JSON.stringify(a), updated_at: now };
+        await tx.insertInto('notify_active').values({ fingerprint: a.fingerprint, ...row }).onConflict((oc) => oc.column('fingerprint').doUpdateSet(row)).execute();
+      }
+    });
+    for (const { alert: a, firing } of changes) {
+      if (firing) {
+        this.setActive(a);
+        this.route(a);
+      } else this.markResolved(a, now);
+    }
+  }
+
+  /** Put a firing alert into the groups of its routes (a new group's timing is stored at the next tick; its members are routed again at load). */
+  private route(a: AlertInstance): void {
     const now = this.d.now();
     for (const r of routesFor(resolveRoutes(this.d.config()), a.labels)) {
       const labels = groupLabelsOf(r.groupBy, a.labels);
@@ -223,43 +292,51 @@ export class Dispatcher {
       if (!g) {
         g = { key, route: r.id, labels, alerts: new Map(), createdAt: now, nextFlushAt: now + r.groupWait, flushed: false, notified: {} };
         this.groups.set(key, g);
+        this.dirty.add(key); // its timing survives a restart (its members are routed again)
       }
       g.alerts.set(a.fingerprint, a);
+      this.join(a.fingerprint, key);
       // Alertmanager: an alert that started longer than group_wait ago flushes a new group at once
       const started = Date.parse(a.firedAt ?? a.activeAt);
-      if (!g.flushed && Number.isFinite(started) && started + r.groupWait <= now) g.nextFlushAt = Math.min(g.nextFlushAt, now);
-      await this.saveGroup(g);
+      if (!g.flushed && Number.isFinite(started) && started + r.groupWait <= now && g.nextFlushAt > now) {
+        g.nextFlushAt = now;
+        this.dirty.add(key);
+      }
+      this.minDue = Math.min(this.minDue, g.nextFlushAt);
     }
   }
 
-  /** An alert resolved: its groups tell their channels at their next flush. */
-  async resolved(a: AlertInstance): Promise<void> {
+  private markResolved(a: AlertInstance, now: number): void {
     this.active.delete(a.fingerprint);
-    await this.d.store.db.deleteFrom('notify_active').where('fingerprint', '=', a.fingerprint).execute();
-    for (const g of this.groups.values()) {
-      if (!g.alerts.has(a.fingerprint)) continue;
-      g.alerts.set(a.fingerprint, { ...a, state: 'resolved', resolvedAt: a.resolvedAt ?? new Date(this.d.now()).toISOString() });
-      await this.saveGroup(g);
+    this.inhibit.delete(a.fingerprint);
+    for (const key of this.memberOf.get(a.fingerprint) ?? []) {
+      const g = this.groups.get(key);
+      if (!g?.alerts.has(a.fingerprint)) continue;
+      g.alerts.set(a.fingerprint, { ...a, state: 'resolved', resolvedAt: a.resolvedAt ?? new Date(now).toISOString() });
+      this.dirty.add(key);
     }
   }
 
   /** The config changed: route the firing alerts again (new routes get them; group state stays). */
   async reroute(): Promise<void> {
-    for (const a of this.active.values()) await this.route(a);
+    for (const a of this.active.values()) this.route(a);
+    await this.persist();
   }
 
   muted(a: AlertInstance): { silencedBy: string[]; inhibitedBy: string[] } {
-    return { silencedBy: this.d.silences.silencedBy(a.labels), inhibitedBy: a.state === 'resolved' ? [] : inhibitedBy(a, this.active.values(), this.inhibitRules()) };
+    return { silencedBy: this.d.silences.silencedBy(a.labels), inhibitedBy: a.state === 'resolved' ? [] : this.inhibit.inhibitedBy(a, this.inhibitRules()) };
   }
 
   /** Flush every group that is due. */
   async tick(): Promise<number> {
     const now = this.d.now();
     let queued = 0;
-    for (const g of [...this.groups.values()].sort((x, y) => x.nextFlushAt - y.nextFlushAt)) {
-      if (g.nextFlushAt > now) continue;
-      queued += await this.flush(g);
+    if (this.minDue <= now) {
+      const due = [...this.groups.values()].filter((g) => g.nextFlushAt <= now).sort((x, y) => x.nextFlushAt - y.nextFlushAt);
+      for (const g of due) if (this.groups.get(g.key) === g) queued += await this.flush(g);
+      this.recomputeDue();
     }
+    await this.persist();
     return queued;
   }
 
@@ -273,6 +350,7 @@ export class Dispatcher {
     for (const g of this.groups.values()) {
       if (![...g.alerts.values()].some((a) => a.state !== 'resolved' && select(a.labels))) continue;
       g.nextFlushAt = Math.min(g.nextFlushAt, now);
+      this.minDue = Math.min(this.minDue, g.nextFlushAt);
       n++;
     }
     return n;
@@ -280,9 +358,7 @@ export class Dispatcher {
 
   /** The earliest time a group is due (for the timer). */
   nextDue(): number | undefined {
-    let min: number | undefined;
-    for (const g of this.groups.values()) if (min === undefined || g.nextFlushAt < min) min = g.nextFlushAt;
-    return min;
+    return Number.isFinite(this.minDue) ? this.minDue : undefined;
   }
 
   private async flush(g: Group): Promise<number> {
@@ -319,11 +395,15 @@ export class Dispatcher {
       }
     }
     // resolved alerts have been told about (or muted): they leave the group
-    for (const a of alerts) if (a.state === 'resolved') g.alerts.delete(a.fingerprint);
+    for (const a of alerts) {
+      if (a.state !== 'resolved') continue;
+      g.alerts.delete(a.fingerprint);
+      this.leave(a.fingerprint, g.key);
+    }
     g.flushed = true;
     g.nextFlushAt = now + route.groupInterval;
     if (g.alerts.size === 0) await this.deleteGroup(g);
-    else await this.saveGroup(g);
+    else this.dirty.add(g.key); // stored with the rest of this tick's changes
     return queued;
   }
 
@@ -331,7 +411,7 @@ export class Dispatcher {
     const out: AlertStatus[] = [];
     for (const a of this.active.values()) {
       const m = this.muted(a);
-      const groups = [...this.groups.values()].filter((g) => g.alerts.has(a.fingerprint));
+      const groups = [...(this.memberOf.get(a.fingerprint) ?? [])].map((k) => this.groups.get(k)).filter((g): g is Group => g !== undefined);
       const routes = this.routes();
       const channels = new Set<string>();
       const receivers = new Set<string>();

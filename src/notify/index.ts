@@ -148,6 +148,8 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
       await silences.refresh();
       lastSilenceRefresh = ctx.now();
       await dispatcher.load();
+      // alert changes that arrive together are handled together (one transaction), in order
+      let inbox: { alert: AlertInstance; firing: boolean }[] = [];
       offEvents = ctx.events.onEvent((e) => {
         if (e.type !== 'alert.firing' && e.type !== 'alert.resolved') return;
         const a = e.data as unknown as AlertInstance;
@@ -155,10 +157,13 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
           log.warn({ event: e.id }, `ignoring ${e.type} without an alert instance`);
           return;
         }
-        const alert: AlertInstance = { ...a, labels: a.labels, annotations: a.annotations ?? {}, state: e.type === 'alert.firing' ? 'firing' : 'resolved' };
+        const firing = e.type === 'alert.firing';
+        inbox.push({ alert: { ...a, labels: a.labels, annotations: a.annotations ?? {}, state: firing ? 'firing' : 'resolved' }, firing });
+        if (inbox.length > 1) return; // a run is already queued for this lot
         void serial(async () => {
-          if (e.type === 'alert.firing') await dispatcher.firing(alert);
-          else await dispatcher.resolved(alert);
+          const lot = inbox;
+          inbox = [];
+          await dispatcher.handle(lot);
           // group_wait 0 (or an old alert): tell at once rather than at the next tick
           const due = dispatcher.nextDue();
           if (started && due !== undefined && due <= ctx.now()) {
@@ -180,7 +185,7 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
       started = false;
       offEvents?.();
       if (timer) clearInterval(timer);
-      await chain;
+      await serial(() => dispatcher.persist());
       await queue.stop();
     },
     routes(app) {

@@ -89,6 +89,77 @@ function compileInhibitRule(rule: InhibitRule): CompiledInhibitRule {
   return c;
 }
 
+type Source = { fingerprint: string; labels: Labels };
+
+/**
+ * Firing alerts indexed for inhibition (Alertmanager's inhibit.go): per rule, the alerts matching
+ * its source side, bucketed by their values of the rule's `equal` labels (a missing label counts
+ * as empty, so missing on both is equal). Asking about one target costs its rules and the sources
+ * equal to it, not a walk over every firing alert; kept up to date alert by alert.
+ */
+export class InhibitIndex {
+  private rules: InhibitRule[] = [];
+  private compiled: CompiledInhibitRule[] = [];
+  /** per rule: equal-key → fingerprint → source */
+  private buckets: Map<string, Map<string, Source>>[] = [];
+  private readonly alerts = new Map<string, Source>();
+
+  /** an alert fires (or its labels changed) */
+  set(a: Source): void {
+    this.delete(a.fingerprint);
+    this.alerts.set(a.fingerprint, a);
+    this.add(a);
+  }
+
+  /** an alert no longer fires */
+  delete(fingerprint: string): void {
+    const old = this.alerts.get(fingerprint);
+    if (!old) return;
+    this.alerts.delete(fingerprint);
+    this.compiled.forEach((r, i) => this.buckets[i]?.get(equalKey(r.equal, old.labels))?.delete(fingerprint));
+  }
+
+  /** Which firing alerts inhibit `target` under `rules`; see inhibitedBy. */
+  inhibitedBy(target: Source, rules: InhibitRule[]): string[] {
+    if (rules !== this.rules) this.reindex(rules);
+    const out = new Set<string>();
+    this.compiled.forEach((r, i) => {
+      if (!allMatch(r.target, target.labels)) return;
+      const sources = this.buckets[i]?.get(equalKey(r.equal, target.labels));
+      if (!sources) return;
+      // a target matching the source side too: sources that also match the target side are
+      // disregarded, so an alert never inhibits itself and two such alerts not each other
+      const twoSided = allMatch(r.source, target.labels);
+      for (const s of sources.values()) {
+        if (s.fingerprint === target.fingerprint) continue;
+        if (twoSided && allMatch(r.target, s.labels)) continue;
+        out.add(s.fingerprint);
+      }
+    });
+    return [...out];
+  }
+
+  private add(a: Source): void {
+    this.compiled.forEach((r, i) => {
+      if (!allMatch(r.source, a.labels)) return;
+      const key = equalKey(r.equal, a.labels);
+      const m = this.buckets[i] as Map<string, Map<string, Source>>;
+      let b = m.get(key);
+      if (!b) m.set(key, (b = new Map()));
+      b.set(a.fingerprint, a);
+    });
+  }
+
+  private reindex(rules: InhibitRule[]): void {
+    this.rules = rules;
+    this.compiled = rules.map(compileInhibitRule);
+    this.buckets = rules.map(() => new Map());
+    for (const a of this.alerts.values()) this.add(a);
+  }
+}
+
+const equalKey = (equal: string[], labels: Labels): string => (equal.length === 0 ? '' : JSON.stringify(equal.map((l) => labels[l] ?? '')));
+
 /**
  * Which firing alerts inhibit `target` (Alertmanager's inhibit.go): a firing source matching the
  * source side, the target matching the target side, equal on the `equal` labels (a label missing
@@ -96,20 +167,8 @@ function compileInhibitRule(rule: InhibitRule): CompiledInhibitRule {
  * the target side are disregarded, so an alert never inhibits itself and two alerts matching both
  * sides do not inhibit each other.
  */
-export function inhibitedBy(target: { fingerprint: string; labels: Labels }, sources: Iterable<{ fingerprint: string; labels: Labels; state?: string }>, rules: InhibitRule[]): string[] {
-  const out = new Set<string>();
-  // walked once per rule: an iterator (a Map's values) is read into a list once
-  const list = Array.isArray(sources) ? (sources as readonly { fingerprint: string; labels: Labels; state?: string }[]) : [...sources];
-  for (const rule of rules) {
-    const r = compileInhibitRule(rule);
-    if (!allMatch(r.target, target.labels)) continue;
-    const twoSided = allMatch(r.source, target.labels);
-    for (const s of list) {
-      if (s.state === 'resolved' || s.fingerprint === target.fingerprint) continue;
-      if (!allMatch(r.source, s.labels)) continue;
-      if (twoSided && allMatch(r.target, s.labels)) continue;
-      if (r.equal.every((l) => (s.labels[l] ?? '') === (target.labels[l] ?? ''))) out.add(s.fingerprint);
-    }
-  }
-  return [...out];
+export function inhibitedBy(target: Source, sources: Iterable<Source & { state?: string }>, rules: InhibitRule[]): string[] {
+  const index = new InhibitIndex();
+  for (const s of sources) if (s.state !== 'resolved') index.set(s);
+  return index.inhibitedBy(target, rules);
 }

@@ -72,6 +72,19 @@ export class NotifyQueue {
   /** bumped on every write, so a hint computed across a concurrent write is thrown away */
   private writes = 0;
 
+  /** a look for due rows after sends finish: those finishing together share one */
+  private kicked: Promise<void> | null = null;
+
+  private kick(): void {
+    if (this.kicked || this.stopping) return;
+    this.kicked = new Promise<void>((res) =>
+      setImmediate(() => {
+        this.kicked = null;
+        void (this.stopping ? Promise.resolve() : this.runDue()).finally(res);
+      }),
+    );
+  }
+
   private touch(): void {
     this.quietUntil = 0;
     this.writes++;
@@ -119,7 +132,9 @@ export class NotifyQueue {
     if (this.stopping) return;
     const now = this.d.now();
     const writes = this.writes;
-    const rows = await this.d.store.db.selectFrom('notify_queue').selectAll().where('status', '=', 'pending').where('next_attempt_at', '<=', now).orderBy('id').limit(500).execute();
+    // candidates first, without their payloads: under load most due rows wait behind one in flight
+    // for the same channel and group, and every finished send looks again
+    const rows = await this.d.store.db.selectFrom('notify_queue').select(['id', 'channel', 'group_key']).where('status', '=', 'pending').where('next_attempt_at', '<=', now).orderBy('id').limit(500).execute();
     if (rows.length === 0 && this.inFlight.size === 0) {
       const next = await this.d.store.db.selectFrom('notify_queue').select((eb) => eb.fn.min('next_attempt_at').as('t')).where('status', '=', 'pending').executeTakeFirst();
       if (writes === this.writes) this.quietUntil = next?.t === null || next?.t === undefined ? Number.POSITIVE_INFINITY : Number(next.t);
@@ -131,14 +146,24 @@ export class NotifyQueue {
       const c = f.pair.split('\n')[0] as string;
       perChannel.set(c, (perChannel.get(c) ?? 0) + 1);
     }
+    const picked: number[] = [];
     for (const r of rows) {
-      if (this.inFlight.size >= MAX_IN_FLIGHT) break;
+      if (this.inFlight.size + picked.length >= MAX_IN_FLIGHT) break;
       const id = Number(r.id);
       const pair = `${r.channel}\n${r.group_key}`;
       if (this.inFlight.has(id) || busy.has(pair)) continue; // one at a time per channel and group, in order
       if ((perChannel.get(r.channel) ?? 0) >= MAX_IN_FLIGHT_PER_CHANNEL) continue;
       perChannel.set(r.channel, (perChannel.get(r.channel) ?? 0) + 1);
       busy.add(pair);
+      picked.push(id);
+    }
+    if (picked.length === 0) return;
+    // still pending: one superseded meanwhile by a newer notification of its group is not sent
+    const full = await this.d.store.db.selectFrom('notify_queue').selectAll().where('id', 'in', picked).where('status', '=', 'pending').orderBy('id').execute();
+    for (const r of full) {
+      const id = Number(r.id);
+      if (this.inFlight.has(id)) continue;
+      const pair = `${r.channel}\n${r.group_key}`;
       const abort = new AbortController();
       const entry = { pair, abort, done: Promise.resolve() };
       this.inFlight.set(id, entry);
@@ -146,7 +171,7 @@ export class NotifyQueue {
         .catch((e) => this.d.logger.error({ err: e, notification: id }, 'notification bookkeeping failed'))
         .finally(() => {
           this.inFlight.delete(id);
-          if (!this.stopping) void this.runDue();
+          this.kick();
         });
     }
   }
@@ -219,7 +244,8 @@ export class NotifyQueue {
 
   /** Resolves when nothing is being sent (for tests and shutdown). */
   async idle(): Promise<void> {
-    while (this.running || this.inFlight.size) {
+    while (this.running || this.inFlight.size || this.kicked) {
+      await this.kicked;
       await this.running;
       await Promise.all([...this.inFlight.values()].map((f) => f.done));
     }

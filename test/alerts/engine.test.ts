@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AlertEngine } from '../../src/alerts/engine.js';
+import { sql } from 'kysely';
+import { AlertEngine, type InboundAlert } from '../../src/alerts/engine.js';
 import { alertRuleSchema, type AlertRuleConfig } from '../../src/alerts/config.js';
 import type { CheckReader } from '../../src/alerts/evaluate.js';
 import type { AlertInstance } from '../../src/alerts/types.js';
@@ -102,6 +103,34 @@ for (const target of storeTargets) {
         ['resolved', a!.fingerprint, { alertname: 'DiskFull', severity: 'critical', instance: 'db1', shipshape_severity: 'P1' }],
         ['resolved', fingerprint(noName), { job: 'node', severity: 'warning', shipshape_severity: 'P3' }],
       ]);
+    });
+
+    it('a push is one transaction: when a write in it fails nothing of it is stored or told, and the same push later fires once', async () => {
+      // a real failure from the database itself, on the second alert's event
+      if (store.dialect === 'sqlite') await sql`CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.subject = 'alert:Boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`.execute(store.db);
+      else {
+        await sql`CREATE OR REPLACE FUNCTION boom() RETURNS trigger AS $$ BEGIN IF NEW.subject = 'alert:Boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`.execute(store.db);
+        await sql`CREATE TRIGGER boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION boom()`.execute(store.db);
+      }
+      const told: string[] = [];
+      const off = events.onEvent((e) => told.push(`${e.type} ${e.subject}`));
+      const push: InboundAlert[] = [
+        { labels: { alertname: 'DiskFull', instance: 'db1' }, annotations: {}, endsAt: null },
+        { labels: { alertname: 'Boom' }, annotations: {}, endsAt: null },
+      ];
+      try {
+        await expect(engine.receive(push, 'prometheus')).rejects.toThrow(/boom/);
+        expect(engine.active()).toEqual([]);
+        expect(await store.db.selectFrom('alerts').select('id').execute()).toEqual([]);
+        expect(await alertEvents()).toEqual([]);
+        expect(told).toEqual([]);
+      } finally {
+        await sql`DROP TRIGGER boom${sql.raw(store.dialect === 'sqlite' ? '' : ' ON events')}`.execute(store.db);
+      }
+      await engine.receive(push, 'prometheus');
+      expect(engine.active().map((a) => a.labels.alertname).sort()).toEqual(['Boom', 'DiskFull']);
+      expect(told).toEqual(['alert.firing alert:DiskFull', 'alert.firing alert:Boom']);
+      off();
     });
 
     it('goes pending, fires after `for`, and resolves, with an event for each and the values that caused it', async () => {

@@ -59,6 +59,23 @@ describe('grouping (group_wait, group_interval, repeat_interval)', () => {
     expect(n!.alerts.map((x) => x.fingerprint).sort()).toEqual([a.fingerprint, b.fingerprint].sort());
   });
 
+  it('a firing alert is stored at once and its group is made again at load: after a crash before any tick it is told once', async () => {
+    const first = await harness(store, config());
+    const a = alert('high-error-rate', { instance: 'a' });
+    await first.events.append({ type: 'alert.firing', actor: 'rule:high-error-rate', subject: `alert:${a.fingerprint}`, data: { ...a } as unknown as Record<string, unknown> });
+    await first.notify.settled(); // handled: the alert is stored at once, its group is not
+    expect(await store.db.selectFrom('notify_active').select('fingerprint').execute()).toEqual([{ fingerprint: a.fingerprint }]);
+    expect(await store.db.selectFrom('notify_groups').select('key').execute()).toEqual([]);
+    // the process dies here (no tick, no stop); the next one loads the store
+    h = await harness(store, config());
+    await h.advance(29_000);
+    expect(rx.requests).toHaveLength(0);
+    await h.advance(1_000);
+    expect(hooks().map((n) => n.alerts.map((x) => x.fingerprint))).toEqual([[a.fingerprint]]);
+    await h.advance(60_000);
+    expect(rx.requests).toHaveLength(1);
+  });
+
   it('tells about a new alert in the group only after group_interval, and repeats an unchanged group after repeat_interval', async () => {
     h = await harness(store, config('', '      group_interval: 5m\n      repeat_interval: 1h'));
     const a = alert('high-error-rate', { instance: 'a' });

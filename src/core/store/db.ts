@@ -130,6 +130,32 @@ class TransactionalSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * Kysely prepares every query afresh; Shipshape asks the same few hundred shapes over and over, so
+ * prepared statements are kept (least recently used out past 500). Kysely runs one query at a time
+ * on the one connection, so a statement is never used twice at once.
+ */
+function withStatementCache(sqlite: SqliteDatabase): SqliteDialectConfig['database'] {
+  const cache = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+  return {
+    prepare(sql: string) {
+      let st = cache.get(sql);
+      if (st) {
+        cache.delete(sql); // most recently used last
+      } else {
+        st = sqlite.prepare(sql);
+        if (cache.size >= 500) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, st);
+      return st;
+    },
+    close() {
+      cache.clear();
+      sqlite.close();
+    },
+  };
+}
+
 async function openSqlite(dataDir: string): Promise<Store> {
   const file = join(dataDir, 'shipshape.db');
   try {
@@ -166,7 +192,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
     }
     throw describeOpenError(e, file);
   }
-  const db = new Kysely<CoreTables>({ dialect: new TransactionalSqliteDialect({ database: sqlite }) });
+  const db = new Kysely<CoreTables>({ dialect: new TransactionalSqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
     dialect: 'sqlite',

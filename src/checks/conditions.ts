@@ -876,7 +876,8 @@ function shownOf(o: Operand, r: Resolved): string {
 }
 
 function evaluateGatus(cond: CompiledCondition, obs: Observation): ConditionOutcome {
-  if (!obs.ok) return { condition: cond.text, ok: false, actual: obs.error ?? 'no answer' };
+  // without an answer only [CONNECTED] has a value (false)
+  if (!obs.ok && !cond.roots.every((r) => r === 'connected')) return { condition: cond.text, ok: false, actual: obs.error ?? 'no answer' };
   // the kind's values as they are (a parsed body is remembered per observation)
   const l = resolveGatus(cond.left, obs.values, obs);
   const r = cond.right ? resolveGatus(cond.right, obs.values, obs) : undefined;

@@ -110,11 +110,14 @@ export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckRe
   const latencyMs = Math.round(obs.latencyMs * 100) / 100;
   const seen: Observation = { ...obs, latencyMs };
   const conditions = def.conditions.map((c) => evaluate(c, seen));
-  const ok = obs.ok && conditions.every((c) => c.ok);
+  // Gatus: a probe that could not connect is judged by its conditions when one reads [CONNECTED]
+  // (a port that must stay closed: `[CONNECTED] == false`)
+  const judged = !obs.ok && def.conditions.some((c) => c.gatus && c.roots.includes('connected'));
+  const ok = (obs.ok || judged) && conditions.every((c) => c.ok);
   let message = 'ok';
   if (!ok) {
     const failing = conditions.filter((c) => !c.ok);
-    message = obs.ok ? failing.map((c) => `${c.condition} (${c.actual ?? 'no value'})`).join('; ') : (obs.error ?? 'failed');
+    message = obs.ok || judged ? failing.map((c) => `${c.condition} (${c.actual ?? 'no value'})`).join('; ') + (judged && obs.error ? `: ${obs.error}` : '') : (obs.error ?? 'failed');
   }
   const clean = scrubberOf(def);
   return {

@@ -320,6 +320,32 @@ describe('Gatus endpoints as checks: run against real servers', () => {
     await m.stop();
   });
 
+  it('a tcp endpoint that cannot connect is judged by [CONNECTED], as in Gatus: == false passes, == true fails with the reason', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r())); // nothing listens there now
+    const cfg = load(`services:
+  db:
+    checks:
+      - name: port-closed
+        url: "tcp://127.0.0.1:${port}"
+        interval: 30s
+        conditions: ["[CONNECTED] == false"]
+      - name: port-open
+        url: "tcp://127.0.0.1:${port}"
+        interval: 30s
+        conditions: ["[CONNECTED] == true"]
+`);
+    const m = new Monitor({ store, events: new EventLog(store), schedule: false });
+    await m.start(cfg);
+    const results = Object.fromEntries((await m.runNow()).map((r) => [r.checkId, r]));
+    expect(results['db/port-closed']).toMatchObject({ ok: true, message: 'ok' });
+    expect(results['db/port-open']).toMatchObject({ ok: false, message: expect.stringMatching(/refused/i) });
+    expect(results['db/port-open']?.conditions).toEqual([{ condition: '[CONNECTED] == true', ok: false, actual: '[CONNECTED] = false' }]);
+    await m.stop();
+  });
+
   it('a DNS endpoint asks its server and judges [BODY] and [DNS_RCODE] as Gatus does', async () => {
     const dnsServer = await startDnsServer({ 'app.test': { A: ['10.0.0.7'], MX: [{ preference: 10, exchange: 'mx1.app.test' }] } });
     try {

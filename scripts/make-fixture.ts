@@ -391,7 +391,7 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
     // a release of web deployed to production, then a deploy freeze
     await ok(api('/api/v1/deploy/web/deploys', { method: 'POST', body: JSON.stringify({ env: 'production' }) }), 'deploy');
     await ok(api('/api/v1/deploy/web/lock', { method: 'PUT', body: JSON.stringify({ env: 'production', reason: 'fixture: release freeze', for: '30d' }) }), 'deploy lock');
-    // a silence, made before the push so that the BatchBacklog alert is muted by it
+    // a silence, made before the push so that the BatchBacklog (and QueueStuck) alerts are muted by it
     const silence = await ok(api('/api/v1/silences', { method: 'POST', body: JSON.stringify({ matchers: ['service="batch"'], duration: '30d', comment: SILENCE_COMMENT }) }), 'silence');
     if (!silence.id) throw new Error('no silence id');
     await ok(
@@ -401,6 +401,8 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
         body: JSON.stringify([
           { labels: { alertname: 'DiskFilling', service: 'db', severity: 'P2', instance: 'db-1' }, annotations: { summary: 'disk 91% full on db-1' }, endsAt: new Date(Date.now() + 3_600_000).toISOString(), generatorURL: 'http://prometheus.example/graph' },
           { labels: { alertname: 'BatchBacklog', service: 'batch', severity: 'P3' }, annotations: { summary: 'batch backlog over 1000' }, endsAt: new Date(Date.now() + 3_600_000).toISOString() },
+          // from 0.6.0: a sender's own severity word, kept, with Shipshape's level added (silenced too)
+          { labels: { alertname: 'QueueStuck', service: 'batch', severity: 'critical', queue: 'mail' }, annotations: { summary: 'the mail queue is stuck' }, endsAt: new Date(Date.now() + 3_600_000).toISOString() },
         ]),
       }),
       'push alerts',

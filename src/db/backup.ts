@@ -380,8 +380,11 @@ export interface PruneResult {
 /** Backups: take, list, verify, restore, prune. */
 export class Backups {
   private readonly now: () => number;
-  /** parsed manifests by path, reused while manifest.json is unchanged (listing thousands of backups stays cheap) */
-  private readonly manifests = new Map<string, { stamp: string; m: BackupManifest | null }>();
+  /**
+   * parsed manifest.json and verification.json files by path, reused while the file is unchanged
+   * (listing thousands of backups, as the absent(backup.x) signal does every evaluation, stays cheap)
+   */
+  private readonly parsed = new Map<string, { stamp: string; v: unknown }>();
 
   constructor(private readonly opts: { events?: EventSink; /** the clock for created_at, ids and verification times (default Date.now) */ now?: () => number }) {
     this.now = opts.now ?? Date.now;
@@ -501,29 +504,28 @@ export class Backups {
       if (name.startsWith('.')) continue;
       const path = join(root, name);
       seen.add(path);
-      const m = this.manifest(path);
+      const m = this.cachedJson<BackupManifest>(join(path, 'manifest.json'));
       if (!m || (o.service !== undefined && m.service !== o.service)) continue;
-      out.push({ ...m, path, verified: readJson<Verification>(join(path, 'verification.json')) });
+      out.push({ ...m, path, verified: this.cachedJson<Verification>(join(path, 'verification.json')) });
     }
-    for (const path of this.manifests.keys()) if (dirname(path) === root && !seen.has(path)) this.manifests.delete(path);
+    for (const file of this.parsed.keys()) if (dirname(dirname(file)) === root && !seen.has(dirname(file))) this.parsed.delete(file);
     return out.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
   }
 
-  private manifest(path: string): BackupManifest | null {
-    const file = join(path, 'manifest.json');
+  private cachedJson<T>(file: string): T | null {
     let stamp: string;
     try {
       const st = statSync(file);
       stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
     } catch {
-      this.manifests.delete(path);
+      this.parsed.delete(file);
       return null;
     }
-    const hit = this.manifests.get(path);
-    if (hit && hit.stamp === stamp) return hit.m;
-    const m = readJson<BackupManifest>(file);
-    this.manifests.set(path, { stamp, m });
-    return m;
+    const hit = this.parsed.get(file);
+    if (hit && hit.stamp === stamp) return hit.v as T | null;
+    const v = readJson<T>(file);
+    this.parsed.set(file, { stamp, v });
+    return v;
   }
 
   /** A backup by path, or by id inside `dir`. */
@@ -571,7 +573,7 @@ export class Backups {
           continue;
         }
         rmSync(b.path, { recursive: true, force: true });
-        this.manifests.delete(b.path);
+        for (const f of ['manifest.json', 'verification.json']) this.parsed.delete(join(b.path, f));
         await this.opts.events
           ?.append({
             type: 'db.backup_pruned',

@@ -203,6 +203,7 @@ export class Dispatcher {
     for (const a of this.active.values()) this.route(a);
     this.recomputeDue();
   }
+
   /**
    * Store the groups changed since the last call, in one transaction: what each channel was told,
    * the timings, and the resolved alerts still to be told (firing ones are in notify_active).
@@ -212,9 +213,14 @@ export class Dispatcher {
     const groups = [...this.dirty].map((k) => this.groups.get(k)).filter((g): g is Group => g !== undefined);
     this.dirty.clear();
     const rows = groups.map((g) => ({ key: g.key, route: g.route, labels: JSON.stringify(g.labels), alerts: JSON.stringify(Object.fromEntries([...g.alerts].filter(([, a]) => a.state === 'resolved'))), created_at: g.createdAt, next_flush_at: g.nextFlushAt, flushed: g.flushed ? 1 : 0, notified: JSON.stringify(g.notified) }));
-    await this.d.store.db.transaction().execute(async (tx) => {
-      for (const { key, ...row } of rows) await tx.insertInto('notify_groups').values({ key, ...row }).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute();
-    });
+    try {
+      await this.d.store.db.transaction().execute(async (tx) => {
+        for (const { key, ...row } of rows) await tx.insertInto('notify_groups').values({ key, ...row }).onConflict((oc) => oc.column('key').doUpdateSet(row)).execute();
+      });
+    } catch (e) {
+      for (const g of groups) this.dirty.add(g.key); // tried again at the next tick
+      throw e;
+    }
   }
 
   private setActive(a: AlertInstance): void {

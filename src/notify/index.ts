@@ -82,6 +82,24 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
   let lastPrune = 0;
   let started = false;
 
+  // a group is flushed when it is due, not at the next whole tick: a timer for the earliest due
+  // group (Alertmanager runs one per group), besides the steady tick for retries and silences
+  let dueTimer: NodeJS.Timeout | undefined;
+  let dueAt = Number.POSITIVE_INFINITY;
+  const armDue = (): void => {
+    if (!started || tickMs <= 0) return; // tests with their own clock tick by hand
+    const due = dispatcher.nextDue();
+    if (due === undefined || due >= dueAt) return; // an earlier one is armed already
+    if (dueTimer) clearTimeout(dueTimer);
+    dueAt = due;
+    dueTimer = setTimeout(() => {
+      dueAt = Number.POSITIVE_INFINITY;
+      dueTimer = undefined;
+      void tick();
+    }, Math.max(0, due - ctx.now()));
+    dueTimer.unref();
+  };
+
   const tick = async () => {
     await serial(async () => {
       if (ctx.now() - lastSilenceRefresh >= 5000 || ctx.now() < lastSilenceRefresh) {
@@ -89,6 +107,7 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
         await silences.refresh();
       }
       await dispatcher.tick();
+      armDue();
       if (ctx.now() - lastPrune >= 3_600_000) {
         lastPrune = ctx.now();
         await queue.prune();
@@ -169,6 +188,7 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
           if (started && due !== undefined && due <= ctx.now()) {
             if (await dispatcher.tick()) void queue.runDue();
           }
+          armDue();
         });
       });
       started = true;
@@ -185,6 +205,7 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
       started = false;
       offEvents?.();
       if (timer) clearInterval(timer);
+      if (dueTimer) clearTimeout(dueTimer);
       await serial(() => dispatcher.persist());
       await queue.stop();
     },

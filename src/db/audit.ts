@@ -3,12 +3,14 @@
  * of Supabase's splinter lints and pghero — RLS enabled on every exposed table and each with a
  * policy, functions with a fixed search_path (SECURITY DEFINER ones above all), primary keys,
  * indexes on foreign keys, duplicate indexes, connection usage, long-running queries, and the
- * slowest statements when pg_stat_statements is there. Read-only: it changes nothing.
+ * slowest statements when pg_stat_statements is there (those three queries are shared with `db top`,
+ * top.ts). Read-only: it changes nothing.
  *
  * Each finding has a rule name, a level (error, warn, info), the object it is about, what is wrong
  * and what to do about it; `--fail-on` turns levels into an exit code for CI.
  */
 import type pg from 'pg';
+import { connectionUsage, runningQueries, slowStatements } from './top.js';
 
 export const AUDIT_LEVELS = ['info', 'warn', 'error'] as const;
 export type AuditLevel = (typeof AUDIT_LEVELS)[number];
@@ -136,52 +138,24 @@ export async function audit(c: pg.Client, opts: AuditOptions = {}): Promise<Audi
   const indexCount = (await q<{ n: number }>(c, `select count(*)::int as n from pg_index i join pg_class t on t.oid = i.indrelid join pg_namespace n on n.oid = t.relnamespace where n.nspname <> all($1)`, [SYSTEM_SCHEMAS]))[0]?.n ?? 0;
 
   // ---- connections and running queries -------------------------------------------------------
-  const conn = (await q<{ used: number; max: number; reserved: number }>(
-    c,
-    `select (select count(*)::int from pg_stat_activity where backend_type = 'client backend') as used,
-            current_setting('max_connections')::int as max,
-            current_setting('superuser_reserved_connections')::int as reserved`,
-  ))[0];
-  if (conn) {
-    const usable = Math.max(1, conn.max - conn.reserved);
-    const share = conn.used / usable;
-    if (share > (opts.connectionsWarn ?? 0.8)) {
-      add({ rule: 'connections_high', level: share >= 0.95 ? 'error' : 'warn', object: 'server', message: `${conn.used} of ${usable} usable connections in use (${Math.round(share * 100)} %)`, remediation: 'put a pooler (PgBouncer, Supavisor) in front, lower pool sizes, or raise max_connections' });
-    }
+  const conn = await connectionUsage(c);
+  const usable = Math.max(1, conn.max - conn.reserved);
+  const share = conn.used / usable;
+  if (share > (opts.connectionsWarn ?? 0.8)) {
+    add({ rule: 'connections_high', level: share >= 0.95 ? 'error' : 'warn', object: 'server', message: `${conn.used} of ${usable} usable connections in use (${Math.round(share * 100)} %)`, remediation: 'put a pooler (PgBouncer, Supavisor) in front, lower pool sizes, or raise max_connections' });
   }
   const longMs = opts.longQueryMs ?? 5 * 60_000;
-  const long = await q<{ pid: number; ms: number; state: string; query: string; usename: string | null }>(
-    c,
-    `select pid, (extract(epoch from now() - query_start) * 1000)::bigint as ms, state, left(query, 200) as query, usename
-       from pg_stat_activity
-      where backend_type = 'client backend' and pid <> pg_backend_pid() and state <> 'idle' and query_start < now() - make_interval(secs => $1::float / 1000)
-      order by ms desc limit 20`,
-    [longMs],
-  );
+  const long = await runningQueries(c, { minMs: longMs, limit: 20, chars: 200 });
   for (const l of long) {
-    add({ rule: 'long_running_query', level: 'warn', object: `pid ${l.pid}`, message: `a query of ${l.usename ?? '?'} has been ${l.state} for ${Math.round(Number(l.ms) / 1000)} s: ${l.query.replace(/\s+/g, ' ')}`, remediation: `select pg_cancel_backend(${l.pid});  (pg_terminate_backend if it does not stop)` });
+    add({ rule: 'long_running_query', level: 'warn', object: `pid ${l.pid}`, message: `a query of ${l.user ?? '?'} has been ${l.state} for ${Math.round(l.duration_ms / 1000)} s: ${l.query}`, remediation: `select pg_cancel_backend(${l.pid});  (pg_terminate_backend if it does not stop)` });
   }
 
   // ---- slowest statements --------------------------------------------------------------------
-  let statements = false;
-  const ext = await q<{ ok: boolean }>(c, `select exists (select 1 from pg_extension where extname = 'pg_stat_statements') as ok`);
-  if (ext[0]?.ok) {
-    try {
-      const top = await q<{ query: string; calls: number; mean_ms: number; total_ms: number }>(
-        c,
-        `select left(query, 200) as query, calls::bigint as calls, mean_exec_time as mean_ms, total_exec_time as total_ms
-           from pg_stat_statements order by total_exec_time desc limit $1`,
-        [opts.topStatements ?? 5],
-      );
-      statements = true;
-      for (const t of top) {
-        add({ rule: 'slow_statement', level: 'info', object: 'pg_stat_statements', message: `${Math.round(Number(t.total_ms))} ms in all over ${t.calls} calls (mean ${Number(t.mean_ms).toFixed(1)} ms): ${t.query.replace(/\s+/g, ' ')}`, remediation: 'explain (analyze, buffers) it; an index or a rewrite usually helps the top few most' });
-      }
-    } catch {
-      // installed but not preloaded (shared_preload_libraries): no data to read
-      statements = false;
-    }
+  const slow = await slowStatements(c, { limit: opts.topStatements ?? 5, order: 'total', chars: 200 });
+  for (const t of slow.statements) {
+    add({ rule: 'slow_statement', level: 'info', object: 'pg_stat_statements', message: `${Math.round(t.total_ms)} ms in all over ${t.calls} calls (mean ${t.mean_ms.toFixed(1)} ms): ${t.query}`, remediation: 'explain (analyze, buffers) it; an index or a rewrite usually helps the top few most' });
   }
+  const statements = slow.available;
 
   const counts: Record<AuditLevel, number> = { info: 0, warn: 0, error: 0 };
   for (const f of findings) counts[f.level]++;

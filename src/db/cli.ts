@@ -1,6 +1,7 @@
 /**
  * `shipshape db new | migrate | rollback | status | verify | baseline | repair | hash` and
- * `db backup | backups | verify-backup | restore | prune` (docs/db.md).
+ * `db backup | backups | verify-backup | restore | prune`, `db audit` and `db top | cancel | terminate`
+ * (docs/db.md).
  *
  * These work against the target database directly (no running Shipshape server is needed): the
  * target is `--url`, else the `database:` of the service named with `--service` (from the config
@@ -11,11 +12,14 @@
  *
  * Exit codes: 0 ok; `db status` 1 when migrations are pending, 2 on drift (or a shipshape.sum
  * that does not match), 3 when it could not tell; `db verify` 1 when it found a problem, 3 when it
- * could not tell; other commands 1 on failure, 2 on bad input.
+ * could not tell; `db cancel | terminate` 1 when the pid is not a client backend (or, for cancel,
+ * runs no query), when a signal failed or the confirmation was declined, 0 when `--older-than`
+ * matched nothing; other commands 1 on failure, 2 on bad input.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, out, red, yellow } from '../core/cli.js';
@@ -30,7 +34,8 @@ import { backupsDirOf, migrationsDirOf, type DbRaw } from './config.js';
 import { nextFile, readMigrationDir, SUM_FILE, writeSum } from './files.js';
 import { MigrationFailed, Migrations, type MigrateProgress, type MigrationTarget, type RunResult } from './service.js';
 import { summary } from './sql.js';
-import { connect, maskUrl } from './target.js';
+import { assertDirect, connect, maskUrl } from './target.js';
+import { dbTop, findStopTargets, stopQueries, type RunningQuery, type StopMode, type TopReport } from './top.js';
 import { TABLE_RE } from './tracking.js';
 
 interface TargetOpts {
@@ -563,4 +568,154 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
         fail(cliErrorOf(e, 2));
       }
     });
+
+  withTarget(db.command('top').description('what the database is busy with: slowest statements (pg_stat_statements), running queries, connections by state and application, cache hit ratio, biggest tables and indexes with their vacuum and analyze age'), true)
+    .option('--limit <n>', 'rows per list', '10')
+    .option('--sort <by>', 'slowest statements by total or mean time', 'total')
+    .option('--long-query <duration>', 'list running queries from this age on, e.g. 5s (default: every session that is not idle)')
+    .addHelpText('after', '\nExamples:\n  $ shipshape db top --service web\n  $ shipshape db top --url postgres://… --sort mean --long-query 5s --json')
+    .action(async (o: TargetOpts & { limit: string; sort: string; longQuery?: string }) => {
+      try {
+        if (!/^\d{1,4}$/.test(o.limit) || Number(o.limit) < 1) throw new CliError(`--limit: expected a whole number from 1 to 9999, got "${o.limit}"`, 2);
+        if (o.sort !== 'total' && o.sort !== 'mean') throw new CliError(`--sort: expected total or mean, got "${o.sort}"`, 2);
+        const minQueryMs = o.longQuery === undefined ? undefined : parseDuration(o.longQuery);
+        if (o.longQuery !== undefined && minQueryMs === undefined) throw new CliError(`--long-query: expected a duration like 5s or 5m, got "${o.longQuery}"`, 2);
+        const t = targetOf(o, ctx, true);
+        const r = await dbTop(t.url, { limit: Number(o.limit), order: o.sort, ...(minQueryMs !== undefined ? { minQueryMs } : {}) });
+        if (o.json) json(r);
+        else printTop(r);
+      } catch (e) {
+        fail(cliErrorOf(e));
+      }
+    });
+
+  for (const mode of ['cancel', 'terminate'] as const) {
+    const verb = mode === 'cancel' ? 'cancel the query of' : 'terminate (disconnect)';
+    withTarget(
+      db
+        .command(mode)
+        .description(
+          mode === 'cancel'
+            ? 'cancel a running query (pg_cancel_backend) by pid, or every active query of the database older than --older-than; asks first (--yes on a script); writes db.query_cancelled'
+            : 'close a backend\'s session (pg_terminate_backend) by pid, or of every active query of the database older than --older-than; asks first (--yes on a script); writes db.query_terminated',
+        ),
+      false,
+    )
+      .argument('[pid]', 'the backend\'s pid (shipshape db top lists them)')
+      .option('--older-than <duration>', 'instead of a pid: every active query of the --url database running at least this long, e.g. 5m (never idle sessions, never this command\'s own)')
+      .option('--yes', 'do not ask for confirmation (needed when stdin is not a terminal)')
+      .addHelpText('after', `\nExamples:\n  $ shipshape db ${mode} 4242 --service web\n  $ shipshape db ${mode} --older-than 5m --yes --url postgres://…`)
+      .action(async (pidText: string | undefined, o: TargetOpts & { olderThan?: string; yes?: boolean }) => {
+        try {
+          if ((pidText === undefined) === (o.olderThan === undefined)) throw new CliError(`give either a pid or --older-than <duration>${pidText !== undefined ? ', not both' : ''} (e.g. shipshape db ${mode} 4242, or shipshape db ${mode} --older-than 5m)`, 2);
+          let sel: { pid: number } | { olderThanMs: number };
+          if (pidText !== undefined) {
+            if (!/^\d{1,10}$/.test(pidText) || Number(pidText) < 1 || Number(pidText) > 2 ** 31 - 1) throw new CliError(`pid: expected a backend's process id (a whole number, as db top lists it), got "${pidText}"`, 2);
+            sel = { pid: Number(pidText) };
+          } else {
+            const ms = parseDuration(o.olderThan ?? '');
+            if (ms === undefined || ms <= 0) throw new CliError(`--older-than: expected a duration above zero like 30s or 5m, got "${o.olderThan}"`, 2);
+            sel = { olderThanMs: ms };
+          }
+          const t = targetOf(o, ctx, true);
+          assertDirect(t.url);
+          const c = await connect(t.url, `shipshape db ${mode}`);
+          try {
+            await c.query("set statement_timeout = '30s'");
+            const targets = await findStopTargets(c, mode, sel).catch((e: unknown) => {
+              throw e instanceof ServiceError ? new CliError(e.message, 1) : e;
+            });
+            if (targets.length === 0) {
+              if (o.json) json({ database: maskUrl(t.url), mode, outcomes: [] });
+              else out(`no active query older than ${o.olderThan ?? ''} in ${maskUrl(t.url)}: nothing to ${mode}`);
+              return;
+            }
+            if (!o.yes) await confirm(mode, verb, targets);
+            const ev = await openEvents(ctx, o.dataDir);
+            let outcomes;
+            try {
+              outcomes = await stopQueries(c, mode, targets, { url: t.url, actor: whoami(), ...(t.service ? { service: t.service } : {}), ...(ev.events ? { events: ev.events } : {}) });
+            } finally {
+              await ev.close().catch(() => undefined);
+            }
+            if (o.json) json({ database: maskUrl(t.url), mode, outcomes });
+            else {
+              const table = new Table({ head: ['pid', 'user', 'application', 'ran', 'result', 'query'], style: { head: [], border: [] } });
+              for (const x of outcomes) {
+                const result = x.signalled ? (x.stopped ? green(mode === 'cancel' ? 'cancelled' : 'terminated') : yellow(`signalled, still ${mode === 'cancel' ? 'running' : 'connected'} after 2s`)) : x.stopped ? yellow('ended by itself') : red(`failed: ${x.error ?? ''}`);
+                table.push([String(x.pid), x.user ?? '?', x.application, formatDuration(x.duration_ms), result, clip(x.query, 60)]);
+              }
+              out(table.toString());
+            }
+            if (outcomes.some((x) => !x.signalled && !x.stopped)) process.exitCode = 1;
+          } finally {
+            await c.end().catch(() => undefined);
+          }
+        } catch (e) {
+          fail(cliErrorOf(e));
+        }
+      });
+  }
+}
+
+const clip = (text: string, n: number) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
+const bytes = (n: number) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} B`);
+const ago = (s: number | null) => (s === null ? yellow('never') : `${formatDuration(s * 1000)} ago`);
+
+/** Ask on a terminal; refuse (exit 2) when stdin is not one. */
+async function confirm(mode: StopMode, verb: string, targets: RunningQuery[]): Promise<void> {
+  const lines = targets.map((x) => `  pid ${x.pid}  ${x.user ?? '?'}  ${x.application || '-'}  ${x.state} ${formatDuration(x.duration_ms)}  ${clip(x.query, 80)}`).join('\n');
+  if (!process.stdin.isTTY) {
+    process.stderr.write(`would ${verb}:\n${lines}\n`);
+    throw new CliError(`refusing to ${mode} without confirmation: stdin is not a terminal (pass --yes to ${mode} ${targets.length === 1 ? 'it' : `these ${targets.length}`})`, 2);
+  }
+  process.stderr.write(`about to ${verb}:\n${lines}\n`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${mode === 'cancel' ? 'Cancel' : 'Terminate'} ${targets.length === 1 ? 'it' : `these ${targets.length}`}? [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) throw new CliError(`nothing was ${mode === 'cancel' ? 'cancelled' : 'terminated'}`, 1);
+  } finally {
+    rl.close();
+  }
+}
+
+function printTop(r: TopReport): void {
+  const k = r.connections;
+  out(`${r.database} · PostgreSQL ${r.server_version} · ${r.at.replace('T', ' ').slice(0, 19)} UTC`);
+  out(`connections: ${k.used} of ${k.max} max_connections (${k.percent} %; ${k.reserved} reserved for superusers)`);
+  out(`  by state: ${k.by_state.map((x) => `${x.state} ${x.count}`).join(', ') || 'none'}`);
+  out(`  by application: ${k.by_application.map((x) => `${x.application || '(none)'} ${x.count}`).join(', ') || 'none'}`);
+  out(`cache hit ratio: ${pct(r.cache.hit_ratio)} (tables ${pct(r.cache.table_hit_ratio)}, indexes ${pct(r.cache.index_hit_ratio)})`);
+
+  out('\nrunning queries, longest first');
+  if (r.running.length === 0) out('  none');
+  else {
+    const t = new Table({ head: ['pid', 'database', 'user', 'application', 'state', 'for', 'waiting on', 'query'], style: { head: [], border: [] } });
+    for (const x of r.running) t.push([String(x.pid), x.database ?? '', x.user ?? '?', clip(x.application, 24), x.state === 'active' ? x.state : yellow(x.state), formatDuration(x.duration_ms), x.wait ?? '', clip(x.query, 60)]);
+    out(t.toString());
+  }
+
+  out(`\nslowest statements by ${r.statements.order} time (pg_stat_statements)`);
+  if (r.statements.statements.length) {
+    const t = new Table({ head: ['total', 'mean', 'calls', 'rows', '% of time', 'query'], style: { head: [], border: [] } });
+    for (const x of r.statements.statements) t.push([formatDuration(x.total_ms), `${x.mean_ms.toFixed(1)}ms`, String(x.calls), String(x.rows), `${x.percent.toFixed(1)} %`, clip(x.query, 60)]);
+    out(t.toString());
+  } else if (r.statements.available) out('  none recorded yet');
+  if (r.statements.note) out(yellow(`  note: ${r.statements.note}`));
+
+  out('\nbiggest tables');
+  if (r.tables.length === 0) out('  none');
+  else {
+    const t = new Table({ head: ['table', 'total', 'data', 'indexes', 'rows', 'dead rows', 'vacuumed', 'analyzed'], style: { head: [], border: [] } });
+    for (const x of r.tables) t.push([`${x.schema}.${x.name}`, bytes(x.total_bytes), bytes(x.table_bytes), bytes(x.index_bytes), String(x.rows), String(x.dead_rows), ago(x.vacuum_age_s), ago(x.analyze_age_s)]);
+    out(t.toString());
+  }
+  out('\nbiggest indexes');
+  if (r.indexes.length === 0) out('  none');
+  else {
+    const t = new Table({ head: ['index', 'table', 'size', 'scans'], style: { head: [], border: [] } });
+    for (const x of r.indexes) t.push([`${x.schema}.${x.name}`, x.table, bytes(x.bytes), String(x.scans)]);
+    out(t.toString());
+  }
 }

@@ -8,7 +8,8 @@
  * (grandfather-father-son) on each service's `database.backups.schedule` (schedule.ts), and an
  * `absent(backup.<service>)` alert rule reads `backupSignalReader(…)`. The deploy pipeline asks
  * `use(db).pending(…)` for its pending-migrations gate and `use(db).latestBackup(…)` for its
- * fresh-backup gate. See docs/db.md.
+ * fresh-backup gate. `db top | cancel | terminate` (top.ts) show and stop what the database is busy
+ * with. See docs/db.md.
  */
 import type { Config } from '../core/config/load.js';
 import { ServiceError } from '../core/errors.js';
@@ -27,6 +28,7 @@ export { Backups } from './backup.js';
 export type { BackupInfo, BackupManifest, PruneItem, PruneResult, ScheduledRun, ScheduleState, TableFigure, Verification } from './backup.js';
 export { planRetention, type RetentionDecision, type RetentionItem, type RetentionPolicy } from './retention.js';
 export { BackupScheduler, type BackupSignal, type ScheduledOutcome } from './schedule.js';
+export { dbTop, type ConnectionsReport, type IndexStat, type RunningQuery, type SlowStatement, type StatementsReport, type StopOutcome, type TableStat, type TopReport } from './top.js';
 export type { AppliedInfo, DriftInfo, EventSink, MigrateProgress, MigrationTarget, PendingInfo, PendingReport, PlanItem, RunResult, StatusReport } from './service.js';
 
 export const DB_EVENTS = [
@@ -43,6 +45,8 @@ export const DB_EVENTS = [
   'db.restored',
   'db.restore_failed',
   'db.backup_pruned',
+  'db.query_cancelled',
+  'db.query_terminated',
 ] as const;
 
 /** What an alert rule reads for `absent(backup.<service>)`: the service's backup signal, or why there is none. */

@@ -170,7 +170,14 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       await scheduler.stop();
     },
     routes(app) {
-      dbRoutes(app, service, targetOf);
+      dbRoutes(app, service, targetOf, (name) => {
+        const cfg = ctx.config();
+        const svc = cfg.raw.services[name];
+        if (!svc) throw new ServiceError('not_found', `no service "${name}" in ${cfg.file}`);
+        if (!svc.database) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
+        const dir = backupsDirOf(cfg.file, svc.database);
+        return { dir, items: backups.list(dir, { service: name }) };
+      });
     },
   };
 }

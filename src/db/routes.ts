@@ -1,12 +1,14 @@
 /**
  * HTTP routes of the db domain, read scope: the migration status of a service's database
- * (`GET /api/v1/db/<service>/migrations`), what `shipshape db status --service <name>` prints, and
- * what it is busy with (`GET /api/v1/db/<service>/top`), what `shipshape db top --json` prints.
+ * (`GET /api/v1/db/<service>/migrations`), what `shipshape db status --service <name>` prints; what
+ * it is busy with (`GET /api/v1/db/<service>/top`), what `shipshape db top --json` prints; and its
+ * backups with their verified state (`GET /api/v1/db/<service>/backups`), as `db backups` lists them.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NAME_RE } from '../core/config/schema.js';
 import { parse } from '../core/http/problem.js';
+import type { BackupInfo } from './backup.js';
 import type { Migrations, MigrationTarget } from './service.js';
 import { dbTop } from './top.js';
 
@@ -18,7 +20,10 @@ const topQuery = z
   })
   .strict();
 
-export function dbRoutes(app: FastifyInstance, service: Migrations, targetOf: (name: string) => MigrationTarget): void {
+/** A service's backups directory and its backups, newest first (not_found for a service without a database). */
+export type BackupsOf = (name: string) => { dir: string; items: BackupInfo[] };
+
+export function dbRoutes(app: FastifyInstance, service: Migrations, targetOf: (name: string) => MigrationTarget, backupsOf: BackupsOf): void {
   app.get('/api/v1/db/:service/migrations', { config: { scope: 'read' } }, async (req) => {
     const p = parse(serviceParam, req.params, 'params');
     return service.status(targetOf(p.service));
@@ -27,5 +32,16 @@ export function dbRoutes(app: FastifyInstance, service: Migrations, targetOf: (n
     const p = parse(serviceParam, req.params, 'params');
     const o = parse(topQuery, req.query, 'query');
     return dbTop(targetOf(p.service).url, { limit: o.limit, order: o.sort });
+  });
+  app.get('/api/v1/db/:service/backups', { config: { scope: 'read' } }, async (req) => {
+    const p = parse(serviceParam, req.params, 'params');
+    const o = parse(z.object({ limit: z.coerce.number().int('expected a whole number').min(1).max(1000).default(50) }).strict(), req.query, 'query');
+    const { dir, items } = backupsOf(p.service);
+    // the manifest without its per-table figures and the server-side path: what a list needs
+    return {
+      dir,
+      total: items.length,
+      items: items.slice(0, o.limit).map((b) => ({ id: b.id, created_at: b.created_at, format: b.format, size: b.size, duration_ms: b.duration_ms, tables: b.tables.length, encrypted: b.encryption !== undefined, sha256: b.sha256, verified: b.verified })),
+    };
   });
 }

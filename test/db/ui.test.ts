@@ -13,6 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Running } from '../../src/app.js';
 import type { TopReport } from '../../src/db/top.js';
+import { Backups } from '../../src/db/backup.js';
 import { Migrations } from '../../src/db/service.js';
 import { buildDashboard, launchChromium, SHOTS, startForBrowser, teardown, waitForText } from '../e2e/harness.js';
 import { createTestDatabase } from '../helpers/pg.js';
@@ -28,6 +29,7 @@ describe('the database page (Chromium)', () => {
   let pgdb: Awaited<ReturnType<typeof createTestDatabase>>;
   let sleeper: pg.Client | undefined;
   let sleeperPid = 0;
+  let backupId = '';
   let running: Running | undefined;
   let browser: Browser | undefined;
   let ctx: BrowserContext | undefined;
@@ -45,6 +47,8 @@ describe('the database page (Chromium)', () => {
       '002_create_notes.sql': '-- migrate:up\nCREATE TABLE notes (id bigint PRIMARY KEY, body text);\n\n-- migrate:down\nDROP TABLE notes;\n',
     });
     await new Migrations({ version: 'test' }).migrate({ url: pgdb.url, dir: migrations.dir }, { actor: 'user:test', to: 1 });
+    // a real backup (pg_dump) of web's database, not verified yet
+    backupId = (await new Backups({}).backup({ url: pgdb.url, dest: join(dir, 'backups-web'), service: 'web', actor: 'user:test' })).id;
     const configPath = join(dir, 'shipshape.yaml');
     writeFileSync(
       configPath,
@@ -53,6 +57,7 @@ describe('the database page (Chromium)', () => {
     database:
       url: ${pgdb.url}
       migrations: ${migrations.dir}
+      backups: { dir: ${join(dir, 'backups-web')} }
   legacy:
     database:
       url: postgres://app:${PASSWORD}@127.0.0.1:1/legacy
@@ -126,6 +131,15 @@ describe('the database page (Chromium)', () => {
     expect(top.statements.note).toMatch(/pg_stat_statements/);
     await waitForText(page, `${svc} [data-testid="db-statements-note"]`, top.statements.note!);
     expect(await page.locator(`${svc} [data-testid="db-statement"]`).count()).toBe(0);
+
+    // the backup, newest first, not verified yet; the API lists it without server paths
+    await waitForText(page, `${svc} [data-testid="db-backup"]`, new RegExp(`^${backupId}.*custom.*unverified$`));
+    const listed = (await (await fetch(`${running!.url}/api/v1/db/web/backups`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { total: number; items: Record<string, unknown>[] };
+    expect(listed.total).toBe(1);
+    expect(listed.items[0]).toMatchObject({ id: backupId, format: 'custom', encrypted: false, verified: null });
+    expect(listed.items[0]).not.toHaveProperty('path');
+    expect((await fetch(`${running!.url}/api/v1/db/api/backups`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+    expect((await fetch(`${running!.url}/api/v1/db/web/backups`)).status).toBe(401);
 
     // the table the applied migration created
     await page.locator(`${svc} [data-testid="db-table"]`, { hasText: 'public.items' }).waitFor({ timeout: 5_000 });

@@ -5,8 +5,8 @@ import { Link } from '../shell/router.tsx';
 import type { RouteProps } from '../shell/module.ts';
 import { EmptyState, ErrorState } from '../shell/ui/Feedback.tsx';
 import { LoadingLines, QueryState } from '../shell/ui/QueryState.tsx';
-import { dbPath, useServiceDatabases, useTop, type ServiceDatabase } from './api.ts';
-import type { StatusReport, TopReport, TopSort } from './types.ts';
+import { dbPath, useBackups, useServiceDatabases, useTop, type ServiceDatabase } from './api.ts';
+import type { BackupItem, StatusReport, TopReport, TopSort } from './types.ts';
 import './db.css';
 
 /** 0 B · 8.0 kB · 1.2 MB · 3.4 GB (powers of 1024, as PostgreSQL's pg_size_pretty). */
@@ -366,6 +366,74 @@ function Sizes({ r }: { r: TopReport }) {
 }
 
 /** What the database is busy with: `GET /api/v1/db/<service>/top`, refreshed every 10 seconds. */
+function verifiedPill(b: BackupItem, now: number) {
+  if (!b.verified) return <span className="pill pill-sm pill-degraded">unverified</span>;
+  if (b.verified.ok) return <span className="pill pill-sm pill-up" title={`restored and compared ${ago(b.verified.at, now)}`}>verified</span>;
+  return (
+    <span className="pill pill-sm pill-down" title={b.verified.mismatches.join('; ')}>
+      verify failed
+    </span>
+  );
+}
+
+/** The service's backups, newest first, with their verified state (what `shipshape db backups --service` lists). */
+function Backups({ service, now }: { service: string; now: number }) {
+  const q = useBackups(service);
+  return (
+    <section className="card db-card" data-testid="db-backups">
+      <header className="card-head">
+        <div>
+          <h2 className="card-title">Backups</h2>
+          {q.data ? (
+            <div className="muted db-sub">
+              <code>{q.data.dir}</code> · {plural(q.data.total, 'backup')}
+            </div>
+          ) : null}
+        </div>
+      </header>
+      <QueryState query={q} errorTitle={`Could not list the backups of ${service}`}>
+        {(r) =>
+          r.items.length === 0 ? (
+            <EmptyState title="No backups yet">
+              Take one with <code>shipshape db backup --service {service}</code>, or set <code>database.backups.schedule</code>.
+            </EmptyState>
+          ) : (
+            <div className="table-wrap">
+              <table className="table db-table">
+                <thead>
+                  <tr>
+                    <th>backup</th>
+                    <th>taken</th>
+                    <th className="num">size</th>
+                    <th className="num">tables</th>
+                    <th>format</th>
+                    <th>state</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {r.items.map((b) => (
+                    <tr key={b.id} data-testid="db-backup">
+                      <td>
+                        <code>{b.id}</code>
+                        {b.encrypted ? <span className="muted"> · encrypted</span> : null}
+                      </td>
+                      <td title={dateTime(b.created_at)}>{ago(b.created_at, now)}</td>
+                      <td className="num">{bytes(b.size)}</td>
+                      <td className="num">{count(b.tables)}</td>
+                      <td>{b.format}</td>
+                      <td>{verifiedPill(b, now)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </QueryState>
+    </section>
+  );
+}
+
 function Top({ service, now }: { service: string; now: number }) {
   const [sort, setSort] = useState<TopSort>('total');
   const q = useTop(service, sort);
@@ -406,6 +474,7 @@ function ServiceDetail({ db, now }: { db: ServiceDatabase; now: number }) {
         {db.status ? <code className="muted">{db.status.database}</code> : null}
       </header>
       {db.status ? <MigrationsCard status={db.status} now={now} /> : <ErrorState error={db.error} onRetry={() => void db.refetch()} title={`Could not read the migration status of ${db.name}`} />}
+      <Backups service={db.name} now={now} />
       <Top key={db.name} service={db.name} now={now} />
     </div>
   );

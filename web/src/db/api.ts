@@ -1,7 +1,7 @@
 import { keepPreviousData, queryOptions, useQueries, useQuery, type UseQueryResult } from '@tanstack/react-query';
 import { servicesQuery } from '../checks/index.tsx';
 import { api, enc, isNotFound } from '../shell/api.ts';
-import type { StatusReport, TopReport, TopSort } from './types.ts';
+import type { BackupsReport, StatusReport, TopReport, TopSort } from './types.ts';
 
 /** Query keys of the db domain; the live handler marks the migration status stale. */
 export const dbKeys = {
@@ -9,6 +9,7 @@ export const dbKeys = {
   migrations: ['db', 'migrations'] as const,
   status: (service: string) => ['db', 'migrations', service] as const,
   top: (service: string, sort: TopSort) => ['db', 'top', service, sort] as const,
+  backups: (service: string) => ['db', 'backups', service] as const,
 };
 
 export const dbPath = (service?: string) => (service ? `/database/${encodeURIComponent(service)}` : '/database');
@@ -20,7 +21,13 @@ export const dbApi = {
   migrations: (service: string, signal?: AbortSignal) => api.get<StatusReport>(`${base(service)}/migrations`, undefined, signal),
   /** what the database is busy with (the server connects for each call) */
   top: (service: string, sort: TopSort, signal?: AbortSignal) => api.get<TopReport>(`${base(service)}/top`, { limit: 10, sort }, signal),
+  /** its backups, newest first, with their verified state */
+  backups: (service: string, signal?: AbortSignal) => api.get<BackupsReport>(`${base(service)}/backups`, { limit: 20 }, signal),
 };
+
+export function useBackups(service: string) {
+  return useQuery({ queryKey: dbKeys.backups(service), queryFn: ({ signal }) => dbApi.backups(service, signal), staleTime: 30_000 });
+}
 
 export const statusQuery = (service: string) => queryOptions({ queryKey: dbKeys.status(service), queryFn: ({ signal }) => dbApi.migrations(service, signal), staleTime: 30_000 });
 

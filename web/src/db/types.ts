@@ -130,3 +130,24 @@ export interface TopReport {
 }
 
 export type TopSort = 'total' | 'mean';
+
+/** One backup as `GET /api/v1/db/<service>/backups` lists it. */
+export interface BackupItem {
+  id: string;
+  created_at: string;
+  format: 'custom' | 'directory';
+  size: number;
+  duration_ms: number;
+  tables: number;
+  encrypted: boolean;
+  sha256: string;
+  /** the last verify-backup (a restore into a scratch database), or null when never verified */
+  verified: { at: string; ok: boolean; duration_ms: number; mismatches: string[] } | null;
+}
+
+/** `GET /api/v1/db/<service>/backups`: newest first. */
+export interface BackupsReport {
+  dir: string;
+  total: number;
+  items: BackupItem[];
+}

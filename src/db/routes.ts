@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NAME_RE } from '../core/config/schema.js';
 import { parse } from '../core/http/problem.js';
+import type { BackupsReport } from './api-types.js';
 import type { BackupInfo } from './backup.js';
 import type { Migrations, MigrationTarget } from './service.js';
 import { dbTop } from './top.js';
@@ -33,7 +34,7 @@ export function dbRoutes(app: FastifyInstance, service: Migrations, targetOf: (n
     const o = parse(topQuery, req.query, 'query');
     return dbTop(targetOf(p.service).url, { limit: o.limit, order: o.sort });
   });
-  app.get('/api/v1/db/:service/backups', { config: { scope: 'read' } }, async (req) => {
+  app.get('/api/v1/db/:service/backups', { config: { scope: 'read' } }, async (req): Promise<BackupsReport> => {
     const p = parse(serviceParam, req.params, 'params');
     const o = parse(z.object({ limit: z.coerce.number().int('expected a whole number').min(1).max(1000).default(50) }).strict(), req.query, 'query');
     const { dir, items } = backupsOf(p.service);

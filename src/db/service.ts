@@ -17,6 +17,7 @@ import { readMigrationDir, sumDifferences, type MigrationDir, type MigrationFile
 import { loadParser, parseMigration, SqlSyntaxError, summary, type Section, type Statement } from './sql.js';
 import { assertDirect, connect, databaseLabel, maskUrl, scrubFor } from './target.js';
 import { deleteRow, ensureTracking, qualified, readRows, trackingExists, upsertRow, type TrackedRow } from './tracking.js';
+import type { AppliedInfo, DriftInfo, PendingInfo, StatusReport } from './api-types.js';
 
 export const DEFAULT_TABLE = 'shipshape.schema_migrations';
 
@@ -37,56 +38,7 @@ export interface EventSink {
   append(e: NewEvent): Promise<unknown>;
 }
 
-export interface AppliedInfo {
-  version: number;
-  label: string;
-  name: string;
-  filename: string;
-  state: 'applied' | 'partial' | 'baseline';
-  applied_by: string;
-  applied_at: string;
-  duration_ms: number;
-  statements_applied: number;
-  statements_total: number;
-  failing_statement: string | null;
-  error: string | null;
-}
-
-export interface PendingInfo {
-  version: number;
-  label: string;
-  name: string;
-  filename: string;
-  /** lower than a migration already applied: needs `outOfOrder` (--out-of-order) */
-  out_of_order: boolean;
-  /** a run stopped part-way outside a transaction: the next migrate resumes it */
-  partial?: { statements_applied: number; statements_total: number; failing_statement: string | null; error: string | null };
-}
-
-export interface DriftInfo {
-  version: number;
-  label: string;
-  filename: string;
-  kind: 'checksum' | 'missing_file';
-  detail: string;
-}
-
-export interface StatusReport {
-  database: string;
-  table: string;
-  dir: string;
-  applied: AppliedInfo[];
-  pending: PendingInfo[];
-  drift: DriftInfo[];
-  /** numbers missing in a numbered sequence (009) */
-  gaps: string[];
-  /** .sql files without a version number (ignored) */
-  ignored: string[];
-  /** shipshape.sum against the directory */
-  sum: 'ok' | 'missing' | 'mismatch';
-  /** files whose sum line differs */
-  sum_differences: string[];
-}
+export type { AppliedInfo, DriftInfo, PendingInfo, StatusReport } from './api-types.js';
 
 /** What the deploy pipeline's "pending migrations" gate reads. */
 export interface PendingReport {

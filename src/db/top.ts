@@ -12,20 +12,15 @@ import type pg from 'pg';
 import { ServiceError } from '../core/errors.js';
 import type { EventSink } from './service.js';
 import { assertDirect, connect, databaseLabel, maskUrl } from './target.js';
+import type { ConnectionUsage, RunningQuery, SlowStatement, StatementsReport, TopReport } from './api-types.js';
+
+export type { ConnectionUsage, ConnectionsReport, IndexStat, RunningQuery, SlowStatement, StatementsReport, TableStat, TopReport } from './api-types.js';
 
 const q = async <R extends pg.QueryResultRow>(c: pg.Client, sql: string, params: unknown[] = []) => (await c.query<R>(sql, params)).rows;
 const num = (v: unknown): number => Number(v ?? 0);
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 // ---- shared with db audit ------------------------------------------------------------------------
-
-export interface ConnectionUsage {
-  /** client backends on the whole server */
-  used: number;
-  max: number;
-  /** superuser_reserved_connections */
-  reserved: number;
-}
 
 /** Client connections on the server against max_connections. */
 export async function connectionUsage(c: pg.Client): Promise<ConnectionUsage> {
@@ -36,26 +31,6 @@ export async function connectionUsage(c: pg.Client): Promise<ConnectionUsage> {
             current_setting('superuser_reserved_connections')::int as reserved`,
   ))[0];
   return { used: num(r?.used), max: num(r?.max), reserved: num(r?.reserved) };
-}
-
-export interface RunningQuery {
-  pid: number;
-  user: string | null;
-  application: string;
-  /** the database the backend is connected to */
-  database: string | null;
-  client: string | null;
-  state: string;
-  /** `Lock:relation`, `IO:DataFileRead`, … or null when it is not waiting */
-  wait: string | null;
-  /** how long the query has run (active), or how long the session has been in its state (idle in transaction) */
-  duration_ms: number;
-  /** the age of its open transaction, or null outside one */
-  xact_ms: number | null;
-  /** the query text on one line, truncated */
-  query: string;
-  query_start: string | null;
-  backend_start: string | null;
 }
 
 export interface RunningQueryOptions {
@@ -113,25 +88,6 @@ export async function runningQueries(c: pg.Client, o: RunningQueryOptions = {}):
   }));
 }
 
-export interface SlowStatement {
-  query: string;
-  calls: number;
-  total_ms: number;
-  mean_ms: number;
-  rows: number;
-  /** share of all statements' time, in % */
-  percent: number;
-}
-
-export interface StatementsReport {
-  /** pg_stat_statements was read */
-  available: boolean;
-  order: 'total' | 'mean';
-  statements: SlowStatement[];
-  /** why there is nothing to show, and the fix */
-  note?: string;
-}
-
 const INSTALL = 'CREATE EXTENSION pg_stat_statements;';
 const PRELOAD = "shared_preload_libraries = 'pg_stat_statements' in postgresql.conf and a restart of PostgreSQL";
 
@@ -178,54 +134,6 @@ export async function slowStatements(c: pg.Client, o: { limit?: number; order?: 
 }
 
 // ---- db top ---------------------------------------------------------------------------------------
-
-export interface ConnectionsReport extends ConnectionUsage {
-  /** used as a share of max_connections, 0–100 */
-  percent: number;
-  by_state: { state: string; count: number }[];
-  by_application: { application: string; count: number }[];
-}
-
-export interface TableStat {
-  schema: string;
-  name: string;
-  total_bytes: number;
-  table_bytes: number;
-  index_bytes: number;
-  /** estimated live rows (pg_stat_user_tables.n_live_tup) */
-  rows: number;
-  dead_rows: number;
-  last_vacuum: string | null;
-  last_analyze: string | null;
-  /** seconds since the last vacuum or autovacuum; null when never */
-  vacuum_age_s: number | null;
-  /** seconds since the last analyze or autoanalyze; null when never */
-  analyze_age_s: number | null;
-  /** age(relfrozenxid): transactions until wraparound protection matters (autovacuum_freeze_max_age) */
-  xid_age: number;
-}
-
-export interface IndexStat {
-  schema: string;
-  table: string;
-  name: string;
-  bytes: number;
-  /** index scans since the statistics were reset */
-  scans: number;
-}
-
-export interface TopReport {
-  database: string;
-  server_version: string;
-  at: string;
-  statements: StatementsReport;
-  running: RunningQuery[];
-  connections: ConnectionsReport;
-  /** shared-buffer hit ratios (0–1) of this database, its tables and its indexes; null before any block was read */
-  cache: { hit_ratio: number | null; table_hit_ratio: number | null; index_hit_ratio: number | null };
-  tables: TableStat[];
-  indexes: IndexStat[];
-}
 
 export interface TopOptions {
   /** rows per list (10) */

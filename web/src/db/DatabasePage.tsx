@@ -6,7 +6,7 @@ import type { RouteProps } from '../shell/module.ts';
 import { EmptyState, ErrorState } from '../shell/ui/Feedback.tsx';
 import { LoadingLines, QueryState } from '../shell/ui/QueryState.tsx';
 import { dbPath, useBackups, useServiceDatabases, useTop, type ServiceDatabase } from './api.ts';
-import type { BackupItem, StatusReport, TopReport, TopSort } from './types.ts';
+import type { BackupListItem, StatusReport, TopReport, TopSort } from './types.ts';
 import './db.css';
 
 /** 0 B · 8.0 kB · 1.2 MB · 3.4 GB (powers of 1024, as PostgreSQL's pg_size_pretty). */
@@ -366,7 +366,7 @@ function Sizes({ r }: { r: TopReport }) {
 }
 
 /** What the database is busy with: `GET /api/v1/db/<service>/top`, refreshed every 10 seconds. */
-function verifiedPill(b: BackupItem, now: number) {
+function verifiedPill(b: BackupListItem, now: number) {
   if (!b.verified) return <span className="pill pill-sm pill-degraded">unverified</span>;
   if (b.verified.ok) return <span className="pill pill-sm pill-up" title={`restored and compared ${ago(b.verified.at, now)}`}>verified</span>;
   return (

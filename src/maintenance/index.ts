@@ -17,6 +17,7 @@
 import { alerts as alertsModule } from '../alerts/index.js';
 import type { Config } from '../core/config/load.js';
 import type { EventRecord } from '../core/api-types.js';
+import { lots } from '../core/serial.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
 import { notify as notifyModule } from '../notify/index.js';
 import { registerMaintenanceCommands } from './cli.js';
@@ -75,32 +76,31 @@ export function createMaintenance(ctx: ModuleContext<MaintenanceTables, Maintena
     async start() {
       // a held-back firing is recorded on the log with the window that held it back
       // alerts that fire together are looked up together: one read of the open windows for all
-      let held: EventRecord[] = [];
+      const record = lots<EventRecord>(
+        (run) => {
+          pending = pending.then(run).catch((err) => log.error({ err }, 'recording a suppressed alert failed'));
+        },
+        async (lot) => {
+          const open = (await service.active()).filter((w) => w.silence_id);
+          for (const ev of lot) {
+            const l = (ev.data as { labels: Record<string, string> }).labels;
+            const svc = l.service as string;
+            const w = open.find((x) => x.services.includes(svc));
+            if (!w) continue;
+            await ctx.events.append({
+              type: 'alert.suppressed',
+              actor: `maintenance:${w.id}`,
+              subject: ev.subject,
+              data: { alertname: l.alertname, fingerprint: (ev.data as { fingerprint?: string }).fingerprint, service: svc, labels: l, reason: describeWindow(w), maintenance_id: w.id, silence_id: w.silence_id },
+            });
+          }
+        },
+      );
       off = ctx.events.onEvent((e) => {
         if (e.type !== 'alert.firing') return;
         const labels = (e.data as { labels?: Record<string, string> }).labels;
         if (!labels?.service || labels.alertname === OVERRUN_ALERT) return;
-        held.push(e);
-        if (held.length > 1) return; // a run is already queued for this lot
-        pending = pending
-          .then(async () => {
-            const lot = held;
-            held = [];
-            const open = (await service.active()).filter((w) => w.silence_id);
-            for (const ev of lot) {
-              const l = (ev.data as { labels: Record<string, string> }).labels;
-              const svc = l.service as string;
-              const w = open.find((x) => x.services.includes(svc));
-              if (!w) continue;
-              await ctx.events.append({
-                type: 'alert.suppressed',
-                actor: `maintenance:${w.id}`,
-                subject: ev.subject,
-                data: { alertname: l.alertname, fingerprint: (ev.data as { fingerprint?: string }).fingerprint, service: svc, labels: l, reason: describeWindow(w), maintenance_id: w.id, silence_id: w.silence_id },
-              });
-            }
-          })
-          .catch((err) => log.error({ err }, 'recording a suppressed alert failed'));
+        record(e);
       });
       await run(); // a restart mid-window carries on where the store says it is
       schedule();

@@ -6,6 +6,7 @@
 import { Counter } from 'prom-client';
 import type { AlertInstance } from '../alerts/index.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
+import { lots } from '../core/serial.js';
 import { registerNotifyCommands } from './cli.js';
 import { notifyConfig, type NotifyRaw } from './config.js';
 import { notifyMigrations, type NotifyTables } from './migrations.js';
@@ -168,7 +169,18 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
       lastSilenceRefresh = ctx.now();
       await dispatcher.load();
       // alert changes that arrive together are handled together (one transaction), in order
-      let inbox: { alert: AlertInstance; firing: boolean }[] = [];
+      const receive = lots<{ alert: AlertInstance; firing: boolean }>(
+        (run) => void serial(run),
+        async (lot) => {
+          await dispatcher.handle(lot);
+          // group_wait 0 (or an old alert): tell at once rather than at the next tick
+          const due = dispatcher.nextDue();
+          if (started && due !== undefined && due <= ctx.now()) {
+            if (await dispatcher.tick()) void queue.runDue();
+          }
+          armDue();
+        },
+      );
       offEvents = ctx.events.onEvent((e) => {
         if (e.type !== 'alert.firing' && e.type !== 'alert.resolved') return;
         const a = e.data as unknown as AlertInstance;
@@ -177,19 +189,7 @@ export function createNotify(ctx: ModuleContext<NotifyTables, NotifyRaw>, opts: 
           return;
         }
         const firing = e.type === 'alert.firing';
-        inbox.push({ alert: { ...a, labels: a.labels, annotations: a.annotations ?? {}, state: firing ? 'firing' : 'resolved' }, firing });
-        if (inbox.length > 1) return; // a run is already queued for this lot
-        void serial(async () => {
-          const lot = inbox;
-          inbox = [];
-          await dispatcher.handle(lot);
-          // group_wait 0 (or an old alert): tell at once rather than at the next tick
-          const due = dispatcher.nextDue();
-          if (started && due !== undefined && due <= ctx.now()) {
-            if (await dispatcher.tick()) void queue.runDue();
-          }
-          armDue();
-        });
+        receive({ alert: { ...a, labels: a.labels, annotations: a.annotations ?? {}, state: firing ? 'firing' : 'resolved' }, firing });
       });
       started = true;
       if (tickMs > 0) {

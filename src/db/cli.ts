@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, out, red, yellow } from '../core/cli.js';
-import { formatDuration, parseDuration } from '../core/config/units.js';
+import { formatDuration, formatSize, parseDuration } from '../core/config/units.js';
 import { ServiceError } from '../core/errors.js';
 import type { EventLog } from '../core/events.js';
 import type { CliContext } from '../core/module.js';
@@ -34,7 +34,7 @@ import { backupsDirOf, migrationsDirOf, type DbRaw } from './config.js';
 import { nextFile, readMigrationDir, SUM_FILE, writeSum } from './files.js';
 import { MigrationFailed, Migrations, type MigrateProgress, type MigrationTarget, type RunResult } from './service.js';
 import { summary } from './sql.js';
-import { assertDirect, connect, maskUrl } from './target.js';
+import { maskUrl, withClient } from './target.js';
 import { dbTop, findStopTargets, stopQueries, type RunningQuery, type StopMode, type TopReport } from './top.js';
 import { TABLE_RE } from './tracking.js';
 
@@ -549,14 +549,7 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
         if (longQueryMs === undefined) throw new CliError(`--long-query: expected a duration like 5m, got "${o.longQuery}"`, 2);
         const schemas = o.schemas.split(',').map((x) => x.trim()).filter(Boolean);
         const t = targetOf(o, ctx, true);
-        const c = await connect(t.url, 'shipshape db audit');
-        let r;
-        try {
-          await c.query("set statement_timeout = '60s'");
-          r = await audit(c, { exposedSchemas: schemas, longQueryMs });
-        } finally {
-          await c.end().catch(() => undefined);
-        }
+        const r = await withClient(t.url, 'shipshape db audit', '60s', (c) => audit(c, { exposedSchemas: schemas, longQueryMs }));
         if (o.json) json({ database: maskUrl(t.url), ...r });
         else {
           const paint = (l: string) => (l === 'error' ? red(l) : l === 'warn' ? yellow(l) : l);
@@ -618,10 +611,7 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
             sel = { olderThanMs: ms };
           }
           const t = targetOf(o, ctx, true);
-          assertDirect(t.url);
-          const c = await connect(t.url, `shipshape db ${mode}`);
-          try {
-            await c.query("set statement_timeout = '30s'");
+          await withClient(t.url, `shipshape db ${mode}`, '30s', async (c) => {
             const targets = await findStopTargets(c, mode, sel).catch((e: unknown) => {
               throw e instanceof ServiceError ? new CliError(e.message, 1) : e;
             });
@@ -648,9 +638,7 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
               out(table.toString());
             }
             if (outcomes.some((x) => !x.signalled && !x.stopped)) process.exitCode = 1;
-          } finally {
-            await c.end().catch(() => undefined);
-          }
+          });
         } catch (e) {
           fail(cliErrorOf(e));
         }
@@ -660,7 +648,6 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
 
 const clip = (text: string, n: number) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
-const bytes = (n: number) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} B`);
 const ago = (s: number | null) => (s === null ? yellow('never') : `${formatDuration(s * 1000)} ago`);
 
 /** Ask on a terminal; refuse (exit 2) when stdin is not one. */
@@ -708,14 +695,14 @@ function printTop(r: TopReport): void {
   if (r.tables.length === 0) out('  none');
   else {
     const t = new Table({ head: ['table', 'total', 'data', 'indexes', 'rows', 'dead rows', 'vacuumed', 'analyzed'], style: { head: [], border: [] } });
-    for (const x of r.tables) t.push([`${x.schema}.${x.name}`, bytes(x.total_bytes), bytes(x.table_bytes), bytes(x.index_bytes), String(x.rows), String(x.dead_rows), ago(x.vacuum_age_s), ago(x.analyze_age_s)]);
+    for (const x of r.tables) t.push([`${x.schema}.${x.name}`, formatSize(x.total_bytes), formatSize(x.table_bytes), formatSize(x.index_bytes), String(x.rows), String(x.dead_rows), ago(x.vacuum_age_s), ago(x.analyze_age_s)]);
     out(t.toString());
   }
   out('\nbiggest indexes');
   if (r.indexes.length === 0) out('  none');
   else {
     const t = new Table({ head: ['index', 'table', 'size', 'scans'], style: { head: [], border: [] } });
-    for (const x of r.indexes) t.push([`${x.schema}.${x.name}`, x.table, bytes(x.bytes), String(x.scans)]);
+    for (const x of r.indexes) t.push([`${x.schema}.${x.name}`, x.table, formatSize(x.bytes), String(x.scans)]);
     out(t.toString());
   }
 }

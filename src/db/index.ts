@@ -15,6 +15,7 @@ import type { Config } from '../core/config/load.js';
 import { ServiceError } from '../core/errors.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
 import { registerDbCommands } from './cli.js';
+import type { BackupListItem, BackupsReport } from './api-types.js';
 import { Backups, backupBefore, backupKey, type BackupInfo, type PruneResult } from './backup.js';
 import { backupsDirOf, dbConfig, migrationsDirOf, type DbRaw } from './config.js';
 import { BackupScheduler, readBackupSignal, type BackupSignal, type ScheduledOutcome } from './schedule.js';
@@ -94,7 +95,12 @@ export interface DbDomain extends ModuleLifecycle<DbRaw> {
   tick(): Promise<ScheduledOutcome[]>;
   /** apply a service's `backups.keep` now (what `shipshape db prune` does) */
   prune(service: string, opts: { actor: string; dryRun?: boolean }): Promise<PruneResult>;
+  /** a service's backups, newest first, as the API lists them (no server paths) */
+  listBackups(service: string, opts?: { limit?: number }): BackupsReport;
 }
+
+/** A backup as the API lists it: the manifest without its per-table figures and server path. */
+const listItem = (b: BackupInfo): BackupListItem => ({ id: b.id, created_at: b.created_at, format: b.format, size: b.size, duration_ms: b.duration_ms, tables: b.tables.length, encrypted: b.encryption !== undefined, sha256: b.sha256, verified: b.verified });
 
 export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
   const service = new Migrations({ events: ctx.events, version: ctx.version });
@@ -118,25 +124,33 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
     }, Math.min(Math.max(0, due - ctx.now()), 3_600_000));
     timer.unref();
   };
-  const targetOf = (name: string): MigrationTarget => {
+  /** a service's `database:` section and its backups directory (not_found without one) */
+  const databaseOf = (name: string) => {
     const cfg = ctx.config();
     const svc = cfg.raw.services[name];
     if (!svc) throw new ServiceError('not_found', `no service "${name}" in ${cfg.file}`);
     if (!svc.database) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
-    if (!svc.database.url) throw new ServiceError('invalid', `services.${name}.database.url is empty in ${cfg.file} (is the variable it names set?)`);
-    return { url: svc.database.url, dir: migrationsDirOf(cfg.file, svc.database), table: svc.database.table, service: name };
+    return { database: svc.database, backupsDir: backupsDirOf(cfg.file, svc.database) };
   };
-  return {
+  const targetOf = (name: string): MigrationTarget => {
+    const cfg = ctx.config();
+    const { database: d } = databaseOf(name);
+    if (!d.url) throw new ServiceError('invalid', `services.${name}.database.url is empty in ${cfg.file} (is the variable it names set?)`);
+    return { url: d.url, dir: migrationsDirOf(cfg.file, d), table: d.table, service: name };
+  };
+  const domain: DbDomain = {
     service,
     targetOf,
     pending: (o) => service.pending('url' in o ? o : targetOf(o.service)),
     backups,
     latestBackup(name, o = {}) {
-      const cfg = ctx.config();
-      const d = cfg.raw.services[name]?.database;
-      if (!d) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
       // services may share a directory: only this service's backups count
-      return backups.latest(backupsDirOf(cfg.file, d), { ...o, service: name });
+      return backups.latest(databaseOf(name).backupsDir, { ...o, service: name });
+    },
+    listBackups(name, o = {}) {
+      const dir = databaseOf(name).backupsDir;
+      const items = backups.list(dir, { service: name });
+      return { dir, total: items.length, items: items.slice(0, o.limit ?? 50).map(listItem) };
     },
     async migrate(name, o) {
       const t = targetOf(name);
@@ -151,10 +165,9 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
     tick: () => scheduler.tick(),
     async prune(name, o) {
       const cfg = ctx.config();
-      const d = cfg.raw.services[name]?.database;
-      if (!d) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
+      const { database: d, backupsDir } = databaseOf(name);
       if (!d.backups.keep) throw new ServiceError('invalid', `services.${name}.database.backups has no keep: policy in ${cfg.file}, so nothing is pruned (add keep: { daily: 7, weekly: 4, monthly: 12 })`);
-      return backups.prune({ dir: backupsDirOf(cfg.file, d), service: name, policy: d.backups.keep, timezone: d.backups.timezone, actor: o.actor, dryRun: Boolean(o.dryRun) });
+      return backups.prune({ dir: backupsDir, service: name, policy: d.backups.keep, timezone: d.backups.timezone, actor: o.actor, dryRun: Boolean(o.dryRun) });
     },
     async start() {
       scheduler.sync();
@@ -170,16 +183,10 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       await scheduler.stop();
     },
     routes(app) {
-      dbRoutes(app, service, targetOf, (name) => {
-        const cfg = ctx.config();
-        const svc = cfg.raw.services[name];
-        if (!svc) throw new ServiceError('not_found', `no service "${name}" in ${cfg.file}`);
-        if (!svc.database) throw new ServiceError('not_found', `service "${name}" has no database: section in ${cfg.file}`);
-        const dir = backupsDirOf(cfg.file, svc.database);
-        return { dir, items: backups.list(dir, { service: name }) };
-      });
+      dbRoutes(app, domain);
     },
   };
+  return domain;
 }
 
 export const db = defineModule<DbDomain, unknown, DbRaw>({

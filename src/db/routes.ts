@@ -9,8 +9,7 @@ import { z } from 'zod';
 import { NAME_RE } from '../core/config/schema.js';
 import { parse } from '../core/http/problem.js';
 import type { BackupsReport } from './api-types.js';
-import type { BackupInfo } from './backup.js';
-import type { Migrations, MigrationTarget } from './service.js';
+import type { DbDomain } from './index.js';
 import { dbTop } from './top.js';
 
 const serviceParam = z.object({ service: z.string().regex(NAME_RE, 'expected a service name') }).strict();
@@ -21,28 +20,19 @@ const topQuery = z
   })
   .strict();
 
-/** A service's backups directory and its backups, newest first (not_found for a service without a database). */
-export type BackupsOf = (name: string) => { dir: string; items: BackupInfo[] };
-
-export function dbRoutes(app: FastifyInstance, service: Migrations, targetOf: (name: string) => MigrationTarget, backupsOf: BackupsOf): void {
+export function dbRoutes(app: FastifyInstance, db: Pick<DbDomain, 'service' | 'targetOf' | 'listBackups'>): void {
   app.get('/api/v1/db/:service/migrations', { config: { scope: 'read' } }, async (req) => {
     const p = parse(serviceParam, req.params, 'params');
-    return service.status(targetOf(p.service));
+    return db.service.status(db.targetOf(p.service));
   });
   app.get('/api/v1/db/:service/top', { config: { scope: 'read' } }, async (req) => {
     const p = parse(serviceParam, req.params, 'params');
     const o = parse(topQuery, req.query, 'query');
-    return dbTop(targetOf(p.service).url, { limit: o.limit, order: o.sort });
+    return dbTop(db.targetOf(p.service).url, { limit: o.limit, order: o.sort });
   });
   app.get('/api/v1/db/:service/backups', { config: { scope: 'read' } }, async (req): Promise<BackupsReport> => {
     const p = parse(serviceParam, req.params, 'params');
     const o = parse(z.object({ limit: z.coerce.number().int('expected a whole number').min(1).max(1000).default(50) }).strict(), req.query, 'query');
-    const { dir, items } = backupsOf(p.service);
-    // the manifest without its per-table figures and the server-side path: what a list needs
-    return {
-      dir,
-      total: items.length,
-      items: items.slice(0, o.limit).map((b) => ({ id: b.id, created_at: b.created_at, format: b.format, size: b.size, duration_ms: b.duration_ms, tables: b.tables.length, encrypted: b.encryption !== undefined, sha256: b.sha256, verified: b.verified })),
-    };
+    return db.listBackups(p.service, { limit: o.limit });
   });
 }

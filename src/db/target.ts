@@ -86,6 +86,21 @@ export function assertDirect(url: string): void {
   if (p) throw new ServiceError('invalid', `${p.why}. Use the direct URL instead: ${p.direct}`);
 }
 
+/**
+ * Run `fn` on a fresh session to a direct (not pooled) URL with a statement timeout, then close
+ * it: what the read-and-report commands (audit, top, cancel, terminate) need.
+ */
+export async function withClient<T>(url: string, applicationName: string, timeout: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  assertDirect(url);
+  const c = await connect(url, applicationName);
+  try {
+    await c.query(`set statement_timeout = '${timeout.replace(/[^0-9a-z]/gi, '')}'`);
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
 /** A connected client to the target (one session: the lock and the migrations share it). */
 export async function connect(url: string, applicationName: string): Promise<pg.Client> {
   if (!/^postgres(ql)?:\/\//i.test(url)) throw new ServiceError('invalid', `expected a postgres:// URL, got "${maskUrl(url).slice(0, 80)}"`);

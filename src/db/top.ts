@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { ServiceError } from '../core/errors.js';
 import type { EventSink } from './service.js';
-import { assertDirect, connect, databaseLabel, maskUrl } from './target.js';
+import { databaseLabel, maskUrl, withClient } from './target.js';
 import type { ConnectionUsage, RunningQuery, SlowStatement, StatementsReport, TopReport } from './api-types.js';
 
 export type { ConnectionUsage, ConnectionsReport, IndexStat, RunningQuery, SlowStatement, StatementsReport, TableStat, TopReport } from './api-types.js';
@@ -218,15 +218,8 @@ export async function topOf(c: pg.Client, url: string, o: TopOptions = {}): Prom
 }
 
 /** Connect to `url` (a direct URL, not a transaction pooler), read the report, disconnect. */
-export async function dbTop(url: string, o: TopOptions = {}): Promise<TopReport> {
-  assertDirect(url);
-  const c = await connect(url, 'shipshape db top');
-  try {
-    await c.query("set statement_timeout = '30s'");
-    return await topOf(c, url, o);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+export function dbTop(url: string, o: TopOptions = {}): Promise<TopReport> {
+  return withClient(url, 'shipshape db top', '30s', (c) => topOf(c, url, o));
 }
 
 // ---- db cancel / db terminate ---------------------------------------------------------------------

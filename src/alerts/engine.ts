@@ -121,27 +121,33 @@ export class AlertEngine {
   load(): Promise<void> {
     return this.exclusive(async () => {
       if (this.loaded) return;
-      const rows = await this.opts.store.db.selectFrom('alerts').selectAll().where('state', 'in', ['pending', 'firing']).orderBy('id').execute();
-      for (const r of rows) {
-        const inst = rowToInst(r);
-        if (inst.rule !== null) this.byRule.set(inst.rule, inst);
-        else {
-          // releases before 0.6 listed pushed alerts with `severity` rewritten (see upgradePushed)
-          if (!(LEVEL_LABEL in inst.labels)) {
-            const labels = upgradePushed(inst.labels, inst.fingerprint);
-            // PagerDuty alerts are keyed by their dedup key, the rest by their labels
-            const fp = inst.source === 'pagerduty' ? inst.fingerprint : pushedFingerprint(labels);
-            if (fp !== inst.fingerprint || JSON.stringify(labels) !== JSON.stringify(inst.labels)) {
-              await this.opts.store.db.updateTable('alerts').set({ fingerprint: fp, labels: JSON.stringify(labels) }).where('id', '=', r.id).execute();
-              inst.fingerprint = fp;
-              inst.labels = labels;
-            }
-          }
-          this.external.set(inst.fingerprint, inst);
-        }
-      }
+      await this.readActive(false);
       this.loaded = true;
     });
+  }
+
+  /** Read the active alerts (only the pushed ones with `pushedOnly`) from the store into memory. */
+  private async readActive(pushedOnly: boolean): Promise<void> {
+    let q = this.opts.store.db.selectFrom('alerts').selectAll().where('state', 'in', ['pending', 'firing']);
+    if (pushedOnly) q = q.where('rule', 'is', null);
+    for (const r of await q.orderBy('id').execute()) {
+      const inst = rowToInst(r);
+      if (inst.rule !== null) this.byRule.set(inst.rule, inst);
+      else {
+        // releases before 0.6 listed pushed alerts with `severity` rewritten (see upgradePushed)
+        if (!(LEVEL_LABEL in inst.labels)) {
+          const labels = upgradePushed(inst.labels, inst.fingerprint);
+          // PagerDuty alerts are keyed by their dedup key, the rest by their labels
+          const fp = inst.source === 'pagerduty' ? inst.fingerprint : pushedFingerprint(labels);
+          if (fp !== inst.fingerprint || JSON.stringify(labels) !== JSON.stringify(inst.labels)) {
+            await this.opts.store.db.updateTable('alerts').set({ fingerprint: fp, labels: JSON.stringify(labels) }).where('id', '=', r.id).execute();
+            inst.fingerprint = fp;
+            inst.labels = labels;
+          }
+        }
+        this.external.set(inst.fingerprint, inst);
+      }
+    }
   }
 
   /** Take a new rule set (start, hot reload). Alerts of rules that are gone are resolved. */
@@ -371,10 +377,7 @@ export class AlertEngine {
       return out;
     } catch (e) {
       this.external.clear();
-      for (const r of await this.opts.store.db.selectFrom('alerts').selectAll().where('rule', 'is', null).where('state', 'in', ['pending', 'firing']).execute()) {
-        const inst = rowToInst(r);
-        this.external.set(inst.fingerprint, inst);
-      }
+      await this.readActive(true);
       throw e;
     }
   }

@@ -254,16 +254,6 @@ export class Dispatcher {
     await this.d.store.db.deleteFrom('notify_groups').where('key', '=', g.key).execute();
   }
 
-  /** An alert fired (or changed while firing). */
-  firing(a: AlertInstance): Promise<void> {
-    return this.handle([{ alert: a, firing: true }]);
-  }
-
-  /** An alert resolved: its groups tell their channels at their next flush. */
-  resolved(a: AlertInstance): Promise<void> {
-    return this.handle([{ alert: a, firing: false }]);
-  }
-
   /**
    * Alerts that fired or resolved, in order: stored in one transaction (a push of many alerts is
    * one commit), then grouped.

@@ -119,7 +119,11 @@ export class InhibitIndex {
     this.compiled.forEach((r, i) => this.buckets[i]?.get(equalKey(r.equal, old.labels))?.delete(fingerprint));
   }
 
-  /** Which firing alerts inhibit `target` under `rules`; see inhibitedBy. */
+  /**
+   * Which firing alerts inhibit `target` (Alertmanager's inhibit.go): a firing source matching the
+   * source side, the target matching the target side, equal on the `equal` labels (a label missing
+   * on both counts as equal).
+   */
   inhibitedBy(target: Source, rules: InhibitRule[]): string[] {
     if (rules !== this.rules) this.reindex(rules);
     const out = new Set<string>();
@@ -159,16 +163,3 @@ export class InhibitIndex {
 }
 
 const equalKey = (equal: string[], labels: Labels): string => (equal.length === 0 ? '' : JSON.stringify(equal.map((l) => labels[l] ?? '')));
-
-/**
- * Which firing alerts inhibit `target` (Alertmanager's inhibit.go): a firing source matching the
- * source side, the target matching the target side, equal on the `equal` labels (a label missing
- * on both counts as equal). When the target matches the source side too, sources that also match
- * the target side are disregarded, so an alert never inhibits itself and two alerts matching both
- * sides do not inhibit each other.
- */
-export function inhibitedBy(target: Source, sources: Iterable<Source & { state?: string }>, rules: InhibitRule[]): string[] {
-  const index = new InhibitIndex();
-  for (const s of sources) if (s.state !== 'resolved') index.set(s);
-  return index.inhibitedBy(target, rules);
-}

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/modules.js';
 import { inhibitRulesOf, resolveRoutes, routesFor } from '../../src/notify/dispatcher.js';
-import { inhibitedBy } from '../../src/notify/match.js';
+import { inhibitedBy } from './helpers.js';
 
 // the route and inhibit_rules sections of simple.yml, unchanged (comments shortened)
 const AM_SECTIONS = `

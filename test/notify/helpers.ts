@@ -13,6 +13,8 @@ import { openStore, parseConfig } from '../../src/modules.js';
 import { moduleContext } from '../helpers/module-context.js';
 import { EventLog } from '../../src/core/events.js';
 import { createNotify, type NotifyDomain } from '../../src/notify/index.js';
+import type { InhibitRule } from '../../src/notify/config.js';
+import { InhibitIndex, type Labels } from '../../src/notify/match.js';
 import type { RootStore as Store } from '../../src/modules.js';
 
 export interface Recorded {
@@ -240,3 +242,14 @@ export function useNotifyFixture(prefix: string): { rx: Receiver; store: Store; 
   });
   return f;
 }
+
+/**
+ * The alerts among `sources` that inhibit `target`, through the index the dispatcher keeps; a
+ * resolved source inhibits nothing (the dispatcher indexes firing alerts only).
+ */
+export function inhibitedBy(target: { fingerprint: string; labels: Labels }, sources: { fingerprint: string; labels: Labels; state?: string }[], rules: InhibitRule[]): string[] {
+  const index = new InhibitIndex();
+  for (const s of sources) if (s.state !== 'resolved') index.set(s);
+  return index.inhibitedBy(target, rules);
+}
+

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/modules.js';
 import { inhibitRulesOf } from '../../src/notify/dispatcher.js';
-import { inhibitedBy } from '../../src/notify/match.js';
-import { alert, harness, useNotifyFixture } from './helpers.js';
+
+import { alert, harness, inhibitedBy, useNotifyFixture } from './helpers.js';
 
 const rulesOf = (yaml: string) => inhibitRulesOf(parseConfig(`notify:\n${yaml}`, 'f.yaml', { env: {} }).raw.notify);
 const a = (fingerprint: string, labels: Record<string, string>, state = 'firing') => ({ fingerprint, labels, state });

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { ago, dateTime, duration, ms, plural, ratio } from '../shell/format.ts';
+import { ago, bytes, dateTime, duration, ms, plural, ratio } from '../shell/format.ts';
 import { useDocumentTitle, useNow } from '../shell/hooks.ts';
 import { Link } from '../shell/router.tsx';
 import type { RouteProps } from '../shell/module.ts';
@@ -8,18 +8,6 @@ import { LoadingLines, QueryState } from '../shell/ui/QueryState.tsx';
 import { dbPath, useBackups, useServiceDatabases, useTop, type ServiceDatabase } from './api.ts';
 import type { BackupListItem, StatusReport, TopReport, TopSort } from './types.ts';
 import './db.css';
-
-/** 0 B · 8.0 kB · 1.2 MB · 3.4 GB (powers of 1024, as PostgreSQL's pg_size_pretty). */
-function bytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 const count = (n: number) => n.toLocaleString();
 const age = (s: number | null) => (s === null ? 'never' : `${duration(s * 1000)} ago`);

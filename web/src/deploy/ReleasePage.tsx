@@ -1,12 +1,12 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
-import { ago, dateTime, duration, ms } from '../shell/format.ts';
+import { ago, bytes, dateTime, duration, ms } from '../shell/format.ts';
 import { useDocumentTitle, useNow } from '../shell/hooks.ts';
 import { Link } from '../shell/router.tsx';
 import { canWrite, useMe } from '../shell/session.ts';
 import { EmptyState, Spinner } from '../shell/ui/Feedback.tsx';
 import { LoadingLines, QueryState } from '../shell/ui/QueryState.tsx';
 import { deployPath, servicePath, useRelease, useServiceDeploys } from './api.ts';
-import { actorName, bytes, canaryText, ReleaseLink, ReleaseStatePill, ShortSha, STEP_TEXT, StepIcon, verificationChecks } from './bits.tsx';
+import { actorName, canaryText, ReleaseLink, ReleaseStatePill, ShortSha, STEP_TEXT, StepIcon, verificationChecks } from './bits.tsx';
 import { READ_ONLY } from './dialogs.tsx';
 import { mergeSteps, useLiveSteps, type ShownStep } from './live.ts';
 import { canRollBackTo, envCanary, nextEnv, useDeployActions } from './ServiceStatus.tsx';

@@ -114,9 +114,3 @@ export function verificationChecks(v: unknown): Check[] {
   return Object.entries(o).map(([k, r]) => one(k, r));
 }
 
-/** Bytes in words: 12.3 KB. */
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1).replace(/\.0$/, '')} KB`;
-  return `${(n / 1024 / 1024).toFixed(2).replace(/\.?0+$/, '')} MB`;
-}

@@ -137,3 +137,13 @@ export function between(fromIso: string | null | undefined, toIso: string | null
   if (Number.isNaN(a) || Number.isNaN(b)) return '—';
   return duration(b - a);
 }
+
+/** Bytes in words, powers of 1024: 512 B · 12.3 KB · 4.56 MB · 1.2 GB. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1).replace(/\.0$/, '')} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(2).replace(/\.?0+$/, '')} MB`;
+  if (n < 1024 ** 4) return `${(n / 1024 ** 3).toFixed(2).replace(/\.?0+$/, '')} GB`;
+  return `${(n / 1024 ** 4).toFixed(2).replace(/\.?0+$/, '')} TB`;
+}
+

@@ -85,6 +85,7 @@ export class NotifyQueue {
     );
   }
 
+  /** Before and after every write: a look for due rows that overlaps a write does not mark the queue quiet. */
   private touch(): void {
     this.quietUntil = 0;
     this.writes++;
@@ -105,6 +106,7 @@ export class NotifyQueue {
       .values({ channel: ch.name, kind: ch.kind, group_key: n.groupKey, payload: JSON.stringify(n), status: 'pending', attempts: 0, next_attempt_at: now, last_error: null, created_at: now, updated_at: now, sent_at: null })
       .returning('id')
       .executeTakeFirstOrThrow();
+    this.touch(); // a look that ran during the writes may have judged the queue quiet without this row
     return Number(row.id);
   }
 
@@ -220,6 +222,7 @@ export class NotifyQueue {
       .set({ status: newer ? 'superseded' : 'pending', attempts, next_attempt_at: now + delay, last_error: error.message, updated_at: now })
       .where('id', '=', r.id)
       .execute();
+    this.touch();
     this.d.counter?.inc({ channel: r.channel, result: 'retry' });
     this.d.logger.warn({ channel: r.channel, notification: r.id, attempts, retry_in_ms: newer ? null : delay }, `notification to ${r.channel} failed: ${error.message}`);
   }
@@ -264,6 +267,7 @@ export class NotifyQueue {
     const now = this.d.now();
     this.touch();
     const r = await this.d.store.db.updateTable('notify_queue').set({ status: 'pending', next_attempt_at: now, updated_at: now }).where('id', '=', id).where('status', 'in', ['failed', 'pending']).returning('id').executeTakeFirst();
+    this.touch();
     if (!r) return undefined;
     void this.runDue();
     return this.get(id);

@@ -6,10 +6,11 @@ import { storedChecksQuery, type ChecksRaw } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
 import type { Store } from '../core/store/db.js';
 import { backupSignalReader, type DbRaw } from '../db/index.js';
+import type { IncidentsRaw } from '../incidents/index.js';
 import { storedTelemetryQuery, type TelemetryQuery } from '../telemetry/index.js';
 import { configuredRules, type AlertsRaw } from './config.js';
 import { compileRule } from './engine.js';
-import { evaluateRule } from './evaluate.js';
+import { evaluateRule, overdueItemsReader } from './evaluate.js';
 
 export interface AlertTestRow {
   rule: string;
@@ -49,9 +50,10 @@ export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: St
   const checks = await storedChecksQuery(store as never, config, now);
   const rows: AlertTestRow[] = [];
   const backups = backupSignalReader(() => config as unknown as Config<DbRaw>);
+  const overdueItems = overdueItemsReader(store, () => config as unknown as Config<IncidentsRaw>, () => now);
   for (const cfg of configuredRules(config.raw)) {
     const rule = compileRule(cfg, checks.heartbeatService);
-    const ev = await evaluateRule(rule.parsed, { telemetry, checks, now, minSamples: cfg.min_samples, backups });
+    const ev = await evaluateRule(rule.parsed, { telemetry, checks, now, minSamples: cfg.min_samples, backups, overdueItems });
     const forMs = rule.parsed.condition.k === 'absent' ? 0 : rule.parsed.forMs;
     rows.push({
       rule: cfg.name,

@@ -15,7 +15,7 @@ import type { AlertsTables } from './migrations.js';
 import type { TelemetryQuery } from '../telemetry/index.js';
 import type { AlertRuleConfig } from './config.js';
 import type { BackupSignalReader } from '../db/index.js';
-import { evaluateRule, type CheckReader, type RuleEvaluation } from './evaluate.js';
+import { evaluateRule, type CheckReader, type OverdueItemsReader, type RuleEvaluation } from './evaluate.js';
 import { parseRule, type ParsedRule } from './expr.js';
 import { fingerprint } from './fingerprint.js';
 import { LEVEL_LABEL, pushedFingerprint, pushedLabels } from './levels.js';
@@ -81,6 +81,8 @@ export interface EngineOptions {
   heartbeatService?: (token: string) => string | undefined;
   /** services' backups, for absent(backup.<service>) */
   backups?: BackupSignalReader;
+  /** post-mortem action items, for overdue_action_items() */
+  overdueItems?: OverdueItemsReader;
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -202,7 +204,7 @@ export class AlertEngine {
 
   private async evaluateOne(rule: CompiledRule, now: number): Promise<void> {
     const name = rule.cfg.name;
-    const ev = await evaluateRule(rule.parsed, { telemetry: this.opts.telemetry, checks: this.opts.checks, now, minSamples: rule.cfg.min_samples, ...(this.opts.backups ? { backups: this.opts.backups } : {}) });
+    const ev = await evaluateRule(rule.parsed, { telemetry: this.opts.telemetry, checks: this.opts.checks, now, minSamples: rule.cfg.min_samples, ...(this.opts.backups ? { backups: this.opts.backups } : {}), ...(this.opts.overdueItems ? { overdueItems: this.opts.overdueItems } : {}) });
     this.status.set(name, { ev, at: now });
     const inst = this.byRule.get(name);
     const actor = `rule:${name}`;

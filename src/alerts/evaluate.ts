@@ -8,6 +8,8 @@ import { formatValue, type CompareOp, type Expr, type ParsedRule } from './expr.
 import { formatDuration } from '../core/config/units.js';
 import type { ChecksQuery as CheckReader } from '../checks/index.js';
 import type { BackupSignalReader } from '../db/index.js';
+import type { Config } from '../core/config/load.js';
+import { countOverdueActionItems, type IncidentsRaw } from '../incidents/index.js';
 
 /** What rules read about services and checks (the live Monitor, or the store for the CLI). */
 export type { ChecksQuery as CheckReader } from '../checks/index.js';
@@ -46,17 +48,32 @@ function statVal(s: Stat, zeroWhenEmpty: boolean): Val {
 
 class EvalError extends Error {}
 
-async function evalExpr(e: Expr, t: TelemetryQuery, checks: CheckReader): Promise<Val> {
+/** Open post-mortem action items past their due date, of every incident or of a service's (what `overdue_action_items()` reads). */
+export type OverdueItemsReader = (service?: string) => Promise<number>;
+
+/** The incidents module's post-mortems in the store, as `overdue_action_items()` reads them (it is listed after alerts, so not through use()). */
+export function overdueItemsReader(store: unknown, config: () => Config<IncidentsRaw>, now: () => number): OverdueItemsReader {
+  return (service) => countOverdueActionItems(store as never, config().raw.incidents, now(), service);
+}
+
+interface Sources {
+  telemetry: TelemetryQuery;
+  checks: CheckReader;
+  overdueItems?: OverdueItemsReader;
+}
+
+async function evalExpr(e: Expr, src: Sources): Promise<Val> {
+  const t = src.telemetry;
   switch (e.k) {
     case 'num':
       return { value: e.value, samples: null };
     case 'neg': {
-      const v = await evalExpr(e.e, t, checks);
+      const v = await evalExpr(e.e, src);
       return { value: v.value === null ? null : -v.value, samples: v.samples };
     }
     case 'bin': {
-      const l = await evalExpr(e.l, t, checks);
-      const r = await evalExpr(e.r, t, checks);
+      const l = await evalExpr(e.l, src);
+      const r = await evalExpr(e.r, src);
       // a ratio is as trustworthy as its denominator (1 failure of 1 attempt is not 100%)
       const samples = e.op === '/' ? (r.samples ?? l.samples) : combineSamples(l.samples, r.samples);
       if (l.value === null || r.value === null) return { value: null, samples };
@@ -85,10 +102,17 @@ async function evalExpr(e: Expr, t: TelemetryQuery, checks: CheckReader): Promis
     case 'metric':
       return statVal(await t.metric(e.name, e.labels, e.window), false);
     case 'check': {
-      const r = checks.checkValue(e.service, e.check, e.path);
+      const r = src.checks.checkValue(e.service, e.check, e.path);
       if ('error' in r) throw new EvalError(r.error);
       return { value: r.value, samples: null };
     }
+    case 'overdue_action_items':
+      if (!src.overdueItems) throw new EvalError('action items cannot be read here');
+      try {
+        return { value: await src.overdueItems(e.service), samples: null };
+      } catch (err) {
+        throw new EvalError(`action items cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+      }
   }
   return { value: null, samples: null };
 }
@@ -110,7 +134,7 @@ function compare(a: number, op: CompareOp, b: number): boolean {
   }
 }
 
-export async function evaluateRule(rule: ParsedRule, opts: { telemetry: TelemetryQuery; checks: CheckReader; now: number; minSamples?: number; /** services' backups, for absent(backup.<service>) */ backups?: BackupSignalReader }): Promise<RuleEvaluation> {
+export async function evaluateRule(rule: ParsedRule, opts: { telemetry: TelemetryQuery; checks: CheckReader; now: number; minSamples?: number; /** services' backups, for absent(backup.<service>) */ backups?: BackupSignalReader; /** post-mortem action items, for overdue_action_items() */ overdueItems?: OverdueItemsReader }): Promise<RuleEvaluation> {
   const c = rule.condition;
   try {
     if (c.k === 'down') {
@@ -180,7 +204,7 @@ export async function evaluateRule(rule: ParsedRule, opts: { telemetry: Telemetr
         reason: met ? `${what}: ${ageText}, absent for at least ${formatDuration(need)}` : `${what}: ${ageText} (< ${formatDuration(need)})`,
       };
     }
-    const v = await evalExpr(c.expr, opts.telemetry, opts.checks);
+    const v = await evalExpr(c.expr, opts);
     const thresholdText = formatValue(c.threshold.value, rule.unit);
     const valueText = formatValue(v.value, rule.unit);
     const base = { value: v.value, valueText, threshold: c.threshold.value, thresholdText, samples: v.samples };

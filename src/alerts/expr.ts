@@ -7,6 +7,7 @@
  *   down(web) for 1m                            absent(heartbeat.nightly-backup) for 26h
  *   absent(web) for 10m                         metric(pg_stat_activity_count{state="active"}) > 50
  *   absent(backup.web) for 26h                  (no good backup of web's database for 26h, or its last scheduled run failed)
+ *   overdue_action_items() > 0                  overdue_action_items(web) >= 3   (open post-mortem action items past their due date)
  *
  * Functions over telemetry take an optional window (`error_rate(web, 10m)`, default 5m) and, for
  * request functions, a route (`error_rate(web{route="/api/pay"})`); terms combine with + - * /.
@@ -41,7 +42,9 @@ export type Expr =
   | { k: 'vital'; service: string; name: VitalName; q: number; page?: string; window: number; text: string }
   | { k: 'event_rate'; name: string; service?: string; window: number; text: string }
   | { k: 'check'; service: string; check?: string; path: string[]; text: string }
-  | { k: 'metric'; name: string; labels: Record<string, string>; window: number; text: string };
+  | { k: 'metric'; name: string; labels: Record<string, string>; window: number; text: string }
+  /** open post-mortem action items past their due date, of every incident or of a service's (the incidents module's store) */
+  | { k: 'overdue_action_items'; service?: string; text: string };
 
 export type Condition =
   | { k: 'compare'; expr: Expr; exprText: string; op: CompareOp; threshold: { value: number; unit: ValueUnit | null; text: string } }
@@ -66,7 +69,7 @@ export interface ParsedRule {
   guarded: boolean;
 }
 
-const FUNCTIONS = ['error_rate', 'request_rate', 'p50', 'p75', 'p90', 'p95', 'p99', 'vitals', 'rate', 'check', 'metric', 'down', 'absent'];
+const FUNCTIONS = ['error_rate', 'request_rate', 'p50', 'p75', 'p90', 'p95', 'p99', 'vitals', 'rate', 'check', 'metric', 'overdue_action_items', 'down', 'absent'];
 const VITALS: Record<string, VitalName> = { lcp: 'LCP', inp: 'INP', cls: 'CLS', fcp: 'FCP', ttfb: 'TTFB' };
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*/;
 
@@ -205,7 +208,7 @@ function readCall(r: Reader): Expr {
   const lower = fn.toLowerCase();
   if (!FUNCTIONS.includes(lower) && !/^p\d{2,3}$/.test(lower)) {
     const near = FUNCTIONS.filter((f) => editDistance(f, lower) <= 2);
-    r.fail(`unknown function "${fn}"${near.length ? ` (did you mean ${near[0]}?)` : ''}: expected one of error_rate, request_rate, p50/p90/p95/p99, vitals, rate, check, metric, down, absent`, start);
+    r.fail(`unknown function "${fn}"${near.length ? ` (did you mean ${near[0]}?)` : ''}: expected one of error_rate, request_rate, p50/p90/p95/p99, vitals, rate, check, metric, overdue_action_items, down, absent`, start);
   }
   if (lower === 'down' || lower === 'absent') r.fail(`${lower}(…) is a whole condition: write it alone, like "${lower === 'down' ? 'down(web) for 1m' : 'absent(heartbeat.backup) for 26h'}"`, start);
   r.expect('(', `"(" after ${fn}`);
@@ -276,6 +279,13 @@ function readCall(r: Reader): Expr {
       if (r.peek() === '{') labels = readLabels(r);
       const window = readWindowAndClose(r, fn);
       return { k: 'metric', name, labels, window, text: text() };
+    }
+    case 'overdue_action_items': {
+      r.ws();
+      if (r.accept(')')) return { k: 'overdue_action_items', text: text() };
+      const service = readName(r, 'a service name or nothing, like overdue_action_items() or overdue_action_items(web)');
+      r.expect(')', '")" to close overdue_action_items(');
+      return { k: 'overdue_action_items', service, text: text() };
     }
     default: {
       // p50, p90, p95, p99…
@@ -388,6 +398,8 @@ export function unitOfExpr(e: Expr): ValueUnit | null {
     case 'check':
     case 'metric':
       return null;
+    case 'overdue_action_items':
+      return 'plain';
     case 'bin': {
       const l = unitOfExpr(e.l);
       const r = unitOfExpr(e.r);
@@ -493,7 +505,7 @@ export function parseRule(text: string): ParsedRule {
     walk(condition.expr, (e) => {
       if (e.k === 'error_rate' || e.k === 'latency' || e.k === 'vital' || (e.k === 'bin' && e.op === '/')) guarded = true;
       if (e.k === 'error_rate' || e.k === 'request_rate' || e.k === 'latency' || e.k === 'vital' || e.k === 'check') addService(e.service);
-      if (e.k === 'event_rate') addService(e.service);
+      if (e.k === 'event_rate' || e.k === 'overdue_action_items') addService(e.service);
     });
     unit = condition.threshold.unit ?? unitOfExpr(condition.expr) ?? 'plain';
   } else {

@@ -7,10 +7,12 @@ import { checks as checksModule, type ChecksQuery } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
 import { backupSignalReader, type DbRaw } from '../db/index.js';
+import type { IncidentsRaw } from '../incidents/index.js';
 import { telemetry as telemetryModule, type TelemetryQuery } from '../telemetry/index.js';
 import { registerAlertsCommands } from './cli.js';
 import { alertsConfig, configuredRules, type AlertsRaw } from './config.js';
 import { AlertEngine } from './engine.js';
+import { overdueItemsReader } from './evaluate.js';
 import { alertsMigrations, type AlertsTables } from './migrations.js';
 import { alertRoutes } from './routes.js';
 
@@ -35,6 +37,8 @@ export function createAlerts(ctx: ModuleContext<AlertsTables, AlertsRaw>, deps: 
     heartbeatService: deps.checks.heartbeatService,
     // the db module is listed after this one: its backups are read from the config and the disk, not through use()
     backups: backupSignalReader(() => ctx.config() as unknown as Config<DbRaw>),
+    // so is the incidents module: overdue action items are read from its table
+    overdueItems: overdueItemsReader(ctx.store, () => ctx.config() as unknown as Config<IncidentsRaw>, ctx.now),
   });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;

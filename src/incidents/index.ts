@@ -19,6 +19,7 @@ import { telemetry, type TelemetryDomain } from '../telemetry/index.js';
 
 export type { IncidentsRaw, SeverityLevel } from './config.js';
 export type { Incidents, OpenInput, ListQuery } from './service.js';
+export { countOverdueActionItems } from './service.js';
 export type * from './types.js';
 
 export const INCIDENT_EVENTS = [

@@ -5,7 +5,7 @@
  * the event log as `incident.*` with subject `incident:<id>`, naming its actor: that is how other
  * modules (on-call, status page) and the timeline see it.
  */
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { EventRecord } from '../core/api-types.js';
@@ -68,6 +68,48 @@ type StoredBreach = Breach & { key: string };
 
 export const refOf = (id: number) => `INC-${id}`;
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+/** Rows that may hold action items (merged incidents' post-mortems are their target's business). */
+function rowsWithPostmortem(db: Kysely<IncidentsTables>) {
+  return db.selectFrom('incidents').select(['id', 'title', 'state', 'severity', 'services', 'postmortem']).where('postmortem', 'is not', null).where('state', '!=', 'merged').orderBy('id', 'desc').execute();
+}
+
+/** An incident's post-mortem action items; one due on `due` (YYYY-MM-DD) is overdue from the start of the next day in the business-hours zone. */
+function actionItemsOf(r: Pick<Row, 'id' | 'title' | 'state' | 'postmortem'>, zone: string, now: number): ActionItemStatus[] {
+  if (r.postmortem === null) return [];
+  const items = (JSON.parse(r.postmortem) as PostmortemFields).action_items ?? [];
+  return items.map((a, i) => {
+    const since = a.due ? DateTime.fromISO(a.due, { zone }).plus({ days: 1 }).toMillis() : null;
+    const overdue = !a.done && since !== null && now >= since;
+    return {
+      incident: Number(r.id),
+      ref: refOf(Number(r.id)),
+      incident_title: r.title,
+      incident_state: r.state as IncidentState,
+      index: i + 1,
+      title: a.title,
+      owner: a.owner ?? null,
+      due: a.due ?? null,
+      done: a.done === true,
+      overdue,
+      overdue_since: overdue ? iso(since) : null,
+    };
+  });
+}
+
+/**
+ * Open post-mortem action items past their due date, of every incident or of those affecting
+ * `service`: what an `overdue_action_items()` alert rule reads, from the store (the running
+ * server and `shipshape alerts test` alike).
+ */
+export async function countOverdueActionItems(store: Store<IncidentsTables>, config: IncidentsConfig, now: number, service?: string): Promise<number> {
+  let n = 0;
+  for (const r of await rowsWithPostmortem(store.db)) {
+    if (service !== undefined && !(JSON.parse(r.services) as string[]).includes(service)) continue;
+    n += actionItemsOf(r, config.business_hours.time_zone, now).filter((a) => a.overdue).length;
+  }
+  return n;
+}
 const num = (v: number | string | null) => (v === null ? null : Number(v));
 
 /** A status update moves the lifecycle forward (never back): what each status implies. */
@@ -515,31 +557,8 @@ export class Incidents {
   // ---------------------------------------------------------------------------------------------
   // post-mortem action items
 
-  /** When an item due on `due` (YYYY-MM-DD) becomes overdue: the start of the next day in the business-hours zone. */
-  private overdueFrom(due: string): number {
-    return DateTime.fromISO(due, { zone: this.d.config().business_hours.time_zone }).plus({ days: 1 }).toMillis();
-  }
-
   private itemsOf(r: Pick<Row, 'id' | 'title' | 'state' | 'postmortem'>, now: number): ActionItemStatus[] {
-    if (r.postmortem === null) return [];
-    const items = (JSON.parse(r.postmortem) as PostmortemFields).action_items ?? [];
-    return items.map((a, i) => {
-      const since = a.due ? this.overdueFrom(a.due) : null;
-      const overdue = !a.done && since !== null && now >= since;
-      return {
-        incident: Number(r.id),
-        ref: refOf(Number(r.id)),
-        incident_title: r.title,
-        incident_state: r.state as IncidentState,
-        index: i + 1,
-        title: a.title,
-        owner: a.owner ?? null,
-        due: a.due ?? null,
-        done: a.done === true,
-        overdue,
-        overdue_since: overdue ? iso(since) : null,
-      };
-    });
+    return actionItemsOf(r, this.d.config().business_hours.time_zone, now);
   }
 
   private itemCounts(r: Row, now: number): { action_items_open: number; action_items_overdue: number } {
@@ -547,9 +566,8 @@ export class Incidents {
     return { action_items_open: items.length, action_items_overdue: items.filter((a) => a.overdue).length };
   }
 
-  /** Rows that may hold action items (merged incidents' post-mortems are their target's business). */
   private rowsWithPostmortem() {
-    return this.db.selectFrom('incidents').select(['id', 'title', 'state', 'severity', 'services', 'postmortem']).where('postmortem', 'is not', null).where('state', '!=', 'merged').orderBy('id', 'desc').execute();
+    return rowsWithPostmortem(this.db);
   }
 
   /**

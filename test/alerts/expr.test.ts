@@ -36,6 +36,9 @@ describe('the rule language', () => {
     expect(parseRule('absent(heartbeat.nightly-backup) for 26h')).toMatchObject({ forMs: 26 * 3_600_000, condition: { k: 'absent', target: { kind: 'heartbeat', token: 'nightly-backup' } } });
     expect(parseRule('absent(web)').condition).toMatchObject({ k: 'absent', target: { kind: 'service', service: 'web' } });
     expect(parseRule('metric(pg_stat_activity_count{state="active"}) > 50').condition).toMatchObject({ expr: { k: 'metric', name: 'pg_stat_activity_count', labels: { state: 'active' } }, threshold: { value: 50 } });
+    // post-mortem action items past their due date: all of them, or a service's
+    expect(parseRule('overdue_action_items() > 0')).toMatchObject({ services: [], unit: 'plain', guarded: false, condition: { expr: { k: 'overdue_action_items', text: 'overdue_action_items()' } } });
+    expect(parseRule('overdue_action_items( web ) >= 3 for 1d')).toMatchObject({ services: ['web'], forMs: 86_400_000, condition: { op: '>=', expr: { k: 'overdue_action_items', service: 'web' } } });
   });
 
   it('takes windows, routes, arithmetic and every comparison', () => {
@@ -61,6 +64,9 @@ describe('the rule language', () => {
     expect(syntaxError('rate(payment_failed) > 1')).toMatchObject({ column: 6, message: expect.stringMatching(/expected events\.<name>/) });
     expect(syntaxError('error_rate(web{page="/"}) > 1%')).toMatchObject({ column: 16, message: expect.stringMatching(/unknown selector "page"/) });
     expect(syntaxError('')).toMatchObject({ column: 1, message: expect.stringMatching(/the rule is empty/) });
+    expect(syntaxError('overdue_action_item() > 0')).toMatchObject({ column: 1, message: expect.stringMatching(/did you mean overdue_action_items\?/) });
+    expect(syntaxError('overdue_action_items(web, api) > 0')).toMatchObject({ column: 25, message: expect.stringMatching(/expected "\)" to close overdue_action_items\(/) });
+    expect(syntaxError('overdue_action_items() > 2h')).toMatchObject({ column: 26, message: expect.stringMatching(/does not fit overdue_action_items\(\): expected a plain number/) });
   });
 
   it('formats values in the rule unit', () => {

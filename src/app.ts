@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AtRest } from './core/at-rest.js';
 import { ConfigError, type Config } from './core/config/load.js';
 import { EventLog } from './core/events.js';
 import { useEgressConfig } from './core/egress.js';
@@ -156,6 +157,16 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
     unlock();
     throw e;
   }
+  const dataDir = resolve(opts.dataDir ?? '.shipshape');
+  let atRest: AtRest;
+  try {
+    // secrets kept in the store are sealed with SHIPSHAPE_SECRET_KEY, or a key made in the data directory
+    atRest = AtRest.forServer(dataDir);
+  } catch (e) {
+    await store.close();
+    unlock();
+    throw e;
+  }
   const events = new EventLog(store);
   const tokens = new Tokens(store, events);
   const metrics = createMetrics();
@@ -185,7 +196,8 @@ export async function startShipshape(opts: StartOptions): Promise<Running> {
       config: () => config as Config<never>,
       now: Date.now,
       version: VERSION,
-      dataDir: resolve(opts.dataDir ?? '.shipshape'),
+      dataDir,
+      atRest,
       use,
     };
     created.set(def, (await def.create(ctx as never)) as Instance);

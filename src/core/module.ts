@@ -6,6 +6,7 @@
  * other modules' `index.ts` only; it talks to other modules through their service APIs (`use`)
  * and through events.
  */
+import type { AtRest } from './at-rest.js';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Migration } from 'kysely';
@@ -36,6 +37,8 @@ export interface ModuleContext<Tables = unknown, Raw = CoreConfig> {
   version: string;
   /** the data directory (absolute; also given with a PostgreSQL store): files a module keeps on disk, e.g. release directories */
   dataDir: string;
+  /** seals secrets the module keeps in the store (link keys, signing secrets) */
+  atRest: AtRest;
   /** the service API of a module listed before this one */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   use<A>(module: ModuleDefinition<A, any, any>): A;

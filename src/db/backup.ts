@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { keyId, parseKey } from '../core/at-rest.js';
 import { ServiceError } from '../core/errors.js';
 import { urlPassword } from '../core/redact.js';
 import { planRetention, reasonText, type RetentionPolicy } from './retention.js';
@@ -72,16 +73,8 @@ const MAGIC = Buffer.from('SSBK1\n');
 
 /** The backup key from SHIPSHAPE_BACKUP_KEY (32 bytes: 64 hex characters or base64), or undefined when unset. */
 export function backupKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
-  const raw = env.SHIPSHAPE_BACKUP_KEY?.trim();
-  if (!raw) return undefined;
-  const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
-  if (key.length !== 32) throw new ServiceError('invalid', 'SHIPSHAPE_BACKUP_KEY must be 32 bytes, as 64 hex characters or base64 (make one with `openssl rand -base64 32`)');
-  return key;
-}
-
-/** Names a key without revealing it. */
-export function keyId(key: Buffer): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+  const raw = env.SHIPSHAPE_BACKUP_KEY;
+  return raw?.trim() ? parseKey(raw, 'SHIPSHAPE_BACKUP_KEY') : undefined;
 }
 
 /** Decrypt an encrypted dump into `out`, checking the GCM tag (a wrong key or a changed byte fails here). */

@@ -7,25 +7,11 @@
  *
  * A sealed blob is `v1.<base64url(iv 12 | ciphertext | tag 16)>`.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { KEY_ENV, keyId, MAKE_KEY, openBytes, PREVIOUS_KEY_ENV, sealBytes } from '../core/at-rest.js';
 import { ServiceError } from '../core/errors.js';
 
-export const KEY_ENV = 'SHIPSHAPE_SECRET_KEY';
-export const MAKE_KEY = '`openssl rand -hex 32`';
-
-/** The master key from SHIPSHAPE_SECRET_KEY (32 bytes: 64 hex characters or base64), or undefined when unset. Mirrors SHIPSHAPE_BACKUP_KEY's parsing. */
-export function masterKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
-  const raw = env[KEY_ENV]?.trim();
-  if (!raw) return undefined;
-  const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : /^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) ? Buffer.from(raw, 'base64') : Buffer.alloc(0);
-  if (key.length !== 32) throw new ServiceError('invalid', `${KEY_ENV} must be 32 bytes, as 64 hex characters or base64 (make one with ${MAKE_KEY})`);
-  return key;
-}
-
-/** Names a key without revealing it: the start of its SHA-256 (as the backup key id). */
-export function keyId(key: Buffer): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
-}
+export { KEY_ENV, keyId, MAKE_KEY, masterKey, PREVIOUS_KEY_ENV, previousKey } from '../core/at-rest.js';
 
 /** Where a value belongs; what its seals authenticate. */
 export interface Slot {
@@ -41,28 +27,10 @@ function aad(s: Slot, part: 'value' | 'key'): Buffer {
   return Buffer.from(JSON.stringify(['shipshape-env', 1, part, s.service, s.env, s.name, s.version]), 'utf8');
 }
 
-function seal(key: Buffer, plain: Buffer, ad: Buffer): string {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(ad);
-  const body = Buffer.concat([c.update(plain), c.final()]);
-  return `v1.${Buffer.concat([iv, body, c.getAuthTag()]).toString('base64url')}`;
-}
+const seal = (key: Buffer, plain: Buffer, ad: Buffer): string => `v1.${sealBytes(key, plain, ad)}`;
 
 /** Open a seal; undefined when it does not authenticate (wrong key, changed byte, other row). */
-function open(key: Buffer, sealed: string, ad: Buffer): Buffer | undefined {
-  if (!sealed.startsWith('v1.')) return undefined;
-  const raw = Buffer.from(sealed.slice(3), 'base64url');
-  if (raw.length < 12 + 16) return undefined;
-  try {
-    const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-    d.setAAD(ad);
-    d.setAuthTag(raw.subarray(raw.length - 16));
-    return Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()]);
-  } catch {
-    return undefined;
-  }
-}
+const open = (key: Buffer, sealed: string, ad: Buffer): Buffer | undefined => (sealed.startsWith('v1.') ? openBytes(key, sealed.slice(3), ad) : undefined);
 
 export interface Sealed {
   /** the value sealed with its data key */
@@ -105,19 +73,6 @@ export function wrongKey(stored: string, given: string): ServiceError {
     'conflict',
     `${KEY_ENV} does not match the key this store was encrypted with (key id ${stored}; the key set now has id ${given}): nothing was decrypted or changed. To move the store to this key, start the server once with ${PREVIOUS_KEY_ENV} set to the old key`,
   );
-}
-
-export const PREVIOUS_KEY_ENV = 'SHIPSHAPE_SECRET_KEY_PREVIOUS';
-
-/** The key the store is being moved away from (SHIPSHAPE_SECRET_KEY_PREVIOUS), same format as the master key. */
-export function previousKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
-  const raw = env[PREVIOUS_KEY_ENV];
-  if (!raw?.trim()) return undefined;
-  try {
-    return masterKey({ [KEY_ENV]: raw });
-  } catch {
-    throw new ServiceError('invalid', `${PREVIOUS_KEY_ENV} must be 32 bytes, as 64 hex characters or base64 (the key the store was encrypted with)`);
-  }
 }
 
 /**

@@ -39,6 +39,7 @@ export function createOncall(ctx: ModuleContext<OncallTables, OncallRaw>): Oncal
     store: ctx.store,
     events: ctx.events,
     logger: log,
+    atRest: ctx.atRest,
     now: ctx.now,
     config: () => ctx.config().raw.oncall,
     people: () => ctx.config().raw.people,

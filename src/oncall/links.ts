@@ -33,7 +33,6 @@ export class LinkError extends Error {
 }
 
 export const newNonce = () => randomBytes(18).toString('base64url');
-export const newKey = () => randomBytes(32).toString('hex');
 
 const mac = (key: string, payload: string) => createHmac('sha256', Buffer.from(key, 'hex')).update(`shipshape-oncall-link\n${payload}`).digest();
 

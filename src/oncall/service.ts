@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { loadKey, type AtRest } from '../core/at-rest.js';
 import type { EventLog } from '../core/events.js';
 import { ServiceError } from '../core/errors.js';
 import { Serial } from '../core/serial.js';
@@ -13,7 +14,7 @@ import type { Store } from '../core/store/db.js';
 import type { Incidents } from '../incidents/index.js';
 import type { Notification } from '../notify/index.js';
 import { instantOf, type OncallConfig, type PersonConfig, type PolicyConfig } from './config.js';
-import { badLink, feedNonce, feedSignatureOk, LinkError, linkNonce, newKey, newNonce, signFeed, signLink, verifyLink, type LinkAction, type LinkClaims } from './links.js';
+import { badLink, feedNonce, feedSignatureOk, LinkError, linkNonce, newNonce, signFeed, signLink, verifyLink, type LinkAction, type LinkClaims } from './links.js';
 import type { OncallTables } from './migrations.js';
 import { currentShift, onCallAt, shifts, type Shift } from './rotation.js';
 import type { CalendarFeed, CalendarSubscription, Escalation, OnCallNow, PolicyOut, ScheduleDetail, ShiftOut } from './api-types.js';
@@ -24,6 +25,8 @@ export interface OncallDeps {
   store: Store<OncallTables>;
   events: EventLog;
   logger: Logger;
+  /** seals the link key in the store */
+  atRest: AtRest;
   now: () => number;
   config: () => OncallConfig;
   people: () => Record<string, PersonConfig>;
@@ -59,16 +62,21 @@ export class Oncall {
 
   /** Load (or make, once) the link signing key. */
   async load(): Promise<void> {
-    let row = await this.db.selectFrom('oncall_keys').select('secret').where('name', '=', 'link_key').executeTakeFirst();
-    if (!row) {
-      await this.db
-        .insertInto('oncall_keys')
-        .values({ name: 'link_key', secret: newKey(), created_at: this.d.now() })
-        .onConflict((oc) => oc.column('name').doNothing())
-        .execute();
-      row = await this.db.selectFrom('oncall_keys').select('secret').where('name', '=', 'link_key').executeTakeFirstOrThrow();
-    }
-    this.key = row.secret;
+    // sealed at rest (core/at-rest): a copy of the store cannot forge an ack link
+    this.key = await loadKey(
+      this.d.atRest,
+      'the on-call link key',
+      {
+        read: async () => (await this.db.selectFrom('oncall_keys').select('secret').where('name', '=', 'link_key').executeTakeFirst())?.secret,
+        insert: async (secret) => {
+          await this.db.insertInto('oncall_keys').values({ name: 'link_key', secret, created_at: this.d.now() }).onConflict((oc) => oc.column('name').doNothing()).execute();
+        },
+        replace: async (old, secret) => {
+          await this.db.updateTable('oncall_keys').set({ secret }).where('name', '=', 'link_key').where('secret', '=', old).execute();
+        },
+      },
+      (msg) => this.d.logger.warn(msg),
+    );
   }
 
   private signingKey(): string {

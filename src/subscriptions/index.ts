@@ -47,6 +47,7 @@ export function createSubscriptions(ctx: ModuleContext<SubscriptionsTables, Subs
     store: ctx.store,
     events: ctx.events,
     logger: log,
+    atRest: ctx.atRest,
     now: ctx.now,
     config: ctx.config,
     statuspage: () => ctx.use(statuspage),

@@ -32,7 +32,6 @@ export class LinkError extends Error {
 }
 
 export const newNonce = () => randomBytes(12).toString('base64url');
-export const newKey = () => randomBytes(32).toString('hex');
 
 const mac = (key: string, payload: string) => createHmac('sha256', Buffer.from(key, 'hex')).update(`shipshape-subscription-link\n${payload}`).digest();
 

@@ -10,6 +10,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { KEY_ENV, loadKey, type AtRest } from '../core/at-rest.js';
 import type { EventRecord } from '../core/api-types.js';
 import type { Config } from '../core/config/load.js';
 import { egressFetch } from '../core/egress-http.js';
@@ -22,7 +23,7 @@ import type { Incidents } from '../incidents/index.js';
 import { backoff, externalUrlOf, SendError, type NotifyDomain } from '../notify/index.js';
 import { componentStatusOf, type ResolvedPage, type StatuspageApi } from '../statuspage/index.js';
 import type { SubscriptionsRaw } from './config.js';
-import { LinkError, newKey, newNonce, signLink, verifyLink, type LinkAction } from './links.js';
+import { LinkError, newNonce, signLink, verifyLink, type LinkAction } from './links.js';
 import { alreadyMail, confirmMail, maskEmail, noticeMail, safeUrl, webhookBody, type Notice } from './messages.js';
 import type { SubscribersTable, SubscriptionsTables } from './migrations.js';
 
@@ -70,10 +71,15 @@ export interface Delivery {
   sent_at: string | null;
 }
 
+/** What a webhook subscriber's sealed secret is bound to (and how errors name it). */
+const subscriberSecret = (id: number) => `the signing secret of webhook subscriber ${id}`;
+
 export interface SubscriptionsDeps {
   store: Store<SubscriptionsTables>;
   events: EventLog;
   logger: Logger;
+  /** seals the link key and webhook subscribers' secrets in the store */
+  atRest: AtRest;
   now: () => number;
   config: () => Config<SubscriptionsRaw>;
   statuspage: () => StatuspageApi;
@@ -134,7 +140,22 @@ export class Subscriptions {
       }
       return row.value;
     };
-    this.key = await meta('link_key', newKey);
+    // sealed at rest (core/at-rest): a copy of the store cannot forge a confirm or unsubscribe link
+    this.key = await loadKey(
+      this.d.atRest,
+      'the subscription link key',
+      {
+        read: async () => (await this.db.selectFrom('subscription_meta').select('value').where('name', '=', 'link_key').executeTakeFirst())?.value,
+        insert: async (value) => {
+          await this.db.insertInto('subscription_meta').values({ name: 'link_key', value }).onConflict((oc) => oc.column('name').doNothing()).execute();
+        },
+        replace: async (old, value) => {
+          await this.db.updateTable('subscription_meta').set({ value }).where('name', '=', 'link_key').where('value', '=', old).execute();
+        },
+      },
+      (msg) => this.d.logger.warn(msg),
+    );
+    await this.sealSubscriberSecrets();
     const latest = async () => {
       const e = (await this.d.events.list({ limit: 1 }))[0];
       return JSON.stringify({ id: e?.id ?? 0, at: e ? Date.parse(e.at) : 0 });
@@ -142,6 +163,23 @@ export class Subscriptions {
     const c = JSON.parse(await meta('cursor', latest)) as { id: number; at: number };
     this.cursor = c.id;
     this.cursorAt = c.at;
+  }
+
+  /** Seal webhook subscribers' secrets an earlier release stored in plain text (or under SHIPSHAPE_SECRET_KEY_PREVIOUS); say how many cannot be opened. */
+  private async sealSubscriberSecrets(): Promise<void> {
+    const rows = await this.db.selectFrom('subscribers').select(['id', 'secret']).where('kind', '=', 'webhook').where('secret', 'is not', null).execute();
+    const unreadable: number[] = [];
+    for (const r of rows) {
+      const stored = r.secret as string;
+      try {
+        const o = this.d.atRest.open(subscriberSecret(Number(r.id)), stored);
+        if (o.reseal) await this.db.updateTable('subscribers').set({ secret: this.d.atRest.seal(subscriberSecret(Number(r.id)), o.value) }).where('id', '=', r.id).where('secret', '=', stored).execute();
+      } catch (e) {
+        if (!(e instanceof ServiceError)) throw e;
+        unreadable.push(Number(r.id));
+      }
+    }
+    if (unreadable.length) this.d.logger.warn({ subscribers: unreadable }, `subscriptions: the signing secrets of ${unreadable.length} webhook subscriber(s) were sealed with another key, so their deliveries fail until ${KEY_ENV} is set to that key (or the subscribers are made again)`);
   }
 
   private signingKey(): string {
@@ -338,12 +376,17 @@ export class Subscriptions {
       if (dup) throw new ServiceError('conflict', `body.url: this URL already gets the page "${p.key}" (subscriber ${dup.id}); delete that one first`);
       const now = this.d.now();
       const secret = randomBytes(32).toString('hex');
-      const ins = await this.db
-        .insertInto('subscribers')
-        .values({ page: p.key, kind: 'webhook', address: input.url, services: JSON.stringify(services), state: 'confirmed', nonce: newNonce(), secret, description: input.description ?? null, created_by: actor, created_at: now, confirmed_at: now, last_mail_at: null })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      const row = (await this.db.selectFrom('subscribers').selectAll().where('id', '=', Number(ins.id)).executeTakeFirstOrThrow()) as Row;
+      // stored sealed, bound to its row: the id is known once the row is there, so both in one transaction
+      const id = await this.db.transaction().execute(async (tx) => {
+        const ins = await tx
+          .insertInto('subscribers')
+          .values({ page: p.key, kind: 'webhook', address: input.url, services: JSON.stringify(services), state: 'confirmed', nonce: newNonce(), secret: null, description: input.description ?? null, created_by: actor, created_at: now, confirmed_at: now, last_mail_at: null })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await tx.updateTable('subscribers').set({ secret: this.d.atRest.seal(subscriberSecret(Number(ins.id)), secret) }).where('id', '=', ins.id).execute();
+        return Number(ins.id);
+      });
+      const row = (await this.db.selectFrom('subscribers').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) as Row;
       await this.d.events.append({ type: 'subscription.webhook_created', actor, subject: `subscription:${row.id}`, data: { id: Number(row.id), page: p.key, kind: 'webhook', address: safeUrl(input.url), services } });
       return { ...this.present(row, true), secret };
     });
@@ -645,8 +688,14 @@ export class Subscriptions {
   private async sendWebhook(r: { id: number; event_type: string | null; payload: string }, sub: Row, page: ResolvedPage): Promise<void> {
     const n = JSON.parse(r.payload) as Notice;
     const body = webhookBody(n, this.link(page, sub, 'unsubscribe', 0), this.d.now());
-    const signature = createHmac('sha256', sub.secret ?? '').update(body).digest('hex');
     const label = `webhook ${safeUrl(sub.address)}`;
+    let secret: string;
+    try {
+      secret = sub.secret === null ? '' : this.d.atRest.open(subscriberSecret(Number(sub.id)), sub.secret).value;
+    } catch (e) {
+      throw new SendError(`${label}: ${(e as Error).message}`);
+    }
+    const signature = createHmac('sha256', secret).update(body).digest('hex');
     let host = '';
     try {
       host = new URL(sub.address).hostname.replace(/^\[|\]$/g, '');

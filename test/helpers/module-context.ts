@@ -1,5 +1,7 @@
 /** A ModuleContext for creating one module on its own in a test (what src/app.ts gives each module). */
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { AtRest } from '../../src/core/at-rest.js';
 import { Registry } from 'prom-client';
 import type { Config } from '../../src/core/config/load.js';
 import type { EventLog } from '../../src/core/events.js';
@@ -9,7 +11,10 @@ import type { ModuleContext } from '../../src/core/module.js';
 import { StorageHealth } from '../../src/core/storage-health.js';
 import type { RawConfig, RootStore } from '../../src/modules.js';
 
-export function moduleContext(opts: { store: RootStore; events: EventLog; config: () => Config<RawConfig>; now: () => number; metrics?: Metrics; use?: ModuleContext['use']; dataDir?: string }): ModuleContext<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+/** One key for the whole test process, as one data directory has one: a module created again (a restart) opens what it sealed. */
+const TEST_AT_REST = new AtRest(randomBytes(32), 'the test key');
+
+export function moduleContext(opts: { store: RootStore; events: EventLog; config: () => Config<RawConfig>; now: () => number; metrics?: Metrics; use?: ModuleContext['use']; dataDir?: string; atRest?: AtRest }): ModuleContext<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   return {
     store: opts.store as ModuleContext['store'],
@@ -22,6 +27,7 @@ export function moduleContext(opts: { store: RootStore; events: EventLog; config
     now: opts.now,
     version: 'test',
     dataDir: opts.dataDir ?? process.cwd(),
+    atRest: opts.atRest ?? TEST_AT_REST,
     use: opts.use ?? (() => {
       throw new Error('this test creates one module only');
     }),

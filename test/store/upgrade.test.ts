@@ -13,6 +13,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startShipshape, type Running } from '../../src/app.js';
+import { AtRest } from '../../src/core/at-rest.js';
 import { openStore as openCoreStore } from '../../src/core/store/db.js';
 import { migrationTable } from '../../src/core/store/migrate.js';
 import { openStore, storeMigrations, type RootStore } from '../../src/modules.js';
@@ -145,6 +146,38 @@ async function checkLaterMigration(where: { dataDir?: string; databaseUrl?: stri
   await raw.close();
 }
 
+/**
+ * The keys and secrets the server keeps in the store (on-call and subscription link keys, webhook
+ * subscribers' signing secrets), by what they are for. From 0.7.0 on they are sealed at rest: an
+ * older store's plain ones are sealed at the first start and keep their values, so links and
+ * signatures made before the upgrade still verify.
+ */
+async function storedSecrets(open: () => Promise<RootStore>): Promise<Map<string, string>> {
+  const store = await open();
+  try {
+    const out = new Map<string, string>();
+    const oncall = await store.db.selectFrom('oncall_keys').select('secret').where('name', '=', 'link_key').executeTakeFirst();
+    if (oncall) out.set('the on-call link key', oncall.secret as string);
+    const sub = await store.db.selectFrom('subscription_meta').select('value').where('name', '=', 'link_key').executeTakeFirst();
+    if (sub) out.set('the subscription link key', sub.value as string);
+    for (const r of await store.db.selectFrom('subscribers').select(['id', 'secret']).where('kind', '=', 'webhook').execute()) out.set(`the signing secret of webhook subscriber ${r.id}`, r.secret as string);
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
+function expectSealedAs(before: Map<string, string>, after: Map<string, string>, atRest: AtRest, section: Section): void {
+  // stores from 0.3.0 on hold both link keys and a webhook subscriber
+  if (section.values.subscriber_kinds?.includes('webhook')) expect([...before.keys()].sort()).toEqual(expect.arrayContaining(['the on-call link key', 'the subscription link key', expect.stringMatching(/^the signing secret of webhook subscriber \d+$/)]));
+  for (const [purpose, value] of before) {
+    const now = after.get(purpose);
+    expect(now, purpose).toMatch(/^s1\./);
+    expect(now).not.toContain(value);
+    expect(atRest.open(purpose, now as string).value, purpose).toBe(value);
+  }
+}
+
 async function checkUpgrade(open: () => Promise<RootStore>, section: Section): Promise<void> {
   const store = await open();
   try {
@@ -183,6 +216,7 @@ for (const release of releases) {
       await checkUpgrade(() => openStore({ dataDir }), expected.sqlite);
 
       await checkLaterMigration({ dataDir });
+      const secrets = await storedSecrets(() => openStore({ dataDir }));
 
       const running = await startShipshape({ configPath: config, dataDir, port: 0, watchConfig: false, logger: pino({ level: 'silent' }), adminToken: expected.admin_token });
       try {
@@ -190,6 +224,7 @@ for (const release of releases) {
       } finally {
         await running.stop();
       }
+      expectSealedAs(secrets, await storedSecrets(() => openStore({ dataDir })), AtRest.forServer(dataDir, {}), expected.sqlite);
     });
 
     it('opens on PostgreSQL (restored with psql from the pg_dump): migrated, nothing lost, data readable', async () => {
@@ -199,12 +234,15 @@ for (const release of releases) {
         expect(r.status, r.stderr).toBe(0);
         await checkUpgrade(() => openStore({ databaseUrl: db.url }), expected.postgres);
         await checkLaterMigration({ databaseUrl: db.url });
-        const running = await startShipshape({ configPath: config, databaseUrl: db.url, port: 0, watchConfig: false, logger: pino({ level: 'silent' }), adminToken: expected.admin_token });
+        const secrets = await storedSecrets(() => openStore({ databaseUrl: db.url }));
+        const dataDir = join(tmp, 'pg-data');
+        const running = await startShipshape({ configPath: config, databaseUrl: db.url, dataDir, port: 0, watchConfig: false, logger: pino({ level: 'silent' }), adminToken: expected.admin_token });
         try {
           await readBack(running, expected.admin_token, expected.postgres);
         } finally {
           await running.stop();
         }
+        expectSealedAs(secrets, await storedSecrets(() => openStore({ databaseUrl: db.url })), AtRest.forServer(dataDir, {}), expected.postgres);
       } finally {
         await db.drop();
       }

@@ -5,9 +5,10 @@
  * API declares its scopes and masks addresses below admin.
  */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startTestServer, type TestServer } from '../helpers/server.js';
+import { AtRest } from '../../src/core/at-rest.js';
 import { startSmtp, type SmtpReceiver } from '../notify/helpers.js';
 import { mailHeader } from '../notify/helpers.js';
 import { linkIn } from './helpers.js';
@@ -187,6 +188,15 @@ describe('subscriptions over HTTP', () => {
     const events = await (await s.api('/api/v1/events?limit=50')).text();
     expect(events).not.toContain(hook.secret);
     expect(events).not.toContain('dave@example.com');
+    // at rest: the secret and the link key are sealed with the data directory's key (0600, outside the store)
+    const row = await s.store.db.selectFrom('subscribers').select('secret').where('id', '=', hook.id).executeTakeFirstOrThrow();
+    expect(row.secret).toMatch(/^s1\./);
+    expect(row.secret).not.toContain(hook.secret);
+    const atRest = AtRest.forServer(join(s.dir, 'data'), {});
+    expect(atRest.source).toBe(join(s.dir, 'data', 'secret.key'));
+    expect(atRest.open(`the signing secret of webhook subscriber ${hook.id}`, row.secret as string).value).toBe(hook.secret);
+    const linkKey = await s.store.db.selectFrom('subscription_meta').select('value').where('name', '=', 'link_key').executeTakeFirstOrThrow();
+    expect(linkKey.value).toMatch(/^s1\./);
 
     const dup = await s.api('/api/v1/subscriptions/webhooks', { method: 'POST', body });
     expect(dup.status).toBe(409);

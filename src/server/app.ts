@@ -3,6 +3,7 @@
  * needs (public ones say so); errors are RFC 9457 problem+json; bodies are size-limited.
  */
 import { createReadStream, existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ import type { Logger } from 'pino';
 import { ServiceError, storageFullCause } from '../core/errors.js';
 import type { EventLog } from '../core/events.js';
 import type { StorageState } from '../core/storage-health.js';
+import { COMMON_HEADERS, type FastPath } from '../core/http/fast-path.js';
 import { HttpProblem, problemType, sendProblem } from '../core/http/problem.js';
 import { assertJsonDepth } from '../core/http/json.js';
 import type { Metrics } from '../core/metrics.js';
@@ -72,6 +74,9 @@ const STORAGE_FULL_RETRY_S = 60;
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...deps.limits };
   const answeredEarly = new WeakSet<Socket>();
+  // answers given before routing (core/http/fast-path): tried first, in order, on every request
+  const fastPaths: FastPath[] = [];
+  const timeouts = serverTimeouts(limits);
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger?.child({ component: 'http' }) as FastifyBaseLogger | undefined,
     logController: new LogController({ disableRequestLogging: true }),
@@ -84,10 +89,22 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // not turn a slow plugin load into "Plugin did not start in time"
     pluginTimeout: 0,
     // every request, headers and body, has a deadline; a stalled body cannot hold a socket
-    ...serverTimeouts(limits),
+    ...timeouts,
     clientErrorHandler: clientErrorHandler(() => app.log, answeredEarly),
     frameworkErrors,
+    // Fastify's own HTTP/1 server, with the fast paths in front of its router
+    serverFactory: (handler) => {
+      const server = createServer(timeouts.http, (req, res) => {
+        for (const f of fastPaths) if (f(req, res)) return;
+        handler(req, res);
+      });
+      server.keepAliveTimeout = timeouts.keepAliveTimeout;
+      server.requestTimeout = timeouts.requestTimeout;
+      server.setTimeout(0); // Fastify's default connectionTimeout: none beyond the request deadline
+      return server;
+    },
   });
+  app.decorate('shipshapeFastPaths', fastPaths);
   capConnectionsPerClient(app.server, () => limits.maxConnectionsPerClient, app.log);
   trackEarlyAnswers(app, answeredEarly);
 
@@ -206,9 +223,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   }
 
   app.addHook('onSend', (_req, reply, payload, done) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('x-frame-options', 'DENY');
+    reply.headers(COMMON_HEADERS);
     done(null, payload);
   });
 

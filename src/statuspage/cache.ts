@@ -10,12 +10,15 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const gzipAsync = promisify(gzip);
 const brotliAsync = promisify(brotliCompress);
 
 export interface Rendered {
+  /** fast-path answers to unconditional requests, by Accept-Encoding header: headers built once per render */
+  prebuilt?: Map<string, { headers: Record<string, string | number>; body: Buffer }>;
   body: Buffer;
   gzip?: Buffer;
   br?: Buffer;
@@ -101,20 +104,70 @@ export class RenderCache {
   }
 }
 
-/** Answer with the cached bytes: 304 on a matching validator, else the best encoding the client takes. */
+/** What a cached response is answered with: the same for the route and the fast path. */
+export interface Answer {
+  status: 200 | 304;
+  headers: Record<string, string>;
+  /** absent for a 304 */
+  body?: Buffer;
+}
+
+/** 304 on a matching validator, else the best encoding the client takes. */
+export function answer(headers: IncomingHttpHeaders, r: Rendered, opts: { private: boolean; maxAgeS: number }): Answer {
+  const out: Record<string, string> = {
+    etag: r.etag,
+    'last-modified': r.lastModified,
+    vary: 'accept-encoding',
+    'cache-control': opts.private ? 'private, no-cache' : `public, max-age=${opts.maxAgeS}`,
+  };
+  const inm = headers['if-none-match'];
+  if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === r.etag)) return { status: 304, headers: out };
+  if (!inm && headers['if-modified-since'] && Date.parse(headers['if-modified-since']) >= Date.parse(r.lastModified)) return { status: 304, headers: out };
+  out['content-type'] = r.type;
+  const accept = accepted(String(headers['accept-encoding'] ?? ''));
+  if (r.br && accept.has('br')) {
+    out['content-encoding'] = 'br';
+    return { status: 200, headers: out, body: r.br };
+  }
+  if (r.gzip && accept.has('gzip')) {
+    out['content-encoding'] = 'gzip';
+    return { status: 200, headers: out, body: r.gzip };
+  }
+  return { status: 200, headers: out, body: r.body };
+}
+
+/** Answer a routed request with the cached bytes. */
 export function send(req: FastifyRequest, reply: FastifyReply, r: Rendered, opts: { private: boolean; maxAgeS: number }): FastifyReply {
-  reply.header('etag', r.etag);
-  reply.header('last-modified', r.lastModified);
-  reply.header('vary', 'accept-encoding');
-  reply.header('cache-control', opts.private ? 'private, no-cache' : `public, max-age=${opts.maxAgeS}`);
-  const inm = req.headers['if-none-match'];
-  if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === r.etag)) return reply.code(304).send();
-  if (!inm && req.headers['if-modified-since'] && Date.parse(req.headers['if-modified-since']) >= Date.parse(r.lastModified)) return reply.code(304).send();
-  reply.type(r.type);
-  const accept = accepted(String(req.headers['accept-encoding'] ?? ''));
-  if (r.br && accept.has('br')) return reply.header('content-encoding', 'br').send(r.br);
-  if (r.gzip && accept.has('gzip')) return reply.header('content-encoding', 'gzip').send(r.gzip);
-  return reply.send(r.body);
+  const a = answer(req.headers, r, opts);
+  reply.code(a.status).headers(a.headers);
+  return a.body ? reply.send(a.body) : reply.send();
+}
+
+/**
+ * Answer before routing (core/http/fast-path): the same status, headers and bytes as `send`, plus
+ * the server's common headers. An unconditional request — nearly all of them under load — gets
+ * headers built once per render and Accept-Encoding value.
+ */
+export function write(req: IncomingMessage, res: ServerResponse, r: Rendered, opts: { private: boolean; maxAgeS: number }, common: Readonly<Record<string, string>>): void {
+  const h = req.headers;
+  const plain = h['if-none-match'] === undefined && h['if-modified-since'] === undefined;
+  const enc = h['accept-encoding'] ?? '';
+  let a = plain ? r.prebuilt?.get(enc) : undefined;
+  if (!a) {
+    const built = answer(h, r, opts);
+    const headers: Record<string, string | number> = { ...built.headers, ...common };
+    if (built.body) headers['content-length'] = built.body.length;
+    if (!built.body || !plain) {
+      res.writeHead(built.status, headers);
+      res.end(built.body && req.method !== 'HEAD' ? built.body : undefined);
+      return;
+    }
+    a = { headers, body: built.body };
+    r.prebuilt ??= new Map();
+    if (r.prebuilt.size < 16) r.prebuilt.set(enc, a);
+  }
+  res.writeHead(200, a.headers);
+  res.end(req.method === 'HEAD' ? undefined : a.body);
 }
 
 /** Clients send a handful of distinct Accept-Encoding values: parse each once. */

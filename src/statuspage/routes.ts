@@ -7,10 +7,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { ServiceError } from '../core/errors.js';
+import { bodilessRead, COMMON_HEADERS, plainOrigin, type FastPath } from '../core/http/fast-path.js';
 import type { Incidents } from '../incidents/index.js';
 import { spComponents, spMaintenances, spIncident, spPage, spStatus, spSummary } from './api.js';
 import { statusBadge, uptimeBadge } from './badge.js';
-import { prepare, send, type RenderCache, type Rendered } from './cache.js';
+import { prepare, send, write, type RenderCache, type Rendered } from './cache.js';
 import type { StatusPageOverview } from './api-types.js';
 import type { ResolvedPage } from './config.js';
 import { buildFeed } from './feeds.js';
@@ -53,15 +54,48 @@ export function statusRoutes(app: FastifyInstance, deps: StatusRouteDeps): void 
     return { items };
   });
 
+  const fast = new Map<string, FastEntry>();
   for (const page of deps.pages()) {
     const targets: { prefix: string; host?: string; pageRoutes: boolean }[] = [{ prefix: page.path, pageRoutes: true }];
     if (page.host) targets.push({ prefix: '', host: page.host, pageRoutes: true });
     if (page.root) targets.push({ prefix: '', pageRoutes: false });
-    for (const t of targets) mount(app, deps, page.key, page.private, t);
+    for (const t of targets) mount(app, deps, page.key, page.private, t, fast);
   }
+  if (fast.size > 0) app.shipshapeFastPaths?.push(fastPath(deps, fast));
 }
 
-function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: boolean, t: { prefix: string; host?: string; pageRoutes: boolean }): void {
+/** A public route without parameters whose rendered answer may be sent before routing. */
+interface FastEntry {
+  key: string;
+  what: string;
+  maxAgeS: number;
+}
+
+/** The cache key of a rendered answer: links depend on how the page was reached (path or host, and the origin). */
+const cacheKey = (key: string, host: string | undefined, base: string, origin: string, what: string) => `${key}|${host ?? ''}|${base}|${origin}|${what}`;
+
+/**
+ * Under load most requests are for a page rendered less than a TTL ago: those are answered before
+ * routing with the very bytes and headers the route sends (`write` and `send` share `answer`).
+ * Anything else — not rendered or stale (the route refreshes it), a query string, a proxy's
+ * forwarded headers, a page removed or made private by a reload — goes to the route.
+ */
+function fastPath(deps: StatusRouteDeps, table: Map<string, FastEntry>): FastPath {
+  return (req, res) => {
+    const e = req.url === undefined ? undefined : table.get(req.url);
+    if (!e || !bodilessRead(req)) return false;
+    const origin = plainOrigin(req);
+    if (origin === undefined) return false;
+    const p = deps.pages().find((x) => x.key === e.key);
+    if (!p || p.private) return false;
+    const ready = deps.cache.ready(cacheKey(e.key, undefined, p.path, origin, e.what));
+    if (!ready) return false;
+    write(req, res, ready, { private: false, maxAgeS: e.maxAgeS }, COMMON_HEADERS);
+    return true;
+  };
+}
+
+function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: boolean, t: { prefix: string; host?: string; pageRoutes: boolean }, fast: Map<string, FastEntry>): void {
   const opts: RouteShorthandOptions = { config: { scope: priv ? 'read' : 'public' }, ...(t.host ? { constraints: { host: t.host } } : {}) };
   const P = t.prefix;
   const current = (): ResolvedPage => {
@@ -75,8 +109,7 @@ function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: b
   const snap = (p: ResolvedPage): Promise<Snapshot> => snapshot(deps.source, deps.incidents(), p, deps.now());
   const cached = (req: FastifyRequest, reply: FastifyReply, what: string, type: string, make: (p: ResolvedPage) => Promise<string>, maxAgeS = 5) => {
     const p = current();
-    // links depend on how the page was reached (path or host): that is part of the key
-    const k = `${key}|${t.host ?? ''}|${base(p)}|${origin(req)}|${what}`;
+    const k = cacheKey(key, t.host, base(p), origin(req), what);
     const opts = { private: p.private, maxAgeS };
     // the common case under load: a rendered answer is at hand, sent without a promise in between
     const ready = deps.cache.ready(k);
@@ -85,10 +118,15 @@ function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: b
   };
   const json = (req: FastifyRequest, reply: FastifyReply, what: string, make: (s: Snapshot, p: ResolvedPage) => unknown | Promise<unknown>) =>
     cached(req, reply, what, JSON_TYPE, async (p) => JSON.stringify(await make(await snap(p), p)));
+  /** a public route on a path of its own (not a host's) whose answer `what` the fast path may send */
+  const fastToo = (path: string, what: string, maxAgeS = 5) => {
+    if (!priv && !t.host) fast.set(path, { key, what, maxAgeS });
+  };
   const pageUrl = (req: FastifyRequest, p: ResolvedPage) => `${origin(req)}${base(p) || '/'}`;
 
   if (t.pageRoutes) {
     app.get(P || '/', opts, (req, reply) => cached(req, reply, 'page', HTML, async (p) => renderPage(await snap(p), base(p), { subscribe: deps.subscribeForm?.(p) })));
+    fastToo(P || '/', 'page');
 
     app.get(`${P}/history`, opts, (req, reply) => {
       const q = req.query as { page?: string };
@@ -154,11 +192,16 @@ function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: b
     }, 60);
   app.get(`${P}/history.rss`, opts, feed('rss'));
   app.get(`${P}/history.atom`, opts, feed('atom'));
+  fastToo(`${P}/history.rss`, 'rss', 60);
+  fastToo(`${P}/history.atom`, 'atom', 60);
 
   // Atlassian Statuspage v2
   const v2 = `${P}/api/v2`;
   const link = (req: FastifyRequest, p: ResolvedPage) => `${origin(req)}${base(p)}`;
   app.get(`${v2}/summary.json`, opts, (req, reply) => json(req, reply, 'summary', (s, p) => spSummary(s, pageUrl(req, p), link(req, p))));
+  fastToo(`${v2}/summary.json`, 'summary');
+  fastToo(`${v2}/status.json`, 'status');
+  fastToo(`${v2}/components.json`, 'components');
   app.get(`${v2}/status.json`, opts, (req, reply) => json(req, reply, 'status', (s, p) => ({ page: spPage(s, pageUrl(req, p)), status: spStatus(s) })));
   app.get(`${v2}/components.json`, opts, (req, reply) => json(req, reply, 'components', (s, p) => ({ page: spPage(s, pageUrl(req, p)), components: spComponents(s) })));
   app.get(`${v2}/incidents.json`, opts, (req, reply) =>

@@ -128,7 +128,7 @@ describe('shipshape db top', { timeout: 60_000 }, () => {
 
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(/connections: \d+ of \d+ max_connections \([\d.]+ %/);
-    expect(text.stdout).toMatch(new RegExp(`│ ${s.pid} +│ shipshape_top_\\w+ │ postgres │ top-sleeper +│ active │ \\d+s +│ Timeout:PgSleep │ select pg_sleep\\(30\\) │`));
+    expect(text.stdout).toMatch(new RegExp(`│ ${s.pid} +│ shipshape_top_\\w+ │ postgres │ top-sleeper +│ active +│ \\d+s +│ Timeout:PgSleep +│ select pg_sleep\\(30\\) +│`));
     expect(text.stdout).toMatch(/│ public\.items +│ [\d.]+KB +│ [\d.]+KB +│ [\d.]+KB +│ 2000 +│ 0 +│ \d+s ago +│ \d+s ago +│/);
     expect(text.stdout).toMatch(/│ public\.notes .*│ never +│ never +│/);
 
@@ -201,6 +201,40 @@ describe('shipshape db top', { timeout: 60_000 }, () => {
     expect(word).toMatchObject({ status: 2, stderr: expect.stringContaining('pid: expected a backend\'s process id (a whole number, as db top lists it), got "abc"') });
     expect(both).toMatchObject({ status: 2, stderr: expect.stringContaining('give either a pid or --older-than <duration>, not both') });
     expect(dur).toMatchObject({ status: 2, stderr: expect.stringContaining('--older-than: expected a duration above zero like 30s or 5m, got "soon"') });
+  });
+
+  it('on a terminal, asks [y/N] first: no (or just Enter) keeps the query, y cancels it', async () => {
+    if (process.platform !== 'linux') return; // script(1) from util-linux gives the CLI a terminal
+    const s = await sleeper('ask-me');
+    const onTerminal = (answer: string) =>
+      new Promise<{ status: number | null; output: string }>((done) => {
+        const cmd = [process.execPath, BIN, 'db', 'cancel', String(s.pid), '--url', db.url, '--data-dir', join(work, 'data-tty')].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+        const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, DATABASE_URL: '', SHIPSHAPE_DATABASE_URL: '' } });
+        let output = '';
+        let answered = false;
+        child.stdout.on('data', (d: Buffer) => {
+          output += d.toString();
+          // type the answer once the question is on the screen
+          if (!answered && output.includes('[y/N]')) {
+            answered = true;
+            child.stdin.write(`${answer}\r`);
+          }
+        });
+        child.on('close', (status) => done({ status, output }));
+      });
+
+    for (const no of ['n', '']) {
+      const r = await onTerminal(no);
+      expect(r.output).toContain(`about to cancel the query of:\r\n  pid ${s.pid}  postgres  ask-me  active `);
+      expect(r.output).toContain('Cancel it? [y/N] ');
+      expect(r.output).toContain('nothing was cancelled');
+      expect(r.status).toBe(1);
+      expect(await stateOf(s.pid)).toBe('active');
+    }
+    const yes = await onTerminal('y');
+    expect(yes.status).toBe(0);
+    expect(yes.output).toMatch(/cancelled/);
+    expect((await s.done)?.code).toBe('57014');
   });
 
   it('--older-than takes only active queries that old, in this database: not fresh ones, not idle sessions', async () => {

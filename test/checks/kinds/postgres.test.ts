@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgres } from '../../../src/checks/kinds/postgres.js';
 import type { CheckKind } from '../../../src/checks/types.js';
+import { createTestDatabase } from '../../helpers/pg.js';
 import { judge, runKind } from '../../helpers/run-kind.js';
 
 const kind = postgres as unknown as CheckKind;
@@ -60,6 +61,58 @@ describe('postgres check', () => {
     expect(obs.values.version).toMatch(/^\d+(\.\d+)?/);
     expect(judge(kind, input, obs, ['connections_used < 99%', 'replica == false']).ok).toBe(true);
     expect(judge(kind, input, obs, ['connections_used < 0%']).ok).toBe(false);
+  });
+
+  it('reports the longest running query and transaction, sessions idle in a transaction and lock waits, in its own database', { timeout: 30_000 }, async () => {
+    const db = await createTestDatabase('shipshape_pgcheck');
+    const sessions: pg.Client[] = [];
+    const session = async () => {
+      const c = new pg.Client({ connectionString: db.url });
+      c.on('error', () => undefined);
+      await c.connect();
+      sessions.push(c);
+      return c;
+    };
+    try {
+      const quiet = await runKind(kind, { url: db.url });
+      expect(quiet.values).toMatchObject({ longest_query: 0, longest_transaction: 0, idle_in_transaction: 0, lock_waits: 0 });
+
+      const setup = await session();
+      await setup.query('create table jobs (id int)');
+      // a query running for a while, a transaction left open, and a session waiting on its lock
+      const sleeper = await session();
+      const sleeping = sleeper.query('select pg_sleep(20)').catch(() => undefined);
+      const holder = await session();
+      await holder.query('begin');
+      await holder.query('lock table jobs in access exclusive mode');
+      const waiter = await session();
+      const waiting = waiter.query('select count(*) from jobs').catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1200));
+
+      const obs = await runKind(kind, { url: db.url });
+      expect(obs.ok).toBe(true);
+      const v = obs.values as { longest_query: number; longest_transaction: number; idle_in_transaction: number; lock_waits: number };
+      expect(v.longest_query).toBeGreaterThanOrEqual(1000);
+      expect(v.longest_query).toBeLessThan(20_000);
+      expect(v.longest_transaction).toBeGreaterThanOrEqual(1000);
+      expect(v.idle_in_transaction).toBe(1);
+      expect(v.lock_waits).toBe(1);
+      // what alert rules and conditions read: check(db).longest_query > 5m, lock_waits == 0
+      expect(judge(kind, { url: db.url }, obs, ['longest_query < 1s']).ok).toBe(false);
+      expect(judge(kind, { url: db.url }, obs, ['longest_query < 5m', 'idle_in_transaction <= 1']).ok).toBe(true);
+      expect(judge(kind, { url: db.url }, obs, ['lock_waits == 0']).ok).toBe(false);
+
+      // another database's sessions do not count
+      const other = await runKind(kind, { url: URL_OK });
+      expect((other.values as { lock_waits: number }).lock_waits).toBe(0);
+
+      // end the others' work at once (the sleeper would hold its session for 20 s)
+      await setup.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+      await Promise.all([sleeping, waiting]);
+    } finally {
+      for (const c of sessions) await c.end().catch(() => undefined);
+      await db.drop();
+    }
   });
 
   it('reports the value of an extra query and fails clearly when it errors', async () => {

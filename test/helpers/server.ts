@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startShipshape, type Running } from '../../src/app.js';
 import { checks, type Monitor } from '../../src/checks/index.js';
+import { createTestDatabase } from './pg.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 
@@ -45,4 +46,29 @@ export async function startTestServer(yaml: string, opts: { databaseUrl?: string
       rmSync(dir, { recursive: true, force: true });
     },
   });
+}
+
+/**
+ * A test server on the embedded store, or on a fresh PostgreSQL database named after `prefix`;
+ * close() stops it and drops that database.
+ */
+export async function startTestServerOn(backend: 'sqlite' | 'postgres', yaml: string, prefix = 'shipshape_test'): Promise<TestServer> {
+  if (backend === 'sqlite') return startTestServer(yaml);
+  const db = await createTestDatabase(prefix);
+  let s: TestServer;
+  try {
+    s = await startTestServer(yaml, { databaseUrl: db.url });
+  } catch (e) {
+    await db.drop();
+    throw e;
+  }
+  const close = s.close.bind(s);
+  s.close = async () => {
+    try {
+      await close();
+    } finally {
+      await db.drop();
+    }
+  };
+  return s;
 }

@@ -6,8 +6,7 @@ import { testAlertRules } from '../../src/alerts/cli.js';
 import type { Incident } from '../../src/incidents/index.js';
 import { cliContext } from '../../src/modules.js';
 import { join } from 'node:path';
-import { createTestDatabase } from '../helpers/pg.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServerOn, type TestServer } from '../helpers/server.js';
 
 const CONFIG = `
 incidents:
@@ -35,7 +34,6 @@ interface AlertRow {
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`overdue_action_items() alert rules (${backend})`, () => {
     let s: TestServer;
-    let drop: (() => Promise<void>) | undefined;
     const day = (d: number) => DateTime.now().setZone('Europe/Berlin').plus({ days: d }).toISODate()!;
     const evaluate = () => s.use(alerts).evaluate();
     const firing = async () => {
@@ -44,17 +42,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     };
 
     beforeAll(async () => {
-      let databaseUrl: string | undefined;
-      if (backend === 'postgres') {
-        const t = await createTestDatabase('shipshape_items_alert');
-        databaseUrl = t.url;
-        drop = t.drop;
-      }
-      s = await startTestServer(CONFIG, { databaseUrl });
+      s = await startTestServerOn(backend, CONFIG, 'shipshape_items_alert');
     });
     afterAll(async () => {
       await s?.close();
-      await drop?.();
     });
 
     it('fires while an item is past its due day, per service when the rule names one, and resolves when it is done', { timeout: 60_000 }, async () => {

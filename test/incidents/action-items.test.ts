@@ -5,8 +5,7 @@ import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/core/api-types.js';
 import { incidents, type ActionItemStatus, type Incident } from '../../src/incidents/index.js';
-import { createTestDatabase } from '../helpers/pg.js';
-import { ADMIN, startTestServer, type TestServer } from '../helpers/server.js';
+import { ADMIN, startTestServerOn, type TestServer } from '../helpers/server.js';
 
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -31,7 +30,6 @@ services:
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`overdue action items (${backend})`, () => {
     let s: TestServer;
-    let drop: (() => Promise<void>) | undefined;
     const tick = () => s.use(incidents).tick();
     const day = (d: number) => DateTime.now().setZone('Pacific/Auckland').plus({ days: d }).toISODate()!;
     const overdueEvents = async (id: number) =>
@@ -39,17 +37,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     const put = (id: number, body: unknown) => s.api(`/api/v1/incidents/${id}/postmortem`, { method: 'PUT', body: JSON.stringify(body) });
 
     beforeAll(async () => {
-      let databaseUrl: string | undefined;
-      if (backend === 'postgres') {
-        const t = await createTestDatabase('shipshape_incidents');
-        databaseUrl = t.url;
-        drop = t.drop;
-      }
-      s = await startTestServer(CONFIG, { databaseUrl });
+      s = await startTestServerOn(backend, CONFIG, 'shipshape_incidents');
     });
     afterAll(async () => {
       await s?.close();
-      await drop?.();
     });
 
     it('announces an item past its due day once, counts it on the incident and lists it (API and CLI); done or not yet due items stay quiet', { timeout: 90_000 }, async () => {

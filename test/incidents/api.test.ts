@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord, Problem } from '../../src/core/api-types.js';
 import type { Incident, IncidentDetail, Timeline } from '../../src/incidents/index.js';
-import { createTestDatabase } from '../helpers/pg.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServerOn, type TestServer } from '../helpers/server.js';
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
@@ -30,7 +29,6 @@ services:
 for (const db of ['sqlite', 'postgres'] as const) {
   describe(`incidents API (${db})`, () => {
     let s: TestServer;
-    let drop: (() => Promise<void>) | undefined;
     const post = (path: string, body?: unknown) => s.api(path, { method: 'POST', body: JSON.stringify(body ?? {}) });
     const open = async (body: Record<string, unknown>): Promise<Incident> => {
       const r = await post('/api/v1/incidents', body);
@@ -40,17 +38,10 @@ for (const db of ['sqlite', 'postgres'] as const) {
     const eventsOf = async (type: string): Promise<EventRecord[]> => ((await (await s.api(`/api/v1/events?type=${type}&limit=500`)).json()) as { items: EventRecord[] }).items;
 
     beforeAll(async () => {
-      let databaseUrl: string | undefined;
-      if (db === 'postgres') {
-        const t = await createTestDatabase('shipshape_incidents');
-        databaseUrl = t.url;
-        drop = t.drop;
-      }
-      s = await startTestServer(CONFIG, { databaseUrl });
+      s = await startTestServerOn(db, CONFIG, 'shipshape_incidents');
     });
     afterAll(async () => {
       await s?.close();
-      await drop?.();
     });
 
     it('walks the lifecycle: triggered → acknowledged → mitigated → resolved → closed, each an event naming its actor', async () => {

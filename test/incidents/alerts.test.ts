@@ -67,13 +67,16 @@ alerts:
     expect(list).toHaveLength(1);
     const inc = list[0]!;
     expect(inc).toMatchObject({ title: 'web is down', severity: 'P1', services: ['web'], state: 'triggered', opened_by: 'rule:web-down' });
-    expect(inc.alerts).toEqual([expect.objectContaining({ alertname: 'web-down', firings: 3 })]);
+    // every firing joined it (3, or more when a loaded machine made a 90 ms check time out once more)
+    const fired = await firings();
+    expect(fired).toBeGreaterThanOrEqual(3);
+    expect(inc.alerts).toEqual([expect.objectContaining({ alertname: 'web-down', firings: fired })]);
 
     const tl = (await (await s.api(`/api/v1/incidents/${inc.id}/timeline`)).json()) as Timeline;
     const types = tl.items.map((e) => e.type);
     expect(types).toContain('incident.opened');
-    expect(types.filter((x) => x === 'incident.alert_joined')).toHaveLength(2);
-    expect(tl.items.filter((e) => e.type === 'alert.firing' && e.actor === 'rule:web-down')).toHaveLength(3);
+    expect(types.filter((x) => x === 'incident.alert_joined')).toHaveLength(fired - 1);
+    expect(tl.items.filter((e) => e.type === 'alert.firing' && e.actor === 'rule:web-down')).toHaveLength(fired);
     expect(tl.items.filter((e) => e.type === 'alert.resolved' && e.actor === 'rule:web-down').length).toBeGreaterThanOrEqual(2);
     // the other rule on the same service is context too, and the check and service state changes
     expect(tl.items.some((e) => e.type === 'alert.firing' && e.actor === 'rule:web-down-quiet')).toBe(true);

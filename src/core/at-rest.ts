@@ -122,7 +122,10 @@ export class AtRest {
     return new AtRest(parseKey(readFileSync(file, 'utf8'), file), file, previousKey(env));
   }
 
-  /** Seal a secret for storing; `purpose` names what it is (`oncall.link_key`, `subscriber:12`). */
+  /**
+   * Seal a secret for storing; `purpose` names what it is ("the on-call link key"). The purpose is
+   * authenticated with the value, so it is part of the stored format: never change one in use.
+   */
   seal(purpose: string, value: string): string {
     return `${PREFIX}${this.keyId}.${sealBytes(this.key, Buffer.from(value, 'utf8'), adOf(purpose))}`;
   }

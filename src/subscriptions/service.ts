@@ -71,7 +71,7 @@ export interface Delivery {
   sent_at: string | null;
 }
 
-/** What a webhook subscriber's sealed secret is bound to (and how errors name it). */
+/** What a webhook subscriber's sealed secret is bound to (and how errors name it): part of the stored format, never change it. */
 const subscriberSecret = (id: number) => `the signing secret of webhook subscriber ${id}`;
 
 export interface SubscriptionsDeps {

@@ -169,3 +169,25 @@ export interface BackupsReport {
   total: number;
   items: BackupListItem[];
 }
+
+// ---- db audit -------------------------------------------------------------------------------------
+
+export const AUDIT_LEVELS = ['info', 'warn', 'error'] as const;
+export type AuditLevel = (typeof AUDIT_LEVELS)[number];
+
+export interface AuditFinding {
+  rule: string;
+  level: AuditLevel;
+  /** schema.table, schema.function(args), an index or a backend pid */
+  object: string;
+  message: string;
+  /** what to run or change */
+  remediation: string;
+}
+
+export interface AuditReport {
+  findings: AuditFinding[];
+  /** what was looked at */
+  checked: { tables: number; functions: number; indexes: number; pg_stat_statements: boolean; server_version: string };
+  counts: Record<AuditLevel, number>;
+}

@@ -10,20 +10,11 @@
  * and what to do about it; `--fail-on` turns levels into an exit code for CI.
  */
 import type pg from 'pg';
+import { AUDIT_LEVELS, type AuditFinding, type AuditLevel, type AuditReport } from './api-types.js';
+import { withClient } from './target.js';
 import { connectionUsage, runningQueries, slowStatements } from './top.js';
 
-export const AUDIT_LEVELS = ['info', 'warn', 'error'] as const;
-export type AuditLevel = (typeof AUDIT_LEVELS)[number];
-
-export interface AuditFinding {
-  rule: string;
-  level: AuditLevel;
-  /** schema.table, schema.function(args), an index or a backend pid */
-  object: string;
-  message: string;
-  /** what to run or change */
-  remediation: string;
-}
+export { AUDIT_LEVELS, type AuditFinding, type AuditLevel, type AuditReport };
 
 export interface AuditOptions {
   /** schemas an API exposes (PostgREST / Supabase's `public`): RLS is required there */
@@ -34,13 +25,6 @@ export interface AuditOptions {
   longQueryMs?: number;
   /** how many of pg_stat_statements' slowest statements to list (5) */
   topStatements?: number;
-}
-
-export interface AuditReport {
-  findings: AuditFinding[];
-  /** what was looked at */
-  checked: { tables: number; functions: number; indexes: number; pg_stat_statements: boolean; server_version: string };
-  counts: Record<AuditLevel, number>;
 }
 
 /** Schemas of PostgreSQL itself and of common extensions' internals: never audited. */
@@ -173,4 +157,9 @@ export function auditFails(r: AuditReport, failOn: AuditLevel): boolean {
 /** An identifier as SQL writes it (quoted when it has to be). */
 function quoteIdent(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `db audit` against a URL: connect (60 s statement timeout), run every rule, close. */
+export function dbAudit(url: string, opts: AuditOptions = {}): Promise<AuditReport> {
+  return withClient(url, 'shipshape db audit', '60s', (c) => audit(c, opts));
 }

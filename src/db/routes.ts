@@ -2,17 +2,28 @@
  * HTTP routes of the db domain, read scope: the migration status of a service's database
  * (`GET /api/v1/db/<service>/migrations`), what `shipshape db status --service <name>` prints; what
  * it is busy with (`GET /api/v1/db/<service>/top`), what `shipshape db top --json` prints; and its
- * backups with their verified state (`GET /api/v1/db/<service>/backups`), as `db backups` lists them.
+ * backups with their verified state (`GET /api/v1/db/<service>/backups`), as `db backups` lists them;
+ * and the audit checklist (`GET /api/v1/db/<service>/audit[?schemas=public&long_query=5m]`), what
+ * `shipshape db audit --json` prints.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { parseDuration } from '../core/config/units.js';
 import { NAME_RE } from '../core/config/schema.js';
+import { ServiceError } from '../core/errors.js';
 import { parse } from '../core/http/problem.js';
-import type { BackupsReport } from './api-types.js';
+import type { AuditReport, BackupsReport } from './api-types.js';
+import { dbAudit } from './audit.js';
 import type { DbDomain } from './index.js';
 import { dbTop } from './top.js';
 
 const serviceParam = z.object({ service: z.string().regex(NAME_RE, 'expected a service name') }).strict();
+const auditQuery = z
+  .object({
+    schemas: z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*(\s*,\s*[A-Za-z_][A-Za-z0-9_$]*)*$/, 'expected schema names separated by commas, like public,api').max(500).default('public'),
+    long_query: z.string().max(20).default('5m'),
+  })
+  .strict();
 const topQuery = z
   .object({
     limit: z.coerce.number().int('expected a whole number').min(1).max(1000).default(10),
@@ -29,6 +40,14 @@ export function dbRoutes(app: FastifyInstance, db: Pick<DbDomain, 'service' | 't
     const p = parse(serviceParam, req.params, 'params');
     const o = parse(topQuery, req.query, 'query');
     return dbTop(db.targetOf(p.service).url, { limit: o.limit, order: o.sort });
+  });
+  // the security and health checklist (what `shipshape db audit --json` prints), read-only
+  app.get('/api/v1/db/:service/audit', { config: { scope: 'read' } }, async (req): Promise<AuditReport> => {
+    const p = parse(serviceParam, req.params, 'params');
+    const o = parse(auditQuery, req.query, 'query');
+    const longQueryMs = parseDuration(o.long_query);
+    if (longQueryMs === undefined || longQueryMs <= 0) throw new ServiceError('invalid', `query.long_query: expected a duration like 5m, got "${o.long_query}"`);
+    return dbAudit(db.targetOf(p.service).url, { exposedSchemas: o.schemas.split(',').map((x) => x.trim()).filter(Boolean), longQueryMs });
   });
   app.get('/api/v1/db/:service/backups', { config: { scope: 'read' } }, async (req): Promise<BackupsReport> => {
     const p = parse(serviceParam, req.params, 'params');

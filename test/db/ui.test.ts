@@ -12,6 +12,7 @@ import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Running } from '../../src/app.js';
+import type { AuditReport } from '../../src/db/api-types.js';
 import type { TopReport } from '../../src/db/top.js';
 import { Backups } from '../../src/db/backup.js';
 import { Migrations } from '../../src/db/service.js';
@@ -143,6 +144,19 @@ describe('the database page (Chromium)', () => {
 
     // the table the applied migration created
     await page.locator(`${svc} [data-testid="db-table"]`, { hasText: 'public.items' }).waitFor({ timeout: 5_000 });
+
+    // the audit: public.items (from the applied migration) has no row level security, an error with its fix
+    const audit = (await (await fetch(`${running!.url}/api/v1/db/web/audit`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as AuditReport;
+    expect(audit.findings).toContainEqual(expect.objectContaining({ rule: 'rls_disabled', level: 'error', object: 'public.items' }));
+    const finding = page.locator(`${svc} [data-testid="db-audit"] [data-testid="db-finding"]`, { hasText: 'rls_disabled' });
+    await finding.waitFor({ timeout: 15_000 });
+    expect(await finding.textContent()).toMatch(/^errorrls_disabledpublic\.itemsrow level security is off on public\.items.*alter table public\.items enable row level security/);
+    await waitForText(page, `${svc} [data-testid="db-audit-counts"]`, new RegExp(`^${audit.counts.error} errors?`));
+    expect(await page.locator(`${svc} [data-testid="db-audit"] [data-testid="db-finding"]`).count()).toBe(audit.findings.length);
+    expect((await fetch(`${running!.url}/api/v1/db/web/audit`)).status).toBe(401);
+    const bad = await fetch(`${running!.url}/api/v1/db/web/audit?long_query=soon`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { detail: string }).detail).toContain('long_query: expected a duration like 5m, got "soon"');
     expect(pageErrors).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'shipshape-database.png'), fullPage: true });
   }, 60_000);

@@ -5,8 +5,8 @@ import { Link } from '../shell/router.tsx';
 import type { RouteProps } from '../shell/module.ts';
 import { EmptyState, ErrorState } from '../shell/ui/Feedback.tsx';
 import { LoadingLines, QueryState } from '../shell/ui/QueryState.tsx';
-import { dbPath, useBackups, useServiceDatabases, useTop, type ServiceDatabase } from './api.ts';
-import type { BackupListItem, StatusReport, TopReport, TopSort } from './types.ts';
+import { dbPath, useAudit, useBackups, useServiceDatabases, useTop, type ServiceDatabase } from './api.ts';
+import type { AuditLevel, BackupListItem, StatusReport, TopReport, TopSort } from './types.ts';
 import './db.css';
 
 const count = (n: number) => n.toLocaleString();
@@ -422,6 +422,81 @@ function Backups({ service, now }: { service: string; now: number }) {
   );
 }
 
+const LEVEL_PILL: Record<AuditLevel, string> = { error: 'pill-down', warn: 'pill-degraded', info: 'pill-unknown' };
+
+/** The security and health checklist (`GET /api/v1/db/<service>/audit`, what `shipshape db audit` prints): errors first. */
+function Audit({ service }: { service: string }) {
+  const q = useAudit(service);
+  const order: AuditLevel[] = ['error', 'warn', 'info'];
+  return (
+    <section className="card db-card" data-testid="db-audit">
+      <header className="card-head">
+        <div>
+          <h2 className="card-title">Audit</h2>
+          <div className="muted db-sub">
+            RLS on exposed tables, fixed <code>search_path</code> on functions, keys and indexes, connections, long queries — as <code>shipshape db audit --service {service}</code> checks them
+          </div>
+        </div>
+        {q.data ? (
+          <div className="db-audit-counts" data-testid="db-audit-counts">
+            {order.map((l) => (
+              <span key={l} className={`pill pill-sm ${q.data.counts[l] > 0 ? LEVEL_PILL[l] : 'pill-up'}`}>
+                {plural(q.data.counts[l], l === 'error' ? 'error' : l === 'warn' ? 'warning' : 'note')}
+              </span>
+            ))}
+            <button type="button" className="btn btn-ghost btn-sm" onClick={() => void q.refetch()} disabled={q.isFetching}>
+              {q.isFetching ? 'Checking…' : 'Check again'}
+            </button>
+          </div>
+        ) : null}
+      </header>
+      <QueryState query={q} errorTitle={`Could not audit the database of ${service}`}>
+        {(r) =>
+          r.findings.length === 0 ? (
+            <EmptyState title="Nothing to report">
+              {plural(r.checked.tables, 'table')} and {plural(r.checked.indexes, 'index', 'indexes')} checked on PostgreSQL {r.checked.server_version}.
+            </EmptyState>
+          ) : (
+            <div className="table-wrap">
+              <table className="table db-table">
+                <thead>
+                  <tr>
+                    <th>level</th>
+                    <th>rule</th>
+                    <th>object</th>
+                    <th>what is wrong · the fix</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {[...r.findings]
+                    .sort((a, b) => order.indexOf(a.level) - order.indexOf(b.level))
+                    .map((f, i) => (
+                      <tr key={`${f.rule}:${f.object}:${i}`} data-testid="db-finding">
+                        <td>
+                          <span className={`pill pill-sm ${LEVEL_PILL[f.level]}`}>{f.level}</span>
+                        </td>
+                        <td>
+                          <code>{f.rule}</code>
+                        </td>
+                        <td>
+                          <code>{f.object}</code>
+                        </td>
+                        <td>
+                          <div>{f.message}</div>
+                          <code className="muted db-fix">{f.remediation}</code>
+                        </td>
+                      </tr>
+                    ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </QueryState>
+    </section>
+  );
+}
+
 function Top({ service, now }: { service: string; now: number }) {
   const [sort, setSort] = useState<TopSort>('total');
   const q = useTop(service, sort);
@@ -463,6 +538,7 @@ function ServiceDetail({ db, now }: { db: ServiceDatabase; now: number }) {
       </header>
       {db.status ? <MigrationsCard status={db.status} now={now} /> : <ErrorState error={db.error} onRetry={() => void db.refetch()} title={`Could not read the migration status of ${db.name}`} />}
       <Backups service={db.name} now={now} />
+      <Audit service={db.name} />
       <Top key={db.name} service={db.name} now={now} />
     </div>
   );

@@ -1,7 +1,7 @@
 import { keepPreviousData, queryOptions, useQueries, useQuery, type UseQueryResult } from '@tanstack/react-query';
 import { servicesQuery } from '../checks/index.tsx';
 import { api, enc, isNotFound } from '../shell/api.ts';
-import type { BackupsReport, StatusReport, TopReport, TopSort } from './types.ts';
+import type { AuditReport, BackupsReport, StatusReport, TopReport, TopSort } from './types.ts';
 
 /** Query keys of the db domain; the live handler marks the migration status stale. */
 export const dbKeys = {
@@ -10,6 +10,7 @@ export const dbKeys = {
   status: (service: string) => ['db', 'migrations', service] as const,
   top: (service: string, sort: TopSort) => ['db', 'top', service, sort] as const,
   backups: (service: string) => ['db', 'backups', service] as const,
+  audit: (service: string) => ['db', 'audit', service] as const,
 };
 
 export const dbPath = (service?: string) => (service ? `/database/${encodeURIComponent(service)}` : '/database');
@@ -23,7 +24,13 @@ export const dbApi = {
   top: (service: string, sort: TopSort, signal?: AbortSignal) => api.get<TopReport>(`${base(service)}/top`, { limit: 10, sort }, signal),
   /** its backups, newest first, with their verified state */
   backups: (service: string, signal?: AbortSignal) => api.get<BackupsReport>(`${base(service)}/backups`, { limit: 20 }, signal),
+  /** the security and health checklist (read-only; the server connects for each call) */
+  audit: (service: string, signal?: AbortSignal) => api.get<AuditReport>(`${base(service)}/audit`, undefined, signal),
 };
+
+export function useAudit(service: string) {
+  return useQuery({ queryKey: dbKeys.audit(service), queryFn: ({ signal }) => dbApi.audit(service, signal), staleTime: 60_000 });
+}
 
 export function useBackups(service: string) {
   return useQuery({ queryKey: dbKeys.backups(service), queryFn: ({ signal }) => dbApi.backups(service, signal), staleTime: 30_000 });

@@ -32,7 +32,7 @@ services:
   web:
     checks:
       - name: home
-        http: { url: "${t.url}/", every: 100ms, timeout: 90ms }
+        http: { url: "${t.url}/", every: 250ms, timeout: 240ms }
         down_after: 1
   api: {}
 alerts:
@@ -67,7 +67,7 @@ alerts:
     expect(list).toHaveLength(1);
     const inc = list[0]!;
     expect(inc).toMatchObject({ title: 'web is down', severity: 'P1', services: ['web'], state: 'triggered', opened_by: 'rule:web-down' });
-    // every firing joined it (3, or more when a loaded machine made a 90 ms check time out once more)
+    // every firing joined it (3, or more when a loaded machine made a check time out once more)
     const fired = await firings();
     expect(fired).toBeGreaterThanOrEqual(3);
     expect(inc.alerts).toEqual([expect.objectContaining({ alertname: 'web-down', firings: fired })]);

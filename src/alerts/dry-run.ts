@@ -6,11 +6,11 @@ import { storedChecksQuery, type ChecksRaw } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
 import type { Store } from '../core/store/db.js';
 import { backupSignalReader, type DbRaw } from '../db/index.js';
-import type { IncidentsRaw } from '../incidents/index.js';
+import { overdueItemsReader, type IncidentsRaw } from '../incidents/index.js';
 import { storedTelemetryQuery, type TelemetryQuery } from '../telemetry/index.js';
 import { configuredRules, type AlertsRaw } from './config.js';
 import { compileRule } from './engine.js';
-import { evaluateRule, overdueItemsReader } from './evaluate.js';
+import { evaluateRule } from './evaluate.js';
 
 export interface AlertTestRow {
   rule: string;

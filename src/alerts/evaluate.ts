@@ -8,8 +8,6 @@ import { formatValue, type CompareOp, type Expr, type ParsedRule } from './expr.
 import { formatDuration } from '../core/config/units.js';
 import type { ChecksQuery as CheckReader } from '../checks/index.js';
 import type { BackupSignalReader } from '../db/index.js';
-import type { Config } from '../core/config/load.js';
-import { countOverdueActionItems, type IncidentsRaw } from '../incidents/index.js';
 
 /** What rules read about services and checks (the live Monitor, or the store for the CLI). */
 export type { ChecksQuery as CheckReader } from '../checks/index.js';
@@ -50,11 +48,6 @@ class EvalError extends Error {}
 
 /** Open post-mortem action items past their due date, of every incident or of a service's (what `overdue_action_items()` reads). */
 export type OverdueItemsReader = (service?: string) => Promise<number>;
-
-/** The incidents module's post-mortems in the store, as `overdue_action_items()` reads them (it is listed after alerts, so not through use()). */
-export function overdueItemsReader(store: unknown, config: () => Config<IncidentsRaw>, now: () => number): OverdueItemsReader {
-  return (service) => countOverdueActionItems(store as never, config().raw.incidents, now(), service);
-}
 
 interface Sources {
   telemetry: TelemetryQuery;

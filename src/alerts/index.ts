@@ -7,12 +7,11 @@ import { checks as checksModule, type ChecksQuery } from '../checks/index.js';
 import type { Config } from '../core/config/load.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
 import { backupSignalReader, type DbRaw } from '../db/index.js';
-import type { IncidentsRaw } from '../incidents/index.js';
+import { overdueItemsReader, type IncidentsRaw } from '../incidents/index.js';
 import { telemetry as telemetryModule, type TelemetryQuery } from '../telemetry/index.js';
 import { registerAlertsCommands } from './cli.js';
 import { alertsConfig, configuredRules, type AlertsRaw } from './config.js';
 import { AlertEngine } from './engine.js';
-import { overdueItemsReader } from './evaluate.js';
 import { alertsMigrations, type AlertsTables } from './migrations.js';
 import { alertRoutes } from './routes.js';
 

@@ -14,12 +14,11 @@ import { registerIncidentCommands } from './cli.js';
 import { incidentsConfig, type IncidentsRaw } from './config.js';
 import { incidentsMigrations, type IncidentsTables } from './migrations.js';
 import { incidentRoutes } from './routes.js';
-import { Incidents } from './service.js';
+import { countOverdueActionItems, Incidents } from './service.js';
 import { telemetry, type TelemetryDomain } from '../telemetry/index.js';
 
 export type { IncidentsRaw, SeverityLevel } from './config.js';
 export type { Incidents, OpenInput, ListQuery } from './service.js';
-export { countOverdueActionItems } from './service.js';
 export type * from './types.js';
 
 export const INCIDENT_EVENTS = [
@@ -135,3 +134,12 @@ export const incidents = defineModule<IncidentsDomain, IncidentsTables, Incident
   create: (ctx) => createIncidents(ctx),
   cli: registerIncidentCommands,
 });
+
+/**
+ * What an `overdue_action_items([service])` alert rule reads: open post-mortem action items past
+ * their due date, counted from the store (the alerts module is listed before this one, so it
+ * reads through this function, not through use(); `shipshape alerts test` does the same).
+ */
+export function overdueItemsReader(store: unknown, config: () => Config<IncidentsRaw>, now: () => number): (service?: string) => Promise<number> {
+  return (service) => countOverdueActionItems(store as never, config().raw.incidents, now(), service);
+}

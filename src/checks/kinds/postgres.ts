@@ -22,6 +22,12 @@ const spec = z
   })
   .strict();
 
+/**
+ * One round trip per run. Besides connections, the replica flag and lag: what the runbooks watch in
+ * pg_stat_activity ("kill queries older than 5 minutes", stuck transactions, lock waits), for the
+ * check's database and its client sessions, this check's own excepted. A role without
+ * pg_read_all_stats (pg_monitor) sees only its own sessions' figures.
+ */
 const STATS_SQL = `select
   (select count(*) from pg_stat_activity)::int as connections,
   current_setting('max_connections')::int as max_connections,
@@ -29,20 +35,15 @@ const STATS_SQL = `select
   current_setting('server_version') as version,
   case when pg_is_in_recovery()
     then extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000
-  end as replication_lag`;
-
-/**
- * What the runbooks watch in pg_stat_activity ("kill queries older than 5 minutes", stuck
- * transactions, lock waits), for the check's database and its client sessions, this check's own
- * excepted. A role without pg_read_all_stats (pg_monitor) sees only its own sessions' figures.
- */
-const ACTIVITY_SQL = `select
-  coalesce(extract(epoch from max(now() - query_start) filter (where state = 'active')) * 1000, 0) as longest_query,
-  coalesce(extract(epoch from max(now() - xact_start)) * 1000, 0) as longest_transaction,
-  count(*) filter (where state in ('idle in transaction', 'idle in transaction (aborted)'))::int as idle_in_transaction,
-  count(*) filter (where wait_event_type = 'Lock')::int as lock_waits
-from pg_stat_activity
-where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()`;
+  end as replication_lag,
+  a.longest_query, a.longest_transaction, a.idle_in_transaction, a.lock_waits
+from (select
+    coalesce(extract(epoch from max(now() - query_start) filter (where state = 'active')) * 1000, 0) as longest_query,
+    coalesce(extract(epoch from max(now() - xact_start)) * 1000, 0) as longest_transaction,
+    count(*) filter (where state in ('idle in transaction', 'idle in transaction (aborted)'))::int as idle_in_transaction,
+    count(*) filter (where wait_event_type = 'Lock')::int as lock_waits
+  from pg_stat_activity
+  where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()) a`;
 
 interface Target {
   host: string;
@@ -145,6 +146,10 @@ export const postgres: CheckKind<typeof spec> = {
         replica: boolean;
         version: string;
         replication_lag: string | number | null;
+        longest_query: string | number;
+        longest_transaction: string | number;
+        idle_in_transaction: number;
+        lock_waits: number;
       };
       const values: Record<string, unknown> = {
         connected: true,
@@ -155,11 +160,10 @@ export const postgres: CheckKind<typeof spec> = {
         version: String(stats.version).split(' ')[0],
       };
       if (stats.replica) values.replication_lag = stats.replication_lag === null ? null : Math.round(Number(stats.replication_lag));
-      const act = (await client.query(ACTIVITY_SQL)).rows[0] as { longest_query: string | number; longest_transaction: string | number; idle_in_transaction: number; lock_waits: number };
-      values.longest_query = Math.round(Number(act.longest_query));
-      values.longest_transaction = Math.round(Number(act.longest_transaction));
-      values.idle_in_transaction = act.idle_in_transaction;
-      values.lock_waits = act.lock_waits;
+      values.longest_query = Math.round(Number(stats.longest_query));
+      values.longest_transaction = Math.round(Number(stats.longest_transaction));
+      values.idle_in_transaction = stats.idle_in_transaction;
+      values.lock_waits = stats.lock_waits;
       if (s.query) {
         try {
           const res = await client.query({ text: s.query, rowMode: 'array' });

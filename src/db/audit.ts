@@ -10,6 +10,8 @@
  * and what to do about it; `--fail-on` turns levels into an exit code for CI.
  */
 import type pg from 'pg';
+import { parseDuration } from '../core/config/units.js';
+import { ServiceError } from '../core/errors.js';
 import { AUDIT_LEVELS, type AuditFinding, type AuditLevel, type AuditReport } from './api-types.js';
 import { withClient } from './target.js';
 import { connectionUsage, runningQueries, slowStatements } from './top.js';
@@ -162,4 +164,17 @@ function quoteIdent(name: string): string {
 /** `db audit` against a URL: connect (60 s statement timeout), run every rule, close. */
 export function dbAudit(url: string, opts: AuditOptions = {}): Promise<AuditReport> {
   return withClient(url, 'shipshape db audit', '60s', (c) => audit(c, opts));
+}
+
+/**
+ * The audit's options as the CLI and the API take them, as text: a comma-separated schema list
+ * and a duration. Bad input is `invalid`, naming the option as the caller calls it.
+ */
+export function auditOptionsOf(text: { schemas: string; longQuery: string }, names: { schemas: string; longQuery: string }): AuditOptions {
+  const exposedSchemas = text.schemas.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = exposedSchemas.find((x) => !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(x));
+  if (exposedSchemas.length === 0 || bad !== undefined) throw new ServiceError('invalid', `${names.schemas}: expected schema names separated by commas, like public,api${bad !== undefined ? `; "${bad.slice(0, 80)}" is not one` : ''}`);
+  const longQueryMs = parseDuration(text.longQuery);
+  if (longQueryMs === undefined || longQueryMs <= 0) throw new ServiceError('invalid', `${names.longQuery}: expected a duration like 5m, got "${text.longQuery.slice(0, 40)}"`);
+  return { exposedSchemas, longQueryMs };
 }

@@ -28,7 +28,7 @@ import { ServiceError } from '../core/errors.js';
 import type { EventLog } from '../core/events.js';
 import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
-import { auditFails, AUDIT_LEVELS, dbAudit, type AuditLevel } from './audit.js';
+import { auditFails, auditOptionsOf, AUDIT_LEVELS, dbAudit, type AuditLevel } from './audit.js';
 import { Backups, backupBefore, backupKey, readScheduleState, type BackupInfo, type PruneResult } from './backup.js';
 import { backupsDirOf, migrationsDirOf, type DbRaw } from './config.js';
 import { nextFile, readMigrationDir, SUM_FILE, writeSum } from './files.js';
@@ -545,11 +545,9 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
     .action(async (o: TargetOpts & { failOn: string; schemas: string; longQuery: string }) => {
       try {
         if (!(AUDIT_LEVELS as readonly string[]).includes(o.failOn)) throw new CliError(`--fail-on: expected info, warn or error, got "${o.failOn}"`, 2);
-        const longQueryMs = parseDuration(o.longQuery);
-        if (longQueryMs === undefined) throw new CliError(`--long-query: expected a duration like 5m, got "${o.longQuery}"`, 2);
-        const schemas = o.schemas.split(',').map((x) => x.trim()).filter(Boolean);
+        const opts = auditOptionsOf({ schemas: o.schemas, longQuery: o.longQuery }, { schemas: '--schemas', longQuery: '--long-query' });
         const t = targetOf(o, ctx, true);
-        const r = await dbAudit(t.url, { exposedSchemas: schemas, longQueryMs });
+        const r = await dbAudit(t.url, opts);
         if (o.json) json({ database: maskUrl(t.url), ...r });
         else {
           const paint = (l: string) => (l === 'error' ? red(l) : l === 'warn' ? yellow(l) : l);

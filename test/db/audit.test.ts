@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, auditFails, type AuditReport } from '../../src/db/audit.js';
+import { audit, auditFails, auditOptionsOf, type AuditReport } from '../../src/db/audit.js';
 import { createTestDatabase } from '../helpers/pg.js';
 
 describe('db audit', () => {
@@ -132,5 +132,15 @@ describe('db audit', () => {
     expect(r.counts).toEqual({ error: 2, warn: 4, info: 1 });
     const bad = await cli(['--url', url.toString(), '--fail-on', 'fatal']);
     expect(bad).toMatchObject({ status: 2, stderr: expect.stringContaining('--fail-on: expected info, warn or error, got "fatal"') });
+  });
+});
+
+describe('the audit options the CLI and the API take as text', () => {
+  const cli = { schemas: '--schemas', longQuery: '--long-query' };
+  it('reads a schema list and a duration, and names the option as the caller calls it when either is wrong', () => {
+    expect(auditOptionsOf({ schemas: 'public, api', longQuery: '90s' }, cli)).toEqual({ exposedSchemas: ['public', 'api'], longQueryMs: 90_000 });
+    expect(() => auditOptionsOf({ schemas: 'public;drop', longQuery: '5m' }, cli)).toThrow('--schemas: expected schema names separated by commas, like public,api; "public;drop" is not one');
+    expect(() => auditOptionsOf({ schemas: ' , ', longQuery: '5m' }, cli)).toThrow(/^--schemas: expected schema names/);
+    expect(() => auditOptionsOf({ schemas: 'public', longQuery: 'soon' }, { schemas: 'query.schemas', longQuery: 'query.long_query' })).toThrow('query.long_query: expected a duration like 5m, got "soon"');
   });
 });

@@ -116,17 +116,20 @@ function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: b
     if (ready) return send(req, reply, ready, opts);
     return deps.cache.get(k, async (): Promise<Rendered> => prepare(await make(p), type, deps.now())).then((r) => send(req, reply, r, opts));
   };
-  const json = (req: FastifyRequest, reply: FastifyReply, what: string, make: (s: Snapshot, p: ResolvedPage) => unknown | Promise<unknown>) =>
-    cached(req, reply, what, JSON_TYPE, async (p) => JSON.stringify(await make(await snap(p), p)));
-  /** a public route on a path of its own (not a host's) whose answer `what` the fast path may send */
-  const fastToo = (path: string, what: string, maxAgeS = 5) => {
+  /**
+   * A route without parameters whose answer is rendered once and reused: it is registered with the
+   * router and, when public and on a path of its own (not a host's), with the fast path too.
+   */
+  const getCached = (path: string, what: string, type: string, make: (req: FastifyRequest, p: ResolvedPage) => Promise<string>, maxAgeS = 5) => {
+    app.get(path, opts, (req, reply) => cached(req, reply, what, type, (p) => make(req, p), maxAgeS));
     if (!priv && !t.host) fast.set(path, { key, what, maxAgeS });
   };
+  const getJson = (path: string, what: string, make: (req: FastifyRequest, s: Snapshot, p: ResolvedPage) => unknown | Promise<unknown>) =>
+    getCached(path, what, JSON_TYPE, async (req, p) => JSON.stringify(await make(req, await snap(p), p)));
   const pageUrl = (req: FastifyRequest, p: ResolvedPage) => `${origin(req)}${base(p) || '/'}`;
 
   if (t.pageRoutes) {
-    app.get(P || '/', opts, (req, reply) => cached(req, reply, 'page', HTML, async (p) => renderPage(await snap(p), base(p), { subscribe: deps.subscribeForm?.(p) })));
-    fastToo(P || '/', 'page');
+    getCached(P || '/', 'page', HTML, async (_req, p) => renderPage(await snap(p), base(p), { subscribe: deps.subscribeForm?.(p) }));
 
     app.get(`${P}/history`, opts, (req, reply) => {
       const q = req.query as { page?: string };
@@ -185,31 +188,23 @@ function mount(app: FastifyInstance, deps: StatusRouteDeps, key: string, priv: b
   }
 
   // feeds: the 50 most recent incidents
-  const feed = (kind: 'rss' | 'atom') => (req: FastifyRequest, reply: FastifyReply) =>
-    cached(req, reply, kind, kind === 'rss' ? 'application/rss+xml; charset=utf-8' : 'application/atom+xml; charset=utf-8', async (p) => {
+  for (const kind of ['rss', 'atom'] as const) {
+    getCached(`${P}/history.${kind}`, kind, kind === 'rss' ? 'application/rss+xml; charset=utf-8' : 'application/atom+xml; charset=utf-8', async (req, p) => {
       const f = buildFeed(p, origin(req), base(p), await deps.source.recent(p, 50), deps.now());
       return kind === 'rss' ? f.rss2() : f.atom1();
     }, 60);
-  app.get(`${P}/history.rss`, opts, feed('rss'));
-  app.get(`${P}/history.atom`, opts, feed('atom'));
-  fastToo(`${P}/history.rss`, 'rss', 60);
-  fastToo(`${P}/history.atom`, 'atom', 60);
+  }
 
   // Atlassian Statuspage v2
   const v2 = `${P}/api/v2`;
   const link = (req: FastifyRequest, p: ResolvedPage) => `${origin(req)}${base(p)}`;
-  app.get(`${v2}/summary.json`, opts, (req, reply) => json(req, reply, 'summary', (s, p) => spSummary(s, pageUrl(req, p), link(req, p))));
-  fastToo(`${v2}/summary.json`, 'summary');
-  fastToo(`${v2}/status.json`, 'status');
-  fastToo(`${v2}/components.json`, 'components');
-  app.get(`${v2}/status.json`, opts, (req, reply) => json(req, reply, 'status', (s, p) => ({ page: spPage(s, pageUrl(req, p)), status: spStatus(s) })));
-  app.get(`${v2}/components.json`, opts, (req, reply) => json(req, reply, 'components', (s, p) => ({ page: spPage(s, pageUrl(req, p)), components: spComponents(s) })));
-  app.get(`${v2}/incidents.json`, opts, (req, reply) =>
-    json(req, reply, 'incidents', async (s, p) => ({ page: spPage(s, pageUrl(req, p)), incidents: (await deps.source.recent(p, 50)).map((i) => spIncident(s, i, link(req, p))) })),
-  );
-  app.get(`${v2}/incidents/unresolved.json`, opts, (req, reply) => json(req, reply, 'unresolved', (s, p) => ({ page: spPage(s, pageUrl(req, p)), incidents: s.active.map((i) => spIncident(s, i, link(req, p))) })));
+  getJson(`${v2}/summary.json`, 'summary', (req, s, p) => spSummary(s, pageUrl(req, p), link(req, p)));
+  getJson(`${v2}/status.json`, 'status', (req, s, p) => ({ page: spPage(s, pageUrl(req, p)), status: spStatus(s) }));
+  getJson(`${v2}/components.json`, 'components', (req, s, p) => ({ page: spPage(s, pageUrl(req, p)), components: spComponents(s) }));
+  getJson(`${v2}/incidents.json`, 'incidents', async (req, s, p) => ({ page: spPage(s, pageUrl(req, p)), incidents: (await deps.source.recent(p, 50)).map((i) => spIncident(s, i, link(req, p))) }));
+  getJson(`${v2}/incidents/unresolved.json`, 'unresolved', (req, s, p) => ({ page: spPage(s, pageUrl(req, p)), incidents: s.active.map((i) => spIncident(s, i, link(req, p))) }));
   // maintenance windows (the maintenance module), in Statuspage's shape
   for (const [m, which] of [['scheduled-maintenances', 'all'], ['scheduled-maintenances/upcoming', 'upcoming'], ['scheduled-maintenances/active', 'active']] as const) {
-    app.get(`${v2}/${m}.json`, opts, (req, reply) => json(req, reply, m, (s, p) => spMaintenances(s, pageUrl(req, p), link(req, p), which)));
+    getJson(`${v2}/${m}.json`, m, (req, s, p) => spMaintenances(s, pageUrl(req, p), link(req, p), which));
   }
 }

@@ -83,7 +83,7 @@ describe('status page answers before routing', () => {
   });
 
   it('answers a rendered page, feed or API document with the bytes and headers the route sends, for every encoding, HEAD and a revalidation', async () => {
-    for (const path of ['/status', '/status/api/v2/summary.json', '/api/v2/components.json', '/history.atom']) {
+    for (const path of ['/status', '/status/api/v2/summary.json', '/api/v2/components.json', '/api/v2/incidents/unresolved.json', '/status/api/v2/scheduled-maintenances/upcoming.json', '/history.atom']) {
       routed.length = 0;
       const first = await get(`${s.url}${path}`, { 'accept-encoding': 'br, gzip' });
       expect(first.status, path).toBe(200);

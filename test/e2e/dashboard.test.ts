@@ -188,7 +188,8 @@ describe('dashboard (Chromium)', () => {
     await page.locator('[data-testid="action-acknowledge"]').click();
     await waitForText(page, '[data-testid="incident-state"]', 'Acknowledged');
     await waitForText(page, '[data-testid="timer-ack"]', /^Acked in \d+s$/);
-    expect(await page.locator('[data-testid="nav-incidents"]').count()).toBe(0);
+    // the top bar's count follows the live event a moment later
+    await expect.poll(() => page.locator('[data-testid="nav-incidents"]').count(), { timeout: 10_000 }).toBe(0);
 
     // post a status update: it shows as the latest update and on the timeline, filled in from the event log
     await page.locator('[data-testid="action-update"]').click();

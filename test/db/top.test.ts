@@ -128,7 +128,7 @@ describe('shipshape db top', { timeout: 60_000 }, () => {
 
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(/connections: \d+ of \d+ max_connections \([\d.]+ %/);
-    expect(text.stdout).toMatch(new RegExp(`│ ${s.pid} +│ shipshape_top_\\w+ │ postgres │ top-sleeper +│ active +│ \\d+s +│ Timeout:PgSleep +│ select pg_sleep\\(30\\) +│`));
+    expect(text.stdout).toMatch(new RegExp(`│ ${s.pid} +│ shipshape_top_\\w+ +│ postgres +│ top-sleeper +│ active +│ \\d+s +│ Timeout:PgSleep +│ select pg_sleep\\(30\\) +│`));
     expect(text.stdout).toMatch(/│ public\.items +│ [\d.]+KB +│ [\d.]+KB +│ [\d.]+KB +│ 2000 +│ 0 +│ \d+s ago +│ \d+s ago +│/);
     expect(text.stdout).toMatch(/│ public\.notes .*│ never +│ never +│/);
 

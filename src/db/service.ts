@@ -170,7 +170,7 @@ export class Migrations {
     await loadParser();
     const client = await connect(t.url, `shipshape db ${what}`);
     try {
-      const v = await client.query<{ v: string }>('show server_version_num');
+      const v = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
       const serverVersion = Number(v.rows[0]?.v ?? 0);
       return await fn({ client, serverVersion, scrub: scrubFor(t.url), table, database: maskUrl(t.url) });
     } catch (e) {

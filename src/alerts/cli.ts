@@ -16,7 +16,7 @@ export async function testAlertRules(ctx: CliContext, opts: { config: string; da
   }
   const store = await ctx.openStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl, migrate: false });
   try {
-    return await testRules(config, store, opts.now ?? Date.now());
+    return await testRules(config, store, opts.now ?? Date.now(), opts.dataDir);
   } finally {
     await store.close();
   }

@@ -41,7 +41,7 @@ const NO_TELEMETRY: TelemetryQuery = {
 };
 
 /** Evaluate every rule once against the stored data. */
-export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: Store<unknown>, now: number): Promise<{ rows: AlertTestRow[]; warnings: string[] }> {
+export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: Store<unknown>, now: number, /** Shipshape's data directory (the backup scheduler's record of backups in S3 is under it) */ dataDir: string): Promise<{ rows: AlertTestRow[]; warnings: string[] }> {
   const warnings = [...config.warnings];
   const telemetry = await storedTelemetryQuery(store as never, now).catch((e: Error) => {
     warnings.push(`stored telemetry cannot be read (${e.message}); telemetry rules see no data`);
@@ -49,7 +49,7 @@ export async function testRules(config: Config<AlertsRaw & ChecksRaw>, store: St
   });
   const checks = await storedChecksQuery(store as never, config, now);
   const rows: AlertTestRow[] = [];
-  const backups = backupSignalReader(() => config as unknown as Config<DbRaw>);
+  const backups = backupSignalReader(() => config as unknown as Config<DbRaw>, dataDir);
   const overdueItems = overdueItemsReader(store, () => config as unknown as Config<IncidentsRaw>, () => now);
   for (const cfg of configuredRules(config.raw)) {
     const rule = compileRule(cfg, checks.heartbeatService);

@@ -155,7 +155,7 @@ export async function evaluateRule(rule: ParsedRule, opts: { telemetry: Telemetr
       if (c.target.kind === 'backup') {
         // absent(backup.web) for 26h: no good backup for 26h, or the last scheduled run failed
         if (!opts.backups) return fail('backups cannot be read here');
-        const sig = opts.backups(c.target.service);
+        const sig = await opts.backups(c.target.service);
         if ('error' in sig) return fail(sig.error);
         const age = sig.lastOk !== undefined ? opts.now - sig.lastOk : sig.since !== undefined ? opts.now - sig.since : null;
         const ageText = sig.lastOk !== undefined ? `last good backup ${formatDuration(Math.max(0, age ?? 0))} ago (${sig.lastOkId ?? ''})` : age !== null ? `no backup yet (watched for ${formatDuration(Math.max(0, age))})` : 'no backup yet';

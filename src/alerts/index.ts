@@ -35,7 +35,7 @@ export function createAlerts(ctx: ModuleContext<AlertsTables, AlertsRaw>, deps: 
     logger: ctx.logger.child({ component: 'alerts' }),
     heartbeatService: deps.checks.heartbeatService,
     // the db module is listed after this one: its backups are read from the config and the disk, not through use()
-    backups: backupSignalReader(() => ctx.config() as unknown as Config<DbRaw>),
+    backups: backupSignalReader(() => ctx.config() as unknown as Config<DbRaw>, ctx.dataDir),
     // so is the incidents module: overdue action items are read from its table
     overdueItems: overdueItemsReader(ctx.store, () => ctx.config() as unknown as Config<IncidentsRaw>, ctx.now),
   });

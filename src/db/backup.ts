@@ -1,5 +1,7 @@
 /**
- * Backups of a service's PostgreSQL with the real `pg_dump` / `pg_restore`, to a local directory.
+ * Backups of a service's PostgreSQL with the real `pg_dump` / `pg_restore`, to a local directory
+ * or to S3-compatible storage (`s3://bucket/prefix`, see s3.ts: the backup is made in a private
+ * staging directory, uploaded, and downloaded again to verify or restore).
  *
  * A backup is a directory `<dest>/<id>/` holding `dump.pgdump` (custom format) and
  * `manifest.json`: the dump's SHA-256 and size, the server and pg_dump versions, and per table the
@@ -22,6 +24,7 @@ import { keyId, parseKey } from '../core/at-rest.js';
 import { ServiceError } from '../core/errors.js';
 import { urlPassword } from '../core/redact.js';
 import { planRetention, reasonText, type RetentionPolicy } from './retention.js';
+import { isS3, parseS3, s3Path, s3SettingsFrom, splitS3Backup, S3Store, type S3Settings } from './s3.js';
 import type { EventSink } from './service.js';
 import { connect, databaseLabel, maskUrl, scrubFor } from './target.js';
 
@@ -301,6 +304,16 @@ export interface ScheduleState {
   verify?: ScheduledRun;
 }
 
+/**
+ * Where the scheduler keeps its record for the backups in `dir`: beside them for a directory; for
+ * an S3 location, under the data directory (one folder per location).
+ */
+export function scheduleStateDir(dir: string, dataDir: string): string {
+  if (!isS3(dir)) return dir;
+  const loc = parseS3(dir);
+  return join(resolve(dataDir), 'backup-state', `s3-${loc.bucket}-${createHash('sha256').update(loc.url).digest('hex').slice(0, 12)}`);
+}
+
 const stateFile = (dir: string, service: string) => join(resolve(dir), `.schedule-${service.replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
 
 /** The scheduler's record for a service's backups in `dir` (empty when there is none). */
@@ -379,8 +392,43 @@ export class Backups {
    */
   private readonly parsed = new Map<string, { stamp: string; v: unknown }>();
 
-  constructor(private readonly opts: { events?: EventSink; /** the clock for created_at, ids and verification times (default Date.now) */ now?: () => number }) {
+  /** open S3 locations by URL (one client each, reused) */
+  private readonly stores = new Map<string, Promise<S3Store>>();
+  /** S3 backups this process is verifying or restoring (an object store has no marker file to hold) */
+  private readonly s3Busy = new Set<string>();
+
+  constructor(
+    private readonly opts: {
+      events?: EventSink;
+      /** the clock for created_at, ids and verification times (default Date.now) */
+      now?: () => number;
+      /** how to reach s3:// locations; unset fields come from the environment (AWS_ENDPOINT_URL_S3, AWS_REGION, …) */
+      s3?: S3Settings | ((location: string) => S3Settings);
+    },
+  ) {
     this.now = opts.now ?? Date.now;
+  }
+
+  /** The store of an s3:// location. */
+  private s3(dest: string): Promise<S3Store> {
+    const loc = parseS3(dest);
+    const settings = s3SettingsFrom(process.env, typeof this.opts.s3 === 'function' ? this.opts.s3(loc.url) : this.opts.s3);
+    // one client per location and settings: a reloaded config with another endpoint gets a new one
+    const key = `${loc.url} ${JSON.stringify(settings)}`;
+    let p = this.stores.get(key);
+    if (!p) {
+      p = S3Store.open(loc, settings);
+      p.catch(() => this.stores.delete(key));
+      this.stores.set(key, p);
+    }
+    return p;
+  }
+
+  /** Close the S3 clients this instance opened. */
+  async close(): Promise<void> {
+    const all = [...this.stores.values()];
+    this.stores.clear();
+    for (const p of all) (await p.catch(() => undefined))?.close();
   }
 
   /** Append a `db.*` event about a backup (the scheduler records failures that happen before pg_dump runs through it too). */
@@ -401,6 +449,25 @@ export class Backups {
     /** abort: pg_dump is stopped, the partial backup removed and the backup recorded as failed */
     signal?: AbortSignal;
   }): Promise<BackupInfo> {
+    if (!isS3(o.dest)) return this.take(o, resolve(o.dest));
+    let store: S3Store;
+    try {
+      store = await this.s3(o.dest);
+    } catch (e) {
+      const msg = (e as Error).message;
+      await this.emit(o.service, o.url, o.actor, 'db.backup_failed', { summary: `backup failed: ${msg.slice(0, 300)}`, error: msg });
+      throw e;
+    }
+    // made in a private staging directory, uploaded, then removed here
+    const staging = mkdtempSync(join(tmpdir(), 'shipshape-backup-'));
+    try {
+      return await this.take(o, staging, store);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  private async take(o: { url: string; service?: string; actor: string; jobs?: number; encryptKey?: Buffer; signal?: AbortSignal }, dest: string, store?: S3Store): Promise<BackupInfo> {
     const jobs = o.jobs ?? 1;
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new ServiceError('invalid', `jobs must be a whole number from 1 to 64, got ${jobs}`);
     if (o.encryptKey && jobs > 1) throw new ServiceError('invalid', 'an encrypted backup is one file: use it without --jobs');
@@ -419,8 +486,8 @@ export class Backups {
       const tool = await findTool('pg_dump', major(serverNum));
       await c.query('begin isolation level repeatable read read only');
       const snap = await c.query<{ id: string }>('select pg_export_snapshot() as id');
-      const dest = resolve(o.dest);
-      const id = freeId(dest, idFor(o.service ?? databaseLabel(o.url).split('/').pop() ?? 'db', new Date(takenAt)));
+      let id = freeId(dest, idFor(o.service ?? databaseLabel(o.url).split('/').pop() ?? 'db', new Date(takenAt)));
+      if (store) for (let n = 2, base = id; await store.has(id); n++) id = `${base}-${n}`;
       mkdirSync(dest, { recursive: true, mode: 0o700 });
       partial = join(dest, `.${id}.partial`);
       mkdirSync(partial, { mode: 0o700 });
@@ -461,9 +528,13 @@ export class Backups {
         tables,
       };
       writeFileSync(join(partial, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-      const final = join(dest, id);
+      let final = join(dest, id);
       renameSync(partial, final);
       partial = undefined;
+      if (store) {
+        await store.put(final, id, o.signal);
+        final = s3Path(store.loc, id);
+      }
       await this.emit(o.service, o.url, o.actor, 'db.backup_completed', { summary: `backup ${id} taken (${manifest.size} bytes, ${tables.length} tables)`, id, path: final, size: manifest.size, tables: tables.length, duration_ms: manifest.duration_ms });
       return { ...manifest, path: final, verified: null };
     } catch (e) {
@@ -480,9 +551,11 @@ export class Backups {
    * The backups in `dir`, newest first, each with its verification (or null); only one service's
    * when `service` is given (services may share a directory). Reads each `manifest.json` (never a
    * dump), and reuses a parsed manifest while its file is unchanged. A backup in progress (a
-   * `.partial` directory) is not listed.
+   * `.partial` directory) is not listed. In an S3 location: one listing of the objects (a page per
+   * 1,000), and a read of each manifest not read before (or changed since, by its ETag).
    */
-  list(dir: string, o: { service?: string } = {}): BackupInfo[] {
+  async list(dir: string, o: { service?: string } = {}): Promise<BackupInfo[]> {
+    if (isS3(dir)) return this.listS3(await this.s3(dir), o);
     const root = resolve(dir);
     let names: string[];
     try {
@@ -505,6 +578,35 @@ export class Backups {
     return out.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
   }
 
+  private async listS3(store: S3Store, o: { service?: string }): Promise<BackupInfo[]> {
+    const index = await store.index();
+    const json = async <T>(key: string, etag: string): Promise<T | null> => {
+      const cacheKey = `s3://${store.loc.bucket}/${key}`;
+      const hit = this.parsed.get(cacheKey);
+      if (hit && hit.stamp === etag) return hit.v as T | null;
+      const v = await store.getJson<T>(key);
+      this.parsed.set(cacheKey, { stamp: etag, v });
+      return v;
+    };
+    const out: BackupInfo[] = [];
+    const items = [...index].filter(([, e]) => e.manifest);
+    // eight reads at a time: thousands of first-time manifests without thousands of sockets
+    for (let i = 0; i < items.length; i += 8) {
+      await Promise.all(
+        items.slice(i, i + 8).map(async ([id, e]) => {
+          const m = await json<BackupManifest>(e.manifest!.key, e.manifest!.etag);
+          if (!m || (o.service !== undefined && m.service !== o.service)) return;
+          const v = e.verification ? await json<Verification>(e.verification.key, e.verification.etag) : null;
+          out.push({ ...m, path: s3Path(store.loc, id), verified: v });
+        }),
+      );
+    }
+    const live = new Set(items.flatMap(([, e]) => [e.manifest?.key, e.verification?.key]).map((k) => `s3://${store.loc.bucket}/${k}`));
+    const mine = `s3://${store.loc.bucket}/${store.loc.prefix}`;
+    for (const k of this.parsed.keys()) if (k.startsWith(mine) && !live.has(k)) this.parsed.delete(k);
+    return out.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+  }
+
   private cachedJson<T>(file: string): T | null {
     let stamp: string;
     try {
@@ -521,8 +623,15 @@ export class Backups {
     return v;
   }
 
-  /** A backup by path, or by id inside `dir`. */
-  open(ref: string, dir?: string): BackupInfo {
+  /** A backup by path (a directory, or s3://bucket/prefix/<id>), or by id inside `dir`. */
+  async open(ref: string, dir?: string): Promise<BackupInfo> {
+    if (isS3(ref) || (dir && isS3(dir) && !ref.includes('/'))) {
+      const { loc, id } = isS3(ref) ? splitS3Backup(ref) : { loc: parseS3(dir as string), id: ref };
+      const store = await this.s3(loc.url);
+      const m = await store.getJson<BackupManifest>(store.key(id, 'manifest.json'));
+      if (!m) throw new ServiceError('not_found', `no backup "${id}" in ${loc.url}: \`shipshape db backups\` lists them`);
+      return { ...m, path: s3Path(loc, id), verified: await store.getJson<Verification>(store.key(id, 'verification.json')) };
+    }
     const candidates = [resolve(ref), ...(dir ? [join(resolve(dir), ref)] : [])];
     for (const path of candidates) {
       const m = readJson<BackupManifest>(join(path, 'manifest.json'));
@@ -532,8 +641,8 @@ export class Backups {
   }
 
   /** The newest backup in `dir` (verified only, when asked; one service's, when named): what a deploy's "fresh backup" gate reads. */
-  latest(dir: string, o: { verified?: boolean; service?: string } = {}): BackupInfo | null {
-    return this.list(dir, o.service !== undefined ? { service: o.service } : {}).find((b) => !o.verified || b.verified?.ok) ?? null;
+  async latest(dir: string, o: { verified?: boolean; service?: string } = {}): Promise<BackupInfo | null> {
+    return (await this.list(dir, o.service !== undefined ? { service: o.service } : {})).find((b) => !o.verified || b.verified?.ok) ?? null;
   }
 
   /**
@@ -544,14 +653,15 @@ export class Backups {
    */
   async prune(o: { dir: string; service: string; policy: RetentionPolicy; timezone?: string; actor: string; dryRun?: boolean; busy?: ReadonlySet<string> }): Promise<PruneResult> {
     const timezone = o.timezone ?? 'UTC';
-    const list = this.list(o.dir, { service: o.service });
+    const list = await this.list(o.dir, { service: o.service });
+    const busy = (path: string) => Boolean(o.busy?.has(path)) || this.s3Busy.has(path) || (!isS3(path) && isBusy(path));
     const byId = new Map(list.map((b) => [b.id, b]));
     const plan = planRetention(
-      list.map((b) => ({ id: b.id, created_at: b.created_at, verified: b.verified ? b.verified.ok : null, busy: Boolean(o.busy?.has(b.path)) || isBusy(b.path) })),
+      list.map((b) => ({ id: b.id, created_at: b.created_at, verified: b.verified ? b.verified.ok : null, busy: busy(b.path) })),
       o.policy,
       timezone,
     );
-    const result: PruneResult = { service: o.service, dir: resolve(o.dir), timezone, dry_run: Boolean(o.dryRun), policy: o.policy, kept: [], pruned: [] };
+    const result: PruneResult = { service: o.service, dir: isS3(o.dir) ? parseS3(o.dir).url : resolve(o.dir), timezone, dry_run: Boolean(o.dryRun), policy: o.policy, kept: [], pruned: [] };
     for (const d of plan) {
       const b = byId.get(d.id) as BackupInfo;
       const item: PruneItem = { id: b.id, created_at: b.created_at, path: b.path, state: b.verified ? (b.verified.ok ? 'verified' : 'verify failed') : 'unverified', keep: d.keep, reasons: d.reasons.map(reasonText) };
@@ -561,12 +671,13 @@ export class Backups {
       }
       if (!o.dryRun) {
         // looked at again just before deleting: a verification may have started since the plan
-        if (isBusy(b.path)) {
+        if (busy(b.path)) {
           result.kept.push({ ...item, keep: true, reasons: [reasonText({ rule: 'busy' })] });
           continue;
         }
-        rmSync(b.path, { recursive: true, force: true });
-        for (const f of ['manifest.json', 'verification.json']) this.parsed.delete(join(b.path, f));
+        if (isS3(b.path)) await (await this.s3(o.dir)).remove(b.id);
+        else rmSync(b.path, { recursive: true, force: true });
+        for (const f of ['manifest.json', 'verification.json']) this.parsed.delete(isS3(b.path) ? `${b.path}/${f}` : join(b.path, f));
         await this.opts.events
           ?.append({
             type: 'db.backup_pruned',
@@ -611,15 +722,42 @@ export class Backups {
    * counts and sampled rows with the manifest, and record the outcome beside the backup.
    */
   async verify(o: { backup: BackupInfo; url: string; actor: string; service?: string; /** the key of an encrypted backup */ key?: Buffer; /** abort: pg_restore is stopped and the scratch database dropped; nothing is recorded */ signal?: AbortSignal }): Promise<Verification> {
-    const release = holdBusy(o.backup.path);
+    const held = await this.hold(o.backup, o.signal);
     try {
-      return await this.verifyHeld(o);
+      return await this.verifyHeld({ ...o, backup: held.local }, held.record);
     } finally {
-      release();
+      held.release();
     }
   }
 
-  private async verifyHeld(o: { backup: BackupInfo; url: string; actor: string; service?: string; key?: Buffer; signal?: AbortSignal }): Promise<Verification> {
+  /**
+   * Hold a backup while it is verified or restored (prune leaves it alone): a local one where it
+   * is; one in S3 downloaded into a private temporary directory first, its verification written
+   * back beside it.
+   */
+  private async hold(b: BackupInfo, signal?: AbortSignal): Promise<{ local: BackupInfo; record: (v: Verification) => Promise<void>; release: () => void }> {
+    if (!isS3(b.path)) {
+      const release = holdBusy(b.path);
+      return { local: b, record: async (v) => writeFileSync(join(b.path, 'verification.json'), `${JSON.stringify(v, null, 2)}\n`), release };
+    }
+    this.s3Busy.add(b.path);
+    const tmp = mkdtempSync(join(tmpdir(), 'shipshape-s3-backup-'));
+    const release = () => {
+      this.s3Busy.delete(b.path);
+      rmSync(tmp, { recursive: true, force: true });
+    };
+    try {
+      const { loc, id } = splitS3Backup(b.path);
+      const store = await this.s3(loc.url);
+      await store.download(id, tmp, signal);
+      return { local: { ...b, path: tmp }, record: (v) => store.putJson(store.key(id, 'verification.json'), v), release };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  private async verifyHeld(o: { backup: BackupInfo; url: string; actor: string; service?: string; key?: Buffer; signal?: AbortSignal }, record: (v: Verification) => Promise<void>): Promise<Verification> {
     const started = Date.now();
     const b = o.backup;
     const scrub = scrubFor(o.url);
@@ -629,7 +767,7 @@ export class Backups {
       plain = await this.plain(b, await this.checkIntegrity(b), o.key);
     } catch (e) {
       const v: Verification = { at: new Date(this.now()).toISOString(), ok: false, duration_ms: Date.now() - started, mismatches: [(e as Error).message] };
-      writeFileSync(join(b.path, 'verification.json'), `${JSON.stringify(v, null, 2)}\n`);
+      await record(v);
       await this.emit(o.service ?? b.service, o.url, o.actor, 'db.backup_verify_failed', { summary: `backup ${b.id} failed verification: ${v.mismatches[0] ?? ''}`, id: b.id, mismatches: v.mismatches });
       throw e;
     }
@@ -680,7 +818,7 @@ export class Backups {
       await admin.end().catch(() => undefined);
     }
     const v: Verification = { at: new Date(this.now()).toISOString(), ok: mismatches.length === 0, duration_ms: Date.now() - started, mismatches };
-    writeFileSync(join(b.path, 'verification.json'), `${JSON.stringify(v, null, 2)}\n`);
+    await record(v);
     await this.emit(o.service ?? b.service, o.url, o.actor, v.ok ? 'db.backup_verified' : 'db.backup_verify_failed', { summary: v.ok ? `backup ${b.id} verified by a restore` : `backup ${b.id} failed verification: ${mismatches[0] ?? ''}`, id: b.id, tables: b.tables.length, duration_ms: v.duration_ms, ...(v.ok ? {} : { mismatches: mismatches.slice(0, 20) }) });
     return v;
   }
@@ -699,16 +837,16 @@ export class Backups {
     key?: Buffer;
     onProgress?: (done: number, total: number, item: string) => void;
   }): Promise<{ target: string; items: number; duration_ms: number }> {
-    const release = holdBusy(o.backup.path);
+    const held = await this.hold(o.backup);
     try {
-      const plain = await this.plain(o.backup, await this.checkIntegrity(o.backup), o.key);
+      const plain = await this.plain(held.local, await this.checkIntegrity(held.local), o.key);
       try {
         return await this.restorePlain(o, plain.path);
       } finally {
         plain.cleanup();
       }
     } finally {
-      release();
+      held.release();
     }
   }
 

@@ -29,8 +29,9 @@ import type { EventLog } from '../core/events.js';
 import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
 import { auditFails, auditOptionsOf, AUDIT_LEVELS, dbAudit, type AuditLevel } from './audit.js';
-import { Backups, backupBefore, backupKey, readScheduleState, type BackupInfo, type PruneResult } from './backup.js';
-import { backupsDirOf, migrationsDirOf, type DbRaw } from './config.js';
+import { Backups, backupBefore, backupKey, readScheduleState, scheduleStateDir, type BackupInfo, type PruneResult } from './backup.js';
+import { backupsDirOf, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
+import type { S3Settings } from './s3.js';
 import { nextFile, readMigrationDir, SUM_FILE, writeSum } from './files.js';
 import { MigrationFailed, Migrations, type MigrateProgress, type MigrationTarget, type RunResult } from './service.js';
 import { summary } from './sql.js';
@@ -60,7 +61,7 @@ function whoami(): string {
 }
 
 /** --url, else the service's database:, else DATABASE_URL; --dir, else the service's, else migrations/. */
-function targetOf(o: TargetOpts, ctx: CliContext, needUrl: boolean): MigrationTarget & { url: string; backupsDir: string; backupBefore: boolean; encrypt: boolean; lockTimeoutMs?: number } {
+function targetOf(o: TargetOpts, ctx: CliContext, needUrl: boolean): MigrationTarget & { url: string; backupsDir: string; backupBefore: boolean; encrypt: boolean; lockTimeoutMs?: number; s3: (location: string) => S3Settings } {
   if (o.table !== undefined && !TABLE_RE.test(o.table)) throw new CliError(`--table: expected schema.table in lower-case letters, digits and _, e.g. shipshape.schema_migrations, got "${o.table}"`, 2);
   let url = o.url;
   let dir = o.dir;
@@ -69,8 +70,10 @@ function targetOf(o: TargetOpts, ctx: CliContext, needUrl: boolean): MigrationTa
   let backupBeforeCfg = false;
   let lockTimeoutMs: number | undefined;
   let encrypt = false;
+  let s3: (location: string) => S3Settings = () => ({});
   if (o.service) {
     const cfg = ctx.loadConfig<DbRaw>(o.config);
+    s3 = s3SettingsOf(() => cfg);
     const svc = cfg.raw.services[o.service];
     if (!svc) throw new CliError(`no service "${o.service}" in ${o.config} (services: ${Object.keys(cfg.raw.services).join(', ') || 'none'})`, 2);
     if (!svc.database) throw new CliError(`service "${o.service}" in ${o.config} has no database: section (add database: { url: "\${DATABASE_URL}", migrations: migrations/ })`, 2);
@@ -87,7 +90,7 @@ function targetOf(o: TargetOpts, ctx: CliContext, needUrl: boolean): MigrationTa
   }
   url ??= env.DATABASE_URL;
   if (needUrl && !url) throw new CliError('no database: pass --url, set DATABASE_URL, or name a service with a database: section with --service', 2);
-  return { url: url ?? '', dir: dir ?? 'migrations', ...(table ? { table } : {}), ...(o.service ? { service: o.service } : {}), backupsDir: backupsDir ?? join(o.dataDir, 'backups'), backupBefore: backupBeforeCfg, encrypt, ...(lockTimeoutMs !== undefined ? { lockTimeoutMs } : {}) };
+  return { url: url ?? '', dir: dir ?? 'migrations', ...(table ? { table } : {}), ...(o.service ? { service: o.service } : {}), backupsDir: backupsDir ?? join(o.dataDir, 'backups'), backupBefore: backupBeforeCfg, encrypt, ...(lockTimeoutMs !== undefined ? { lockTimeoutMs } : {}), s3 };
 }
 
 function withTarget(c: Command, read: boolean): Command {
@@ -96,7 +99,7 @@ function withTarget(c: Command, read: boolean): Command {
     .option('-c, --config <file>', 'config file, for --service', defaultConfig())
     .option('--dir <dir>', 'the migrations directory (default: the service\'s database.migrations, else migrations/)')
     .option('--table <schema.table>', 'the tracking table (default shipshape.schema_migrations)')
-    .option('--backups <dir>', 'where backups are kept (default: the service\'s database.backups.dir, else <data dir>/backups)');
+    .option('--backups <dir>', 'where backups are kept: a directory or s3://bucket/prefix (default: the service\'s database.backups.dir, else <data dir>/backups)');
   c.option('--data-dir <dir>', `Shipshape's data directory: its store records ${read ? 'nothing for read commands' : 'the events'} (SHIPSHAPE_DATABASE_URL wins), and backups default to <data dir>/backups`, defaultDataDir());
   return c.option('--json', 'print the result as JSON');
 }
@@ -232,10 +235,18 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
         const waitMs = waitOf(o.wait);
         const lockTimeoutMs = o.lockTimeout === undefined ? t.lockTimeoutMs : parseDuration(o.lockTimeout);
         if (o.lockTimeout !== undefined && lockTimeoutMs === undefined) throw new CliError(`--lock-timeout: expected a duration like 5s, got "${o.lockTimeout}"`, 2);
-        const run = (m: Migrations, events?: EventLog) =>
+        const run = async (m: Migrations, events?: EventLog) => {
+          const bk = new Backups({ s3: t.s3, ...(events ? { events } : {}) });
+          try {
+            return await migrateWith(m, bk);
+          } finally {
+            await bk.close();
+          }
+        };
+        const migrateWith = (m: Migrations, bk: Backups) =>
           m.migrate(t, {
             ...(o.backupBefore || t.backupBefore
-              ? { beforeApply: backupBefore(new Backups(events ? { events } : {}), { url: t.url, dest: t.backupsDir, actor: whoami(), ...(t.service ? { service: t.service } : {}), ...(t.encrypt ? { key: requireKey() } : {}), onStep: (msg) => (o.json ? undefined : out(`${yellow('▸')} ${msg}`)) }) }
+              ? { beforeApply: backupBefore(bk, { url: t.url, dest: t.backupsDir, actor: whoami(), ...(t.service ? { service: t.service } : {}), ...(t.encrypt ? { key: requireKey() } : {}), onStep: (msg) => (o.json ? undefined : out(`${yellow('▸')} ${msg}`)) }) }
               : {}),
             actor: whoami(),
             ...(to !== undefined ? { to } : {}),
@@ -363,28 +374,40 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
       }
     });
 
-  const withBackups = async <T>(dataDir: string, fn: (b: Backups) => Promise<T>): Promise<T> => {
+  /** Backups recording on the local store's event log; its S3 clients are closed after `fn` */
+  const withBackups = async <T>(dataDir: string, s3: (location: string) => S3Settings, fn: (b: Backups) => Promise<T>): Promise<T> => {
     const ev = await openEvents(ctx, dataDir);
+    const bk = new Backups({ s3, ...(ev.events ? { events: ev.events } : {}) });
     try {
-      return await fn(new Backups(ev.events ? { events: ev.events } : {}));
+      return await fn(bk);
     } finally {
+      await bk.close();
       await ev.close().catch(() => undefined);
+    }
+  };
+  /** Backups for reading (nothing recorded) */
+  const readBackups = async <T>(s3: (location: string) => S3Settings, fn: (b: Backups) => Promise<T>): Promise<T> => {
+    const bk = new Backups({ s3 });
+    try {
+      return await fn(bk);
+    } finally {
+      await bk.close();
     }
   };
   const size = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} B`);
   const verifiedText = (b: BackupInfo) => (b.verified ? (b.verified.ok ? green(`verified ${b.verified.at.replace('T', ' ').slice(0, 16)}`) : red('verify FAILED')) : yellow('unverified'));
 
   withTarget(db.command('backup').description('dump the database with pg_dump (custom format) into a new backup directory with a SHA-256 manifest; prints its id and path'), false)
-    .option('--to <dir>', 'the directory to put the backup in (default: --backups)')
+    .option('--to <dir>', 'where to put the backup: a directory or s3://bucket/prefix (default: --backups)')
     .option('--encrypt', 'encrypt the dump with AES-256-GCM as it is written, with the key in SHIPSHAPE_BACKUP_KEY (the service\'s database.backups.encrypt does the same)')
     .option('-j, --jobs <n>', 'dump in directory format with this many workers (pg_dump -Fd -j; for large databases)', '1')
-    .addHelpText('after', '\nExamples:\n  $ shipshape db backup --service web\n  $ DATABASE_URL=postgres://… shipshape db backup --to /var/backups/web')
+    .addHelpText('after', '\nExamples:\n  $ shipshape db backup --service web\n  $ DATABASE_URL=postgres://… shipshape db backup --to /var/backups/web\n  $ AWS_ENDPOINT_URL_S3=https://… shipshape db backup --service web --to s3://backups/web\n\nS3-compatible storage takes its credentials from the environment (AWS_ACCESS_KEY_ID and\nAWS_SECRET_ACCESS_KEY, or AWS_PROFILE), its endpoint from AWS_ENDPOINT_URL_S3 or the service\'s\ndatabase.backups.s3.endpoint; the dump is staged in TMPDIR and uploaded in parts.')
     .action(async (o: TargetOpts & { to?: string; jobs: string; encrypt?: boolean }) => {
       try {
         const t = targetOf(o, ctx, true);
         if (!/^[1-9]\d?$/.test(o.jobs) || Number(o.jobs) > 64) throw new CliError(`--jobs: expected a whole number from 1 to 64, got "${o.jobs}"`, 2);
         const encryptKey = o.encrypt || t.encrypt ? requireKey() : undefined;
-        const b = await withBackups(o.dataDir, (bk) => bk.backup({ url: t.url, dest: o.to ?? t.backupsDir, actor: whoami(), jobs: Number(o.jobs), ...(t.service ? { service: t.service } : {}), ...(encryptKey ? { encryptKey } : {}) }));
+        const b = await withBackups(o.dataDir, t.s3, (bk) => bk.backup({ url: t.url, dest: o.to ?? t.backupsDir, actor: whoami(), jobs: Number(o.jobs), ...(t.service ? { service: t.service } : {}), ...(encryptKey ? { encryptKey } : {}) }));
         if (o.json) json(b);
         else out(`${b.id} ${b.path}\n${green(`backed up ${b.database}: ${size(b.size)}, ${b.tables.length} tables, in ${formatDuration(b.duration_ms)}`)}`);
       } catch (e) {
@@ -394,11 +417,11 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
 
   withTarget(db.command('backups').description('list the backups in a directory, newest first, with their verified state (with --service: that service\'s only, and its schedule\'s last runs)'), true)
     .option('--limit <n>', 'show the newest N (0: all; default 50, or all with --json)')
-    .action((o: TargetOpts & { limit?: string }) => {
+    .action(async (o: TargetOpts & { limit?: string }) => {
       try {
         if (o.limit !== undefined && !/^\d{1,9}$/.test(o.limit)) throw new CliError(`--limit: expected a whole number (0 for all), got "${o.limit}"`, 2);
         const t = targetOf(o, ctx, false);
-        const all = new Backups({}).list(t.backupsDir, t.service ? { service: t.service } : {});
+        const all = await readBackups(t.s3, (bk) => bk.list(t.backupsDir, t.service ? { service: t.service } : {}));
         const limit = o.limit !== undefined ? Number(o.limit) : o.json ? 0 : 50;
         const list = limit > 0 ? all.slice(0, limit) : all;
         if (o.json) {
@@ -416,7 +439,7 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
           out(`${all.length} backup${all.length === 1 ? '' : 's'}: ${verified} verified, ${all.length - verified - failed} unverified${failed ? `, ${red(`${failed} failed verification`)}` : ''}${list.length < all.length ? ` (showing the newest ${list.length}; --limit 0 shows all)` : ''}`);
         }
         if (t.service) {
-          const st = readScheduleState(t.backupsDir, t.service);
+          const st = readScheduleState(scheduleStateDir(t.backupsDir, o.dataDir), t.service);
           for (const kind of ['backup', 'verify'] as const) {
             const r = st[kind];
             if (r) out(`last scheduled ${kind}: ${r.at.replace('T', ' ').slice(0, 19)} ${r.ok ? green('ok') : red(`FAILED: ${r.error ?? ''}`)}${r.id ? ` (${r.id})` : ''}`);
@@ -455,7 +478,8 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
           }
           return results;
         };
-        const results = o.dryRun ? await run(new Backups({})) : await withBackups(o.dataDir, run);
+        const s3 = s3SettingsOf(() => cfg);
+        const results = o.dryRun ? await readBackups(s3, run) : await withBackups(o.dataDir, s3, run);
         if (o.json) {
           json(o.service !== undefined ? results[0] : results);
           return;
@@ -480,14 +504,15 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
     });
 
   withTarget(db.command('verify-backup').description('restore a backup into a scratch database on the --url server, compare row counts and sampled rows with its manifest, drop it; exits 1 on any mismatch'), false)
-    .argument('<backup>', 'a backup id (in --backups) or path')
+    .argument('<backup>', 'a backup id (in --backups), a path, or s3://bucket/prefix/<id>')
     .action(async (ref: string, o: TargetOpts) => {
       try {
         const t = targetOf(o, ctx, true);
-        const bk0 = new Backups({});
-        const backup = bk0.open(ref, t.backupsDir);
         const key = backupKey();
-        const v = await withBackups(o.dataDir, (bk) => bk.verify({ backup, url: t.url, actor: whoami(), ...(t.service ? { service: t.service } : {}), ...(key ? { key } : {}) })).catch((e: unknown) => {
+        const { backup, v } = await withBackups(o.dataDir, t.s3, async (bk) => {
+          const backup = await bk.open(ref, t.backupsDir);
+          return { backup, v: await bk.verify({ backup, url: t.url, actor: whoami(), ...(t.service ? { service: t.service } : {}), ...(key ? { key } : {}) }) };
+        }).catch((e: unknown) => {
           if (e instanceof ServiceError && /corrupted or was tampered|encryption key|is encrypted|cannot decrypt/.test(e.message)) throw new CliError(e.message, 1);
           throw e;
         });
@@ -501,19 +526,19 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
     });
 
   withTarget(db.command('restore').description('restore a backup into --target (checks its SHA-256 first; refuses a non-empty target without --force)'), false)
-    .argument('<backup>', 'a backup id (in --backups) or path')
+    .argument('<backup>', 'a backup id (in --backups), a path, or s3://bucket/prefix/<id>')
     .requiredOption('--target <url>', 'the database to restore into (make a fresh one with createdb)')
     .option('--force', 'restore into a database that already has tables: objects in the backup are dropped and made again')
     .action(async (ref: string, o: TargetOpts & { target: string; force?: boolean }) => {
       try {
         const t = targetOf(o, ctx, false);
-        const backup = new Backups({}).open(ref, t.backupsDir);
         const key = backupKey();
         const tty = process.stdout.isTTY;
         let last = -1;
-        const r = await withBackups(o.dataDir, (bk) =>
+        let backup: BackupInfo | undefined;
+        const r = await withBackups(o.dataDir, t.s3, async (bk) =>
           bk.restore({
-            backup,
+            backup: (backup = await bk.open(ref, t.backupsDir)),
             target: o.target,
             force: Boolean(o.force),
             actor: whoami(),
@@ -532,7 +557,7 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
         );
         if (tty && !o.json) process.stdout.write('\n');
         if (o.json) json(r);
-        else out(green(`restored ${backup.id} into ${r.target} (${r.items} items, ${formatDuration(r.duration_ms)})`));
+        else out(green(`restored ${backup?.id ?? ref} into ${r.target} (${r.items} items, ${formatDuration(r.duration_ms)})`));
       } catch (e) {
         fail(cliErrorOf(e));
       }

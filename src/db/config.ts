@@ -16,6 +16,10 @@
  *         verify: true                # restore each scheduled backup into a scratch database
  *         keep: { daily: 7, weekly: 4, monthly: 12 }   # grandfather-father-son
  * ```
+ *
+ * `dir` may be an S3-compatible location, `s3://bucket/prefix`, with `s3: { endpoint, region,
+ * path_style }` (credentials only from the environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+ * or AWS_PROFILE).
  */
 import { dirname, resolve } from 'node:path';
 import { Cron } from 'croner';
@@ -25,6 +29,7 @@ import type { CoreConfig } from '../core/config/schema.js';
 import { duration } from '../core/config/zod-units.js';
 import type { ConfigFinding } from '../core/module.js';
 import { TABLE_RE } from './tracking.js';
+import { isS3, parseS3, type S3Settings } from './s3.js';
 import { poolerProblem } from './target.js';
 
 /** A problem with a 5-field cron expression, or undefined when croner reads it. */
@@ -81,7 +86,29 @@ export const databaseSchema = z
     backup_before: z.boolean().default(false).meta({ description: 'before applying migrations, take a backup and verify it by restoring it into a scratch database; no migration runs unless it verified' }),
     backups: z
       .object({
-        dir: z.string().min(1).max(1000).default('backups').meta({ description: 'where backups are kept, relative to the config file (default backups/)' }),
+        dir: z
+          .string()
+          .min(1)
+          .max(1000)
+          .superRefine((v, c) => {
+            if (!isS3(v)) return;
+            try {
+              parseS3(v);
+            } catch (e) {
+              c.addIssue({ code: 'custom', message: (e as Error).message });
+            }
+          })
+          .default('backups')
+          .meta({ description: 'where backups are kept: a directory relative to the config file (default backups/), or S3-compatible storage as s3://bucket/prefix' }),
+        s3: z
+          .object({
+            endpoint: z.string().url().regex(/^https?:\/\//i, 'expected an http:// or https:// URL').max(1000).optional().meta({ description: 'the storage\'s endpoint for S3-compatible services (R2, MinIO, B2, Ceph…), e.g. https://<account>.r2.cloudflarestorage.com; default: AWS S3, or AWS_ENDPOINT_URL_S3' }),
+            region: z.string().min(1).max(64).optional().meta({ description: 'the region (default AWS_REGION, else us-east-1; R2 takes auto)' }),
+            path_style: z.boolean().optional().meta({ description: 'address the bucket in the path rather than the host name; default true when an endpoint is set' }),
+          })
+          .strict()
+          .optional()
+          .meta({ description: 'how to reach an s3:// backups dir; credentials come only from the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE), never this file' }),
         encrypt: z.boolean().default(false).meta({ description: 'encrypt dumps with AES-256-GCM as they are written; the key is SHIPSHAPE_BACKUP_KEY (32 bytes, hex or base64), never in this file' }),
         schedule: cronSchema.optional().meta({ description: 'take a backup on this cron schedule while `shipshape up` runs: 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *" for 03:00 every day, read in `timezone`' }),
         timezone: z
@@ -113,8 +140,20 @@ export function migrationsDirOf(configFile: string, d: DatabaseConfig): string {
   return resolve(dirname(resolve(configFile)), d.migrations);
 }
 
-/** The backups directory of a service's database, as an absolute path. */
+/** The `backups.s3` settings of the service whose backups live at an s3:// location (none: the environment's). */
+export function s3SettingsOf(config: () => { raw: DbRaw }): (location: string) => S3Settings {
+  return (location) => {
+    for (const svc of Object.values(config().raw.services)) {
+      const d = svc.database;
+      if (d && isS3(d.backups.dir) && parseS3(d.backups.dir).url === location) return d.backups.s3 ?? {};
+    }
+    return {};
+  };
+}
+
+/** The backups directory of a service's database, as an absolute path (or its s3:// location). */
 export function backupsDirOf(configFile: string, d: DatabaseConfig): string {
+  if (isS3(d.backups.dir)) return parseS3(d.backups.dir).url;
   return resolve(dirname(resolve(configFile)), d.backups.dir);
 }
 

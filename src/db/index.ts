@@ -17,7 +17,7 @@ import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/
 import { registerDbCommands } from './cli.js';
 import type { BackupListItem, BackupsReport } from './api-types.js';
 import { Backups, backupBefore, backupKey, type BackupInfo, type PruneResult } from './backup.js';
-import { backupsDirOf, dbConfig, migrationsDirOf, type DbRaw } from './config.js';
+import { backupsDirOf, dbConfig, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
 import { BackupScheduler, readBackupSignal, type BackupSignal, type ScheduledOutcome } from './schedule.js';
 import { dbRoutes } from './routes.js';
 import { Migrations, type MigrationTarget, type PendingReport, type RunResult } from './service.js';
@@ -51,22 +51,22 @@ export const DB_EVENTS = [
 ] as const;
 
 /** What an alert rule reads for `absent(backup.<service>)`: the service's backup signal, or why there is none. */
-export type BackupSignalReader = (service: string) => BackupSignal | { error: string };
+export type BackupSignalReader = (service: string) => Promise<BackupSignal | { error: string }>;
 
 /**
  * Read services' backup signals from the config in force and the backups on disk (manifests and
  * the scheduler's record, never a dump): what the alerts engine and `shipshape alerts test` use.
  * Pure apart from the reads, so it works without this module running.
  */
-export function backupSignalReader(config: () => Config<DbRaw>): BackupSignalReader {
-  const backups = new Backups({});
-  return (service) => {
+export function backupSignalReader(config: () => Config<DbRaw>, dataDir: string): BackupSignalReader {
+  const backups = new Backups({ s3: s3SettingsOf(config) });
+  return async (service) => {
     const cfg = config();
     const svc = cfg.raw.services[service];
     if (!svc) return { error: `no service "${service}" in the config` };
     if (!svc.database) return { error: `service "${service}" has no database: section, so it has no backups` };
     try {
-      return readBackupSignal(backups, backupsDirOf(cfg.file, svc.database), service);
+      return await readBackupSignal(backups, backupsDirOf(cfg.file, svc.database), service, dataDir);
     } catch (e) {
       return { error: (e as Error).message };
     }
@@ -86,7 +86,7 @@ export interface DbDomain extends ModuleLifecycle<DbRaw> {
   /** backups against any URL and directory */
   backups: Backups;
   /** the newest backup of a service's database (verified ones only with `verified`; taken for that service: its manifest names it), or null: the deploy's "fresh backup" gate */
-  latestBackup(service: string, opts?: { verified?: boolean }): BackupInfo | null;
+  latestBackup(service: string, opts?: { verified?: boolean }): Promise<BackupInfo | null>;
   /** apply a service's pending migrations, with a verified backup first when its database says backup_before */
   migrate(service: string, opts: { actor: string; to?: number; outOfOrder?: boolean }): Promise<RunResult>;
   /** the backup schedules in force */
@@ -96,7 +96,7 @@ export interface DbDomain extends ModuleLifecycle<DbRaw> {
   /** apply a service's `backups.keep` now (what `shipshape db prune` does) */
   prune(service: string, opts: { actor: string; dryRun?: boolean }): Promise<PruneResult>;
   /** a service's backups, newest first, as the API lists them (no server paths) */
-  listBackups(service: string, opts?: { limit?: number }): BackupsReport;
+  listBackups(service: string, opts?: { limit?: number }): Promise<BackupsReport>;
 }
 
 /** A backup as the API lists it: the manifest without its per-table figures and server path. */
@@ -104,9 +104,9 @@ const listItem = (b: BackupInfo): BackupListItem => ({ id: b.id, created_at: b.c
 
 export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
   const service = new Migrations({ events: ctx.events, version: ctx.version });
-  const backups = new Backups({ events: ctx.events, now: ctx.now });
+  const backups = new Backups({ events: ctx.events, now: ctx.now, s3: s3SettingsOf(ctx.config) });
   const log = ctx.logger.child({ component: 'db' });
-  const scheduler = new BackupScheduler({ backups, config: ctx.config, now: ctx.now, logger: log });
+  const scheduler = new BackupScheduler({ backups, config: ctx.config, now: ctx.now, dataDir: ctx.dataDir, logger: log });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   /** one timer at the next due run; setTimeout's range is ~24.8 days, so wake at least hourly and look again */
@@ -147,9 +147,9 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       // services may share a directory: only this service's backups count
       return backups.latest(databaseOf(name).backupsDir, { ...o, service: name });
     },
-    listBackups(name, o = {}) {
+    async listBackups(name, o = {}) {
       const dir = databaseOf(name).backupsDir;
-      const items = backups.list(dir, { service: name });
+      const items = await backups.list(dir, { service: name });
       return { dir, total: items.length, items: items.slice(0, o.limit ?? 50).map(listItem) };
     },
     async migrate(name, o) {
@@ -181,6 +181,7 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       stopped = true;
       if (timer) clearTimeout(timer);
       await scheduler.stop();
+      await backups.close();
     },
     routes(app) {
       dbRoutes(app, domain);

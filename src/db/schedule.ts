@@ -16,7 +16,7 @@
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config/load.js';
-import { backupKey, readScheduleState, writeScheduleState, type Backups, type PruneResult, type ScheduledRun } from './backup.js';
+import { backupKey, readScheduleState, scheduleStateDir, writeScheduleState, type Backups, type PruneResult, type ScheduledRun } from './backup.js';
 import { backupsDirOf, type DbRaw } from './config.js';
 import { maskUrl } from './target.js';
 
@@ -53,6 +53,8 @@ export interface SchedulerDeps {
   backups: Backups;
   config: () => Config<DbRaw>;
   now: () => number;
+  /** Shipshape's data directory: the scheduler's record for backups in S3 lives under it */
+  dataDir: string;
   logger?: Logger;
 }
 
@@ -82,10 +84,11 @@ export class BackupScheduler {
       if (typeof b.verify === 'string') wanted.push({ kind: 'verify', expr: b.verify });
       if (!wanted.length) continue;
       const dir = backupsDirOf(cfg.file, svc.database);
-      let state = readScheduleState(dir, service);
+      const stateDir = scheduleStateDir(dir, this.deps.dataDir);
+      let state = readScheduleState(stateDir, service);
       if (!state.since) {
         try {
-          state = writeScheduleState(dir, service, { since: new Date(now).toISOString() });
+          state = writeScheduleState(stateDir, service, { since: new Date(now).toISOString() });
         } catch (e) {
           this.deps.logger?.error({ err: e, service }, 'cannot write the backup schedule state');
         }
@@ -166,7 +169,7 @@ export class BackupScheduler {
 
   private record(dir: string, service: string, kind: 'backup' | 'verify', run: ScheduledRun): void {
     try {
-      writeScheduleState(dir, service, { [kind]: run });
+      writeScheduleState(scheduleStateDir(dir, this.deps.dataDir), service, { [kind]: run });
     } catch (e) {
       this.deps.logger?.error({ err: e, service }, 'cannot record the scheduled backup run');
     }
@@ -232,7 +235,10 @@ export class BackupScheduler {
     const t = this.target(service);
     if (typeof t === 'string') return { service, kind: 'verify', at, ok: false, error: t };
     const { url, dir, d } = t;
-    const b = this.deps.backups.list(dir, { service }).find((x) => x.verified === null);
+    const b = (await this.deps.backups.list(dir, { service }).catch((e: unknown) => {
+      this.record(dir, service, 'verify', { at, ok: false, error: (e as Error).message });
+      throw e;
+    })).find((x) => x.verified === null);
     if (!b) return { service, kind: 'verify', at, ok: true, skipped: 'every backup is already verified (or there is none)' };
     this.busy.add(b.path);
     try {
@@ -267,9 +273,9 @@ export interface BackupSignal {
 }
 
 /** The backup signal of one service's backups in `dir`: manifests (never dumps) and the scheduler's record. */
-export function readBackupSignal(backups: Backups, dir: string, service: string): BackupSignal {
-  const good = backups.list(dir, { service }).find((b) => b.verified?.ok !== false && !Number.isNaN(Date.parse(b.created_at)));
-  const state = readScheduleState(dir, service);
+export async function readBackupSignal(backups: Backups, dir: string, service: string, dataDir: string): Promise<BackupSignal> {
+  const good = (await backups.list(dir, { service })).find((b) => b.verified?.ok !== false && !Number.isNaN(Date.parse(b.created_at)));
+  const state = readScheduleState(scheduleStateDir(dir, dataDir), service);
   const out: BackupSignal = {};
   if (good) {
     out.lastOk = Date.parse(good.created_at);

@@ -62,7 +62,7 @@ export interface GateContext {
 /** What the database gates ask the db module (DeployPeers). */
 export interface DatabaseReader {
   pending(service: string, releaseDir: string): Promise<{ pending: { filename: string; out_of_order: boolean; partial: boolean }[]; drift: { detail: string }[]; database: string; dir: string }>;
-  latestBackup(service: string, verified: boolean): { id: string; created_at: string } | null;
+  latestBackup(service: string, verified: boolean): Promise<{ id: string; created_at: string } | null>;
 }
 
 /**
@@ -144,7 +144,7 @@ export async function databaseGate(g: GateConfig, service: string, dir: string, 
     return { ...base, output, duration_ms, passed: true, summary: 'every migration applied, no drift' };
   }
   const b = g.backup as NonNullable<GateConfig['backup']>;
-  const latest = db.latestBackup(service, b.verified);
+  const latest = await db.latestBackup(service, b.verified);
   const duration_ms = Date.now() - started;
   if (!latest) return { ...base, duration_ms, passed: false, summary: `no ${b.verified ? 'verified ' : ''}backup of ${service}'s database: \`shipshape db backup --service ${service}\`${b.verified ? ' then `db verify-backup`' : ''}` };
   const age = now - Date.parse(latest.created_at);

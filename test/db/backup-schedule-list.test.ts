@@ -87,17 +87,17 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('listing and pruning past thousands of backups', () => {
-  it('lists one service\'s backups from manifests alone, newest first', () => {
+  it('lists one service\'s backups from manifests alone, newest first', async () => {
     const bk = new Backups({});
-    const web = bk.list(dir, { service: 'web' });
+    const web = await bk.list(dir, { service: 'web' });
     expect(web).toHaveLength(WEB);
     expect(web[0]).toMatchObject({ id: 'web-20260321T030000Z', verified: null });
     expect(web.at(-1)?.id).toBe('web-20260101T000000Z');
-    expect(bk.list(dir)).toHaveLength(WEB + API);
-    expect(bk.latest(dir, { service: 'web', verified: true })?.id).toBe('web-20260210T050000Z');
+    expect(await bk.list(dir)).toHaveLength(WEB + API);
+    expect((await bk.latest(dir, { service: 'web', verified: true }))?.id).toBe('web-20260210T050000Z');
     // a second listing reuses the parsed manifests, and sees a verification written since
     writeFileSync(join(dir, 'web-20260321T020000Z', 'verification.json'), JSON.stringify({ at: '2026-03-21T03:30:00.000Z', ok: true, duration_ms: 1, mismatches: [] }));
-    expect(bk.list(dir, { service: 'web' })[1]).toMatchObject({ id: 'web-20260321T020000Z', verified: { ok: true } });
+    expect((await bk.list(dir, { service: 'web' }))[1]).toMatchObject({ id: 'web-20260321T020000Z', verified: { ok: true } });
     rmSync(join(dir, 'web-20260321T020000Z', 'verification.json'));
   });
 

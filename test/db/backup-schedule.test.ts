@@ -93,7 +93,7 @@ describe('scheduled backups while the server runs', () => {
     now = at('2026-03-27T12:00:00Z');
     load(pgdb.url, 'schedule: "0 3 * * *"\ntimezone: Europe/Berlin\nverify: true\nkeep: { daily: 2 }');
     const dbm = await startDb();
-    const engine = new AlertEngine({ store, events, telemetry: NO_TELEMETRY, checks: NO_CHECKS, now: () => now, backups: backupSignalReader(() => config) });
+    const engine = new AlertEngine({ store, events, telemetry: NO_TELEMETRY, checks: NO_CHECKS, now: () => now, backups: backupSignalReader(() => config, join(work, 'data')) });
     await engine.load();
     await engine.setRules([alertRuleSchema.parse({ name: 'web-backups', when: 'absent(backup.web) for 26h', severity: 'P1' })]);
     const rule = async () => {
@@ -117,7 +117,7 @@ describe('scheduled backups while the server runs', () => {
     now = at('2026-03-30T01:00:00Z');
     // the third backup: keep daily 2 drops the first
     expect((await dbm.tick())[0]).toMatchObject({ ok: true, id: 'web-20260330T010000Z', verified: true, pruned: ['web-20260328T020000Z'] });
-    expect(dbm.backups.list(backupsDir()).map((b) => [b.id, b.verified?.ok])).toEqual([
+    expect((await dbm.backups.list(backupsDir())).map((b) => [b.id, b.verified?.ok])).toEqual([
       ['web-20260330T010000Z', true],
       ['web-20260329T010000Z', true],
     ]);
@@ -186,10 +186,10 @@ describe('scheduled backups while the server runs', () => {
     ]);
     now = at('2026-06-01T03:00:00Z');
     expect((await dbm.tick())[0]).toMatchObject({ kind: 'backup', ok: true, id: 'web-20260601T030000Z' });
-    expect(dbm.backups.list(backupsDir())[0]?.verified).toBeNull();
+    expect((await dbm.backups.list(backupsDir()))[0]?.verified).toBeNull();
     now = at('2026-06-01T04:30:00Z');
     expect(await dbm.tick()).toEqual([expect.objectContaining({ kind: 'verify', ok: true, id: 'web-20260601T030000Z', verified: true })]);
-    expect(dbm.backups.list(backupsDir())[0]?.verified).toMatchObject({ ok: true, at: '2026-06-01T04:30:00.000Z' });
+    expect((await dbm.backups.list(backupsDir()))[0]?.verified).toMatchObject({ ok: true, at: '2026-06-01T04:30:00.000Z' });
 
     // the server slept through 03:00 the next day: the backup is taken first, then the verification finds it
     now = at('2026-06-02T04:30:00Z');
@@ -204,7 +204,7 @@ describe('scheduled backups while the server runs', () => {
     writeFileSync(manifest, JSON.stringify(m));
     now = at('2026-06-03T04:30:00Z');
     expect((await dbm.tick())[0]).toMatchObject({ kind: 'verify', ok: false, id: b?.id, error: expect.stringMatching(/public\.orders: 500 rows after restore, 501 in the manifest/) });
-    const signal = backupSignalReader(() => config)('web');
+    const signal = await backupSignalReader(() => config, join(work, 'data'))('web');
     expect(signal).toMatchObject({ lastOkId: 'web-20260602T043000Z', failed: { kind: 'verify', at: at('2026-06-03T04:30:00Z') } });
     expect((await dbEvents()).map((e) => e.type)).toEqual(['db.backup_completed', 'db.backup_verified', 'db.backup_completed', 'db.backup_verified', 'db.backup_completed', 'db.backup_verify_failed']);
     // with every backup verified (or failed) there is nothing left to verify

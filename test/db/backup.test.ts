@@ -49,13 +49,13 @@ describe('db backup and verify-backup', () => {
     expect(readFileSync(join(b.path, 'dump.pgdump')).subarray(0, 5).toString()).toBe('PGDMP');
     expect(b.tables.map((t) => `${t.schema}.${t.name}:${t.rows}`)).toEqual(['billing.invoices:50', 'public.events_nopk:300', 'public.users:2501']);
     expect(b.pg_dump_version).toMatch(/pg_dump \(PostgreSQL\) \d+/);
-    expect(bk.list(dest)).toEqual([expect.objectContaining({ id: b.id, verified: null })]);
+    expect(await bk.list(dest)).toEqual([expect.objectContaining({ id: b.id, verified: null })]);
 
     const before = await db.query<{ n: string }>(`select count(*) as n from pg_database where datname like 'shipshape_verify_%'`);
-    const v = await bk.verify({ backup: bk.open(b.id, dest), url: db.url, actor });
+    const v = await bk.verify({ backup: await bk.open(b.id, dest), url: db.url, actor });
     expect(v).toMatchObject({ ok: true, mismatches: [] });
     expect(await db.query<{ n: string }>(`select count(*) as n from pg_database where datname like 'shipshape_verify_%'`)).toEqual(before);
-    expect(bk.latest(dest, { verified: true })?.id).toBe(b.id);
+    expect((await bk.latest(dest, { verified: true }))?.id).toBe(b.id);
     expect(ev.events.map((e) => e.type)).toEqual(['db.backup_completed', 'db.backup_verified']);
     expect(ev.events[0]).toMatchObject({ subject: 'service:web', data: { service: 'web', id: b.id, tables: 3 } });
   });
@@ -72,7 +72,7 @@ describe('db backup and verify-backup', () => {
     writeFileSync(file, bytes);
     await expect(bk.verify({ backup: b, url: db.url, actor })).rejects.toThrow(/is corrupted or was tampered with: dump\.pgdump has SHA-256 [0-9a-f]{16}…, the manifest says/);
     await expect(bk.restore({ backup: b, target: db.url, actor, force: true })).rejects.toThrow(/corrupted or was tampered with/);
-    expect(bk.list(dest)[0]?.verified?.ok).toBe(false);
+    expect((await bk.list(dest))[0]?.verified?.ok).toBe(false);
 
     // the dump is intact again, but the manifest claims other figures
     writeFileSync(file, orig);
@@ -82,7 +82,7 @@ describe('db backup and verify-backup', () => {
     const nopk = m.tables.find((t) => t.name === 'events_nopk');
     if (nopk) nopk.sample = '0'.repeat(32);
     writeFileSync(join(b.path, 'manifest.json'), JSON.stringify(m));
-    const v = await bk.verify({ backup: bk.open(b.path), url: db.url, actor });
+    const v = await bk.verify({ backup: await bk.open(b.path), url: db.url, actor });
     expect(v.ok).toBe(false);
     expect(v.mismatches).toEqual(['public.events_nopk: sampled rows differ from the manifest', 'public.users: 2501 rows after restore, 2502 in the manifest']);
     expect(ev.events.map((e) => e.type)).toEqual(['db.backup_completed', 'db.backup_verify_failed', 'db.backup_verify_failed']);
@@ -185,7 +185,7 @@ describe('db backup and verify-backup', () => {
       const bk = new Backups({ events: ev });
       await expect(bk.backup({ url: db.url, dest: small, service: 'web', actor })).rejects.toThrow(/pg_dump failed \(exit 1\): .*No space left on device — the disk holding .* is full; the partial backup was removed/);
       expect(readdirSync(small)).toEqual([]);
-      expect(bk.list(small)).toEqual([]);
+      expect(await bk.list(small)).toEqual([]);
       expect(ev.events.map((e) => e.type)).toEqual(['db.backup_failed']);
       expect(ev.events[0]?.data).toMatchObject({ service: 'web', error: expect.stringContaining('No space left on device') });
     } finally {
@@ -213,14 +213,14 @@ describe('backup_before', () => {
     const steps: string[] = [];
     await m.migrate(t, { actor, beforeApply: backupBefore(bk, { url: db.url, dest, service: 'web', actor, onStep: (s) => steps.push(s) }) });
     expect(ev.events.map((e) => e.type)).toEqual(['db.backup_completed', 'db.backup_verified', 'db.migrated', 'db.migrated']);
-    const [b] = bk.list(dest);
+    const [b] = await bk.list(dest);
     expect(b?.verified?.ok).toBe(true);
     // the backup holds the database as it was before: users without the new column
     expect(b?.tables.map((x) => x.name)).not.toContain('b');
     expect(steps[steps.length - 1]).toMatch(/^backup web-\S+ verified$/);
     // nothing pending: no backup is taken
     await m.migrate(t, { actor, beforeApply: backupBefore(bk, { url: db.url, dest, service: 'web', actor }) });
-    expect(bk.list(dest)).toHaveLength(1);
+    expect(await bk.list(dest)).toHaveLength(1);
   });
 
   it('applies nothing when the backup fails', async () => {

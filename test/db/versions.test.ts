@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest';
 import { postgres } from '../../src/checks/kinds/postgres.js';
 import type { CheckKind } from '../../src/checks/types.js';
 import { EventLog } from '../../src/core/events.js';
@@ -167,7 +167,7 @@ it('the machine\'s client tools sit between the two servers (so 14 is older and 
 });
 
 /** `db audit` on the server: the same findings, fixes and counts as on the machine's server, and its version. */
-async function auditMatchesBaseline(server: string, major: number): Promise<void> {
+async function auditMatchesBaseline(expect: ExpectStatic, server: string, major: number): Promise<void> {
   const url = await createdb(server, 'audited');
   await query(url, AUDIT_SCHEMA);
   const r = await cli(['audit', '--url', url, '--json']);
@@ -185,7 +185,7 @@ async function auditMatchesBaseline(server: string, major: number): Promise<void
  * `db top --json` with pg_stat_statements read, a running query and an open transaction listed,
  * and the `postgres` check kind's values with that query running and that transaction open.
  */
-async function topAndCheck(server: string, major: number): Promise<void> {
+async function topAndCheck(expect: ExpectStatic, server: string, major: number): Promise<void> {
   const url = await createdb(server, 'busy');
   await query(url, `create extension pg_stat_statements; ${FILL}; analyze`);
   for (let i = 0; i < 3; i++) await query(url, 'select count(*) from users where email like $1', ['%example%']);
@@ -256,7 +256,7 @@ const migrations = () => ({
  * `db migrate` applies them, the enum value inside its migration's transaction (the server's
  * version decides that, so it must be read right), and `db status` is clean.
  */
-async function migrationsApply(url: string, port: number, a: string[]): Promise<void> {
+async function migrationsApply(expect: ExpectStatic, url: string, port: number, a: string[]): Promise<void> {
   const m = await cli(['migrate', ...a]);
   expect(m.status).toBe(0);
   expect(m.stdout).toContain(`applied 13 migrations to postgres://postgres@127.0.0.1:${port}/app`);
@@ -282,6 +282,8 @@ async function dbEvents(dataDir: string): Promise<{ type: string; data: Record<s
   }
 }
 
+// each describe's tests run side by side (most of their time is spent waiting on the CLI and the
+// servers); concurrent tests take their own `expect` from the test context (expect.poll needs it)
 describe('PostgreSQL 14: older than the client tools', { timeout: 120_000, concurrent: true }, () => {
   let pg14: EmbeddedPostgres;
   beforeAll(async () => {
@@ -291,22 +293,22 @@ describe('PostgreSQL 14: older than the client tools', { timeout: 120_000, concu
     await pg14?.stop();
   });
 
-  it('is the server the package ships', () => {
+  it('is the server the package ships', ({ expect }) => {
     expect(pg14.major).toBe(14);
     expect(pg14.version).toMatch(/^14\.\d+/);
   });
 
-  it('applies the guides\' migrations (and an enum value inside its migration\'s transaction); db status is clean', async () => {
+  it('applies the guides\' migrations (and an enum value inside its migration\'s transaction); db status is clean', async ({ expect }) => {
     const url = await createdb(pg14.url, 'app');
     const dir = new MigrationsDir(migrations());
     try {
-      await migrationsApply(url, pg14.port, ['--url', url, '--dir', dir.dir, '--data-dir', join(work, 'none')]);
+      await migrationsApply(expect, url, pg14.port, ['--url', url, '--dir', dir.dir, '--data-dir', join(work, 'none')]);
     } finally {
       dir.remove();
     }
   });
 
-  it('backs up with the newer pg_dump, verifies by a restore on 14, and restores into a fresh database with the same rows', async () => {
+  it('backs up with the newer pg_dump, verifies by a restore on 14, and restores into a fresh database with the same rows', async ({ expect }) => {
     const url = await createdb(pg14.url, 'shop');
     await query(url, FILL);
     const dataDir = join(work, 'store14');
@@ -340,12 +342,12 @@ describe('PostgreSQL 14: older than the client tools', { timeout: 120_000, concu
     expect((await dbEvents(dataDir)).map((e) => e.type)).toEqual(['db.restored', 'db.backup_verified', 'db.backup_completed']);
   });
 
-  it('db audit finds what it finds on the machine\'s server, with no error on 14\'s catalog', async () => {
-    await auditMatchesBaseline(pg14.url, 14);
+  it('db audit finds what it finds on the machine\'s server, with no error on 14\'s catalog', async ({ expect }) => {
+    await auditMatchesBaseline(expect, pg14.url, 14);
   });
 
-  it('db top --json and the postgres check read 14\'s statistics', async () => {
-    await topAndCheck(pg14.url, 14);
+  it('db top --json and the postgres check read 14\'s statistics', async ({ expect }) => {
+    await topAndCheck(expect, pg14.url, 14);
   });
 });
 
@@ -369,12 +371,12 @@ describe('PostgreSQL 18: newer than the client tools', { timeout: 120_000, concu
     await source?.drop();
   });
 
-  it('is the server the package ships', () => {
+  it('is the server the package ships', ({ expect }) => {
     expect(pg18.major).toBe(18);
     expect(pg18.version).toMatch(/^18\.\d+/);
   });
 
-  it('db backup refuses, naming the pg_dump needed, leaves no partial backup and records db.backup_failed', async () => {
+  it('db backup refuses, naming the pg_dump needed, leaves no partial backup and records db.backup_failed', async ({ expect }) => {
     const url = await createdb(pg18.url, 'shop');
     await query(url, FILL);
     const dataDir = join(work, 'store18');
@@ -389,7 +391,7 @@ describe('PostgreSQL 18: newer than the client tools', { timeout: 120_000, concu
     expect(events).toEqual([{ type: 'db.backup_failed', data: expect.objectContaining({ database: url, error: expect.stringMatching(needDump('pg_dump', 'dump')) }) }]);
   });
 
-  it('verify-backup and restore of a backup made on the machine\'s server refuse, naming the pg_restore needed, and leave no database behind', async () => {
+  it('verify-backup and restore of a backup made on the machine\'s server refuse, naming the pg_restore needed, and leave no database behind', async ({ expect }) => {
     expect(made.server_version).toMatch(new RegExp(`^${client}\\.`));
     const a = ['--backups', dest, '--data-dir', join(work, 'none')];
     const v = await cli(['verify-backup', made.id, '--url', pg18.url, ...a]);
@@ -403,10 +405,10 @@ describe('PostgreSQL 18: newer than the client tools', { timeout: 120_000, concu
     expect(r.stderr).toMatch(needDump('pg_restore', 'restore into'));
     expect(await tablesIn(fresh)).toEqual([]);
     // the backup is as it was: not marked as failing verification (the tools were missing, not the backup wrong)
-    expect(new Backups({}).open(made.id, dest).verified).toBeNull();
+    expect((await new Backups({}).open(made.id, dest)).verified).toBeNull();
   });
 
-  it('migrate --backup-before stops before applying anything; migrate applies the guides\' migrations (and an enum value inside its migration\'s transaction); db status is clean', async () => {
+  it('migrate --backup-before stops before applying anything; migrate applies the guides\' migrations (and an enum value inside its migration\'s transaction); db status is clean', async ({ expect }) => {
     const url = await createdb(pg18.url, 'app');
     const dir = new MigrationsDir(migrations());
     try {
@@ -416,17 +418,17 @@ describe('PostgreSQL 18: newer than the client tools', { timeout: 120_000, concu
       expect(before.stderr).toMatch(needDump('pg_dump', 'dump'));
       expect(await tablesIn(url)).toEqual([]);
 
-      await migrationsApply(url, pg18.port, a);
+      await migrationsApply(expect, url, pg18.port, a);
     } finally {
       dir.remove();
     }
   });
 
-  it('db audit finds what it finds on the machine\'s server, with no error on 18\'s catalog', async () => {
-    await auditMatchesBaseline(pg18.url, 18);
+  it('db audit finds what it finds on the machine\'s server, with no error on 18\'s catalog', async ({ expect }) => {
+    await auditMatchesBaseline(expect, pg18.url, 18);
   });
 
-  it('db top --json and the postgres check read 18\'s statistics', async () => {
-    await topAndCheck(pg18.url, 18);
+  it('db top --json and the postgres check read 18\'s statistics', async ({ expect }) => {
+    await topAndCheck(expect, pg18.url, 18);
   });
 });

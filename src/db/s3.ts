@@ -44,6 +44,8 @@ export function parseS3(dest: string): S3Location {
   const m = /^s3:\/\/([^/?#]*)\/?([^?#]*)$/i.exec(dest.trim());
   if (!m) throw new ServiceError('invalid', `"${dest}" is not an S3 location: write s3://<bucket>/<prefix>`);
   const bucket = m[1] ?? '';
+  // never echoed: it may hold a secret
+  if (bucket.includes('@') || bucket.includes(':')) throw new ServiceError('invalid', 'an s3:// location holds no credentials or port: write s3://<bucket>/<prefix>, give the endpoint in backups.s3.endpoint or AWS_ENDPOINT_URL_S3 and the keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY');
   if (!BUCKET.test(bucket) || bucket.includes('..')) throw new ServiceError('invalid', `"${bucket}" in ${dest} is not a valid bucket name (3–63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)`);
   const parts = (m[2] ?? '').split('/').filter(Boolean);
   if (parts.some((p) => p === '.' || p === '..')) throw new ServiceError('invalid', `the prefix of ${dest} may not hold "." or ".." segments`);
@@ -186,7 +188,8 @@ export class S3Store {
       } catch (e) {
         throw this.explain(e, 'listing');
       }
-      for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, etag: o.ETag ?? '', size: o.Size ?? 0 };
+      // only keys under the prefix count, whatever a server sends
+      for (const o of page.Contents ?? []) if (o.Key?.startsWith(`${this.loc.prefix}${under}`)) yield { key: o.Key, etag: o.ETag ?? '', size: o.Size ?? 0 };
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }

@@ -178,35 +178,44 @@ describe('db backups in S3-compatible storage', () => {
     const bad = await cli([...base, '--to', 's3://Bad_Bucket/x'], s3.env);
     expect(bad.status).toBeGreaterThan(0);
     expect(bad.stderr).toMatch(/"Bad_Bucket" in s3:\/\/Bad_Bucket\/x is not a valid bucket name/);
+    const creds = await cli([...base, '--to', 's3://AKIAXX:hunter2@backups/x'], s3.env);
+    expect(creds.status).toBeGreaterThan(0);
+    expect(creds.stderr).toMatch(/an s3:\/\/ location holds no credentials/);
+    expect(creds.stderr).not.toContain('hunter2');
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith('shipshape-backup-'))).toEqual([]);
   }, 120_000);
 
   it('lists past 1,000 objects and prunes by the retention policy, in the bucket', async () => {
-    // 1,050 backups' manifests (two listing pages), as a year of several backups a day leaves
-    const put = async (i: number) => {
+    // backups' manifests as a year of several backups a day leaves: 1,050 under many/ (two listing
+    // pages), and 40 with their dumps under few/ for the retention policy
+    const put = async (prefix: string, i: number, dump: boolean) => {
       const at = new Date(Date.UTC(2026, 0, 1) + i * 3_600_000);
       const id = `api-${at.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z`;
       const m: Partial<BackupManifest> = { id, format: 'custom', file: 'dump.pgdump', created_at: at.toISOString(), duration_ms: 1, service: 'api', database: 'x', server_version: '15', pg_dump_version: '15', sha256: 'x', size: 1, tables: [] };
-      await s3.client.send(new PutObjectCommand({ Bucket: 'backups', Key: `many/${id}/manifest.json`, Body: JSON.stringify(m) }));
-      await s3.client.send(new PutObjectCommand({ Bucket: 'backups', Key: `many/${id}/dump.pgdump`, Body: 'x' }));
+      await s3.client.send(new PutObjectCommand({ Bucket: 'backups', Key: `${prefix}/${id}/manifest.json`, Body: JSON.stringify(m) }));
+      if (dump) await s3.client.send(new PutObjectCommand({ Bucket: 'backups', Key: `${prefix}/${id}/dump.pgdump`, Body: 'x' }));
     };
-    for (let i = 0; i < 1050; i += 25) await Promise.all(Array.from({ length: 25 }, (_, k) => put(i + k)));
+    for (let i = 0; i < 1050; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => put('many', i + k, false)));
+    await Promise.all(Array.from({ length: 40 }, (_, k) => put('few', k, true)));
     const listed = await cli(['backups', '--backups', 's3://backups/many', '--json'], s3.env);
     expect(listed.status).toBe(0);
     const all = JSON.parse(listed.stdout) as { id: string }[];
     expect(all).toHaveLength(1050);
     expect(all[0]?.id).toBe('api-20260213T170000Z');
+    expect(all.at(-1)?.id).toBe('api-20260101T000000Z');
 
     const ev = sink();
     const bk = new Backups({ events: ev });
     try {
       await withEnv(s3.env, async () => {
-      const r = await bk.prune({ dir: 's3://backups/many', service: 'api', policy: { last: 0, daily: 2, weekly: 0, monthly: 0, yearly: 0 }, actor });
-      expect(r.kept.map((k) => k.id)).toEqual(['api-20260213T170000Z', 'api-20260212T230000Z']);
-      expect(r.pruned).toHaveLength(1048);
-      expect(await keys('backups', 'many/')).toEqual(['many/api-20260212T230000Z/dump.pgdump', 'many/api-20260212T230000Z/manifest.json', 'many/api-20260213T170000Z/dump.pgdump', 'many/api-20260213T170000Z/manifest.json']);
-      expect(ev.events).toHaveLength(1048);
-      expect(ev.events[0]).toMatchObject({ type: 'db.backup_pruned', data: { path: expect.stringMatching(/^s3:\/\/backups\/many\/api-/) } });
+        // 40 hourly backups from 1 January 00:00 to 2 January 15:00: one kept for each of the 2 days
+        const r = await bk.prune({ dir: 's3://backups/few', service: 'api', policy: { last: 0, daily: 2, weekly: 0, monthly: 0, yearly: 0 }, actor });
+        expect(r.kept.map((k) => k.id)).toEqual(['api-20260102T150000Z', 'api-20260101T230000Z']);
+        expect(r.pruned).toHaveLength(38);
+        expect(await keys('backups', 'few/')).toEqual(['few/api-20260101T230000Z/dump.pgdump', 'few/api-20260101T230000Z/manifest.json', 'few/api-20260102T150000Z/dump.pgdump', 'few/api-20260102T150000Z/manifest.json']);
+        expect(ev.events).toHaveLength(38);
+        expect(ev.events[0]).toMatchObject({ type: 'db.backup_pruned', data: { path: expect.stringMatching(/^s3:\/\/backups\/few\/api-/) } });
+        expect(await bk.list('s3://backups/few')).toHaveLength(2);
       });
     } finally {
       await bk.close();

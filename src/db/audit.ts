@@ -21,6 +21,8 @@ export { AUDIT_LEVELS, type AuditFinding, type AuditLevel, type AuditReport };
 export interface AuditOptions {
   /** schemas an API exposes (PostgREST / Supabase's `public`): RLS is required there */
   exposedSchemas?: string[];
+  /** the roles API clients act as (Supabase's anon and authenticated); those that do not exist on the server are left out, and with none PUBLIC stands for them */
+  roles?: string[];
   /** connection usage above this share of max_connections is a warning (0.8) */
   connectionsWarn?: number;
   /** queries running longer than this are reported (5 min) */

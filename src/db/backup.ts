@@ -778,7 +778,7 @@ export class Backups {
     });
     const scratch = `shipshape_verify_${randomBytes(5).toString('hex')}`;
     try {
-      const sv = await admin.query<{ v: string }>('show server_version_num');
+      const sv = await admin.query<{ v: string }>("select current_setting('server_version_num') as v");
       const tool = await findTool('pg_restore', major(Number(sv.rows[0]?.v ?? 0)));
       try {
         await admin.query(`create database ${scratch}`);
@@ -857,7 +857,7 @@ export class Backups {
     const c = await connect(o.target, 'shipshape db restore');
     let tool: { path: string };
     try {
-      const sv = await c.query<{ v: string }>('show server_version_num');
+      const sv = await c.query<{ v: string }>("select current_setting('server_version_num') as v");
       tool = await findTool('pg_restore', major(Number(sv.rows[0]?.v ?? 0)));
       const n = await c.query<{ n: string }>(
         `select count(*) as n from pg_class t join pg_namespace s on s.oid = t.relnamespace where t.relkind in ('r', 'p', 'v', 'm') and s.nspname not in ('pg_catalog', 'information_schema') and s.nspname not like 'pg_toast%'`,

@@ -188,6 +188,21 @@ export interface AuditFinding {
 export interface AuditReport {
   findings: AuditFinding[];
   /** what was looked at */
-  checked: { tables: number; functions: number; indexes: number; pg_stat_statements: boolean; server_version: string };
+  checked: { tables: number; functions: number; indexes: number; pg_stat_statements: boolean; server_version: string; /** the API roles whose privileges were read (PUBLIC when none of them exists) */ roles?: string[]; views?: number; policies?: number };
   counts: Record<AuditLevel, number>;
+  /** findings accepted by a suppression (config or --suppress file): not in `findings` nor in `counts` */
+  suppressed?: AuditSuppressedFinding[];
+  /** suppressions that matched no finding in this run (stale ones to remove) */
+  unused_suppressions?: AuditSuppression[];
 }
+
+/** An accepted finding: `rule` everywhere, or on the objects `object` matches (`*`: any run of characters). */
+export interface AuditSuppression {
+  rule: string;
+  object?: string;
+  reason: string;
+  /** where it was written: `services.web.database.audit.suppress[0]`, or `<file>[0]` for a --suppress file */
+  source?: string;
+}
+
+export type AuditSuppressedFinding = AuditFinding & { reason: string };

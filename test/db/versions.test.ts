@@ -129,12 +129,19 @@ const AUDIT_SCHEMA = `
 const AUDIT_FINDINGS = [
   'error function_search_path_mutable public.grant_admin(uid bigint)',
   'error rls_disabled public.comments',
+  'error security_definer_view public.profile_names',
   'warn duplicate_index public.comments',
   'warn function_search_path_mutable public.add_one(i integer)',
   'warn function_search_path_mutable public.touch_all()',
-  'warn no_primary_key public.audit_log',
-  'warn rls_enabled_no_policy public.audit_log',
+  'warn materialized_view_in_api public.comment_counts',
+  'warn rls_policy_always_true public.measurements policy own',
+  'warn rls_policy_always_true public.profiles policy own',
+  'warn security_definer_function_executable public.grant_admin(uid bigint)',
+  'info no_primary_key public.audit_log',
+  'info rls_enabled_no_policy public.audit_log',
   'info unindexed_foreign_key public.comments',
+  'info unused_index public.comments_body',
+  'info unused_index public.comments_body_again',
 ];
 
 type AuditJson = AuditReport & { database: string };
@@ -176,7 +183,13 @@ async function auditMatchesBaseline(expect: ExpectStatic, server: string, major:
   const a = JSON.parse(r.stdout) as AuditJson;
   expect(a.checked.server_version).toMatch(new RegExp(`^${major}\\.`));
   expect(rules(a)).toEqual(AUDIT_FINDINGS);
-  expect(a.findings).toEqual(baseline.findings);
+  // before 15 a view cannot be made security_invoker: the fix offered for it says what to do instead
+  const view = (x: AuditReport) => x.findings.find((f) => f.rule === 'security_definer_view');
+  // and the statistics' start differs by server (14 dates it from the database's creation, 15 on from a reset)
+  const same = (x: AuditReport) => x.findings.filter((f) => major >= 15 || f !== view(x)).map((f) => ({ ...f, message: f.message.replace(/since the statistics (began|were reset \([^)]*\))/, 'since the statistics …') }));
+  if (major < 15) expect(view(a)?.remediation).toBe('revoke select on public.profile_names from public, or move it out of the exposed schemas (security_invoker needs PostgreSQL 15)');
+  expect(same(a)).toEqual(same(baseline));
+  expect(view(baseline)?.remediation).toBe('alter view public.profile_names set (security_invoker = on)');
   expect(a.counts).toEqual(baseline.counts);
   expect(checkedCounts(a)).toEqual(checkedCounts(baseline));
 }

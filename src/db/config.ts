@@ -15,6 +15,13 @@
  *         timezone: Europe/Berlin
  *         verify: true                # restore each scheduled backup into a scratch database
  *         keep: { daily: 7, weekly: 4, monthly: 12 }   # grandfather-father-son
+ *       audit:                        # shipshape db audit (docs/db.md#audit-shipshape-db-audit)
+ *         schemas: [public]           # exposed by the API: RLS required there
+ *         roles: [anon, authenticated]
+ *         fail_on: warn
+ *         schedule: "0 6 * * *"       # while `shipshape up` runs, read in backups.timezone
+ *         suppress:
+ *           - { rule: rls_disabled, object: public.legacy_import, reason: "read by the nightly job only" }
  * ```
  *
  * `dir` may be an S3-compatible location, `s3://bucket/prefix`, with `s3: { endpoint, region,
@@ -28,6 +35,7 @@ import { z } from 'zod';
 import type { CoreConfig } from '../core/config/schema.js';
 import { duration } from '../core/config/zod-units.js';
 import type { ConfigFinding } from '../core/module.js';
+import { AUDIT_LEVELS } from './api-types.js';
 import { TABLE_RE } from './tracking.js';
 import { isS3, parseS3, type S3Settings } from './s3.js';
 import { poolerProblem } from './target.js';
@@ -68,6 +76,48 @@ const keepSchema = z
   .refine((k) => k.last + k.daily + k.weekly + k.monthly + k.yearly > 0, 'keep at least one backup: give last, daily, weekly, monthly or yearly a number above 0 (or leave keep: out to keep everything)');
 
 export type KeepPolicy = z.output<typeof keepSchema>;
+
+/** A schema name as `db audit --schemas` and `audit.schemas` take it (an unquoted identifier). */
+export const SCHEMA_NAME_RE = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+/** A role name as `db audit --roles` and `audit.roles` take it (Supabase's are anon, authenticated, service_role). */
+export const ROLE_NAME_RE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+
+/** One accepted finding: `rule` everywhere, or only on objects matching `object` (`*` matches any run of characters). */
+export const suppressionSchema = z
+  .object({
+    rule: z.string().regex(/^[a-z][a-z0-9_]{0,99}$/, 'expected an audit rule name like rls_disabled').meta({ description: 'the rule whose findings are accepted, e.g. rls_disabled (shipshape db audit prints each finding\'s rule)' }),
+    object: z.string().min(1).max(1000).optional().meta({ description: 'the object as the audit names it, e.g. public.legacy_import, public."Grant Admin"(uid bigint) or server; * matches any run of characters (public.tmp_*); absent: the rule everywhere' }),
+    reason: z
+      .string()
+      .max(500)
+      .refine((r) => r.trim() !== '', 'a suppression needs a reason: say why this finding is accepted (at most 500 characters)')
+      .meta({ description: 'why the finding is accepted (required, at most 500 characters); shown with each suppressed finding' }),
+  })
+  .strict();
+
+export type SuppressionConfig = z.output<typeof suppressionSchema>;
+
+export const auditSchema = z
+  .object({
+    schemas: z
+      .array(z.string().regex(SCHEMA_NAME_RE, 'expected a schema name like public or api'))
+      .min(1)
+      .max(100)
+      .default(['public'])
+      .meta({ description: 'the schemas an API exposes (PostgREST / Supabase\'s public): row level security is required on their tables (default [public]); --schemas overrides it' }),
+    roles: z
+      .array(z.string().regex(ROLE_NAME_RE, 'expected a role name like anon or authenticated'))
+      .min(1)
+      .max(100)
+      .default(['anon', 'authenticated'])
+      .meta({ description: 'the roles API clients act as, whose privileges the audit considers (default [anon, authenticated], Supabase\'s); --roles overrides it' }),
+    fail_on: z.enum(AUDIT_LEVELS).default('warn').meta({ description: '`shipshape db audit --service` exits 1 when a finding that is not suppressed is at this level or worse: info, warn (default) or error; --fail-on overrides it' }),
+    schedule: cronSchema.optional().meta({ description: 'run the audit on this cron schedule while `shipshape up` runs (5 fields, read in backups.timezone), e.g. "0 6 * * *"; each run writes db.audit_completed, and db.audit_regressed when a finding at fail_on or worse is new' }),
+    suppress: z.array(suppressionSchema).max(1000).default([]).meta({ description: 'accepted findings, each with its reason: they are listed as suppressed and do not count for fail_on; one that matched nothing in a run is reported as unused' }),
+  })
+  .strict();
+
+export type AuditConfig = z.output<typeof auditSchema>;
 
 export const databaseSchema = z
   .object({
@@ -115,7 +165,7 @@ export const databaseSchema = z
           .string()
           .refine((v) => IANAZone.isValidZone(v), 'expected an IANA time zone like UTC, Europe/Berlin or America/New_York')
           .default('UTC')
-          .meta({ description: 'the IANA time zone the schedules are read in and retention counts days, ISO weeks and months in (default UTC)' }),
+          .meta({ description: 'the IANA time zone the schedules (backups, verification and audit.schedule) are read in and retention counts days, ISO weeks and months in (default UTC)' }),
         verify: z
           .union([z.boolean(), cronSchema])
           .default(false)
@@ -125,6 +175,7 @@ export const databaseSchema = z
       .strict()
       .prefault({})
       .meta({ description: 'backups of this database (shipshape db backup), and their schedule and retention' }),
+    audit: auditSchema.optional().meta({ description: 'the audit of this database (shipshape db audit --service, GET /api/v1/db/<service>/audit, and on a schedule): exposed schemas, API roles, the exit level, suppressions with their reasons' }),
   })
   .strict();
 
@@ -134,6 +185,11 @@ export type DbRaw = CoreConfig & { services: Record<string, { description?: stri
 
 /** `absent(backup.<service>)` inside an alert rule's `when` (the alerts grammar: the target follows `absent(` directly). */
 const BACKUP_TARGET = /\babsent\s*\(\s*backup\.([A-Za-z0-9][A-Za-z0-9_.:-]*)/gi;
+
+/** The audit settings of a service's database, defaults filled in when it has no `audit:` section. */
+export function auditSettingsOf(d: DatabaseConfig): AuditConfig {
+  return d.audit ?? auditSchema.parse({});
+}
 
 /** The migrations directory of a service's database, as an absolute path. */
 export function migrationsDirOf(configFile: string, d: DatabaseConfig): string {
@@ -166,6 +222,7 @@ export function validateDb(raw: DbRaw): ConfigFinding[] {
     if (p) out.push({ path: ['services', service, 'database', 'url'], message: `${p.why}; \`shipshape db migrate\` will refuse it (use ${p.direct})`, warning: true });
     const b = s.database.backups;
     if (b.schedule && !s.database.url) out.push({ path: ['services', service, 'database', 'url'], message: 'backups.schedule is set but the url is empty (is the variable it names set?): every scheduled backup will fail', warning: true });
+    if (s.database.audit?.schedule && !s.database.url) out.push({ path: ['services', service, 'database', 'url'], message: 'audit.schedule is set but the url is empty (is the variable it names set?): every scheduled audit will fail', warning: true });
   }
   // an alert rule reading a service's backups needs that service to have a database
   const alerts = (raw as { alerts?: unknown }).alerts;

@@ -1,20 +1,12 @@
 /** The scan report as text, JSON or SARIF 2.1.0 (none of them holds a secret: matches are redacted). */
-import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { formatSize } from '../core/config/units.js';
+import { packageVersion, sarifLog, type SarifLevel } from '../core/sarif.js';
 import { RULE_CATALOG, type Severity } from './rules.js';
 import type { ScanReport, SecretFinding } from './scan.js';
 
 export const FORMATS = ['text', 'json', 'sarif'] as const;
 export type Format = (typeof FORMATS)[number];
-
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 const where = (f: SecretFinding) => `${f.commit ? `${f.commit.slice(0, 12)}:` : ''}${f.file}:${f.line}:${f.column}`;
 
@@ -46,7 +38,7 @@ export function toJson(r: ScanReport): string {
   return `${JSON.stringify(r, null, 2)}\n`;
 }
 
-const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { high: 'error', medium: 'warning', low: 'note' };
+const LEVEL: Record<Severity, SarifLevel> = { high: 'error', medium: 'warning', low: 'note' };
 
 const uriOf = (file: string) => file.split('/').map(encodeURIComponent).join('/');
 
@@ -54,56 +46,51 @@ const uriOf = (file: string) => file.split('/').map(encodeURIComponent).join('/'
 export function toSarif(r: ScanReport): string {
   const index = new Map(RULE_CATALOG.map((rule, i) => [rule.id, i]));
   const root = pathToFileURL(r.root).href;
-  const sarif = {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-    version: '2.1.0',
-    runs: [
-      {
-        tool: {
-          driver: {
-            name: 'shipshape-secrets',
-            fullName: 'Shipshape secret scanning',
-            version: version(),
-            rules: RULE_CATALOG.map((rule) => ({
-              id: rule.id,
-              name: rule.id.replace(/(^|-)([a-z0-9])/g, (_m, _d: string, c: string) => c.toUpperCase()),
-              shortDescription: { text: rule.description },
-              defaultConfiguration: { level: LEVEL[rule.severity] },
-            })),
-          },
+  return sarifLog([
+    {
+      tool: {
+        driver: {
+          name: 'shipshape-secrets',
+          fullName: 'Shipshape secret scanning',
+          version: packageVersion(),
+          rules: RULE_CATALOG.map((rule) => ({
+            id: rule.id,
+            name: rule.id.replace(/(^|-)([a-z0-9])/g, (_m, _d: string, c: string) => c.toUpperCase()),
+            shortDescription: { text: rule.description },
+            defaultConfiguration: { level: LEVEL[rule.severity] },
+          })),
         },
-        originalUriBaseIds: { SRCROOT: { uri: root.endsWith('/') ? root : `${root}/` } },
-        invocations: [
+      },
+      originalUriBaseIds: { SRCROOT: { uri: root.endsWith('/') ? root : `${root}/` } },
+      invocations: [
+        {
+          executionSuccessful: true,
+          toolExecutionNotifications: r.skipped.map((s) => ({
+            level: 'note',
+            message: { text: `skipped: ${s.reason}` },
+            locations: [{ physicalLocation: { artifactLocation: { uri: uriOf(s.file.replace(/^[0-9a-f]{12}:/, '')), uriBaseId: 'SRCROOT' } } }],
+          })),
+        },
+      ],
+      results: r.findings.map((f) => ({
+        ruleId: f.ruleId,
+        ...(index.has(f.ruleId) ? { ruleIndex: index.get(f.ruleId) } : {}),
+        level: LEVEL[f.severity],
+        message: { text: `${f.description}: ${f.match}${f.commit ? ` (added in commit ${f.commit.slice(0, 12)} by ${f.author ?? '?'})` : ''}` },
+        locations: [
           {
-            executionSuccessful: true,
-            toolExecutionNotifications: r.skipped.map((s) => ({
-              level: 'note',
-              message: { text: `skipped: ${s.reason}` },
-              locations: [{ physicalLocation: { artifactLocation: { uri: uriOf(s.file.replace(/^[0-9a-f]{12}:/, '')), uriBaseId: 'SRCROOT' } } }],
-            })),
+            physicalLocation: {
+              artifactLocation: { uri: uriOf(f.file), uriBaseId: 'SRCROOT' },
+              region: { startLine: f.line, startColumn: f.column, endColumn: f.endColumn },
+            },
           },
         ],
-        results: r.findings.map((f) => ({
-          ruleId: f.ruleId,
-          ...(index.has(f.ruleId) ? { ruleIndex: index.get(f.ruleId) } : {}),
-          level: LEVEL[f.severity],
-          message: { text: `${f.description}: ${f.match}${f.commit ? ` (added in commit ${f.commit.slice(0, 12)} by ${f.author ?? '?'})` : ''}` },
-          locations: [
-            {
-              physicalLocation: {
-                artifactLocation: { uri: uriOf(f.file), uriBaseId: 'SRCROOT' },
-                region: { startLine: f.line, startColumn: f.column, endColumn: f.endColumn },
-              },
-            },
-          ],
-          partialFingerprints: { 'shipshapeSecret/v1': f.fingerprint },
-          ...(f.commit ? { properties: { commit: f.commit, author: f.author, email: f.email, date: f.date } } : {}),
-        })),
-        columnKind: 'utf16CodeUnits',
-      },
-    ],
-  };
-  return `${JSON.stringify(sarif, null, 2)}\n`;
+        partialFingerprints: { 'shipshapeSecret/v1': f.fingerprint },
+        ...(f.commit ? { properties: { commit: f.commit, author: f.author, email: f.email, date: f.date } } : {}),
+      })),
+      columnKind: 'utf16CodeUnits',
+    },
+  ]);
 }
 
 export function render(r: ScanReport, format: Format): string {

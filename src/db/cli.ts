@@ -23,14 +23,16 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { CliError, defaultConfig, defaultDataDir, env, fail, green, json, out, red, yellow } from '../core/cli.js';
+import { ConfigError } from '../core/config/load.js';
 import { formatDuration, formatSize, parseDuration } from '../core/config/units.js';
 import { ServiceError } from '../core/errors.js';
 import type { EventLog } from '../core/events.js';
 import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
 import { auditFails, auditOptionsOf, AUDIT_LEVELS, dbAudit, type AuditLevel } from './audit.js';
+import { applySuppressions, auditToSarif, loadSuppressions, suppressionLabel } from './audit-report.js';
 import { Backups, backupBefore, backupKey, readScheduleState, scheduleStateDir, type BackupInfo, type PruneResult } from './backup.js';
-import { backupsDirOf, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
+import { auditSettingsOf, backupsDirOf, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
 import type { S3Settings } from './s3.js';
 import { nextFile, readMigrationDir, SUM_FILE, writeSum } from './files.js';
 import { MigrationFailed, Migrations, type MigrateProgress, type MigrationTarget, type RunResult } from './service.js';
@@ -49,6 +51,9 @@ interface TargetOpts {
   dataDir: string;
   json?: boolean;
 }
+
+/** What `db audit --format` prints. */
+const AUDIT_FORMATS = ['text', 'json', 'sarif'] as const;
 
 function whoami(): string {
   let name = 'cli';
@@ -563,24 +568,48 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
       }
     });
 
-  withTarget(db.command('audit').description('the security and health checklist on the catalog (RLS, search_path, keys, indexes, connections, long queries, slow statements); exits 1 at --fail-on or worse'), true)
-    .option('--fail-on <level>', 'exit 1 when a finding is at this level or worse: info, warn, error', 'warn')
-    .option('--schemas <list>', 'schemas an API exposes, where RLS is required (comma-separated)', 'public')
+  withTarget(db.command('audit').description('the security and health checklist on the catalog (RLS, search_path, keys, indexes, connections, long queries, slow statements); exits 1 at --fail-on or worse, suppressed findings aside'), true)
+    .option('--fail-on <level>', 'exit 1 when a finding that is not suppressed is at this level or worse: info, warn, error (default: the --service\'s audit.fail_on, else warn)')
+    .option('--schemas <list>', 'schemas an API exposes, where RLS is required (comma-separated; default: the --service\'s audit.schemas, else public)')
+    .option('--roles <list>', 'the roles API clients act as, whose privileges are checked (comma-separated; default: the --service\'s audit.roles, else anon,authenticated)')
     .option('--long-query <duration>', 'report queries running longer than this', '5m')
-    .action(async (o: TargetOpts & { failOn: string; schemas: string; longQuery: string }) => {
+    .option('--format <format>', `output: ${AUDIT_FORMATS.join(', ')} (--json is --format json)`, 'text')
+    .option('--suppress <file>', 'a YAML or JSON list of suppressions ({ rule, object, reason }), added to the --service\'s audit.suppress; may be given more than once', (v: string, prev: string[] = []) => [...prev, v])
+    .addHelpText('after', '\nExamples:\n  $ shipshape db audit --service web\n  $ shipshape db audit --url postgres://… --schemas public,api --roles anon,authenticated --fail-on error\n  $ shipshape db audit --service web --suppress audit-accepted.yaml --format sarif > audit.sarif')
+    .action(async (o: TargetOpts & { failOn?: string; schemas?: string; roles?: string; longQuery: string; format: string; suppress?: string[] }) => {
       try {
-        if (!(AUDIT_LEVELS as readonly string[]).includes(o.failOn)) throw new CliError(`--fail-on: expected info, warn or error, got "${o.failOn}"`, 2);
-        const opts = auditOptionsOf({ schemas: o.schemas, longQuery: o.longQuery }, { schemas: '--schemas', longQuery: '--long-query' });
+        if (!(AUDIT_FORMATS as readonly string[]).includes(o.format)) throw new CliError(`--format: expected one of ${AUDIT_FORMATS.join(', ')}, got "${o.format}"`, 2);
+        if (o.json && o.format === 'sarif') throw new CliError('--json is --format json: give one of them', 2);
+        const format = o.json ? 'json' : o.format;
+        if (o.failOn !== undefined && !(AUDIT_LEVELS as readonly string[]).includes(o.failOn)) throw new CliError(`--fail-on: expected info, warn or error, got "${o.failOn}"`, 2);
         const t = targetOf(o, ctx, true);
-        const r = await dbAudit(t.url, opts);
-        if (o.json) json({ database: maskUrl(t.url), ...r });
+        const svcDb = o.service ? ctx.loadConfig<DbRaw>(o.config).raw.services[o.service]?.database : undefined;
+        const settings = svcDb ? auditSettingsOf(svcDb) : undefined;
+        const failOn = (o.failOn ?? settings?.fail_on ?? 'warn') as AuditLevel;
+        const opts = auditOptionsOf(
+          { schemas: o.schemas ?? settings?.schemas.join(',') ?? 'public', longQuery: o.longQuery, roles: o.roles ?? settings?.roles.join(',') ?? 'anon,authenticated' },
+          { schemas: '--schemas', longQuery: '--long-query', roles: '--roles' },
+        );
+        const suppressions = [...(settings?.suppress ?? []).map((x, i) => ({ ...x, source: `services.${o.service ?? ''}.database.audit.suppress[${i}]` })), ...(o.suppress ?? []).flatMap((f) => loadSuppressions(f))];
+        const r = applySuppressions(await dbAudit(t.url, opts), suppressions);
+        const database = maskUrl(t.url);
+        if (format === 'json') json({ database, ...r });
+        else if (format === 'sarif') process.stdout.write(auditToSarif(r, { database }));
         else {
           const paint = (l: string) => (l === 'error' ? red(l) : l === 'warn' ? yellow(l) : l);
           for (const f of r.findings) out(`${paint(f.level).padEnd(5)}  ${f.rule}  ${f.object}\n       ${f.message}\n       fix: ${f.remediation}`);
-          out(`${maskUrl(t.url)}: ${r.checked.tables} tables, ${r.checked.functions} functions without a fixed search_path, ${r.checked.indexes} indexes checked (PostgreSQL ${r.checked.server_version}${r.checked.pg_stat_statements ? ', pg_stat_statements read' : ''}): ${r.counts.error} errors, ${r.counts.warn} warnings, ${r.counts.info} notes`);
+          for (const f of r.suppressed ?? []) out(`suppressed: ${f.rule} ${f.object} — ${f.reason}`);
+          const sup = r.suppressed?.length ? `, ${r.suppressed.length} suppressed` : '';
+          out(`${database}: ${r.checked.tables} tables, ${r.checked.functions} functions without a fixed search_path, ${r.checked.indexes} indexes checked (PostgreSQL ${r.checked.server_version}${r.checked.pg_stat_statements ? ', pg_stat_statements read' : ''}): ${r.counts.error} errors, ${r.counts.warn} warnings, ${r.counts.info} notes${sup}`);
         }
-        if (auditFails(r, o.failOn as AuditLevel)) process.exitCode = 1;
+        for (const u of r.unused_suppressions ?? []) process.stderr.write(`warning: the suppression of ${suppressionLabel(u)} matched no finding: remove it if what it accepted is gone\n`);
+        if (auditFails(r, failOn)) process.exitCode = 1;
       } catch (e) {
+        // a bad config or suppressions file is bad input (exit 2), like a bad option
+        if (e instanceof ConfigError) {
+          process.stderr.write(`${e.message}\n`);
+          process.exit(2);
+        }
         fail(cliErrorOf(e, 2));
       }
     });

@@ -9,15 +9,18 @@
  * `absent(backup.<service>)` alert rule reads `backupSignalReader(…)`. The deploy pipeline asks
  * `use(db).pending(…)` for its pending-migrations gate and `use(db).latestBackup(…)` for its
  * fresh-backup gate. `db top | cancel | terminate` (top.ts) show and stop what the database is busy
- * with. See docs/db.md.
+ * with. `db audit` (audit.ts) runs the catalog checklist, with each service's `database.audit`
+ * settings and suppressions (audit-report.ts). See docs/db.md.
  */
 import type { Config } from '../core/config/load.js';
 import { ServiceError } from '../core/errors.js';
 import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/module.js';
 import { registerDbCommands } from './cli.js';
-import type { BackupListItem, BackupsReport } from './api-types.js';
+import type { AuditReport, BackupListItem, BackupsReport } from './api-types.js';
+import { dbAudit, type AuditOptions } from './audit.js';
+import { applySuppressions } from './audit-report.js';
 import { Backups, backupBefore, backupKey, type BackupInfo, type PruneResult } from './backup.js';
-import { backupsDirOf, dbConfig, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
+import { auditSettingsOf, backupsDirOf, dbConfig, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
 import { BackupScheduler, readBackupSignal, type BackupSignal, type ScheduledOutcome } from './schedule.js';
 import { dbRoutes } from './routes.js';
 import { Migrations, type MigrationTarget, type PendingReport, type RunResult } from './service.js';
@@ -29,6 +32,8 @@ export { Backups } from './backup.js';
 export type { BackupInfo, BackupManifest, PruneItem, PruneResult, ScheduledRun, ScheduleState, TableFigure, Verification } from './backup.js';
 export { planRetention, type RetentionDecision, type RetentionItem, type RetentionPolicy } from './retention.js';
 export { BackupScheduler, type BackupSignal, type ScheduledOutcome } from './schedule.js';
+export { applySuppressions, auditSummary, auditToSarif } from './audit-report.js';
+export type { AuditFinding, AuditLevel, AuditReport, AuditSuppressedFinding, AuditSuppression } from './api-types.js';
 export { dbTop, type ConnectionsReport, type IndexStat, type RunningQuery, type SlowStatement, type StatementsReport, type StopOutcome, type TableStat, type TopReport } from './top.js';
 export type { AppliedInfo, DriftInfo, EventSink, MigrateProgress, MigrationTarget, PendingInfo, PendingReport, PlanItem, RunResult, StatusReport } from './service.js';
 
@@ -97,6 +102,8 @@ export interface DbDomain extends ModuleLifecycle<DbRaw> {
   prune(service: string, opts: { actor: string; dryRun?: boolean }): Promise<PruneResult>;
   /** a service's backups, newest first, as the API lists them (no server paths) */
   listBackups(service: string, opts?: { limit?: number }): Promise<BackupsReport>;
+  /** audit a service's database with its `database.audit` settings (schemas and roles unless given) and its suppressions applied */
+  audit(service: string, opts?: Pick<AuditOptions, 'exposedSchemas' | 'roles' | 'longQueryMs'>): Promise<AuditReport>;
 }
 
 /** A backup as the API lists it: the manifest without its per-table figures and server path. */
@@ -160,6 +167,12 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       if (d?.backup_before && d.backups.encrypt && !key) throw new ServiceError('invalid', `services.${name}.database.backups.encrypt is on but SHIPSHAPE_BACKUP_KEY is not set`);
       const hook = d?.backup_before ? backupBefore(backups, { url: t.url, dest: backupsDirOf(cfg.file, d), service: name, actor: o.actor, ...(key ? { key } : {}) }) : undefined;
       return service.migrate(t, { ...o, ...(hook ? { beforeApply: hook } : {}), ...(d?.lock_timeout !== undefined ? { lockTimeoutMs: d.lock_timeout } : {}) });
+    },
+    async audit(name, o = {}) {
+      const { database: d } = databaseOf(name);
+      const a = auditSettingsOf(d);
+      const report = await dbAudit(targetOf(name).url, { exposedSchemas: o.exposedSchemas ?? a.schemas, roles: o.roles ?? a.roles, ...(o.longQueryMs !== undefined ? { longQueryMs: o.longQueryMs } : {}) });
+      return applySuppressions(report, a.suppress.map((s, i) => ({ ...s, source: `services.${name}.database.audit.suppress[${i}]` })));
     },
     scheduler,
     tick: () => scheduler.tick(),

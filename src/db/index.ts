@@ -10,7 +10,8 @@
  * `use(db).pending(…)` for its pending-migrations gate and `use(db).latestBackup(…)` for its
  * fresh-backup gate. `db top | cancel | terminate` (top.ts) show and stop what the database is busy
  * with. `db audit` (audit.ts) runs the catalog checklist, with each service's `database.audit`
- * settings and suppressions (audit-report.ts). See docs/db.md.
+ * settings and suppressions (audit-report.ts), and on its `audit.schedule` (audit-schedule.ts).
+ * See docs/db.md.
  */
 import type { Config } from '../core/config/load.js';
 import { ServiceError } from '../core/errors.js';
@@ -19,6 +20,7 @@ import { registerDbCommands } from './cli.js';
 import type { AuditReport, BackupListItem, BackupsReport } from './api-types.js';
 import { dbAudit, type AuditOptions } from './audit.js';
 import { applySuppressions } from './audit-report.js';
+import { AuditScheduler, type AuditRunOutcome } from './audit-schedule.js';
 import { Backups, backupBefore, backupKey, type BackupInfo, type PruneResult } from './backup.js';
 import { auditSettingsOf, backupsDirOf, dbConfig, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
 import { BackupScheduler, readBackupSignal, type BackupSignal, type ScheduledOutcome } from './schedule.js';
@@ -32,6 +34,7 @@ export { Backups } from './backup.js';
 export type { BackupInfo, BackupManifest, PruneItem, PruneResult, ScheduledRun, ScheduleState, TableFigure, Verification } from './backup.js';
 export { planRetention, type RetentionDecision, type RetentionItem, type RetentionPolicy } from './retention.js';
 export { BackupScheduler, type BackupSignal, type ScheduledOutcome } from './schedule.js';
+export { AuditScheduler, type AuditRunOutcome, type FindingRef } from './audit-schedule.js';
 export { applySuppressions, auditSummary, auditToSarif } from './audit-report.js';
 export type { AuditFinding, AuditLevel, AuditReport, AuditSuppressedFinding, AuditSuppression } from './api-types.js';
 export { dbTop, type ConnectionsReport, type IndexStat, type RunningQuery, type SlowStatement, type StatementsReport, type StopOutcome, type TableStat, type TopReport } from './top.js';
@@ -53,6 +56,9 @@ export const DB_EVENTS = [
   'db.backup_pruned',
   'db.query_cancelled',
   'db.query_terminated',
+  'db.audit_completed',
+  'db.audit_regressed',
+  'db.audit_failed',
 ] as const;
 
 /** What an alert rule reads for `absent(backup.<service>)`: the service's backup signal, or why there is none. */
@@ -104,6 +110,10 @@ export interface DbDomain extends ModuleLifecycle<DbRaw> {
   listBackups(service: string, opts?: { limit?: number }): Promise<BackupsReport>;
   /** audit a service's database with its `database.audit` settings (schemas and roles unless given) and its suppressions applied */
   audit(service: string, opts?: Pick<AuditOptions, 'exposedSchemas' | 'roles' | 'longQueryMs'>): Promise<AuditReport>;
+  /** the audit schedules in force */
+  audits: AuditScheduler;
+  /** run the scheduled audits due now (the module's timer does it with the backups; tests move the clock and call this) */
+  auditTick(): Promise<AuditRunOutcome[]>;
 }
 
 /** A backup as the API lists it: the manifest without its per-table figures and server path. */
@@ -114,21 +124,23 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
   const backups = new Backups({ events: ctx.events, now: ctx.now, s3: s3SettingsOf(ctx.config) });
   const log = ctx.logger.child({ component: 'db' });
   const scheduler = new BackupScheduler({ backups, config: ctx.config, now: ctx.now, dataDir: ctx.dataDir, logger: log });
+  // the domain (below) runs each audit with the service's settings and suppressions
+  const audits = new AuditScheduler({ config: ctx.config, now: ctx.now, dataDir: ctx.dataDir, audit: (name) => domain.audit(name), events: ctx.events, logger: log });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  /** one timer at the next due run; setTimeout's range is ~24.8 days, so wake at least hourly and look again */
+  /** one timer at the next due run (backups and audits); setTimeout's range is ~24.8 days, so wake at least hourly and look again */
   const arm = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    const due = scheduler.nextDue();
-    if (due === null || stopped) return;
+    const dues = [scheduler.nextDue(), audits.nextDue()].filter((t): t is number => t !== null);
+    if (dues.length === 0 || stopped) return;
     timer = setTimeout(() => {
       timer = undefined;
-      scheduler
-        .tick()
-        .catch((e: unknown) => log.error({ err: e }, 'scheduled backups failed'))
-        .finally(arm);
-    }, Math.min(Math.max(0, due - ctx.now()), 3_600_000));
+      void Promise.all([
+        scheduler.tick().catch((e: unknown) => log.error({ err: e }, 'scheduled backups failed')),
+        audits.tick().catch((e: unknown) => log.error({ err: e }, 'scheduled audits failed')),
+      ]).finally(arm);
+    }, Math.min(Math.max(0, Math.min(...dues) - ctx.now()), 3_600_000));
     timer.unref();
   };
   /** a service's `database:` section and its backups directory (not_found without one) */
@@ -174,6 +186,8 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       const report = await dbAudit(targetOf(name).url, { exposedSchemas: o.exposedSchemas ?? a.schemas, roles: o.roles ?? a.roles, ...(o.longQueryMs !== undefined ? { longQueryMs: o.longQueryMs } : {}) });
       return applySuppressions(report, a.suppress.map((s, i) => ({ ...s, source: `services.${name}.database.audit.suppress[${i}]` })));
     },
+    audits,
+    auditTick: () => audits.tick(),
     scheduler,
     tick: () => scheduler.tick(),
     async prune(name, o) {
@@ -184,15 +198,18 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
     },
     async start() {
       scheduler.sync();
+      audits.sync();
       arm();
     },
     async apply() {
       scheduler.sync();
+      audits.sync();
       arm();
     },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      await audits.stop();
       await scheduler.stop();
       await backups.close();
     },

@@ -81,6 +81,25 @@ ${audit}
 
 const keys = (r: { findings: { rule: string; object: string }[] }) => r.findings.map((f) => `${f.rule} ${f.object}`);
 
+/**
+ * Two API roles of this test's own (roles are the server's, shared with every other test) and a
+ * SECURITY DEFINER function only the first may execute: security_definer_function_executable is a
+ * finding for the first role and none for the second.
+ */
+async function withApiRoles(url: string, fn: (a: string, b: string) => Promise<void>): Promise<void> {
+  const tag = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const [a, b] = [`shipshape_api_a_${tag}`, `shipshape_api_b_${tag}`];
+  await sql(url, `create role ${a} nologin; create role ${b} nologin;
+    create function grant_admin() returns int language sql security definer set search_path = '' as $$ select 1 $$;
+    revoke execute on function grant_admin() from public; grant execute on function grant_admin() to ${a};`);
+  try {
+    await fn(a, b);
+  } finally {
+    await sql(url, `drop function grant_admin(); drop role ${a}; drop role ${b};`);
+  }
+}
+const definerFinding = (r: AuditReport) => r.findings.find((f) => f.rule === 'security_definer_function_executable' && f.object === 'public.grant_admin()');
+
 let db: { url: string; drop: () => Promise<void> };
 let work: string;
 
@@ -237,6 +256,31 @@ describe('shipshape db audit with the service\'s settings', { timeout: 240_000 }
     expect(c.stderr).toContain(`${file}:7:13: services.web.database.audit.suppress[0].reason: is required (expected string)`);
   });
 
+  it('--roles, else the service\'s audit.roles, choose whose privileges count', async () => {
+    await withApiRoles(db.url, async (a, b) => {
+      const run = async (args: string[]) => {
+        const res = await cli([...args, '--json']);
+        return JSON.parse(res.stdout) as AuditReport;
+      };
+      const forA = await run(['--url', db.url, '--roles', a]);
+      expect(forA.checked.roles).toEqual([a]);
+      expect(definerFinding(forA)?.message).toMatch(new RegExp(`^SECURITY DEFINER function public\\.grant_admin\\(\\) can be called by ${a}:`));
+      const forB = await run(['--url', db.url, '--roles', b]);
+      expect(forB.checked.roles).toEqual([b]);
+      expect(definerFinding(forB)).toBeUndefined();
+      // without --roles: anon and authenticated, which this server does not have, so PUBLIC stands for them (and may not execute it)
+      const none = await run(['--url', db.url]);
+      expect(none.checked.roles).toEqual(['PUBLIC']);
+      expect(definerFinding(none)).toBeUndefined();
+
+      const file = writeConfig(`        roles: [${a}]\n`);
+      const fromConfig = await run(['--service', 'web', '-c', file]);
+      expect(fromConfig.checked.roles).toEqual([a]);
+      expect(definerFinding(fromConfig)).toBeDefined();
+      expect(definerFinding(await run(['--service', 'web', '-c', file, '--roles', b]))).toBeUndefined();
+    });
+  });
+
   it('--format sarif is valid SARIF 2.1.0 with suppressed findings as suppressed results; --roles is read like --schemas', async () => {
     const ajv = new Ajv({ allErrors: true, strict: false });
     addFormats.default(ajv);
@@ -299,6 +343,16 @@ describe('GET /api/v1/db/<service>/audit with the service\'s settings', () => {
     const pub = (await (await s.api('/api/v1/db/web/audit?schemas=public&roles=anon')).json()) as AuditReport;
     expect(keys(pub).filter((k) => k.startsWith('rls_disabled '))).toEqual([]);
     expect(pub.suppressed).toHaveLength(3);
+
+    // roles from the query
+    await withApiRoles(db.url, async (a, b) => {
+      const forA = (await (await s.api(`/api/v1/db/web/audit?roles=${a}`)).json()) as AuditReport;
+      expect(forA.checked.roles).toEqual([a]);
+      expect(definerFinding(forA)).toBeDefined();
+      const forB = (await (await s.api(`/api/v1/db/web/audit?roles=${b},${a}_gone`)).json()) as AuditReport;
+      expect(forB.checked.roles).toEqual([b]);
+      expect(definerFinding(forB)).toBeUndefined();
+    });
 
     const bad = await s.api('/api/v1/db/web/audit?roles=anon;drop');
     expect(bad.status).toBe(400);

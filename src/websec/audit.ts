@@ -145,10 +145,14 @@ export function parseNpm(text: string): { counts: Record<AuditSeverity, number>;
   return { counts, advisories };
 }
 
-/** npm 6 / pnpm `audit --json`: { advisories: { id: { module_name, severity, title, url, patched_versions } }, metadata }. */
-export function parseLegacy(text: string): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
+/**
+ * pnpm `audit --json` (npm 6's report, passed through from the registry's /-/npm/v1/security/audits/quick
+ * or /audits): { advisories: { id: { module_name, severity, title, url, patched_versions } }, metadata }.
+ * pnpm prints its own failures (an endpoint that refuses, no lockfile) as { error: { code, message } }.
+ */
+export function parseLegacy(text: string, tool = 'pnpm audit'): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
   const j = JSON.parse(text) as Json;
-  if (j.error) throw new Error(`audit failed: ${String((j.error as Json).message ?? JSON.stringify(j.error))}`);
+  if (j.error) throw new Error(`${tool} failed: ${firstLine((j.error as Json).message ?? JSON.stringify(j.error))}`);
   const advisories = Object.values((j.advisories ?? {}) as Record<string, Json>).map((a) => ({
     package: String(a.module_name ?? ''),
     severity: severityOf(a.severity),
@@ -161,8 +165,18 @@ export function parseLegacy(text: string): { counts: Record<AuditSeverity, numbe
   return { counts, advisories };
 }
 
-/** yarn classic `yarn audit --json`: one JSON object a line (auditAdvisory…, auditSummary). */
-export function parseYarnClassic(text: string): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
+/** The first line of a message (yarn puts the stack trace after it). */
+function firstLine(v: unknown): string {
+  return (String(v).trim().split('\n')[0] ?? '').replace(/^Error: /, '');
+}
+
+/**
+ * yarn classic `yarn audit --json`: one JSON object a line on stdout (auditAdvisory for each path to
+ * an advisory, then auditSummary). Its failures are JSON lines too, { type: 'error', data }, but on
+ * stderr, while stdout has only an info line: so an audit without its auditSummary has failed, and
+ * says why on stderr. (Its exit code is a bit mask of the severities found, not a failure.)
+ */
+export function parseYarnClassic(text: string, stderr = ''): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
   const advisories: Advisory[] = [];
   const seen = new Set<string>();
   let counts: Record<AuditSeverity, number> | undefined;
@@ -177,21 +191,66 @@ export function parseYarnClassic(text: string): { counts: Record<AuditSeverity, 
       seen.add(key);
       advisories.push({ package: String(a.module_name ?? ''), severity: severityOf(a.severity), title: String(a.title ?? ''), url: String(a.url ?? ''), ...(a.vulnerable_versions ? { range: String(a.vulnerable_versions) } : {}), fixAvailable: typeof a.patched_versions === 'string' && a.patched_versions !== '<0.0.0' });
     } else if (j.type === 'auditSummary' && data) counts = countsFrom(data.vulnerabilities);
-    else if (j.type === 'error') throw new Error(`yarn audit failed: ${String(j.data)}`);
+    else if (j.type === 'error') throw new Error(`yarn audit failed: ${firstLine(j.data)}`);
   }
-  return { counts: counts ?? tally(advisories), advisories };
+  if (!counts) throw new Error(`yarn audit failed: ${stderr.trim() ? stderrReason(stderr) : 'it printed no auditSummary'}`);
+  return { counts, advisories };
 }
 
-/** yarn berry `yarn npm audit --json`: one JSON object a line, { value: package, children: { ID, Issue, URL, Severity, … } }. */
-export function parseYarnBerry(text: string): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
+/**
+ * yarn berry `yarn npm audit --json`: one JSON object a line, { value: package, children: { ID, Issue,
+ * URL, Severity, … } }, exit 1 with advisories; nothing at all and exit 0 when there are none. A
+ * deprecated version is reported as a moderate advisory too (ID "name (deprecation)", no URL), as
+ * yarn does. Its failures are not JSON: "➤ YN0035: …" lines on stdout, or (when the advisory request
+ * fails while the deprecation look-ups are still running) an unhandled rejection on stderr.
+ */
+export function parseYarnBerry(text: string, run?: { code: number | null; stderr: string }): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
   const advisories: Advisory[] = [];
+  const other: string[] = [];
   for (const line of text.split('\n')) {
-    if (!line.trim().startsWith('{')) continue;
+    if (!line.trim()) continue;
+    if (!line.trim().startsWith('{')) {
+      other.push(line.trim());
+      continue;
+    }
     const j = JSON.parse(line) as Json;
-    const c = (j.children ?? {}) as Json;
+    const c = j.children as Json | undefined;
+    if (!c || typeof c !== 'object' || c.Severity === undefined) {
+      if (j.type === 'error') other.push(String(j.data ?? ''));
+      continue;
+    }
     advisories.push({ package: String(j.value ?? ''), severity: severityOf(c.Severity), title: String(c.Issue ?? ''), url: String(c.URL ?? ''), ...(c['Vulnerable Versions'] ? { range: String(c['Vulnerable Versions']) } : {}), fixAvailable: true });
   }
+  if (run && run.code !== 0 && advisories.length === 0) {
+    const reason = other.map((l) => l.replace(/^➤ YN\d{4}:\s*/, '')).filter((l) => l && !/^(Errors happened when preparing|This might be caused by)/.test(l));
+    throw new Error(`yarn npm audit failed (exit ${run.code}): ${reason.length ? reason.slice(0, 4).join('; ') : stderrReason(run.stderr)}`);
+  }
   return { counts: tally(advisories), advisories };
+}
+
+/**
+ * What a failed package manager said on stderr, in a line or two: a JSON error line's first line,
+ * the message of a thrown error (not its stack, nor the minified source line Node prints above an
+ * unhandled one), else the last lines.
+ */
+export function stderrReason(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const found: string[] = [];
+  for (const l of lines) {
+    let m: RegExpMatchArray | null;
+    if (l.startsWith('{')) {
+      try {
+        const j = JSON.parse(l) as Json;
+        if (j.type === 'error') found.push(firstLine(j.data));
+      } catch {
+        // not JSON after all
+      }
+    } else if ((m = /^(?:originalError:\s*)?(?:\w+ )?\[?\w*Error\]?: (.+)$/.exec(l)) && l.length < 500) found.push(m[1] ?? '');
+    else if ((m = /^➤ YN\d{4}:\s*(.+)$/.exec(l))) found.push(m[1] ?? '');
+  }
+  const unique = [...new Set(found)].filter((l) => !/^(Errors happened when preparing|This might be caused by)/.test(l));
+  if (unique.length) return unique.slice(0, 2).join('; ');
+  return lines.filter((l) => !/^Node\.js v\d/.test(l)).slice(-3).join(' ');
 }
 
 function tally(list: Advisory[]): Record<AuditSeverity, number> {
@@ -209,13 +268,16 @@ export async function auditDeps(dir: string, opts: { level?: AuditSeverity; sign
   const [cmd, args] = COMMANDS[manager];
   const r = await run(cmd, args, abs, opts.signal);
   const out = r.stdout.trim();
-  if (!out) throw new Error(`${cmd} ${args.join(' ')} (for ${lockfile}) printed nothing${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-3).join(' ')}` : ''} (exit ${r.code})`);
   let parsed: { counts: Record<AuditSeverity, number>; advisories: Advisory[] };
-  try {
-    parsed = manager === 'npm' ? parseNpm(out) : manager === 'pnpm' ? parseLegacy(out) : manager === 'yarn' ? parseYarnClassic(out) : parseYarnBerry(out);
-  } catch (e) {
-    if (e instanceof SyntaxError) throw new Error(`${cmd} ${args.join(' ')} did not print JSON (exit ${r.code}): ${out.slice(0, 300)}`);
-    throw e;
+  if (!out && manager === 'yarn-berry' && r.code === 0) parsed = { counts: empty(), advisories: [] }; // berry prints nothing when nothing is found
+  else if (!out) throw new Error(`${cmd} ${args.join(' ')} (for ${lockfile}) printed nothing${r.stderr.trim() ? `: ${stderrReason(r.stderr)}` : ''} (exit ${r.code})`);
+  else {
+    try {
+      parsed = manager === 'npm' ? parseNpm(out) : manager === 'pnpm' ? parseLegacy(out) : manager === 'yarn' ? parseYarnClassic(out, r.stderr) : parseYarnBerry(out, r);
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new Error(`${cmd} ${args.join(' ')} did not print JSON (exit ${r.code}): ${out.slice(0, 300)}`);
+      throw e;
+    }
   }
   const advisories = parsed.advisories.sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || a.package.localeCompare(b.package));
   return { dir: abs, manager, counts: parsed.counts, advisories, level, failing: advisories.filter((a) => atOrAbove(a.severity, level)) };

@@ -166,7 +166,7 @@ export function registerWebsecCommands(program: Command, ctx: CliContext): void 
         else {
           out(`${r.manager} audit of ${r.dir}: ${SEVERITIES.map((s) => `${r.counts[s]} ${s}`).join(', ')}`);
           if (r.advisories.length) {
-            const t = new Table({ head: ['severity', 'package', 'title', 'fix', 'url'], wordWrap: true, colWidths: [10, 20, 44, 6, 50] });
+            const t = new Table({ head: ['severity', 'package', 'title', 'fix', 'url'], wordWrap: true, colWidths: [10, 20, 44, 6, 51] });
             for (const a of r.advisories) t.push([a.severity, a.package, a.title, a.fixAvailable ? 'yes' : 'no', a.url]);
             out(t.toString());
           }

@@ -120,8 +120,8 @@ describe('audit deps: package managers', () => {
     }
   });
 
-  // pnpm and yarn are not installed here: their parsers read output in the shapes they document
-  // (pnpm and yarn 1 print npm 6's advisories report; yarn 2+ prints one advisory per line).
+  // the shapes each prints (pnpm and yarn 1: npm 6's advisories report; yarn 2+: one advisory a
+  // line); audit-pm.test.ts runs the real pnpm, yarn 1 and yarn 4 against a stand-in registry.
   it('parses pnpm / yarn classic / yarn berry audit JSON', () => {
     const adv = { id: 1179, module_name: 'minimist', severity: 'moderate', title: 'Prototype Pollution', url: 'https://github.com/advisories/GHSA-vh95-rmgr-6w4m', vulnerable_versions: '<0.2.1', patched_versions: '>=0.2.1' };
     expect(parseLegacy(JSON.stringify({ advisories: { 1179: adv }, metadata: { vulnerabilities: { info: 0, low: 0, moderate: 1, high: 0, critical: 0 } } }))).toEqual({

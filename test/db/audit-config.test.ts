@@ -14,7 +14,7 @@ import AjvDraft04 from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, type Config } from '../../src/core/config/load.js';
+import type { Config } from '../../src/core/config/load.js';
 import { EventLog } from '../../src/core/events.js';
 import type { AuditReport } from '../../src/db/api-types.js';
 import { auditOptionsOf } from '../../src/db/audit.js';
@@ -24,6 +24,7 @@ import { openStore, parseConfig, type RawConfig, type RootStore } from '../../sr
 import { createTestDatabase } from '../helpers/pg.js';
 import { moduleContext } from '../helpers/module-context.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { configErrorOf } from './helpers.js';
 
 const BIN = resolve('bin/shipshape.js');
 const VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
@@ -125,15 +126,8 @@ const writeConfig = (audit: string) => {
 
 describe('audit settings in shipshape.yaml', () => {
   const FILE = '/srv/app/shipshape.yaml';
-  const errorOf = (text: string): string => {
-    try {
-      parseConfig(text, FILE, { env: {} });
-    } catch (e) {
-      if (e instanceof ConfigError) return e.message;
-      throw e;
-    }
-    throw new Error('expected a ConfigError');
-  };
+  const errorOf = (text: string): string => configErrorOf(text, FILE);
+
 
   it('reads schemas, roles, fail_on, a schedule and suppressions, with defaults', () => {
     const cfg = parseConfig(serviceYaml('postgres://app@db.internal/app', `        schemas: [public, api]\n        schedule: "0 6 * * *"\n${SUPPRESS_YAML.replace(/^ {6}/gm, '        ')}`), FILE, { env: {} });

@@ -1,19 +1,11 @@
 /** `services.<name>.database.backups` schedule, time zone, verify and keep in shipshape.yaml, and `absent(backup.<service>)` rules checked at load. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/config/load.js';
 import { parseConfig } from '../../src/modules.js';
+import { configErrorOf } from './helpers.js';
 
 const FILE = '/srv/app/shipshape.yaml';
 
-function errorOf(text: string): string {
-  try {
-    parseConfig(text, FILE, { env: {} });
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = (text: string): string => configErrorOf(text, FILE);
 
 const withBackups = (backups: string, rest = '') => `services:
   web:

@@ -8,21 +8,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Backups, Migrations } from '../../src/db/index.js';
 import { backupBefore, backupKey, findTool } from '../../src/db/backup.js';
 import { createTestDatabase } from '../helpers/pg.js';
-import { MigrationsDir, sink, tablesOf, testDatabase } from './helpers.js';
+import { FILL_SQL, MigrationsDir, sink, tablesOf, testDatabase } from './helpers.js';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
 let dest: string;
 const actor = 'user:test';
 
-const fill = () =>
-  db.query(`CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, created timestamptz DEFAULT '2026-01-01T00:00:00Z');
-INSERT INTO users SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 2500) g;
-INSERT INTO users VALUES (9999, 'zoë☕@example.com');
-CREATE TABLE events_nopk (kind text, n int);
-INSERT INTO events_nopk SELECT 'k' || (g % 7), g FROM generate_series(1, 300) g;
-CREATE SCHEMA billing;
-CREATE TABLE billing.invoices (id serial PRIMARY KEY, user_id bigint REFERENCES users (id), cents int);
-INSERT INTO billing.invoices (user_id, cents) SELECT g, g * 100 FROM generate_series(1, 50) g;`);
+const fill = () => db.query(FILL_SQL);
 
 beforeAll(async () => {
   db = await testDatabase();

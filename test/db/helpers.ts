@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { ConfigError } from '../../src/core/config/load.js';
 import type { NewEvent } from '../../src/core/events.js';
+import { parseConfig } from '../../src/modules.js';
 import { createTestDatabase } from '../helpers/pg.js';
 
 export class MigrationsDir {
@@ -74,4 +76,25 @@ export async function tablesOf(query: (sql: string) => Promise<{ t: string }[]>)
 export function sink(): { events: NewEvent[]; append: (e: NewEvent) => Promise<void> } {
   const events: NewEvent[] = [];
   return { events, append: async (e) => void events.push(e) };
+}
+
+/** backup.test.ts's data: a table with a primary key and non-ASCII text, one without, one in another schema with a foreign key. */
+export const FILL_SQL = `CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, created timestamptz DEFAULT '2026-01-01T00:00:00Z');
+INSERT INTO users SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 2500) g;
+INSERT INTO users VALUES (9999, 'zoë☕@example.com');
+CREATE TABLE events_nopk (kind text, n int);
+INSERT INTO events_nopk SELECT 'k' || (g % 7), g FROM generate_series(1, 300) g;
+CREATE SCHEMA billing;
+CREATE TABLE billing.invoices (id serial PRIMARY KEY, user_id bigint REFERENCES users (id), cents int);
+INSERT INTO billing.invoices (user_id, cents) SELECT g, g * 100 FROM generate_series(1, 50) g;`;
+
+/** The message of the ConfigError that parsing `text` as `file` raises (throws when it parses). */
+export function configErrorOf(text: string, file: string): string {
+  try {
+    parseConfig(text, file, { env: {} });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
 }

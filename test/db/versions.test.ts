@@ -26,7 +26,7 @@ import { openStore } from '../../src/modules.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../helpers/embedded-pg.js';
 import { createTestDatabase } from '../helpers/pg.js';
 import { runKind } from '../helpers/run-kind.js';
-import { GUIDE_NAMES, guideFiles, MigrationsDir } from './helpers.js';
+import { FILL_SQL, GUIDE_NAMES, guideFiles, MigrationsDir } from './helpers.js';
 
 const BIN = resolve('bin/shipshape.js');
 const check = postgres as unknown as CheckKind;
@@ -78,17 +78,8 @@ async function createdb(server: string, name: string): Promise<string> {
 const tablesIn = async (url: string) => (await query<{ t: string }>(url, `select table_schema || '.' || table_name as t from information_schema.tables where table_schema not in ('pg_catalog', 'information_schema') and table_schema <> 'shipshape' order by 1`)).map((r) => r.t);
 const scratchDatabases = async (server: string) => (await query<{ d: string }>(server, `select datname as d from pg_database where datname like 'shipshape_verify_%'`)).map((r) => r.d);
 
-/** The data of backup.test.ts: a table with a primary key and non-ASCII text, one without, one in another schema with a foreign key. */
-const FILL = `CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, created timestamptz DEFAULT '2026-01-01T00:00:00Z');
-INSERT INTO users SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 2500) g;
-INSERT INTO users VALUES (9999, 'zoë☕@example.com');
-CREATE TABLE events_nopk (kind text, n int);
-INSERT INTO events_nopk SELECT 'k' || (g % 7), g FROM generate_series(1, 300) g;
-CREATE SCHEMA billing;
-CREATE TABLE billing.invoices (id serial PRIMARY KEY, user_id bigint REFERENCES users (id), cents int);
-INSERT INTO billing.invoices (user_id, cents) SELECT g, g * 100 FROM generate_series(1, 50) g;`;
 
-/** Row count and a checksum of every row of each table filled by FILL. */
+/** Row count and a checksum of every row of each table filled by FILL_SQL. */
 const contents = async (url: string) => {
   const out: Record<string, { rows: number; md5: string }> = {};
   for (const t of ['public.users', 'public.events_nopk', 'billing.invoices']) {
@@ -200,7 +191,7 @@ async function auditMatchesBaseline(expect: ExpectStatic, server: string, major:
  */
 async function topAndCheck(expect: ExpectStatic, server: string, major: number): Promise<void> {
   const url = await createdb(server, 'busy');
-  await query(url, `create extension pg_stat_statements; ${FILL}; analyze`);
+  await query(url, `create extension pg_stat_statements; ${FILL_SQL}; analyze`);
   for (let i = 0; i < 3; i++) await query(url, 'select count(*) from users where email like $1', ['%example%']);
   const sessions: pg.Client[] = [];
   const session = async (app: string) => {
@@ -323,7 +314,7 @@ describe('PostgreSQL 14: older than the client tools', { timeout: 120_000, concu
 
   it('backs up with the newer pg_dump, verifies by a restore on 14, and restores into a fresh database with the same rows', async ({ expect }) => {
     const url = await createdb(pg14.url, 'shop');
-    await query(url, FILL);
+    await query(url, FILL_SQL);
     const dataDir = join(work, 'store14');
     await dbEvents(dataDir); // makes the store, so the CLI records its events
     const a = ['--backups', join(work, 'backups14'), '--data-dir', dataDir];
@@ -376,7 +367,7 @@ describe('PostgreSQL 18: newer than the client tools', { timeout: 120_000, concu
   beforeAll(async () => {
     dest = join(work, 'backups18');
     source = await createTestDatabase('shipshape_versions_src');
-    await query(source.url, FILL);
+    await query(source.url, FILL_SQL);
     [pg18, made] = await Promise.all([startEmbeddedPostgres('pg18', { preload: ['pg_stat_statements'] }), new Backups({}).backup({ url: source.url, dest, actor: 'user:test' })]);
   });
   afterAll(async () => {
@@ -391,7 +382,7 @@ describe('PostgreSQL 18: newer than the client tools', { timeout: 120_000, concu
 
   it('db backup refuses, naming the pg_dump needed, leaves no partial backup and records db.backup_failed', async ({ expect }) => {
     const url = await createdb(pg18.url, 'shop');
-    await query(url, FILL);
+    await query(url, FILL_SQL);
     const dataDir = join(work, 'store18');
     await dbEvents(dataDir);
     const backups = join(work, 'backups18-new');

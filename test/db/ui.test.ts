@@ -48,6 +48,11 @@ describe('the database page (Chromium)', () => {
       '002_create_notes.sql': '-- migrate:up\nCREATE TABLE notes (id bigint PRIMARY KEY, body text);\n\n-- migrate:down\nDROP TABLE notes;\n',
     });
     await new Migrations({ version: 'test' }).migrate({ url: pgdb.url, dir: migrations.dir }, { actor: 'user:test', to: 1 });
+    // a table the config accepts without RLS, with its reason
+    const c = new pg.Client({ connectionString: pgdb.url });
+    await c.connect();
+    await c.query('create table legacy_import (id bigint primary key, payload text)');
+    await c.end();
     // a real backup (pg_dump) of web's database, not verified yet
     backupId = (await new Backups({}).backup({ url: pgdb.url, dest: join(dir, 'backups-web'), service: 'web', actor: 'user:test' })).id;
     const configPath = join(dir, 'shipshape.yaml');
@@ -59,6 +64,9 @@ describe('the database page (Chromium)', () => {
       url: ${pgdb.url}
       migrations: ${migrations.dir}
       backups: { dir: ${join(dir, 'backups-web')} }
+      audit:
+        suppress:
+          - { rule: rls_disabled, object: public.legacy_import, reason: "read by the nightly import job only" }
   legacy:
     database:
       url: postgres://app:${PASSWORD}@127.0.0.1:1/legacy
@@ -153,6 +161,12 @@ describe('the database page (Chromium)', () => {
     expect(await finding.textContent()).toMatch(/^errorrls_disabledpublic\.itemsrow level security is off on public\.items.*alter table public\.items enable row level security/);
     await waitForText(page, `${svc} [data-testid="db-audit-counts"]`, new RegExp(`^${audit.counts.error} errors?`));
     expect(await page.locator(`${svc} [data-testid="db-audit"] [data-testid="db-finding"]`).count()).toBe(audit.findings.length);
+    // what the config accepts is listed apart with its reason, and not counted
+    expect(audit.suppressed).toEqual([expect.objectContaining({ rule: 'rls_disabled', object: 'public.legacy_import', reason: 'read by the nightly import job only' })]);
+    expect(audit.findings.some((f) => f.object === 'public.legacy_import' && f.rule === 'rls_disabled')).toBe(false);
+    await waitForText(page, `${svc} [data-testid="db-audit-suppressed"] summary`, /^1 finding suppressed in shipshape\.yaml/);
+    expect(await page.locator(`${svc} [data-testid="db-suppressed-finding"]`).textContent({ timeout: 5_000 })).toBe('rls_disabled public.legacy_import — read by the nightly import job only');
+    await waitForText(page, `${svc} [data-testid="db-audit-roles"]`, /^privileges read for: PUBLIC$/);
     expect((await fetch(`${running!.url}/api/v1/db/web/audit`)).status).toBe(401);
     const bad = await fetch(`${running!.url}/api/v1/db/web/audit?long_query=soon`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(bad.status).toBe(400);

@@ -434,7 +434,7 @@ function Audit({ service }: { service: string }) {
         <div>
           <h2 className="card-title">Audit</h2>
           <div className="muted db-sub">
-            RLS on exposed tables, fixed <code>search_path</code> on functions, keys and indexes, connections, long queries — as <code>shipshape db audit --service {service}</code> checks them
+            Supabase's splinter lints (RLS, views and functions that bypass it, exposed secrets, <code>search_path</code>, keys and indexes, bloat), connections and long queries — as <code>shipshape db audit --service {service}</code> checks them
           </div>
         </div>
         {q.data ? (
@@ -451,8 +451,9 @@ function Audit({ service }: { service: string }) {
         ) : null}
       </header>
       <QueryState query={q} errorTitle={`Could not audit the database of ${service}`}>
-        {(r) =>
-          r.findings.length === 0 ? (
+        {(r) => (
+          <>
+          {r.findings.length === 0 ? (
             <EmptyState title="Nothing to report">
               {plural(r.checked.tables, 'table')} and {plural(r.checked.indexes, 'index', 'indexes')} checked on PostgreSQL {r.checked.server_version}.
             </EmptyState>
@@ -490,8 +491,28 @@ function Audit({ service }: { service: string }) {
                 </tbody>
               </table>
             </div>
-          )
-        }
+          )}
+          {r.suppressed?.length ? (
+            <details className="db-suppressed" data-testid="db-audit-suppressed">
+              <summary className="muted">
+                {plural(r.suppressed.length, 'finding')} suppressed in shipshape.yaml (<code>audit.suppress</code>), not counted
+              </summary>
+              <ul>
+                {r.suppressed.map((f, i) => (
+                  <li key={`${f.rule}:${f.object}:${i}`} data-testid="db-suppressed-finding">
+                    <code>{f.rule}</code> <code>{f.object}</code> — {f.reason}
+                  </li>
+                ))}
+              </ul>
+            </details>
+          ) : null}
+          {r.checked.roles ? (
+            <div className="muted db-sub" data-testid="db-audit-roles">
+              privileges read for: {r.checked.roles.join(', ')}
+            </div>
+          ) : null}
+          </>
+        )}
       </QueryState>
     </section>
   );

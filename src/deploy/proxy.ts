@@ -14,7 +14,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { createProxyServer } from 'http-proxy-3';
+import { createRequire } from 'node:module';
+import type * as HttpProxy from 'http-proxy-3';
 import { Pool } from 'undici';
 import { ReleaseStats } from './stats.js';
 
@@ -50,7 +51,7 @@ export class EnvProxy {
   private readonly targets = new Map<number, TargetState>();
   private readonly clients = new Set<Socket>();
   /** WebSocket upgrades only */
-  private readonly proxy = createProxyServer({ xfwd: true, ws: true });
+  private readonly proxy = (createRequire(import.meta.url)('http-proxy-3') as typeof HttpProxy).createProxyServer({ xfwd: true, ws: true });
   /** per release: requests, failed requests and latency, since Shipshape started */
   readonly stats = new Map<number, ReleaseStats>();
 

@@ -7,7 +7,8 @@
  * shipped (it is Chromium's, megabytes), so no host counts as preloaded.
  */
 import { parse as parseHtml, type DefaultTreeAdapterMap } from 'parse5';
-import { parse as parseDomain } from 'tldts';
+import { createRequire } from 'node:module';
+import type * as Tldts from 'tldts';
 
 export type Headers = Record<string, string | string[]>;
 
@@ -523,6 +524,8 @@ function sriTest(r: Retrieval, auto: Auto | null, session: SessionResult | null)
   }
   let result: string | null = null;
   let foreign = false;
+  // required here, not at start: the public-suffix list is ~1 MB of heap a server without header checks never needs
+  const parseDomain = (createRequire(import.meta.url)('tldts') as typeof Tldts).parse;
   const ownDomain = parseDomain(r.hostname).domain;
   const sessionHttps = session ? new URL(session.url).protocol === 'https:' : false;
   for (const tag of tags) {

@@ -7,7 +7,7 @@
  * the http check kind uses). Bodies are read up to BODY_CAP; every request shares one deadline.
  */
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
-import { CookieJar } from 'tough-cookie';
+import type { CookieJar } from 'tough-cookie';
 import { egressConnector } from '../core/egress-http.js';
 import { egressLookup, egressPolicy, type EgressPolicy } from '../core/egress.js';
 import type { CookieInfo, FetchedResponse, Headers, Retrieval, SessionResult } from './observatory.js';
@@ -143,6 +143,8 @@ async function followChain(start: URL, verify: boolean, signal: AbortSignal, jar
 }
 
 async function session(start: URL, signal: AbortSignal): Promise<Attempt> {
+  // loaded on the first header check, not at start (tough-cookie with its public-suffix list is ~2 MB of heap)
+  const { CookieJar } = await import('tough-cookie');
   const jar = new CookieJar();
   try {
     return await followChain(start, true, signal, jar);

@@ -13,7 +13,7 @@ import { chart } from './chart.js';
 import type { IngestKind } from './config.js';
 import type { TelemetryTables } from './migrations.js';
 import { attributes, OtlpError, type ConvertResult, type OtlpConverter } from './otlp/convert.js';
-import { decodeProto, encodeProto, MetricsRequest, MetricsResponse, TraceRequest, TraceResponse } from './otlp/proto.js';
+import { decodeRequest, encodeResponse } from './otlp/proto.js';
 import type { Rollup } from './rollup.js';
 import { ingestBatch, parseBatch, type Batch } from './sdk.js';
 
@@ -90,7 +90,7 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
     const bytes = await bodyBytes(req, deps.maxBody());
     let body: unknown;
     try {
-      body = proto ? decodeProto(kind === 'metrics' ? MetricsRequest : TraceRequest, bytes) : JSON.parse(bytes.toString('utf8'));
+      body = proto ? decodeRequest(kind, bytes) : JSON.parse(bytes.toString('utf8'));
     } catch (e) {
       throw new HttpProblem(400, 'Bad Request', `the body is not a valid OTLP ${proto ? 'protobuf' : 'JSON'} ${kind === 'metrics' ? 'ExportMetricsServiceRequest' : 'ExportTraceServiceRequest'}: ${(e as Error).message}`);
     }
@@ -107,7 +107,7 @@ export function telemetryRoutes(app: FastifyInstance, deps: TelemetryRouteDeps):
     await stored(kind === 'metrics' ? 'otlp_metrics' : 'otlp_traces');
     const partial = r.rejected > 0 ? { partialSuccess: kind === 'metrics' ? { rejectedDataPoints: r.rejected, errorMessage: r.reason ?? '' } : { rejectedSpans: r.rejected, errorMessage: r.reason ?? '' } } : {};
     reply.code(200);
-    if (proto) return reply.type('application/x-protobuf').send(Buffer.from(encodeProto(kind === 'metrics' ? MetricsResponse : TraceResponse, partial)));
+    if (proto) return reply.type('application/x-protobuf').send(Buffer.from(encodeResponse(kind, partial)));
     return reply.type('application/json').send(partial);
   };
 

@@ -4,7 +4,8 @@
  * and wire types are the official ones; fields not listed (exemplars, span events and links…) are
  * skipped by the decoder. Enums are read as plain integers.
  */
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type * as Protobuf from 'protobufjs';
 
 const kv = { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } };
 
@@ -121,22 +122,39 @@ const descriptor = {
   },
 };
 
-const root = protobuf.Root.fromJSON(descriptor);
-const type = (name: string) => root.lookupType(`otlp.${name}`);
+export type OtlpKind = 'metrics' | 'traces';
 
-export const MetricsRequest = type('ExportMetricsServiceRequest');
-export const MetricsResponse = type('ExportMetricsServiceResponse');
-export const TraceRequest = type('ExportTraceServiceRequest');
-export const TraceResponse = type('ExportTraceServiceResponse');
-
-const toObjectOptions: protobuf.IConversionOptions = { longs: Number, enums: Number, bytes: String, defaults: false, arrays: true, oneofs: false };
-
-/** Decode a protobuf body into the same plain shape OTLP/JSON has (numbers for 64-bit ints). */
-export function decodeProto(t: protobuf.Type, bytes: Uint8Array): unknown {
-  const msg = t.decode(bytes);
-  return t.toObject(msg, toObjectOptions);
+interface OtlpTypes {
+  request: Record<OtlpKind, Protobuf.Type>;
+  response: Record<OtlpKind, Protobuf.Type>;
 }
 
-export function encodeProto(t: protobuf.Type, value: Record<string, unknown>): Uint8Array {
+let built: OtlpTypes | undefined;
+
+/** The message types, built on the first protobuf request (protobufjs and the schema are ~1 MB of heap a JSON-only server never needs). */
+function types(): OtlpTypes {
+  if (!built) {
+    const protobuf = createRequire(import.meta.url)('protobufjs') as typeof Protobuf;
+    const root = protobuf.Root.fromJSON(descriptor);
+    const type = (name: string) => root.lookupType(`otlp.${name}`);
+    built = {
+      request: { metrics: type('ExportMetricsServiceRequest'), traces: type('ExportTraceServiceRequest') },
+      response: { metrics: type('ExportMetricsServiceResponse'), traces: type('ExportTraceServiceResponse') },
+    };
+  }
+  return built;
+}
+
+const toObjectOptions: Protobuf.IConversionOptions = { longs: Number, enums: Number, bytes: String, defaults: false, arrays: true, oneofs: false };
+
+/** Decode an export request's protobuf body into the same plain shape OTLP/JSON has (numbers for 64-bit ints). */
+export function decodeRequest(kind: OtlpKind, bytes: Uint8Array): unknown {
+  const t = types().request[kind];
+  return t.toObject(t.decode(bytes), toObjectOptions);
+}
+
+/** Encode an export response (its partial success) as protobuf. */
+export function encodeResponse(kind: OtlpKind, value: Record<string, unknown>): Uint8Array {
+  const t = types().response[kind];
   return t.encode(t.fromObject(value)).finish();
 }

@@ -235,10 +235,17 @@ export class BackupScheduler {
     const t = this.target(service);
     if (typeof t === 'string') return { service, kind: 'verify', at, ok: false, error: t };
     const { url, dir, d } = t;
-    const b = (await this.deps.backups.list(dir, { service }).catch((e: unknown) => {
-      this.record(dir, service, 'verify', { at, ok: false, error: (e as Error).message });
-      throw e;
-    })).find((x) => x.verified === null);
+    let list;
+    try {
+      list = await this.deps.backups.list(dir, { service });
+    } catch (e) {
+      // storage that cannot be listed (an S3 bucket out of reach) is a failed run, like any other
+      const error = (e as Error).message;
+      this.record(dir, service, 'verify', { at, ok: false, error });
+      this.deps.logger?.warn({ service, error }, 'scheduled verification failed');
+      return { service, kind: 'verify', at, ok: false, error };
+    }
+    const b = list.find((x) => x.verified === null);
     if (!b) return { service, kind: 'verify', at, ok: true, skipped: 'every backup is already verified (or there is none)' };
     this.busy.add(b.path);
     try {

@@ -22,7 +22,7 @@ import { writePrivateFile } from '../core/files.js';
 import { AUDIT_LEVELS, type AuditLevel, type AuditReport } from './api-types.js';
 import { auditSummary } from './audit-report.js';
 import { auditSettingsOf, type DbRaw } from './config.js';
-import { SCHEDULE_ACTOR } from './schedule.js';
+import { earliestDue, nextAfter, SCHEDULE_ACTOR } from './schedule.js';
 import { maskUrl, scrubFor } from './target.js';
 
 /** A finding as the schedule compares runs: by rule and object. */
@@ -83,7 +83,6 @@ export interface AuditSchedulerDeps {
 const LISTED = 100;
 
 const keyOf = (f: { rule: string; object: string }) => `${f.rule}\u0000${f.object}`;
-const nextAfter = (cron: Cron, t: number): number | null => cron.nextRun(new Date(t))?.getTime() ?? null;
 
 export class AuditScheduler {
   private jobs = new Map<string, Job>();
@@ -148,9 +147,7 @@ export class AuditScheduler {
 
   /** Epoch ms of the next audit due, or null when none is scheduled. */
   nextDue(): number | null {
-    let min: number | null = null;
-    for (const j of this.jobs.values()) if (j.next !== null && (min === null || j.next < min)) min = j.next;
-    return min;
+    return earliestDue(this.jobs.values());
   }
 
   /** Run every audit due at `now()` (once, however many times were missed) and wait for them; a service whose previous audit still runs is skipped. */

@@ -58,7 +58,15 @@ export interface SchedulerDeps {
   logger?: Logger;
 }
 
-const nextAfter = (cron: Cron, t: number): number | null => cron.nextRun(new Date(t))?.getTime() ?? null;
+/** The first time `cron` fires after `t` (epoch ms), or null when it never does again. */
+export const nextAfter = (cron: Cron, t: number): number | null => cron.nextRun(new Date(t))?.getTime() ?? null;
+
+/** The earliest `next` of a scheduler's jobs, or null when none is due ever: the one timer the db module arms. */
+export function earliestDue(jobs: Iterable<{ next: number | null }>): number | null {
+  let min: number | null = null;
+  for (const j of jobs) if (j.next !== null && (min === null || j.next < min)) min = j.next;
+  return min;
+}
 
 export class BackupScheduler {
   private jobs = new Map<string, Job>();
@@ -118,9 +126,7 @@ export class BackupScheduler {
 
   /** Epoch ms of the next run due, or null when nothing is scheduled. */
   nextDue(): number | null {
-    let min: number | null = null;
-    for (const j of this.jobs.values()) if (j.next !== null && (min === null || j.next < min)) min = j.next;
-    return min;
+    return earliestDue(this.jobs.values());
   }
 
   /** Run every job due at `now()` (each once, however many times were missed) and wait for them. */

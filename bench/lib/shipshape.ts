@@ -75,9 +75,9 @@ export async function scrape(url: string): Promise<Sample[]> {
 }
 
 /** Start the keep-alive check target (or another bench server script: `script`) as its own process and return its port. */
-export async function startTarget(dir: string, opts: { script?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: Child; port: number }> {
+export async function startTarget(dir: string, opts: { script?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): Promise<{ child: Child; port: number }> {
   const script = opts.script ?? 'target.ts';
-  const child = startChild(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', script)], { cwd: ROOT, env: opts.env, logFile: join(dir, script.replace(/\.ts$/, '.log')) });
+  const child = startChild(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'bench', script)], { cwd: ROOT, env: opts.env, logFile: join(dir, script.replace(/\.ts$/, '.log')) });
   const start = performance.now();
   while (performance.now() - start < 30_000) {
     const m = /LISTENING (\d+)/.exec(child.output());

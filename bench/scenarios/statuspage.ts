@@ -136,7 +136,7 @@ export async function runStatuspage(ctx: ScenarioContext): Promise<{ rows: Row[]
     });
     writeFileSync(join(dir, 'page.bin'), raw.body);
     writeFileSync(join(dir, 'headers.json'), JSON.stringify(raw.headers));
-    const bare = await startTarget(dir, { script: 'bare-page.ts', env: { BODY_FILE: join(dir, 'page.bin'), HEADERS_FILE: join(dir, 'headers.json') } });
+    const bare = await startTarget(dir, { script: 'bare-page.ts', nodeArgs: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/bare`] : [], env: { BODY_FILE: join(dir, 'page.bin'), HEADERS_FILE: join(dir, 'headers.json') } });
     children.push(bare.child);
 
     await waitForQuiet(ctx.log, 'statuspage', 25, 60);

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastRequest } from '../core/http/fast-path.js';
 
 const gzipAsync = promisify(gzip);
 const brotliAsync = promisify(brotliCompress);
@@ -148,16 +149,14 @@ export function send(req: FastifyRequest, reply: FastifyReply, r: Rendered, opts
  * the server's common headers. An unconditional request — nearly all of them under load — gets
  * headers built once per render and Accept-Encoding value.
  */
-export function write(req: IncomingMessage, res: ServerResponse, r: Rendered, opts: { private: boolean; maxAgeS: number }, common: Readonly<Record<string, string>>): void {
-  const h = req.headers;
-  const plain = h['if-none-match'] === undefined && h['if-modified-since'] === undefined;
-  const enc = h['accept-encoding'] ?? '';
-  let a = plain ? r.prebuilt?.get(enc) : undefined;
+export function write(req: IncomingMessage, f: FastRequest, res: ServerResponse, r: Rendered, opts: { private: boolean; maxAgeS: number }, common: Readonly<Record<string, string>>): void {
+  const enc = f.acceptEncoding;
+  let a = f.conditional ? undefined : r.prebuilt?.get(enc);
   if (!a) {
-    const built = answer(h, r, opts);
+    const built = answer({ 'if-none-match': f.ifNoneMatch, 'if-modified-since': f.ifModifiedSince, 'accept-encoding': enc }, r, opts);
     const headers: Record<string, string | number> = { ...built.headers, ...common };
     if (built.body) headers['content-length'] = built.body.length;
-    if (!built.body || !plain) {
+    if (!built.body || f.conditional) {
       res.writeHead(built.status, headers);
       res.end(built.body && req.method !== 'HEAD' ? built.body : undefined);
       return;

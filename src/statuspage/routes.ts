@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { ServiceError } from '../core/errors.js';
-import { bodilessRead, COMMON_HEADERS, plainOrigin, type FastPath } from '../core/http/fast-path.js';
+import { COMMON_HEADERS, fastRead, type FastPath } from '../core/http/fast-path.js';
 import type { Incidents } from '../incidents/index.js';
 import { spComponents, spMaintenances, spIncident, spPage, spStatus, spSummary } from './api.js';
 import { statusBadge, uptimeBadge } from './badge.js';
@@ -81,16 +81,29 @@ const cacheKey = (key: string, host: string | undefined, base: string, origin: s
  * forwarded headers, a page removed or made private by a reload — goes to the route.
  */
 function fastPath(deps: StatusRouteDeps, table: Map<string, FastEntry>): FastPath {
+  // cache keys by route and Host header, built once: a lookup then hashes no new string. Hosts are
+  // the client's to choose, so each route remembers a bounded number.
+  const keys = new Map<FastEntry, Map<string, { path: string; key: string }>>();
+  const keyOf = (e: FastEntry, path: string, host: string, origin: () => string): string => {
+    let byHost = keys.get(e);
+    if (!byHost) keys.set(e, (byHost = new Map()));
+    const known = byHost.get(host);
+    if (known && known.path === path) return known.key;
+    if (byHost.size >= 64) byHost.clear();
+    const key = cacheKey(e.key, undefined, path, origin(), e.what);
+    byHost.set(host, { path, key });
+    return key;
+  };
   return (req, res) => {
     const e = req.url === undefined ? undefined : table.get(req.url);
-    if (!e || !bodilessRead(req)) return false;
-    const origin = plainOrigin(req);
-    if (origin === undefined) return false;
+    if (!e) return false;
+    const f = fastRead(req);
+    if (!f) return false;
     const p = deps.pages().find((x) => x.key === e.key);
     if (!p || p.private) return false;
-    const ready = deps.cache.ready(cacheKey(e.key, undefined, p.path, origin, e.what));
+    const ready = deps.cache.ready(keyOf(e, p.path, f.host, () => f.origin));
     if (!ready) return false;
-    write(req, res, ready, { private: false, maxAgeS: e.maxAgeS }, COMMON_HEADERS);
+    write(req, f, res, ready, { private: false, maxAgeS: e.maxAgeS }, COMMON_HEADERS);
     return true;
   };
 }

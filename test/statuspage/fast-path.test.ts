@@ -4,6 +4,7 @@
  * route sends; anything the fast path cannot judge alike goes to the route.
  */
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,18 @@ function get(url: string, headers: Record<string, string> = {}, method = 'GET'):
     });
     req.on('error', fail);
     req.end();
+  });
+}
+
+/** One request written byte for byte on a socket (header names and repeats as given); the raw answer's head. */
+function rawGet(lines: string[]): Promise<string> {
+  return new Promise((done, fail) => {
+    const port = Number(/Host: [^:]+:(\d+)/i.exec(lines.join('\n'))?.[1]);
+    const sock = connect(port, '127.0.0.1', () => sock.write(`${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`));
+    let got = '';
+    sock.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    sock.on('end', () => done(got.split('\r\n\r\n')[0] ?? ''));
+    sock.on('error', fail);
   });
 }
 
@@ -125,6 +138,17 @@ describe('status page answers before routing', () => {
     await get(`${s.url}/status/`);
     await get(`${s.url}/status/history`);
     expect(routed).toEqual(['GET /status', 'GET /status/', 'GET /status/history']);
+
+    // headers are read from the raw list: any case is the same header; a repeated one goes to the route
+    routed.length = 0;
+    const upper = await rawGet(['GET /status HTTP/1.1', `HOST: ${new URL(s.url).host}`, 'ACCEPT-ENCODING: gzip']);
+    expect(upper).toMatch(/^HTTP\/1\.1 200/);
+    expect(upper).toMatch(/\r\ncontent-encoding: gzip\r\n/i);
+    expect(routed).toEqual([]);
+    await rawGet(['GET /status HTTP/1.1', `Host: ${new URL(s.url).host}`, 'Accept-Encoding: gzip', 'Accept-Encoding: br']);
+    await rawGet(['GET /status HTTP/1.1', `Host: ${new URL(s.url).host}`, 'X-Forwarded-Host: status.example.com']);
+    await rawGet(['GET /status HTTP/1.1', `Host: ${new URL(s.url).host}`, 'If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT', 'If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT']);
+    expect(routed).toEqual(['GET /status', 'GET /status', 'GET /status']);
 
     const denied = await get(`${s.url}/status/internal`);
     expect(denied.status).toBe(401);

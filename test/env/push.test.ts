@@ -30,6 +30,10 @@ services:
       push:
         vercel: { bin: ./tools/my-vercel, args: ["--scope", "acme"], cwd: ./app }
         netlify: { bin: ./tools/not-there }
+  leaky:
+    env:
+      push:
+        vercel: { bin: ./tools/leaky-cli }
 `;
 
 /** values a platform must get exactly: several lines, every shell-special character, a leading dash, trailing spaces */
@@ -244,6 +248,20 @@ describe('env push to Vercel', { timeout: 120_000 }, () => {
     const missing = await cli(['env', 'push', 'custom', '--to', 'netlify']);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain(`shipshape: netlify: ${join(s.dir, 'tools', 'not-there')} is not installed (not on the server's PATH, or no such file); nothing was changed`);
+  });
+});
+
+describe('env push: a CLI that prints the value in its error', { timeout: 120_000 }, () => {
+  it('the error quotes its stderr with the value (and each line of it) cut out', async () => {
+    mkdirSync(join(s.dir, 'tools'), { recursive: true });
+    // lists nothing, then fails every add saying what it read on stdin
+    writeFileSync(join(s.dir, 'tools', 'leaky-cli'), '#!/bin/sh\nif [ "$2" = ls ]; then exit 0; fi\nprintf \'Error: could not save %s=%s\\n\' "$3" "$(cat)" >&2\nexit 1\n', { mode: 0o755 });
+    await set('leaky', 'production', { LEAKED_KEY: PEM });
+    const r = await cli(['env', 'push', 'leaky', '--to', 'vercel', '--json']);
+    expect(r.status).toBe(1);
+    const res = JSON.parse(r.stdout) as EnvPushResult;
+    expect(res.error).toMatch(/^vercel: setting LEAKED_KEY failed: .*leaky-cli env add LEAKED_KEY production failed \(exit 1: Error: could not save LEAKED_KEY=\[value\]/);
+    expectNoValue(r.stdout + r.stderr, [PEM]);
   });
 });
 

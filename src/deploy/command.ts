@@ -12,6 +12,7 @@
  *   `deploy_url`; `netlify api restoreSiteDeploy` publishes a deploy (promotion and rollback alike),
  *   `netlify api listSiteDeploys` lists (both read the site from NETLIFY_SITE_ID).
  */
+import { PLATFORM_CLI, type Platform } from '../core/platforms.js';
 import type { CommandConfig } from './config.js';
 import { runCommand, type RunResult } from './run.js';
 
@@ -35,25 +36,27 @@ export interface ResolvedCommands {
   timeout: number;
 }
 
-const NETLIFY_PUBLISH = 'netlify api restoreSiteDeploy --data "{\\"site_id\\":\\"$NETLIFY_SITE_ID\\",\\"deploy_id\\":\\"{id}\\"}"';
+const NETLIFY = PLATFORM_CLI.netlify;
+const VERCEL = PLATFORM_CLI.vercel;
+const NETLIFY_PUBLISH = `${NETLIFY} api restoreSiteDeploy --data "{\\"site_id\\":\\"$NETLIFY_SITE_ID\\",\\"deploy_id\\":\\"{id}\\"}"`;
 
 /** The preset commands (docs/deploy.md, "Command driver"). */
-export const PRESETS: Record<'vercel' | 'netlify', Omit<ResolvedCommands, 'timeout' | 'idRequired'>> = {
+export const PRESETS: Record<Platform, Omit<ResolvedCommands, 'timeout' | 'idRequired'>> = {
   vercel: {
-    deploy: 'vercel deploy --prebuilt --yes',
-    promote: 'vercel promote {url} --yes',
-    rollback: 'vercel rollback {url} --yes',
-    list: 'vercel ls',
+    deploy: `${VERCEL} deploy --prebuilt --yes`,
+    promote: `${VERCEL} promote {url} --yes`,
+    rollback: `${VERCEL} rollback {url} --yes`,
+    list: `${VERCEL} ls`,
     format: 'text',
     url: null,
     // stderr: "🔍  Inspect: https://vercel.com/<team>/<project>/<deployment id> [1s]"
     id: 'Inspect:\\s+https://vercel\\.com/\\S+/(\\w+)',
   },
   netlify: {
-    deploy: 'netlify deploy --json',
+    deploy: `${NETLIFY} deploy --json`,
     promote: NETLIFY_PUBLISH,
     rollback: NETLIFY_PUBLISH,
-    list: 'netlify api listSiteDeploys --data "{\\"site_id\\":\\"$NETLIFY_SITE_ID\\"}"',
+    list: `${NETLIFY} api listSiteDeploys --data "{\\"site_id\\":\\"$NETLIFY_SITE_ID\\"}"`,
     format: 'json',
     url: 'deploy_url',
     id: 'deploy_id',

@@ -8,24 +8,28 @@ import { telemetry } from '../telemetry/index.js';
 import { registerEnvCommands } from './cli.js';
 import { envConfig, type EnvRaw } from './config.js';
 import { envMigrations, type EnvTables } from './migrations.js';
+import { EnvPusher } from './push.js';
 import { envRoutes } from './routes.js';
 import { EnvStore } from './store.js';
 import type { EnvKeyStatus, EnvSetResult, EnvSnapshot, EnvSnapshotRef, EnvVarView } from './types.js';
 
-export type { EnvConfig, EnvRaw, EnvVarConfig } from './config.js';
+export type { EnvConfig, EnvRaw, EnvVarConfig, EnvPushTargetConfig } from './config.js';
 export type { EnvTables } from './migrations.js';
 export type * from './types.js';
 export type { EnvStore } from './store.js';
+export type { EnvPusher } from './push.js';
 export { checkEnv, checkValues, envSchemaOf, summaryOf, readServiceEnv, resolveServiceEnv, EnvFileError, type EnvCheckReport, type EnvFinding, type EnvSchema, type EnvVarRule, type CheckEnvOptions } from './check.js';
 
 export { formatEnvFile, quoteValue } from './envfile.js';
 
-export const ENV_EVENTS = ['env.set', 'env.unset', 'env.rotated', 'env.rotation_overdue', 'env.rekeyed'] as const;
+export const ENV_EVENTS = ['env.set', 'env.unset', 'env.rotated', 'env.rotation_overdue', 'env.rekeyed', 'env.pushed'] as const;
 
 /** What other modules (deploy) get from `ctx.use(env)`. */
 export interface EnvDomain extends ModuleLifecycle<EnvRaw> {
   /** the store itself (list, set, unset, markRotated, pull, reveal, overdue, keyStatus, tick) */
   store: EnvStore;
+  /** `env push`: make a hosted platform's variables for an environment equal to the store's */
+  pusher: EnvPusher;
   /**
    * Pin the current variables of service/env for a release: an immutable id (the same
    * (name, version) set always gives the same id), the names and their decrypted values.
@@ -53,8 +57,10 @@ export function createEnv(ctx: ModuleContext<EnvTables, EnvRaw>): EnvDomain {
     config: ctx.config,
     metrics: (samples) => ctx.use(telemetry).sink.metrics(samples),
   });
+  const pusher = new EnvPusher(store);
   return {
     store,
+    pusher,
     snapshot: (service, env) => store.snapshot(service, env),
     snapshotRef: (id) => store.snapshotRef(id),
     snapshotValues: (id) => store.snapshotValues(id),
@@ -64,7 +70,7 @@ export function createEnv(ctx: ModuleContext<EnvTables, EnvRaw>): EnvDomain {
     start: () => store.start(),
     stop: () => store.stop(),
     routes(app) {
-      envRoutes(app, store);
+      envRoutes(app, store, pusher);
     },
   };
 }

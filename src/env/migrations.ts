@@ -3,7 +3,8 @@
  * see crypto.ts), and never changes a row; `env_vars` points at the current version of each
  * variable with what may be shown without the key (a 4-character hint and the length), who set it
  * and when it was last rotated; `env_snapshots` records the exact (name, version) set a release
- * was made with; `env_keys` the id of the master key the store is encrypted with.
+ * was made with; `env_keys` the id of the master key the store is encrypted with; `env_pushes` the
+ * version of each variable `env push` last sent to a hosted platform (Vercel does not show values).
  */
 import type { Migration } from 'kysely';
 import type { Dialect } from '../core/store/db.js';
@@ -57,11 +58,23 @@ export interface EnvKeysTable {
   created_at: number;
 }
 
+/** What `env push` last pushed to a platform: per (service, env, platform, name) the store version it sent. */
+export interface EnvPushesTable {
+  service: string;
+  env: string;
+  platform: string;
+  name: string;
+  version: number;
+  pushed_at: number;
+  pushed_by: string;
+}
+
 export interface EnvTables {
   env_values: EnvValuesTable;
   env_vars: EnvVarsTable;
   env_snapshots: EnvSnapshotsTable;
   env_keys: EnvKeysTable;
+  env_pushes: EnvPushesTable;
 }
 
 export function envMigrations(_dialect: Dialect): Record<string, Migration> {
@@ -108,6 +121,21 @@ export function envMigrations(_dialect: Dialect): Record<string, Migration> {
           .createTable('env_keys')
           .addColumn('key_id', 'text', (c) => c.primaryKey())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
+    '1101_env_pushes': {
+      async up(db: AnyDB) {
+        await db.schema
+          .createTable('env_pushes')
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('env', 'text', (c) => c.notNull())
+          .addColumn('platform', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('pushed_at', 'bigint', (c) => c.notNull())
+          .addColumn('pushed_by', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('env_pushes_pk', ['service', 'env', 'platform', 'name'])
           .execute();
       },
     },

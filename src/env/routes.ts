@@ -1,7 +1,7 @@
 /**
  * HTTP routes of the env store, under /api/v1/env. Reading names, masked values, versions and
  * rotation needs `read`; everything that writes a secret or reads one back (set, unset, mark
- * rotated, pull, reveal) needs `admin`: a secret grants what it unlocks, so changing or reading
+ * rotated, pull, reveal, push to a hosted platform) needs `admin`: a secret grants what it unlocks, so changing or reading
  * one is an administrator's act, not a deployer's (a `write` token deploys; the release takes
  * the values through the server, never through the token). Values are never in a problem answer
  * (validation errors name the variable, not its value) and pulls are sent `no-store`.
@@ -11,6 +11,8 @@ import { z } from 'zod';
 import { NAME_RE } from '../core/config/schema.js';
 import { actorOf } from '../core/http/auth.js';
 import { HttpProblem, parse } from '../core/http/problem.js';
+import { PLATFORMS, type Platform } from '../core/platforms.js';
+import type { EnvPusher } from './push.js';
 import { ENV_NAME_RE, MAX_VALUE, MAX_VARS, VAR_NAME_RE, type EnvStore } from './store.js';
 
 const service = z.string().regex(NAME_RE, 'expected a service name');
@@ -26,6 +28,16 @@ const setBody = z
       .refine((v) => Object.keys(v).length >= 1 && Object.keys(v).length <= MAX_VARS, `give 1 to ${MAX_VARS} variables`),
     /** store values the service's env schema rejects */
     force: z.boolean().optional(),
+  })
+  .strict();
+
+const pushBody = z
+  .object({
+    to: z.enum(PLATFORMS as [Platform, ...Platform[]]),
+    /** list what would change, change nothing */
+    dry_run: z.boolean().optional(),
+    /** remove the platform's variables the store does not have */
+    prune: z.boolean().optional(),
   })
   .strict();
 
@@ -47,14 +59,14 @@ function quietJson(scope: FastifyInstance): void {
   });
 }
 
-export function envRoutes(app: FastifyInstance, store: EnvStore): void {
+export function envRoutes(app: FastifyInstance, store: EnvStore, pusher: EnvPusher): void {
   void app.register(async (scope) => {
     quietJson(scope);
-    routes(scope, store);
+    routes(scope, store, pusher);
   });
 }
 
-function routes(app: FastifyInstance, store: EnvStore): void {
+function routes(app: FastifyInstance, store: EnvStore, pusher: EnvPusher): void {
   const read = { config: { scope: 'read' as const } };
   const admin = { config: { scope: 'admin' as const } };
 
@@ -88,6 +100,14 @@ function routes(app: FastifyInstance, store: EnvStore): void {
   app.post('/api/v1/env/:service/:env/vars/:name/rotated', admin, async (req) => {
     const t = parse(targetVar, req.params, 'params');
     return store.markRotated(t.service, t.env, t.name, actorOf(req));
+  });
+
+  // sends every value to a hosted platform: an administrator's act, like a pull. 200 with ok: false
+  // when the platform's CLI failed (the result says what was done before, what failed, what was not tried)
+  app.post('/api/v1/env/:service/:env/push', admin, async (req) => {
+    const t = parse(target, req.params, 'params');
+    const b = parse(pushBody, req.body, 'body');
+    return pusher.push(t.service, t.env, b.to, actorOf(req), { dryRun: b.dry_run, prune: b.prune });
   });
 
   app.get('/api/v1/env/:service/:env/values', admin, async (req, reply) => {

@@ -1,5 +1,5 @@
 /**
- * `shipshape env set | unset | list | pull | rotated`, talking to a running server (`--url` /
+ * `shipshape env set | unset | list | pull | rotated | push`, talking to a running server (`--url` /
  * SHIPSHAPE_URL, `--token` / SHIPSHAPE_TOKEN), which holds the master key: the key never has to
  * be on the machine the command runs on, and every change is recorded with the token's name as
  * its actor. `list` needs a read token; the others an admin token.
@@ -12,7 +12,7 @@ import { formatDuration } from '../core/config/units.js';
 import type { CliContext } from '../core/module.js';
 import { formatEnvFile, writePrivateFile } from './envfile.js';
 import { VAR_NAME_RE } from './store.js';
-import type { EnvKeyStatus, EnvSetResult, EnvVarView } from './types.js';
+import type { EnvKeyStatus, EnvPushChange, EnvPushResult, EnvSetResult, EnvVarView } from './types.js';
 
 type Conn = ServerConn & { json?: boolean; service: string; env: string };
 
@@ -64,6 +64,25 @@ export function rotationText(v: EnvVarView): string {
   if (v.rotation_due_at === null) return '—';
   if (v.overdue) return `overdue by ${days(v.overdue_by_ms ?? 0)}`;
   return `due in ${days(Date.parse(v.rotation_due_at) - Date.now())}`;
+}
+
+const SIGN: Record<EnvPushChange['action'], string> = { add: '+', update: '~', remove: '-' };
+const DONE: Record<EnvPushChange['action'], string> = { add: 'added', update: 'updated', remove: 'removed' };
+
+/** The human report of a push: names only (no value, not even masked). */
+export function pushReport(r: EnvPushResult): string[] {
+  const lines: string[] = [];
+  const count = (a: EnvPushChange['action'], st: EnvPushChange['status']) => r.changes.filter((c) => c.action === a && c.status === st).length;
+  const head = `${r.service}/${r.env} → ${r.platform} ${r.target}`;
+  if (r.dry_run) lines.push(`dry run, nothing changed: ${head}: would add ${count('add', 'planned')}, update ${count('update', 'planned')}, remove ${count('remove', 'planned')}; ${r.unchanged.length} unchanged`);
+  else lines.push(`${head}: ${count('add', 'done')} added, ${count('update', 'done')} updated, ${count('remove', 'done')} removed, ${r.unchanged.length} unchanged`);
+  const width = Math.max(0, ...r.changes.map((c) => c.name.length));
+  for (const c of r.changes) {
+    const what = c.status === 'planned' ? `would be ${DONE[c.action]}` : c.status === 'done' ? DONE[c.action] : c.status === 'failed' ? `FAILED (${c.action})` : `not attempted (${c.action})`;
+    lines.push(`  ${SIGN[c.action]} ${c.name.padEnd(width)}  ${what}`);
+  }
+  if (r.kept.length) lines.push(`on ${r.platform} but not in the store, kept (--prune removes them): ${r.kept.join(', ')}`);
+  return lines;
 }
 
 export function registerEnvStore(envCmd: Command, _ctx: CliContext): void {
@@ -141,6 +160,30 @@ export function registerEnvStore(envCmd: Command, _ctx: CliContext): void {
       fail(e);
     }
   });
+
+  envCmd
+    .command('push')
+    .description("make a hosted platform's variables for an environment equal to the store's (through its CLI, run by the server); prints names only")
+    .argument('<service>', 'the service (a name under services: in shipshape.yaml)')
+    .requiredOption('--to <platform>', 'vercel or netlify')
+    .option('--env <env>', 'the environment', 'production')
+    .option('--dry-run', 'show what would change, change nothing')
+    .option('--prune', 'also remove the variables the platform has and the store does not')
+    .option('--url <url>', 'server URL (env SHIPSHAPE_URL)', procEnv.SHIPSHAPE_URL ?? 'http://127.0.0.1:4600')
+    .option('--token <token>', 'API token with admin scope (env SHIPSHAPE_TOKEN)', procEnv.SHIPSHAPE_TOKEN)
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExamples:\n  $ shipshape env push web --env production --to vercel --dry-run\n  $ shipshape env push web --env staging --to netlify --prune')
+    .action(async (service: string, o: ServerConn & { to: string; env: string; dryRun?: boolean; prune?: boolean; json?: boolean }) => {
+      try {
+        if (o.to !== 'vercel' && o.to !== 'netlify') throw new CliError(`--to must be vercel or netlify, not "${o.to.slice(0, 50)}"`, 2);
+        const r = await callServer<EnvPushResult>(o, 'POST', `/api/v1/env/${enc(service)}/${enc(o.env)}/push`, { body: { to: o.to, ...(o.dryRun ? { dry_run: true } : {}), ...(o.prune ? { prune: true } : {}) }, scope: 'admin' });
+        if (o.json) json(r);
+        else for (const l of pushReport(r)) (r.ok ? out : (t: string) => process.stderr.write(`${t}\n`))(l);
+        if (!r.ok) throw new CliError(`${r.error ?? 'the push failed'}${r.changes.some((c) => c.status === 'done') ? ' (the changes marked done above were made; run the push again to finish)' : ''}`, 1);
+      } catch (e) {
+        fail(e);
+      }
+    });
 
   withConn(envCmd.command('pull').description('fetch the decrypted values of an environment as a .env file (stdout, or --out written mode 0600)'), 'admin')
     .option('--out <file>', 'write this file (mode 0600) instead of printing')

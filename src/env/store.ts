@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config/load.js';
 import { ServiceError } from '../core/errors.js';
-import type { EventLog } from '../core/events.js';
+import type { EventLog, NewEvent } from '../core/events.js';
 import { Serial } from '../core/serial.js';
 import type { Store } from '../core/store/db.js';
 import { checkValues, envSchemaOf } from './check.js';
@@ -348,6 +348,44 @@ export class EnvStore {
       env,
       cur.map((c) => ({ name: c.name, version: Number(c.version) })),
     );
+  }
+
+  /** Every current value of an environment with its version, decrypted (what `env push` sends). */
+  async pullVersions(service: string, env: string): Promise<{ name: string; version: number; value: string }[]> {
+    this.checkTarget(service, env);
+    const key = await this.key('pushing values');
+    const cur = (await this.d.store.db.selectFrom('env_vars').select(['name', 'version']).where('service', '=', service).where('env', '=', env).orderBy('name').execute()).map((c) => ({ name: c.name, version: Number(c.version) }));
+    const values = await this.decryptVersions(key, service, env, cur);
+    return cur.map((c) => ({ ...c, value: values[c.name] as string }));
+  }
+
+  /** The store version of each variable `env push` last sent to a platform for service/env. */
+  async pushedVersions(service: string, env: string, platform: string): Promise<Map<string, number>> {
+    const rows = await this.d.store.db.selectFrom('env_pushes').select(['name', 'version']).where('service', '=', service).where('env', '=', env).where('platform', '=', platform).execute();
+    return new Map(rows.map((r) => [r.name, Number(r.version)]));
+  }
+
+  /** Remember that `name` at `version` is now on the platform (version null: it was removed from it). */
+  async recordPushed(service: string, env: string, platform: string, name: string, version: number | null, actor: string): Promise<void> {
+    const db = this.d.store.db;
+    await db.deleteFrom('env_pushes').where('service', '=', service).where('env', '=', env).where('platform', '=', platform).where('name', '=', name).execute();
+    if (version !== null) await db.insertInto('env_pushes').values({ service, env, platform, name, version, pushed_at: this.d.now(), pushed_by: actor }).execute();
+  }
+
+  /** Append an event (the push writes `env.pushed`). */
+  appendEvent(e: NewEvent): Promise<unknown> {
+    return this.d.events.append(e);
+  }
+
+  /** The config file (platform CLIs run next to it) and the service's env config. */
+  configOf(service: string): { file: string; env: EnvRaw['services'][string]['env'] } {
+    const cfg = this.d.config();
+    return { file: cfg.file, env: cfg.raw.services[service]?.env };
+  }
+
+  /** Refuse an unknown service or a malformed environment name (ServiceError). */
+  target(service: string, env: string): void {
+    this.checkTarget(service, env);
   }
 
   /** One current value, decrypted. */

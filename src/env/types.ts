@@ -58,3 +58,32 @@ export interface EnvKeyStatus {
   /** why it is not usable, when it is not */
   problem: string | null;
 }
+
+/** One change `env push` made (or, with dry_run, would make) on a platform: names only. */
+export interface EnvPushChange {
+  name: string;
+  /** add: not on the platform; update: there with another value (or one this store did not send); remove: only there (--prune) */
+  action: 'add' | 'update' | 'remove';
+  /** planned: a dry run; done; failed: the CLI failed on it (the push stopped there); not_attempted: after a failure */
+  status: 'planned' | 'done' | 'failed' | 'not_attempted';
+}
+
+/** What `env push` did: the platform's variables for one environment made equal to the store's. */
+export interface EnvPushResult {
+  service: string;
+  env: string;
+  platform: 'vercel' | 'netlify';
+  /** the platform's environment (Vercel) or context (Netlify) */
+  target: string;
+  dry_run: boolean;
+  prune: boolean;
+  /** every change done (or, dry run, the plan could be made) */
+  ok: boolean;
+  changes: EnvPushChange[];
+  /** in the store and already on the platform as they are */
+  unchanged: string[];
+  /** on the platform, not in the store, left there (no --prune) */
+  kept: string[];
+  /** why it stopped, naming the variable and the platform; null when ok */
+  error: string | null;
+}

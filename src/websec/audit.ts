@@ -198,15 +198,23 @@ export function parseYarnClassic(text: string, stderr = ''): { counts: Record<Au
 }
 
 /**
- * yarn berry `yarn npm audit --json`: one JSON object a line, { value: package, children: { ID, Issue,
- * URL, Severity, … } }, exit 1 with advisories; nothing at all and exit 0 when there are none. A
- * deprecated version is reported as a moderate advisory too (ID "name (deprecation)", no URL), as
- * yarn does. Its failures are not JSON: "➤ YN0035: …" lines on stdout, or (when the advisory request
- * fails while the deprecation look-ups are still running) an unhandled rejection on stderr.
+ * yarn berry `yarn npm audit --json`, in two formats:
+ *
+ * - yarn 4: one JSON object a line, { value: package, children: { ID, Issue, URL, Severity, … } },
+ *   exit 1 with advisories; nothing at all and exit 0 when there are none. A deprecated version is
+ *   reported as a moderate advisory too (ID "name (deprecation)", no URL), as yarn does.
+ * - yarn 2 and 3: the registry's answer to /-/npm/v1/security/audits/quick printed as it came, on one
+ *   line (npm 6's report, as pnpm's: { advisories, metadata }), read as parseLegacy reads it. yarn 3
+ *   exits 1 when it has advisories, yarn 2 exits 0 all the same.
+ *
+ * Failures are not JSON: "➤ YN0035: …" (yarn 3, 4) or "➤ YN0001: HTTPError: …" (yarn 2) lines on
+ * stdout, or (yarn 4, when the advisory request fails while the deprecation look-ups are still
+ * running) an unhandled rejection on stderr.
  */
 export function parseYarnBerry(text: string, run?: { code: number | null; stderr: string }): { counts: Record<AuditSeverity, number>; advisories: Advisory[] } {
   const advisories: Advisory[] = [];
   const other: string[] = [];
+  let report: Record<AuditSeverity, number> | undefined;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     if (!line.trim().startsWith('{')) {
@@ -214,6 +222,13 @@ export function parseYarnBerry(text: string, run?: { code: number | null; stderr
       continue;
     }
     const j = JSON.parse(line) as Json;
+    if (j.advisories && typeof j.advisories === 'object' && j.metadata && typeof j.metadata === 'object') {
+      // yarn 2 / 3: the registry's npm 6 report, as it came
+      const legacy = parseLegacy(line, 'yarn npm audit');
+      advisories.push(...legacy.advisories);
+      report = legacy.counts;
+      continue;
+    }
     const c = j.children as Json | undefined;
     if (!c || typeof c !== 'object' || c.Severity === undefined) {
       if (j.type === 'error') other.push(String(j.data ?? ''));
@@ -221,11 +236,11 @@ export function parseYarnBerry(text: string, run?: { code: number | null; stderr
     }
     advisories.push({ package: String(j.value ?? ''), severity: severityOf(c.Severity), title: String(c.Issue ?? ''), url: String(c.URL ?? ''), ...(c['Vulnerable Versions'] ? { range: String(c['Vulnerable Versions']) } : {}), fixAvailable: true });
   }
-  if (run && run.code !== 0 && advisories.length === 0) {
+  if (run && run.code !== 0 && advisories.length === 0 && !report) {
     const reason = other.map((l) => l.replace(/^➤ YN\d{4}:\s*/, '')).filter((l) => l && !/^(Errors happened when preparing|This might be caused by)/.test(l));
     throw new Error(`yarn npm audit failed (exit ${run.code}): ${reason.length ? reason.slice(0, 4).join('; ') : stderrReason(run.stderr)}`);
   }
-  return { counts: tally(advisories), advisories };
+  return { counts: report ?? tally(advisories), advisories };
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
- * `shipshape audit deps` with the real pnpm, yarn 1 and yarn 4 (devDependencies: pnpm, yarn,
- * @yarnpkg/cli-dist), run from the built CLI as a user runs it, on projects (test/fixtures/audit-pm:
+ * `shipshape audit deps` with the real pnpm 10 and 9, yarn 1, and yarn 4, 3 and 2 (devDependencies:
+ * pnpm, pnpm9, yarn, @yarnpkg/cli-dist, yarn3, yarn2 — the last three all @yarnpkg/cli-dist), run from the built CLI as a user runs it, on projects (test/fixtures/audit-pm:
  * one dependency, minimist 0.0.8) whose lockfiles the tools wrote themselves (`pnpm install
- * --lockfile-only`, `yarn install`, yarn 4's `yarn install --mode=update-lockfile`); auditing
- * downloads nothing. No registry reachable here answers audits, so a loopback stand-in answers the
+ * --lockfile-only`, which pnpm 9 writes identically, `yarn install`, yarn 4's and 3's `yarn install
+ * --mode=update-lockfile`, yarn 2's `yarn install`); auditing downloads nothing. No registry reachable here answers audits, so a loopback stand-in answers the
  * endpoints each tool really calls, as read in their source:
  *
- * - pnpm 10: POST <registry>/-/npm/v1/security/audits/quick (then /audits), npm 6's audit report;
- *   the registry from the project's .npmrc.
+ * - pnpm 10 and 9: POST <registry>/-/npm/v1/security/audits/quick (then /audits), npm 6's audit
+ *   report; the registry from the project's .npmrc.
  * - yarn 1: POST https://registry.yarnpkg.com/-/npm/v1/security/audits, gzipped, npm 6's report.
  *   That URL is fixed in yarn 1 (its registry setting is not used for audits), so the stand-in is
  *   also the project's https-proxy (.yarnrc): it accepts CONNECT registry.yarnpkg.com:443 and
@@ -16,16 +16,19 @@
  *   GET <npmRegistryServer>/<package> for each package, whose deprecated versions it reports as
  *   moderate advisories. Run as berry projects are: the yarn 1 on PATH hands over to the yarnPath
  *   of .yarnrc.yml.
+ * - yarn 3 and 2: POST <npmRegistryServer>/-/npm/v1/security/audits/quick only (a flat tree: every
+ *   package, the project itself included, by name), npm 6's report, which they print as it came.
  *
  * The advisories are GitHub's for minimist 0.0.8 (GHSA-vh95-rmgr-6w4m moderate, GHSA-xvch-5gv4-984h
  * critical), answered only for the name@version the tool asked about.
  *
  * PATH: the child's PATH starts with a directory linking `pnpm` and `yarn` to the installed
- * packages' own entry points (audit.ts spawns them by name). Not node_modules/.bin: yarn 1 and
+ * packages' own entry points (audit.ts spawns them by name); pnpm 9's tests have a directory of their
+ * own whose `pnpm` is pnpm 9. Not node_modules/.bin: yarn 1 and
  * @yarnpkg/cli-dist both declare a `yarn` bin, and a clean `npm ci` links yarn 4's there.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -40,6 +43,9 @@ const FIXTURES = resolve('test/fixtures/audit-pm');
 const YARN_CLASSIC = resolve('node_modules/yarn/bin/yarn.js');
 const YARN_BERRY = resolve('node_modules/@yarnpkg/cli-dist/bin/yarn.js');
 const PNPM = resolve('node_modules/pnpm/bin/pnpm.cjs');
+const PNPM9 = resolve('node_modules/pnpm9/bin/pnpm.cjs');
+const YARN3 = resolve('node_modules/yarn3/bin/yarn.js');
+const YARN2 = resolve('node_modules/yarn2/bin/yarn.js');
 
 type Severity = 'critical' | 'high' | 'moderate' | 'low' | 'info';
 interface Adv {
@@ -171,8 +177,24 @@ async function standIn(mode: Mode): Promise<StandIn> {
 }
 
 type Manager = 'pnpm' | 'yarn' | 'yarn-berry';
+/** a package manager at one version: what `audit deps` calls it, its fixture, how it is found */
+interface Tool {
+  manager: Manager;
+  fixture: string;
+  /** pnpm: the entry point PATH's `pnpm` leads to; yarn 2+: the project's yarnPath */
+  entry: string;
+}
+const TOOLS = {
+  pnpm10: { manager: 'pnpm', fixture: 'pnpm', entry: PNPM },
+  pnpm9: { manager: 'pnpm', fixture: 'pnpm', entry: PNPM9 },
+  yarn1: { manager: 'yarn', fixture: 'yarn', entry: YARN_CLASSIC },
+  yarn4: { manager: 'yarn-berry', fixture: 'yarn-berry', entry: YARN_BERRY },
+  yarn3: { manager: 'yarn-berry', fixture: 'yarn3', entry: YARN3 },
+  yarn2: { manager: 'yarn-berry', fixture: 'yarn2', entry: YARN2 },
+} satisfies Record<string, Tool>;
 let root = '';
 let bin = '';
+let bin9 = '';
 let ca = '';
 let cert: { key: string; cert: string };
 
@@ -182,6 +204,10 @@ beforeAll(() => {
   mkdirSync(bin);
   symlinkSync(PNPM, join(bin, 'pnpm'));
   symlinkSync(YARN_CLASSIC, join(bin, 'yarn'));
+  bin9 = join(root, 'bin-pnpm9');
+  mkdirSync(bin9);
+  symlinkSync(PNPM9, join(bin9, 'pnpm'));
+  symlinkSync(YARN_CLASSIC, join(bin9, 'yarn'));
   cert = selfSignedCert({ cn: 'registry.yarnpkg.com', san: 'DNS:registry.yarnpkg.com' });
   ca = join(root, 'registry.yarnpkg.com.pem');
   writeFileSync(ca, cert.cert);
@@ -197,18 +223,20 @@ afterAll(async () => {
  * A copy of the fixture project for `pm`, whose registry settings (the project's own files, as a
  * user behind a proxy or with a private registry has them) point at a stand-in of its own.
  */
-async function project(pm: Manager, mode: Mode): Promise<{ dir: string; stand: StandIn; audit: (...args: string[]) => ReturnType<typeof shipshape> }> {
+async function project(which: Manager | Tool, mode: Mode): Promise<{ dir: string; stand: StandIn; audit: (...args: string[]) => ReturnType<typeof shipshape> }> {
+  const tool: Tool = typeof which === 'string' ? { pnpm: TOOLS.pnpm10, yarn: TOOLS.yarn1, 'yarn-berry': TOOLS.yarn4 }[which] : which;
+  const pm = tool.manager;
   const stand = await standIn(mode);
   stands.push(stand);
-  const dir = mkdtempSync(join(root, `${pm}-`));
-  cpSync(join(FIXTURES, pm), dir, { recursive: true });
+  const dir = mkdtempSync(join(root, `${tool.fixture}-`));
+  cpSync(join(FIXTURES, tool.fixture), dir, { recursive: true });
   if (pm === 'pnpm') writeFileSync(join(dir, '.npmrc'), `registry=${stand.registry}\n`);
   if (pm === 'yarn') writeFileSync(join(dir, '.yarnrc'), `https-proxy "${stand.registry}"\ncafile "${ca}"\n`);
   if (pm === 'yarn-berry') {
     writeFileSync(
       join(dir, '.yarnrc.yml'),
       [
-        `yarnPath: ${JSON.stringify(YARN_BERRY)}`,
+        `yarnPath: ${JSON.stringify(tool.entry)}`,
         `npmRegistryServer: ${JSON.stringify(stand.registry.replace(/\/$/, ''))}`,
         'unsafeHttpWhitelist: ["127.0.0.1"]',
         `globalFolder: ${JSON.stringify(join(dir, '.yarn-global'))}`,
@@ -217,13 +245,14 @@ async function project(pm: Manager, mode: Mode): Promise<{ dir: string; stand: S
       ].join('\n'),
     );
   }
-  return { dir, stand, audit: (...args) => shipshape(['audit', 'deps', dir, ...args]) };
+  const path = tool.entry === PNPM9 ? bin9 : bin;
+  return { dir, stand, audit: (...args) => shipshape(['audit', 'deps', dir, ...args], path) };
 }
 
 /** The built CLI, with the package managers first on PATH and no registry from this process's environment. */
-function shipshape(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function shipshape(args: string[], first = bin): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NO_COLOR: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${first}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NO_COLOR: '1' };
     for (const k of Object.keys(env)) if (/^(npm_config_registry|SHIPSHAPE_CONFIG|YARN_.*)$/i.test(k)) delete env[k];
     const child = spawn(process.execPath, [BIN, ...args], { env });
     let stdout = '';
@@ -265,14 +294,31 @@ function expectBoth(e: ExpectStatic, stdout: string, pm: Manager, dir: string): 
   e(lines.at(-1)).toBe('1 at or above high');
 }
 
-describe.concurrent('audit deps with the real pnpm (pnpm-lock.yaml)', { timeout: 120_000 }, () => {
-  it('shows the critical and the moderate advisory, exits 1 at high; pnpm asked for minimist@0.0.8 on /audits/quick', async ({ expect }) => {
-    const p = await project('pnpm', { advisories: [MODERATE, CRITICAL] });
+// pnpm 10 asks /audits/quick and falls back to /audits; pnpm 9 asks /audits only
+const QUICK = 'POST /-/npm/v1/security/audits/quick';
+const AUDITS = 'POST /-/npm/v1/security/audits';
+describe.concurrent.for([
+  ['10.34.9', TOOLS.pnpm10, [QUICK], [QUICK, AUDITS]],
+  ['9.15.9', TOOLS.pnpm9, [AUDITS], [AUDITS]],
+] as const)('audit deps with the real pnpm %s (pnpm-lock.yaml)', { timeout: 120_000 }, ([version, tool, asks, refused]) => {
+  it('runs that pnpm', async ({ expect }) => {
+    const p = await project(tool, { advisories: [] });
+    const r = await new Promise<string>((done) => {
+      const child = spawn('pnpm', ['--version'], { cwd: p.dir, env: { ...process.env, PATH: `${tool.entry === PNPM9 ? bin9 : bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', () => done(out.trim()));
+    });
+    expect(r).toBe(version);
+  });
+
+  it('shows the critical and the moderate advisory, exits 1 at high; pnpm asked for minimist@0.0.8', async ({ expect }) => {
+    const p = await project(tool, { advisories: [MODERATE, CRITICAL] });
     const r = await p.audit();
     expect(r.stderr).toBe('');
     expect(r.status).toBe(1);
     expectBoth(expect, r.stdout, 'pnpm', p.dir);
-    expect(p.stand.requests).toEqual(['POST /-/npm/v1/security/audits/quick']);
+    expect(p.stand.requests).toEqual(asks);
     expect(p.stand.asked).toEqual(['.@1.0.0', 'minimist@0.0.8']); // pnpm sends the project itself as a dependency named "."
     const j = await p.audit('--json', '--level', 'critical');
     expect(j.status).toBe(1);
@@ -280,7 +326,7 @@ describe.concurrent('audit deps with the real pnpm (pnpm-lock.yaml)', { timeout:
   });
 
   it('a moderate advisory passes at high and fails at moderate; a clean tree passes', async ({ expect }) => {
-    const p = await project('pnpm', { advisories: [MODERATE] });
+    const p = await project(tool, { advisories: [MODERATE] });
     const high = await p.audit();
     expect(high.status).toBe(0);
     expect(high.stdout).toContain(': 0 critical, 0 high, 1 moderate, 0 low, 0 info');
@@ -292,13 +338,13 @@ describe.concurrent('audit deps with the real pnpm (pnpm-lock.yaml)', { timeout:
     expect(report(clean)).toMatchObject({ counts: NONE, advisories: [], failing: [] });
   });
 
-  it('an audit endpoint that refuses is an error naming it (pnpm tried /audits/quick, then /audits)', async ({ expect }) => {
-    const p = await project('pnpm', { advisories: [], refuse: 'at once' });
+  it('an audit endpoint that refuses is an error naming it (pnpm 10 tried /audits/quick, then /audits)', async ({ expect }) => {
+    const p = await project(tool, { advisories: [], refuse: 'at once' });
     const r = await p.audit();
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`pnpm audit failed: The audit endpoint (at ${p.stand.registry}-/npm/v1/security/audits/quick) responded with 405`);
-    expect(p.stand.requests).toEqual(['POST /-/npm/v1/security/audits/quick', 'POST /-/npm/v1/security/audits']);
+    expect(r.stderr).toContain(`pnpm audit failed: The audit endpoint (at ${p.stand.registry}${asks[0].slice('POST /'.length)}) responded with 405`);
+    expect(p.stand.requests).toEqual(refused);
   });
 });
 
@@ -383,5 +429,51 @@ describe.concurrent('audit deps with the real yarn 4 (yarn.lock with __metadata,
     const r = await p.audit();
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('yarn npm audit --json --recursive (for yarn.lock) printed nothing: Method Not Allowed; Response code 405 (Method Not Allowed) (exit 1)');
+  });
+});
+
+describe.concurrent.for([
+  ['3.8.7', TOOLS.yarn3],
+  ['2.4.2', TOOLS.yarn2],
+] as const)('audit deps with the real yarn %s (yarn.lock with __metadata, yarnPath)', { timeout: 120_000 }, ([version, tool]) => {
+  it('shows both advisories, exits 1 at high; yarn posted its tree to /audits/quick and printed the report as it came', async ({ expect }) => {
+    const p = await project(tool, { advisories: [MODERATE, CRITICAL] });
+    const r = await p.audit();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expectBoth(expect, r.stdout, 'yarn-berry', p.dir);
+    expect(p.stand.requests).toEqual(['POST /-/npm/v1/security/audits/quick']);
+    expect(p.stand.asked).toEqual(['audited@0.0.0-use.local', 'minimist@0.0.8']); // the project itself, as a package of the flat tree
+    const j = await p.audit('--json');
+    expect(j.status).toBe(1);
+    expect(report(j)).toMatchObject({ manager: 'yarn-berry', counts: { critical: 1, high: 0, moderate: 1, low: 0, info: 0 }, advisories: BOTH });
+    // the yarn that ran is the fixture's: its lockfile and yarnPath, not yarn 4
+    expect(readFileSync(join(p.dir, '.yarnrc.yml'), 'utf8')).toContain(tool.entry);
+    expect(JSON.parse(readFileSync(join(dirname(dirname(tool.entry)), 'package.json'), 'utf8'))).toMatchObject({ version });
+  });
+
+  it('a moderate advisory passes at high and fails at moderate; a clean tree passes', async ({ expect }) => {
+    const p = await project(tool, { advisories: [MODERATE] });
+    const high = await p.audit();
+    expect(high.status).toBe(0);
+    expect(high.stdout).toContain(': 0 critical, 0 high, 1 moderate, 0 low, 0 info');
+    expect(high.stdout.trimEnd().split('\n').at(-1)).toBe('none at or above high');
+    expect((await p.audit('--level', 'moderate')).status).toBe(1);
+    p.stand.mode = { advisories: [] };
+    const clean = await p.audit('--json');
+    expect(clean.status).toBe(0);
+    expect(report(clean)).toMatchObject({ counts: NONE, advisories: [], failing: [] });
+  });
+
+  it('an audit endpoint that refuses is an error naming the 405, not a clean report', async ({ expect }) => {
+    const p = await project(tool, { advisories: [], refuse: 'at once' });
+    const r = await p.audit();
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(
+      version.startsWith('3.')
+        ? `yarn npm audit failed (exit 1): Method Not Allowed; Response Code: 405 (Method Not Allowed); Request Method: POST; Request URL: ${p.stand.registry}-/npm/v1/security/audits/quick`
+        : 'yarn npm audit failed (exit 1): HTTPError: Response code 405 (Method Not Allowed)',
+    );
   });
 });

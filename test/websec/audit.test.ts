@@ -121,7 +121,7 @@ describe('audit deps: package managers', () => {
   });
 
   // the shapes each prints (pnpm and yarn 1: npm 6's advisories report; yarn 2+: one advisory a
-  // line); audit-pm.test.ts runs the real pnpm, yarn 1 and yarn 4 against a stand-in registry.
+  // line); audit-pm.test.ts runs the real pnpm 10 and 9, yarn 1, 4, 3 and 2 against a stand-in registry.
   it('parses pnpm / yarn classic / yarn berry audit JSON', () => {
     const adv = { id: 1179, module_name: 'minimist', severity: 'moderate', title: 'Prototype Pollution', url: 'https://github.com/advisories/GHSA-vh95-rmgr-6w4m', vulnerable_versions: '<0.2.1', patched_versions: '>=0.2.1' };
     expect(parseLegacy(JSON.stringify({ advisories: { 1179: adv }, metadata: { vulnerabilities: { info: 0, low: 0, moderate: 1, high: 0, critical: 0 } } }))).toEqual({
@@ -132,6 +132,17 @@ describe('audit deps: package managers', () => {
     expect(parseYarnClassic(classic).advisories[0]).toMatchObject({ package: 'minimist', severity: 'moderate', fixAvailable: true });
     const berry = JSON.stringify({ value: 'minimist', children: { ID: 1179, Issue: 'Prototype Pollution', URL: adv.url, Severity: 'critical', 'Vulnerable Versions': '<0.2.4', 'Tree Versions': ['0.0.8'] } });
     expect(parseYarnBerry(berry)).toEqual({ counts: { critical: 1, high: 0, moderate: 0, low: 0, info: 0 }, advisories: [{ package: 'minimist', severity: 'critical', title: 'Prototype Pollution', url: adv.url, range: '<0.2.4', fixAvailable: true }] });
+  });
+
+  it('parses yarn 2 / 3 `npm audit --json` (the registry report as it came), with the exit code either gives', () => {
+    const adv = { id: 1179, module_name: 'minimist', severity: 'moderate', title: 'Prototype Pollution', url: 'https://github.com/advisories/GHSA-vh95-rmgr-6w4m', vulnerable_versions: '<0.2.1', patched_versions: '>=0.2.1', findings: [{ version: '0.0.8', paths: ['minimist'] }] };
+    const line = JSON.stringify({ actions: [], advisories: { 1179: adv }, muted: [], metadata: { vulnerabilities: { info: 0, low: 0, moderate: 1, high: 0, critical: 0 } } });
+    const want = { counts: { critical: 0, high: 0, moderate: 1, low: 0, info: 0 }, advisories: [{ package: 'minimist', severity: 'moderate', title: 'Prototype Pollution', url: adv.url, range: '<0.2.1', fixAvailable: true }] };
+    expect(parseYarnBerry(line, { code: 1, stderr: '' })).toEqual(want); // yarn 3
+    expect(parseYarnBerry(line, { code: 0, stderr: '' })).toEqual(want); // yarn 2: exit 0 with advisories
+    const clean = JSON.stringify({ actions: [], advisories: {}, muted: [], metadata: { vulnerabilities: { info: 0, low: 0, moderate: 0, high: 0, critical: 0 } } });
+    expect(parseYarnBerry(clean, { code: 0, stderr: '' })).toEqual({ counts: { critical: 0, high: 0, moderate: 0, low: 0, info: 0 }, advisories: [] });
+    expect(() => parseYarnBerry('➤ YN0001: HTTPError: Response code 405 (Method Not Allowed)\n➤ Errors happened when preparing the environment required to run this command.', { code: 1, stderr: '' })).toThrow('yarn npm audit failed (exit 1): HTTPError: Response code 405 (Method Not Allowed)');
   });
 });
 

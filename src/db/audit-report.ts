@@ -65,6 +65,11 @@ export function auditSummary(report: AuditReport, what: string): string {
   return `audit of ${what}: ${plural(c.error, 'error', 'errors')}, ${plural(c.warn, 'warning', 'warnings')}, ${plural(c.info, 'note', 'notes')}${sup ? ` (${sup} suppressed)` : ''}`;
 }
 
+/** A service's `database.audit.suppress` entries, each labelled with where it is written in the config. */
+export function configSuppressions(service: string, suppress: readonly Omit<AuditSuppression, 'source'>[]): AuditSuppression[] {
+  return suppress.map((s, i) => ({ ...s, source: `services.${service}.database.audit.suppress[${i}]` }));
+}
+
 /** The suppressions of a YAML or JSON file (a list of `{ rule, object?, reason }`), each labelled `<file>[i]`; a bad entry is a ConfigError naming the file, line and entry. */
 export function loadSuppressions(file: string): AuditSuppression[] {
   let text: string;

@@ -30,7 +30,7 @@ import type { EventLog } from '../core/events.js';
 import type { CliContext } from '../core/module.js';
 import type { Store } from '../core/store/db.js';
 import { auditFails, auditOptionsOf, AUDIT_LEVELS, dbAudit, type AuditLevel } from './audit.js';
-import { applySuppressions, auditToSarif, loadSuppressions, suppressionLabel } from './audit-report.js';
+import { applySuppressions, auditToSarif, configSuppressions, loadSuppressions, suppressionLabel } from './audit-report.js';
 import { Backups, backupBefore, backupKey, readScheduleState, scheduleStateDir, type BackupInfo, type PruneResult } from './backup.js';
 import { auditSettingsOf, backupsDirOf, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
 import type { S3Settings } from './s3.js';
@@ -590,7 +590,7 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
           { schemas: o.schemas ?? settings?.schemas.join(',') ?? 'public', longQuery: o.longQuery, roles: o.roles ?? settings?.roles.join(',') ?? 'anon,authenticated' },
           { schemas: '--schemas', longQuery: '--long-query', roles: '--roles' },
         );
-        const suppressions = [...(settings?.suppress ?? []).map((x, i) => ({ ...x, source: `services.${o.service ?? ''}.database.audit.suppress[${i}]` })), ...(o.suppress ?? []).flatMap((f) => loadSuppressions(f))];
+        const suppressions = [...(o.service && settings ? configSuppressions(o.service, settings.suppress) : []), ...(o.suppress ?? []).flatMap((f) => loadSuppressions(f))];
         const r = applySuppressions(await dbAudit(t.url, opts), suppressions);
         const database = maskUrl(t.url);
         if (format === 'json') json({ database, ...r });

@@ -19,7 +19,7 @@ import { defineModule, type ModuleContext, type ModuleLifecycle } from '../core/
 import { registerDbCommands } from './cli.js';
 import type { AuditReport, BackupListItem, BackupsReport } from './api-types.js';
 import { dbAudit, type AuditOptions } from './audit.js';
-import { applySuppressions } from './audit-report.js';
+import { applySuppressions, configSuppressions } from './audit-report.js';
 import { AuditScheduler, type AuditRunOutcome } from './audit-schedule.js';
 import { Backups, backupBefore, backupKey, type BackupInfo, type PruneResult } from './backup.js';
 import { auditSettingsOf, backupsDirOf, dbConfig, migrationsDirOf, s3SettingsOf, type DbRaw } from './config.js';
@@ -184,7 +184,7 @@ export function createDb(ctx: ModuleContext<unknown, DbRaw>): DbDomain {
       const { database: d } = databaseOf(name);
       const a = auditSettingsOf(d);
       const report = await dbAudit(targetOf(name).url, { exposedSchemas: o.exposedSchemas ?? a.schemas, roles: o.roles ?? a.roles, ...(o.longQueryMs !== undefined ? { longQueryMs: o.longQueryMs } : {}) });
-      return applySuppressions(report, a.suppress.map((s, i) => ({ ...s, source: `services.${name}.database.audit.suppress[${i}]` })));
+      return applySuppressions(report, configSuppressions(name, a.suppress));
     },
     audits,
     auditTick: () => audits.tick(),

@@ -223,6 +223,20 @@ afterAll(async () => {
  * A copy of the fixture project for `pm`, whose registry settings (the project's own files, as a
  * user behind a proxy or with a private registry has them) point at a stand-in of its own.
  */
+/** The gate's threshold with one moderate advisory (passes at high, fails at moderate), then a clean tree. */
+async function thresholds(expect: ExpectStatic, tool: Tool): Promise<void> {
+  const p = await project(tool, { advisories: [MODERATE] });
+  const high = await p.audit();
+  expect(high.status).toBe(0);
+  expect(high.stdout).toContain(': 0 critical, 0 high, 1 moderate, 0 low, 0 info');
+  expect(high.stdout.trimEnd().split('\n').at(-1)).toBe('none at or above high');
+  expect((await p.audit('--level', 'moderate')).status).toBe(1);
+  p.stand.mode = { advisories: [] };
+  const clean = await p.audit('--json');
+  expect(clean.status).toBe(0);
+  expect(report(clean)).toMatchObject({ counts: NONE, advisories: [], failing: [] });
+}
+
 async function project(which: Manager | Tool, mode: Mode): Promise<{ dir: string; stand: StandIn; audit: (...args: string[]) => ReturnType<typeof shipshape> }> {
   const tool: Tool = typeof which === 'string' ? { pnpm: TOOLS.pnpm10, yarn: TOOLS.yarn1, 'yarn-berry': TOOLS.yarn4 }[which] : which;
   const pm = tool.manager;
@@ -325,18 +339,7 @@ describe.concurrent.for([
     expect(report(j)).toMatchObject({ manager: 'pnpm', counts: { critical: 1, high: 0, moderate: 1, low: 0, info: 0 }, advisories: BOTH, failing: [BOTH[0]] });
   });
 
-  it('a moderate advisory passes at high and fails at moderate; a clean tree passes', async ({ expect }) => {
-    const p = await project(tool, { advisories: [MODERATE] });
-    const high = await p.audit();
-    expect(high.status).toBe(0);
-    expect(high.stdout).toContain(': 0 critical, 0 high, 1 moderate, 0 low, 0 info');
-    expect(high.stdout.trimEnd().split('\n').at(-1)).toBe('none at or above high');
-    expect((await p.audit('--level', 'moderate')).status).toBe(1);
-    p.stand.mode = { advisories: [] };
-    const clean = await p.audit('--json');
-    expect(clean.status).toBe(0);
-    expect(report(clean)).toMatchObject({ counts: NONE, advisories: [], failing: [] });
-  });
+  it('a moderate advisory passes at high and fails at moderate; a clean tree passes', ({ expect }) => thresholds(expect, tool));
 
   it('an audit endpoint that refuses is an error naming it (pnpm 10 tried /audits/quick, then /audits)', async ({ expect }) => {
     const p = await project(tool, { advisories: [], refuse: 'at once' });
@@ -452,18 +455,7 @@ describe.concurrent.for([
     expect(JSON.parse(readFileSync(join(dirname(dirname(tool.entry)), 'package.json'), 'utf8'))).toMatchObject({ version });
   });
 
-  it('a moderate advisory passes at high and fails at moderate; a clean tree passes', async ({ expect }) => {
-    const p = await project(tool, { advisories: [MODERATE] });
-    const high = await p.audit();
-    expect(high.status).toBe(0);
-    expect(high.stdout).toContain(': 0 critical, 0 high, 1 moderate, 0 low, 0 info');
-    expect(high.stdout.trimEnd().split('\n').at(-1)).toBe('none at or above high');
-    expect((await p.audit('--level', 'moderate')).status).toBe(1);
-    p.stand.mode = { advisories: [] };
-    const clean = await p.audit('--json');
-    expect(clean.status).toBe(0);
-    expect(report(clean)).toMatchObject({ counts: NONE, advisories: [], failing: [] });
-  });
+  it('a moderate advisory passes at high and fails at moderate; a clean tree passes', ({ expect }) => thresholds(expect, tool));
 
   it('an audit endpoint that refuses is an error naming the 405, not a clean report', async ({ expect }) => {
     const p = await project(tool, { advisories: [], refuse: 'at once' });

@@ -52,7 +52,7 @@ export class EnvProxy {
   private readonly clients = new Set<Socket>();
   /** WebSocket upgrades only */
   private readonly proxy = (createRequire(import.meta.url)('http-proxy-3') as typeof HttpProxy).createProxyServer({ xfwd: true, ws: true });
-  /** per release: requests, failed requests and latency, since Shipshape started */
+  /** per release: requests, failed requests and latency, since this proxy started (in the daemon: since the daemon started) */
   readonly stats = new Map<number, ReleaseStats>();
 
   constructor(

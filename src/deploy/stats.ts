@@ -89,3 +89,8 @@ function quantile(buckets: Uint32Array, total: number, q: number): number | null
   }
   return Math.round(upper(BUCKETS - 1) * 100) / 100;
 }
+
+/** The counters of a release that has answered nothing yet. */
+export function emptySnapshot(): StatsSnapshot {
+  return { requests: 0, errors: 0, buckets: new Uint32Array(BUCKETS) };
+}

@@ -191,7 +191,7 @@ describe('canaries, verification and automatic rollback', () => {
     const fig = st.proxy.releases.find((x) => x.release === r.body.id);
     expect(fig?.p95_ms).toBeGreaterThanOrEqual(150);
     // and in telemetry, as metrics of the service labelled with the release (pushed every 10 s; now here)
-    s.use(deploy).service.pushMetrics();
+    await s.use(deploy).service.pushMetrics();
     const q = s.use(telemetry).query;
     const p95 = await q.metric('shipshape_release_latency_p95_ms', { env: 'production', release: String(r.body.id) }, 60_000, 'web');
     expect(p95.value).toBeGreaterThanOrEqual(150);

@@ -1,7 +1,9 @@
 /**
- * Shipshape restarting around deploys: the live release serves again after a restart, a deploy
- * that was running when Shipshape died is marked failed and its lock freed (its leftover process
- * killed), and a release that stops serving is drained first, within the drain timeout.
+ * Shipshape restarting around deploys (in this process): the proxy daemon and the live release keep
+ * serving while Shipshape is stopped and the next start adopts the release (the same process), a
+ * deploy that was running when Shipshape died is marked failed and its lock freed (its leftover
+ * process killed), and a release that stops serving is drained first, within the drain timeout.
+ * (test/deploy/proxyd.test.ts does the same with `shipshape up` processes, SIGKILL and load.)
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,9 +12,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startShipshape, type Running } from '../../src/app.js';
+import { deploy } from '../../src/deploy/index.js';
 import type { EventRecord } from '../../src/core/api-types.js';
 import type { ReleaseDetail } from '../../src/deploy/index.js';
 import { openStore } from '../../src/modules.js';
+import { killUnder } from '../helpers/procs.js';
 import { ADMIN } from '../helpers/server.js';
 import { freePort, get, Repo } from './helpers.js';
 
@@ -52,7 +56,9 @@ describe('deploys across Shipshape restarts', () => {
     );
   });
   afterAll(async () => {
+    await s?.use(deploy).service.downAll();
     await s?.stop();
+    await killUnder(dir);
     repo?.remove();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -79,13 +85,17 @@ describe('deploys across Shipshape restarts', () => {
     expect(stopped.data).toMatchObject({ service: 'web', drained: false });
   });
 
-  it('serves the live release again after a restart', async () => {
+  it('keeps serving while Shipshape is stopped, and adopts the live release (the same process) on the next start', async () => {
+    const pid = (await get(port, '/pid')).body;
     await s?.stop();
-    expect((await get(port)).status).toBe(0); // nothing listens while Shipshape is down
+    // the proxy daemon and the release outlive Shipshape
+    expect(await get(port)).toMatchObject({ status: 200, body: 'v1' });
     await start();
     expect(await get(port)).toMatchObject({ status: 200, body: 'v1' });
-    const restored = (await events('deploy.restored'))[0];
-    expect(restored?.data).toMatchObject({ service: 'web', env: 'production' });
+    expect((await get(port, '/pid')).body).toBe(pid);
+    const adopted = (await events('deploy.adopted'))[0];
+    expect(adopted?.data).toMatchObject({ service: 'web', env: 'production', warm: false });
+    expect(await events('deploy.restored')).toEqual([]);
   });
 
   it('marks a deploy that was running when Shipshape died as failed, frees its lock and kills what it left', async () => {

@@ -93,14 +93,25 @@ export class ProxydClient {
     this.use(s);
     let h = (await this.call({ op: 'hello' })) as Hello;
     if (h.protocol !== PROXYD_PROTOCOL) {
-      // another Shipshape version's daemon: it stops (keeping its state file) and ours takes over
-      this.logger.warn({ theirs: h.protocol, ours: PROXYD_PROTOCOL }, 'the proxy daemon speaks another protocol version: replacing it');
+      // another Shipshape version's daemon: it hands its listening sockets and routes to ours, so
+      // the ports never stop accepting; if that fails, it stops (keeping its state file) and ours
+      // starts from the state file (the ports are closed for that moment)
+      this.logger.warn({ theirs: h.protocol, ours: PROXYD_PROTOCOL }, 'the proxy daemon speaks another protocol version: handing over to ours');
       this.expectExit = true;
-      await this.call({ op: 'shutdown' }).catch(() => undefined);
-      for (let i = 0; i < 100 && existsSync(path); i++) await sleep(50);
+      const handed = await this.call({ op: 'handover', entry: daemonEntry() }, 60_000).then(
+        (r) => r as { pid: number },
+        (err: Error) => {
+          this.logger.warn({ err }, 'the handover failed: restarting the proxy daemon instead');
+          return null;
+        },
+      );
+      if (!handed) {
+        await this.call({ op: 'shutdown' }).catch(() => undefined);
+        for (let i = 0; i < 100 && existsSync(path); i++) await sleep(50);
+      }
       this.drop();
       this.expectExit = false;
-      this.spawnDaemon();
+      if (!handed) this.spawnDaemon();
       let n: Socket | null = null;
       for (let i = 0; i < 200 && !n; i++) {
         await sleep(50);

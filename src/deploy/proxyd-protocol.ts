@@ -2,8 +2,15 @@
  * The private channel between Shipshape and its proxy daemon (proxyd.ts): newline-delimited JSON
  * over a Unix socket in the data directory (mode 0600, in a 0700 directory). Each request is one
  * line `{ id, op, … }`; each answer one line `{ id, ok: true, result }` or `{ id, ok: false, error }`
- * (answers may come out of order: a drain waits while other requests are answered). `hello` and
- * `shutdown` keep their shape in every protocol version, so any Shipshape can replace any daemon.
+ * (answers may come out of order: a drain waits while other requests are answered). `hello`,
+ * `shutdown` and `handover` keep their shape in every protocol version, so any Shipshape can
+ * replace any daemon.
+ *
+ * The handover (an upgrade: the daemon speaks another version) keeps the ports listening: the old
+ * daemon starts the new one with an IPC channel (`--takeover`) and sends it each route with its
+ * listening socket (`TakeoverRoute`, the socket as the message's handle); the new one accepts on
+ * the same sockets, binds the control socket the old one let go, and says `ready`; the old one
+ * then stops accepting, closes each connection after its current answer, and exits.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -35,6 +42,8 @@ export const requestSchema = z.discriminatedUnion('op', [
   z.object({ id, op: z.literal('drain'), env, port, timeout_ms: z.number().int().min(0).max(3_600_000) }).strict(),
   z.object({ id, op: z.literal('stats'), env }).strict(),
   z.object({ id, op: z.literal('shutdown') }).strict(),
+  // start the daemon at `entry` (another Shipshape version's), give it the listening sockets and routes, then go
+  z.object({ id, op: z.literal('handover'), entry: z.string().min(1).max(4096).regex(/^\/.*\.js$/, 'expected the absolute path of a .js file') }).strict(),
 ]);
 
 export type ProxydRequest = z.infer<typeof requestSchema>;
@@ -74,3 +83,8 @@ export interface StateFile {
   protocol: number;
   routes: { env: string; host: string; port: number; target: ProxyTarget | null; canary: Canary | null }[];
 }
+
+/** Old daemon → new daemon, over the IPC channel of a handover. */
+export type TakeoverMessage = { type: 'route'; route: StateFile['routes'][number]; releases: StatsJson[] } | { type: 'done' };
+/** New daemon → old daemon. */
+export type TakeoverReply = { type: 'listening' } | { type: 'ready'; pid: number } | { type: 'failed'; error: string };

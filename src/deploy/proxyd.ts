@@ -10,12 +10,17 @@
  *
  *     node dist/deploy/proxyd.js --data-dir <dir>
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EnvProxy } from './proxy.js';
-import { MAX_LINE, PROXYD_PROTOCOL, requestSchema, socketPath, stateFile, type Answer, type Hello, type ProxydRequest, type RouteState, type StateFile, type StatsJson } from './proxyd-protocol.js';
+import { logFile, MAX_LINE, PROXYD_PROTOCOL, requestSchema, socketPath, stateFile, type Answer, type Hello, type ProxydRequest, type RouteState, type StateFile, type StatsJson, type TakeoverMessage, type TakeoverReply } from './proxyd-protocol.js';
+import { ReleaseStats } from './stats.js';
+
+/** The protocol version this daemon announces: SHIPSHAPE_PROXYD_PROTOCOL makes it pretend to be another version (tests of the upgrade handover). */
+const ANNOUNCED = Number(process.env.SHIPSHAPE_PROXYD_PROTOCOL ?? PROXYD_PROTOCOL);
 
 const log = (msg: string, extra: Record<string, unknown> = {}) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), pid: process.pid, msg, ...extra })}\n`);
 
@@ -50,7 +55,14 @@ export class ProxyDaemon {
       rmSync(sock, { force: true });
     }
     await this.restore();
-    // the socket is made 0600 (umask), and chmod'ed again in case the file system ignores it
+    await this.bindControl();
+    log('proxy daemon listening', { socket: sock, protocol: ANNOUNCED, restored: this.restored });
+    if (this.envs.size === 0) this.armIdle();
+  }
+
+  /** The control socket, 0600 (umask, and chmod'ed again in case the file system ignores it). */
+  private async bindControl(): Promise<void> {
+    const sock = socketPath(this.dataDir);
     const umask = process.umask(0o177);
     try {
       const server = createServer((c) => this.onConnection(c));
@@ -66,8 +78,113 @@ export class ProxyDaemon {
       process.umask(umask);
     }
     chmodSync(sock, 0o600);
-    log('proxy daemon listening', { socket: sock, protocol: PROXYD_PROTOCOL, restored: this.restored });
-    if (this.envs.size === 0) this.armIdle();
+  }
+
+  /**
+   * Started by an older daemon with `--takeover`: take each route with its listening socket over
+   * the IPC channel, accept on those sockets, bind the control socket, say `ready`.
+   */
+  async takeover(): Promise<void> {
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    const send = (m: TakeoverReply) => new Promise<void>((done) => (process.send ? process.send(m, undefined, {}, () => done()) : done()));
+    let chain = Promise.resolve();
+    process.on('message', (m: TakeoverMessage, handle?: Server) => {
+      chain = chain
+        .then(async () => {
+          if (m.type === 'route') {
+            const r = m.route;
+            const p = new EnvProxy(r.env, r.host, r.port);
+            p.switchTo(r.target);
+            p.setCanary(r.canary);
+            for (const x of m.releases) p.stats.set(x.release, ReleaseStats.from(x));
+            this.envs.set(r.env, p);
+            if (handle) await p.listen(handle);
+            else await this.listenRetrying(p).catch((e: Error) => log('a route handed over cannot listen', { env: r.env, error: e.message }));
+            this.restored.push(r.env);
+            return;
+          }
+          await this.bindControl();
+          this.persist();
+          log('took over from the previous daemon', { routes: this.restored, protocol: ANNOUNCED });
+          await send({ type: 'ready', pid: process.pid });
+          process.disconnect?.();
+        })
+        .catch(async (e: Error) => {
+          log('taking over failed', { error: e.message });
+          await send({ type: 'failed', error: e.message });
+          process.exit(1);
+        });
+    });
+    await send({ type: 'listening' });
+  }
+
+  /** Hand the routes and their listening sockets to the daemon at `entry` (an upgrade), then go. */
+  private async handover(entry: string): Promise<{ pid: number }> {
+    if (this.exiting) throw new Error('this daemon is stopping');
+    const out = openSync(logFile(this.dataDir), 'a', 0o600);
+    const env = { ...process.env };
+    delete env.SHIPSHAPE_PROXYD_PROTOCOL;
+    const child = spawn(process.execPath, [entry, '--data-dir', this.dataDir, '--takeover'], { cwd: this.dataDir, env, detached: true, stdio: ['ignore', out, out, 'ipc'] });
+    closeSync(out);
+    const replies: TakeoverReply[] = [];
+    let wake: (() => void) | null = null;
+    child.on('message', (m: TakeoverReply) => {
+      replies.push(m);
+      wake?.();
+    });
+    child.once('exit', () => wake?.());
+    const next = async (ms: number): Promise<TakeoverReply> => {
+      const end = Date.now() + ms;
+      while (replies.length === 0) {
+        if (child.exitCode !== null || child.signalCode !== null || Date.now() > end) throw new Error(`the new daemon (${entry}) did not answer the handover`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 100);
+        });
+      }
+      return replies.shift() as TakeoverReply;
+    };
+    try {
+      const first = await next(15_000);
+      if (first.type !== 'listening') throw new Error(`the new daemon said ${first.type}`);
+      // the control socket goes to the successor
+      // (close() stops accepting at once; its callback would wait for this very connection)
+      this.server?.close();
+      this.server = null;
+      rmSync(socketPath(this.dataDir), { force: true });
+      for (const p of this.envs.values()) {
+        const route = { env: p.name, ...p.address, target: p.current(), canary: p.canary() };
+        const releases: StatsJson[] = [...p.stats].map(([release, st]) => ({ release, requests: st.requests, errors: st.errors, buckets: [...st.snapshot().buckets] }));
+        const msg: TakeoverMessage = { type: 'route', route, releases };
+        await new Promise<void>((done, fail) => child.send(msg, p.listener ?? undefined, {}, (e) => (e ? fail(e) : done())));
+      }
+      await new Promise<void>((done, fail) => child.send({ type: 'done' } satisfies TakeoverMessage, undefined, {}, (e) => (e ? fail(e) : done())));
+      const r = await next(15_000);
+      if (r.type !== 'ready') throw new Error(r.type === 'failed' ? r.error : `the new daemon said ${r.type}`);
+      child.disconnect();
+      child.unref();
+      log('handed over', { to: r.pid, entry });
+      // this daemon stops accepting once the answer went out; open connections end after their current answer
+      setTimeout(() => void this.retire(), 50);
+      return { pid: r.pid };
+    } catch (e) {
+      child.kill('SIGKILL');
+      if (!this.server) {
+        rmSync(socketPath(this.dataDir), { force: true });
+        await this.bindControl();
+      }
+      throw e;
+    }
+  }
+
+  /** After a handover: stop accepting, let open connections finish (bounded), exit. */
+  private async retire(): Promise<void> {
+    if (this.exiting) return;
+    this.exiting = true;
+    for (const c of this.conns) c.destroy();
+    await Promise.all([...this.envs.values()].map((p) => p.handOver(2000, 10_000)));
+    log('exiting after the handover');
+    process.exit(0);
   }
 
   /** Serve the routes of the state file again (a restart of the daemon itself). */
@@ -192,7 +309,7 @@ export class ProxyDaemon {
   private async handle(req: ProxydRequest): Promise<unknown> {
     switch (req.op) {
       case 'hello':
-        return { protocol: PROXYD_PROTOCOL, pid: process.pid, started_at: this.started, restored: this.restored, envs: [...this.envs.values()].map((p) => this.route(p)) } satisfies Hello;
+        return { protocol: ANNOUNCED, pid: process.pid, started_at: this.started, restored: this.restored, envs: [...this.envs.values()].map((p) => this.route(p)) } satisfies Hello;
       case 'state':
         return { envs: [...this.envs.values()].map((p) => this.route(p)) };
       case 'listen': {
@@ -254,6 +371,8 @@ export class ProxyDaemon {
       case 'shutdown':
         setTimeout(() => void this.shutdown(false), 50);
         return { exiting: true };
+      case 'handover':
+        return this.handover(req.entry);
     }
   }
 
@@ -266,6 +385,7 @@ export class ProxyDaemon {
     this.exiting = true;
     log('stopping', { forget });
     this.server?.close();
+    this.server = null;
     for (const c of this.conns) c.destroy();
     await Promise.all([...this.envs.values()].map((p) => p.close()));
     if (forget) rmSync(stateFile(this.dataDir), { force: true });
@@ -287,7 +407,8 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => undefined);
   process.on('uncaughtException', (e) => log('uncaught exception', { error: e.stack ?? e.message }));
   try {
-    await d.start();
+    if (process.argv.includes('--takeover')) await d.takeover();
+    else await d.start();
   } catch (e) {
     log('cannot start', { error: (e as Error).message });
     process.exit(1);

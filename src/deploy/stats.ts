@@ -50,6 +50,15 @@ export class ReleaseStats {
     this.buckets[bucketOf(ms)]!++;
   }
 
+  /** Counters carried on from a snapshot (a daemon handing over to its successor). */
+  static from(s: { requests: number; errors: number; buckets: ArrayLike<number> }): ReleaseStats {
+    const st = new ReleaseStats();
+    st.requests = s.requests;
+    st.errors = s.errors;
+    for (let i = 0; i < BUCKETS && i < s.buckets.length; i++) st.buckets[i] = s.buckets[i] ?? 0;
+    return st;
+  }
+
   snapshot(): StatsSnapshot {
     return { requests: this.requests, errors: this.errors, buckets: this.buckets.slice() };
   }

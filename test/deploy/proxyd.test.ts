@@ -3,11 +3,11 @@
  * daemon and the releases as they run in production): traffic keeps flowing while Shipshape is
  * SIGKILLed or stopped and started again, the same release process serves afterwards; a killed
  * daemon is started again with its routes; a release that died while Shipshape was down is
- * started again; the control socket is private and refuses garbage; `shipshape down` takes it all
- * down. Every process a test starts is killed in afterAll (killAllUnder).
+ * started again; the control socket is private and refuses garbage; a daemon of another protocol
+ * version hands its listening sockets over; `shipshape down` takes it all down. Every process a test starts is killed in afterAll (killAllUnder).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -204,6 +204,33 @@ describe('the deploy proxy daemon across Shipshape restarts', () => {
     // and it still serves
     expect(await get(port)).toMatchObject({ status: 200, body: 'v2' });
   });
+
+  it('hands the listening sockets over to a daemon of another protocol version (an upgrade) without a failed request', async () => {
+    const real = await daemonPid();
+    s.child.kill('SIGKILL');
+    await s.exited;
+    // an "older" daemon: the real one stops (keeping its state file) and one announcing protocol 0 serves the same routes
+    process.kill(real, 'SIGTERM');
+    await until('the daemon to exit', async () => !existsSync(sock));
+    const old = spawn(process.execPath, [resolve('dist/deploy/proxyd.js'), '--data-dir', dataDir], { cwd: dataDir, env: { ...process.env, SHIPSHAPE_PROXYD_PROTOCOL: '0' }, detached: true, stdio: 'ignore' });
+    const oldExited = new Promise((r) => old.once('exit', r));
+    await until('the old daemon to serve', async () => (await get(port)).status === 200);
+    const [hello] = await control(sock, ['{"id":1,"op":"hello"}'], 1);
+    expect(JSON.parse(hello as string)).toMatchObject({ result: { protocol: 0, pid: old.pid } });
+
+    const traffic = load(port, 4);
+    await new Promise((r) => setTimeout(r, 300));
+    s = await servers.up('shipshape.yaml', 'data');
+    await until('the new daemon', async () => (await daemonPid().catch(() => old.pid)) !== old.pid);
+    await oldExited;
+    await new Promise((r) => setTimeout(r, 300));
+    const result = await traffic.stop();
+    expect(result.failed, JSON.stringify(result.failed.slice(0, 5))).toEqual([]);
+    expect(new Set(result.bodies)).toEqual(new Set(['v2']));
+    const [after] = await control(sock, ['{"id":1,"op":"hello"}'], 1);
+    expect(JSON.parse(after as string)).toMatchObject({ result: { protocol: 1, restored: ['web/production'] } });
+    expect(readFileSync(join(dataDir, 'proxyd.log'), 'utf8')).toMatch(/"msg":"took over from the previous daemon","routes":\["web\/production"\]/);
+  }, 60_000);
 
   it('takes everything down with `shipshape down`: releases stop, the listener closes, the daemon exits', async () => {
     const run = await new Promise<{ status: number | null; stdout: string }>((done) => {

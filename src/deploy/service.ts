@@ -1618,7 +1618,12 @@ export class Deployer {
     this.watches.clear();
     await Promise.allSettled([...this.inflight]);
     await Promise.allSettled([...this.retiring]);
-    for (const rt of this.envs.values()) for (const w of rt.warm.values()) clearTimeout(w.timer);
+    for (const rt of this.envs.values()) {
+      for (const w of rt.warm.values()) clearTimeout(w.timer);
+      // no longer supervised here: an exit after this is the next start's to notice
+      rt.live = null;
+      rt.warm.clear();
+    }
     this.proxyd.close();
     this.envs.clear();
   }

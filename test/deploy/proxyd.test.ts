@@ -165,6 +165,23 @@ describe('the deploy proxy daemon across Shipshape restarts', () => {
     expect(st?.proxy.listening).toBe(true);
   }, 120_000);
 
+  it('supervises an adopted release: when it exits, it is started again', async () => {
+    const pid = Number((await get(port, '/pid')).body);
+    const crashedBefore = (await events('deploy.crashed')).length;
+    process.kill(pid, 'SIGKILL');
+    const crashed = await until('deploy.crashed', async () => {
+      const all = await events('deploy.crashed');
+      return all.length > crashedBefore ? all[0] : undefined;
+    });
+    expect(crashed.data).toMatchObject({ live: true });
+    expect(crashed.data.while_down).toBeUndefined();
+    await until('deploy.restored', async () => (await events('deploy.restored')).find((e) => e.data.attempt === 1));
+    const after = await get(port, '/pid');
+    expect(after.status).toBe(200);
+    expect(after.body).not.toBe(String(pid));
+    expect(await get(port)).toMatchObject({ status: 200, body: 'v2' });
+  }, 60_000);
+
   it('starts the daemon again when it is killed while Shipshape runs; it serves its routes from its state file', async () => {
     const before = await daemonPid();
     expect(JSON.parse(readFileSync(join(dataDir, 'proxyd.json'), 'utf8'))).toMatchObject({ routes: [{ env: 'web/production', port }] });
@@ -186,7 +203,7 @@ describe('the deploy proxy daemon across Shipshape restarts', () => {
     s = await servers.up('shipshape.yaml', 'data');
     const crashed = await until('deploy.crashed', async () => (await events('deploy.crashed')).find((e) => e.data.while_down === true));
     expect(crashed.data).toMatchObject({ live: true });
-    await until('deploy.restored', async () => (await events('deploy.restored'))[0]);
+    await until('deploy.restored', async () => (await events('deploy.restored')).find((e) => e.data.attempt === undefined));
     const after = await get(port, '/pid');
     expect(after.status).toBe(200);
     expect(after.body).not.toBe(String(pid));

@@ -1222,7 +1222,11 @@ export class Deployer {
       clearTimeout(w.timer);
       rt.warm.delete(app.release);
     }
-    const { drained } = await rt.proxy.drain(app.port, cfg.drain_timeout);
+    // a daemon that cannot be asked (restarting) does not keep the release running
+    const { drained } = await rt.proxy.drain(app.port, cfg.drain_timeout).catch((err: Error) => {
+      this.d.logger.warn({ err, release: app.release }, 'draining a release failed: stopping it anyway');
+      return { drained: false };
+    });
     await app.stop(cfg.stop_timeout);
     await this.d.store.db.updateTable('releases').set({ state, port: null, pid: null }).where('id', '=', app.release).where('state', 'in', ['warm', 'rolled_back', 'retired']).execute();
     await this.event('deploy.stopped', 'system', rt.service, rt.env, { drained, message: `release ${app.release} stopped${drained ? '' : ` (requests still in flight after ${formatDuration(cfg.drain_timeout)} were cut)`}` }, app.release);
@@ -1416,6 +1420,12 @@ export class Deployer {
       await this.event('deploy.failed', 'system', r.service, r.env, { version: r.version, git_sha: r.git_sha, error, message: `${r.service} ${r.version} on ${r.env}: ${error}` }, Number(r.id));
     }
     await this.locks.removeForReleases(interrupted.map((r) => Number(r.id)));
+    // a release recorded as stopped whose process is still there (its stop did not finish): killed
+    const stale = (await this.d.store.db.selectFrom('releases').select(['id', 'pid']).where('state', 'in', ['retired', 'rolled_back', 'failed']).where('pid', 'is not', null).execute()) as { id: number; pid: number | null }[];
+    for (const r of stale) {
+      killOrphan(Number(r.pid), Number(r.id));
+      await this.d.store.db.updateTable('releases').set({ pid: null, port: null }).where('id', '=', Number(r.id)).execute();
+    }
     await this.apply();
     for (const r of rows.filter((o) => o.state === 'live' || o.state === 'warm')) {
       const cfg = this.d.config().raw.services[r.service]?.deploy;

@@ -9,7 +9,7 @@
  * steps and named checks, but the deployment itself is the platform CLI's (command.ts): see
  * `commandPipeline`, `commandPromote` and `commandRollback`.
  */
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config/load.js';
@@ -58,6 +58,8 @@ interface WatchState {
 export const PIN_OWNER = 'shipshape:auto-rollback';
 const PIN_TTL = 7 * 24 * 3_600_000;
 const METRICS_EVERY = 10_000;
+/** A running release's log file past this is moved to `<id>.log.1` (the one before is dropped), checked every minute. */
+const LOG_LIMIT = 16 * 1024 * 1024;
 
 /** What the deploy domain needs of other domains (absent in tests that run it alone). */
 export interface DeployPeers {
@@ -1365,6 +1367,7 @@ export class Deployer {
       }
       if (r.dir) rmSync(r.dir, { recursive: true, force: true });
       rmSync(this.logPath(service, id), { force: true });
+      rmSync(`${this.logPath(service, id)}.1`, { force: true });
       await this.d.store.db.updateTable('releases').set({ dir: null }).where('id', '=', id).execute();
     }
   }
@@ -1392,6 +1395,8 @@ export class Deployer {
    * in the config are stopped, and their listeners closed.
    */
   async start(): Promise<void> {
+    this.logTimer = setInterval(() => this.trimLogs(), 60_000);
+    this.logTimer.unref();
     if (this.d.peers?.metrics) {
       this.metricsTimer = setInterval(() => void this.pushMetrics().catch((err) => this.d.logger.warn({ err }, 'pushing release metrics failed')), METRICS_EVERY);
       this.metricsTimer.unref();
@@ -1507,6 +1512,27 @@ export class Deployer {
   }
 
   private metricsTimer: NodeJS.Timeout | null = null;
+  private logTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Keep the running releases' log files bounded: past LOG_LIMIT a file is copied to `.1` and
+   * truncated (the app appends, so it goes on writing at the new end).
+   */
+  trimLogs(limit = LOG_LIMIT): void {
+    for (const rt of this.envs.values()) {
+      for (const app of [rt.live, ...[...rt.warm.values()].map((w) => w.app)]) {
+        if (!app) continue;
+        const log = this.logPath(rt.service, app.release);
+        try {
+          if (statSync(log).size <= limit) continue;
+          copyFileSync(log, `${log}.1`);
+          truncateSync(log, 0);
+        } catch {
+          /* no log yet */
+        }
+      }
+    }
+  }
   private readonly pushed = new Map<string, StatsSnapshot>();
 
   /**
@@ -1623,6 +1649,7 @@ export class Deployer {
   async stop(): Promise<void> {
     this.stopping.abort();
     if (this.metricsTimer) clearInterval(this.metricsTimer);
+    if (this.logTimer) clearInterval(this.logTimer);
     await this.pushMetrics().catch(() => undefined);
     for (const w of this.watches.values()) clearTimeout(w.timer);
     this.watches.clear();

@@ -6,7 +6,7 @@
  * (test/deploy/proxyd.test.ts does the same with `shipshape up` processes, SIGKILL and load.)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -132,5 +132,15 @@ describe('deploys across Shipshape restarts', () => {
     expect(await get(moved)).toMatchObject({ status: 200, body: 'v2' });
     expect((await get(port)).status).toBe(0);
     port = moved;
+  });
+
+  it("keeps a running release's log file bounded: past the limit it moves to .1 and the app serves on", async () => {
+    const live = (await api<{ environments: { live: { id: number } | null }[] }>('/api/v1/deploy/web')).environments[0]?.live;
+    const log = join(dataDir, 'logs', 'releases', 'web', `${live?.id}.log`);
+    expect(readFileSync(log, 'utf8')).toContain('listening on');
+    s?.use(deploy).service.trimLogs(10);
+    expect(readFileSync(`${log}.1`, 'utf8')).toContain('listening on');
+    expect(statSync(log).size).toBe(0);
+    expect(await get(port)).toMatchObject({ status: 200, body: 'v2' });
   });
 });

@@ -6,7 +6,7 @@
  * (test/deploy/proxyd.test.ts does the same with `shipshape up` processes, SIGKILL and load.)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -142,5 +142,28 @@ describe('deploys across Shipshape restarts', () => {
     expect(readFileSync(`${log}.1`, 'utf8')).toContain('listening on');
     expect(statSync(log).size).toBe(0);
     expect(await get(port)).toMatchObject({ status: 200, body: 'v2' });
+  });
+
+  it('closes the listener and stops the releases of an environment removed from the config; the daemon exits with no environment left', async () => {
+    const pid = Number((await get(port, '/pid')).body);
+    const sock = join(dataDir, 'proxyd.sock');
+    expect(existsSync(sock)).toBe(true);
+    writeFileSync(configPath, 'services:\n  web: {}\n');
+    expect(await s?.reload()).toBe(true);
+    expect((await get(port)).status).toBe(0);
+    for (let i = 0; i < 100 && existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(sock)).toBe(false);
+    expect(existsSync(join(dataDir, 'proxyd.json'))).toBe(false);
+    // the release's process is gone (or a zombie until its parent reaps it)
+    const alive = () => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 40 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 });

@@ -1069,7 +1069,10 @@ export class Deployer {
     const tick = async () => {
       if (this.watches.get(key) !== w || this.stopping.signal.aborted) return;
       if (!(await how.stillLive())) return done();
-      const v = await how.judgeNext(interval);
+      // figures that cannot be read (the proxy daemon restarting) are a window not judged, not the end of the watch
+      const v = await Promise.resolve()
+        .then(() => how.judgeNext(interval))
+        .catch((err: Error): Verdict => ({ ok: null, reason: `not judged: ${err.message}`, release: between(undefined, emptySnapshot()), baseline: null }));
       w.windows.push({ at: this.d.now(), ok: v.ok, reason: v.reason });
       if (w.windows.length > 100) w.windows.shift();
       if (v.ok === false) {

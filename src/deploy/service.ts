@@ -950,7 +950,17 @@ export class Deployer {
     const interval = envCfg.canary?.interval ?? cfg.analysis.interval;
     // both releases' counters read at the same moment (one request to the daemon)
     const both = async () => {
-      const { releases } = await rt.proxy.stats();
+      // a proxy daemon restarting (it is started again at once) is waited for, a few seconds
+      let figures: Awaited<ReturnType<RemoteProxy['stats']>> | undefined;
+      for (let i = 0; !figures; i++) {
+        try {
+          figures = await rt.proxy.stats();
+        } catch (e) {
+          if (i >= 50) throw e;
+          await this.sleep(100);
+        }
+      }
+      const { releases } = figures;
       return { n: releases.get(app.release), o: releases.get(stable.release) ?? emptySnapshot() };
     };
     for (const weight of steps) {

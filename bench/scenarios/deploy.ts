@@ -110,6 +110,7 @@ async function bootTime(dir: string): Promise<number> {
 export async function runDeploy(ctx: ScenarioContext): Promise<{ rows: Row[]; raw: Record<string, unknown> }> {
   const dir = tempDir('deploy');
   let child: Child | undefined;
+  let serverUrl: string | undefined;
   try {
     const repo = join(dir, 'app');
     mkdirSync(repo);
@@ -143,6 +144,7 @@ export async function runDeploy(ctx: ScenarioContext): Promise<{ rows: Row[]; ra
     });
     child = server.child;
     const url = server.url;
+    serverUrl = url;
     const proxied = `http://127.0.0.1:${proxyPort}/`;
     ctx.log(`deploy: server on ${url}, proxy on ${proxyPort}`);
     let first = await api<Release>(url, 'POST', '/api/v1/deploy/web/deploys', { ref: 'v1' });
@@ -205,6 +207,8 @@ export async function runDeploy(ctx: ScenarioContext): Promise<{ rows: Row[]; ra
     ];
     return { rows, raw: { viaProxy, direct, under, deployMs, rollbackMs, probeMs, coldMs, bootMs } };
   } finally {
+    // the releases and the proxy daemon outlive the server on purpose: take them down first
+    if (serverUrl) await api(serverUrl, 'POST', '/api/v1/deploy/web/down', {}).catch((e: Error) => ctx.log(`deploy: taking the releases down failed: ${e.message}`));
     if (child) await stopChild(child);
     removeTempDir(dir);
   }

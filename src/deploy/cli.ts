@@ -177,6 +177,20 @@ export function registerDeployCommands(program: Command, _ctx: CliContext): void
       }
     });
 
+  withConn(program.command('down').description("take a service's environments down: the proxy stops listening and the live and warm releases stop (they keep running across Shipshape restarts otherwise)"))
+    .argument('<service>')
+    .option('--env <env>', 'only this environment (default: every one of the service)')
+    .addHelpText('after', '\nExamples:\n  $ shipshape down web --env staging\n  $ shipshape down web              # every environment; the proxy daemon exits when none is left')
+    .action(async (service: string, o: Conn & { env?: string }) => {
+      try {
+        const r = await callServer<{ down: { service: string; env: string; stopped: number[] }[] }>(o, 'POST', `/api/v1/deploy/${enc(service)}/down`, { body: o.env ? { env: o.env } : {}, scope: 'admin' });
+        if (o.json) json(r);
+        else for (const d of r.down) out(`${d.service}/${d.env} is down${d.stopped.length ? ` (stopped release${d.stopped.length > 1 ? 's' : ''} ${d.stopped.join(', ')})` : ''}`);
+      } catch (e) {
+        fail(e);
+      }
+    });
+
   withConn(program.command('lock').description('stop deploys to a service/environment until unlocked (or the lock expires)'))
     .argument('<service>')
     .option('--env <env>', 'the environment (default: the last listed, e.g. production)')

@@ -44,6 +44,9 @@ export const DEPLOY_EVENTS = [
   'deploy.watched',
   'deploy.pinned',
   'deploy.incident',
+  'deploy.adopted',
+  'deploy.down',
+  'deploy.proxy_restarted',
 ] as const;
 
 export interface DeployDomain extends ModuleLifecycle<DeployRaw> {

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type * as HttpProxy from 'http-proxy-3';
 import { Pool } from 'undici';
@@ -52,7 +52,7 @@ export class EnvProxy {
   private readonly clients = new Set<Socket>();
   /** WebSocket upgrades only */
   private readonly proxy = (createRequire(import.meta.url)('http-proxy-3') as typeof HttpProxy).createProxyServer({ xfwd: true, ws: true });
-  /** per release: requests, failed requests and latency, since Shipshape started */
+  /** per release: requests, failed requests and latency, since this proxy started (in the daemon: since the daemon started) */
   readonly stats = new Map<number, ReleaseStats>();
 
   constructor(
@@ -130,6 +130,8 @@ export class EnvProxy {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // handing over to another daemon: each connection ends after its current answer
+    if (this.handingOver) res.shouldKeepAlive = false;
     const t = this.route(req, res);
     if (!t) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' });
@@ -198,7 +200,8 @@ export class EnvProxy {
     this.proxy.ws(req, socket, head, { target: { host: '127.0.0.1', port: t.port } });
   }
 
-  async listen(): Promise<void> {
+  /** Listen on the environment's address, or on `handle` (a listening socket handed over by another daemon). */
+  async listen(handle?: NetServer): Promise<void> {
     if (this.server?.listening) return;
     const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.onRequest(req, res));
     // every client connection, upgraded ones included (closeAllConnections does not see those)
@@ -210,12 +213,42 @@ export class EnvProxy {
     server.on('clientError', (_e, socket) => socket.destroy());
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
-      server.listen(this.port, this.host, () => {
+      const ready = () => {
         server.off('error', fail);
         done();
-      });
+      };
+      if (handle) server.listen(handle, ready);
+      else server.listen(this.port, this.host, ready);
     });
     this.server = server;
+  }
+
+  private handingOver = false;
+
+  /** The listening socket (to hand over to another daemon, which then accepts on it too). */
+  get listener(): Server | null {
+    return this.server;
+  }
+
+  /**
+   * Another daemon accepts on the same socket now: stop accepting, answer each open connection's
+   * next request with `Connection: close`, close the idle ones after `idleMs`, and cut what is
+   * left after `timeoutMs`.
+   */
+  async handOver(idleMs: number, timeoutMs: number): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.handingOver = true;
+    // stop accepting without http.Server#close, which also closes idle keep-alive connections at
+    // once: a client sending its next request on one just then would see it reset
+    const closed = new Promise<void>((done) => NetServer.prototype.close.call(server, () => done()));
+    const started = Date.now();
+    while (this.clients.size > 0 && Date.now() - started < timeoutMs) {
+      if (Date.now() - started >= idleMs) server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.close();
+    await closed;
   }
 
   /** Requests and WebSockets still on `port`: wait for them, at most `timeoutMs`, then cut them. */

@@ -109,6 +109,13 @@ export function deployRoutes(app: FastifyInstance, svc: Deployer): void {
     return respond(req, reply, (onProgress) => svc.rollback({ service, env: b.env, release: b.release, actor: actorOf(req), onProgress }));
   });
 
+  // take an environment (or all of the service's) down: the proxy stops listening, its releases stop
+  app.post('/api/v1/deploy/:service/down', { config: { scope: 'admin' as const } }, async (req) => {
+    const { service } = parse(serviceParam, req.params, 'params');
+    const b = parse(z.object({ env: envName.optional() }).strict(), req.body ?? {}, 'body');
+    return { down: await svc.down(service, b.env, actorOf(req)) };
+  });
+
   app.put('/api/v1/deploy/:service/lock', write, async (req) => {
     const { service } = parse(serviceParam, req.params, 'params');
     const b = parse(

@@ -9,7 +9,7 @@
  * steps and named checks, but the deployment itself is the platform CLI's (command.ts): see
  * `commandPipeline`, `commandPromote` and `commandRollback`.
  */
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config/load.js';
@@ -23,13 +23,14 @@ import { repoOf, type DeployConfig, type DeployRaw, type EnvironmentConfig, type
 import { CommandDriver, type CommandRunOptions, type Deployment } from './command.js';
 import { databaseGate, gateName, runGate, securityGate, type DatabaseReader, type SecurityReader } from './gates.js';
 import { exportTree, resolveRef, type Commit } from './git.js';
-import { AppProcess, freePort, waitHealthy } from './instance.js';
+import { AdoptedProcess, AppProcess, freePort, isReleaseProcess, probe, waitHealthy, type ReleaseProcess } from './instance.js';
 import { Locks, lockJson } from './locks.js';
 import type { DeployTables, ReleasesTable } from './migrations.js';
-import { EnvProxy } from './proxy.js';
+import { ProxydClient, RemoteProxy } from './proxyd-client.js';
+import type { Hello } from './proxyd-protocol.js';
 import { runCommand } from './run.js';
 import { smokeRequest } from './smoke.js';
-import { between, type StatsSnapshot, type WindowStats } from './stats.js';
+import { between, emptySnapshot, type StatsSnapshot, type WindowStats } from './stats.js';
 import type { CommandEnvironmentStatus, DeployLock, EnvironmentStatus, GateResult, Progress, Release, ReleaseDetail, ReleaseState, ReleaseStep } from './types.js';
 
 type Row = Omit<ReleasesTable, 'id'> & { id: number };
@@ -40,9 +41,9 @@ const PASS_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHE
 interface EnvRuntime {
   service: string;
   env: string;
-  proxy: EnvProxy;
-  live: AppProcess | null;
-  warm: Map<number, { app: AppProcess; timer: NodeJS.Timeout }>;
+  proxy: RemoteProxy;
+  live: ReleaseProcess | null;
+  warm: Map<number, { app: ReleaseProcess; timer: NodeJS.Timeout }>;
 }
 
 interface WatchState {
@@ -57,6 +58,8 @@ interface WatchState {
 export const PIN_OWNER = 'shipshape:auto-rollback';
 const PIN_TTL = 7 * 24 * 3_600_000;
 const METRICS_EVERY = 10_000;
+/** A running release's log file past this is moved to `<id>.log.1` (the one before is dropped), checked every minute. */
+const LOG_LIMIT = 16 * 1024 * 1024;
 
 /** What the deploy domain needs of other domains (absent in tests that run it alone). */
 export interface DeployPeers {
@@ -146,8 +149,12 @@ export class Deployer {
   /** releases being drained and stopped */
   private readonly retiring = new Set<Promise<unknown>>();
 
+  /** the proxy daemon, which outlives this Shipshape */
+  private readonly proxyd: ProxydClient;
+
   constructor(private readonly d: DeployerDeps) {
     this.locks = new Locks(d.store, d.now);
+    this.proxyd = new ProxydClient(d.dataDir, d.logger, (h) => this.onProxyRestart(h));
   }
 
   // ---------- config ----------
@@ -179,7 +186,7 @@ export class Deployer {
       const p = this.configOf(service).environments[env];
       if (!p) throw new ServiceError('invalid', `service "${service}" has no environment "${env}"`);
       if (!p.proxy) throw new ServiceError('invalid', `${service}/${env} has no proxy (driver: ${this.configOf(service).driver})`);
-      rt = { service, env, proxy: new EnvProxy(key, p.proxy.host, p.proxy.port), live: null, warm: new Map() };
+      rt = { service, env, proxy: new RemoteProxy(this.proxyd, key, p.proxy.host, p.proxy.port), live: null, warm: new Map() };
       this.envs.set(key, rt);
     }
     return rt;
@@ -300,6 +307,7 @@ export class Deployer {
       const rt = this.runtime(service, env);
       const rows = (await this.d.store.db.selectFrom('releases').selectAll().where('service', '=', service).where('env', '=', env).where('state', 'in', ['live', 'warm']).orderBy('id', 'desc').execute()).map((r) => norm(r as Row));
       const lock = await this.locks.get(service, env);
+      const figures = await rt.proxy.stats().catch(() => null);
       const canary = rt.proxy.canary();
       out.push({
         service,
@@ -308,9 +316,9 @@ export class Deployer {
         url: null,
         proxy: {
           ...rt.proxy.address,
-          listening: rt.proxy.listening,
-          releases: [...rt.proxy.stats].map(([release, st]) => {
-            const w = st.since();
+          listening: figures?.route.listening ?? false,
+          releases: [...(figures?.releases ?? [])].map(([release, st]) => {
+            const w = between(undefined, st);
             return { release, requests: w.requests, errors: w.errors, p50_ms: w.p50, p95_ms: w.p95 };
           }),
         },
@@ -473,6 +481,11 @@ export class Deployer {
 
   private releaseDir(service: string, id: number): string {
     return join(this.d.dataDir, 'releases', service, String(id));
+  }
+
+  /** A release's app output (appended by every start of it; removed with its directory). */
+  private logPath(service: string, id: number): string {
+    return join(this.d.dataDir, 'logs', 'releases', service, `${id}.log`);
   }
 
   private async newRelease(service: string, env: string, c: Commit, ref: string, actor: string, cfg: DeployConfig, extra: { promoted_from?: number; gates?: string; config?: string; deployment?: Deployment } = {}): Promise<Row> {
@@ -856,8 +869,8 @@ export class Deployer {
       ...(input.canary !== undefined ? { canary: input.canary } : {}),
       message: `${rel.service} ${rel.version} (${rel.git_sha.slice(0, 7)}) ${rel.promoted_from !== null ? `promoted from release ${rel.promoted_from}` : 'deploying'} to ${rel.env}${input.canary !== undefined ? ` as a ${input.canary}% canary` : ''}`,
     }, rel.id);
-    let app: AppProcess | null = null;
-    let stable: AppProcess | null = null;
+    let app: ReleaseProcess | null = null;
+    let stable: ReleaseProcess | null = null;
     try {
       await prepare(ctx);
       app = await this.startAndCheck(ctx, rel, cfg);
@@ -869,7 +882,7 @@ export class Deployer {
       if (envCfg.verify?.checks.length) await this.verifyChecks(ctx, rt, app, stable, cfg, envCfg);
       await this.d.store.db.updateTable('releases').set({ finished_at: this.d.now() }).where('id', '=', rel.id).execute();
       await this.event('deploy.succeeded', input.actor, rel.service, rel.env, { version: rel.version, git_sha: rel.git_sha, message: `${rel.service} ${rel.version} live on ${rel.env}` }, rel.id);
-      if (envCfg.watch && stable) this.startWatch(rt, app, stable, cfg, envCfg.watch);
+      if (envCfg.watch && stable) await this.startWatch(rt, app, stable, cfg, envCfg.watch).catch((err) => this.d.logger.error({ err }, 'the watch window could not start (the proxy daemon did not answer)'));
       // the releases older than the warm one are stopped, and directories past keep_releases removed
       await this.prune(rel.service, cfg).catch((err) => this.d.logger.warn({ err }, 'removing old release directories failed'));
     } catch (e) {
@@ -909,7 +922,7 @@ export class Deployer {
   }
 
   /** Smoke steps: HTTP requests to the new release itself, before it gets any traffic. */
-  private async smoke(ctx: Parameters<Deployer['step']>[0], app: AppProcess | string, steps: SmokeStep[]): Promise<void> {
+  private async smoke(ctx: Parameters<Deployer['step']>[0], app: ReleaseProcess | string, steps: SmokeStep[]): Promise<void> {
     await this.step(ctx, 'smoke', async (out) => {
       for (const st of steps) {
         const name = st.name ?? `${st.method} ${st.path}`;
@@ -927,7 +940,7 @@ export class Deployer {
    * stable release over the same interval. A failed step sends every client back to the stable
    * release and takes the new one out.
    */
-  private async runCanary(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: AppProcess, cfg: DeployConfig, envCfg: EnvironmentConfig, start: number): Promise<void> {
+  private async runCanary(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: ReleaseProcess, cfg: DeployConfig, envCfg: EnvironmentConfig, start: number): Promise<void> {
     const stable = rt.proxy.current();
     if (!stable || !rt.live) {
       await this.step(ctx, 'canary', async () => ({ ok: true, detail: `nothing serves ${rt.service}/${rt.env} yet: the first release takes all traffic` }));
@@ -935,20 +948,34 @@ export class Deployer {
     }
     const steps = [start, ...(envCfg.canary?.steps ?? [10, 25, 50]).filter((w) => w > start)];
     const interval = envCfg.canary?.interval ?? cfg.analysis.interval;
-    const newStats = rt.proxy.statsOf(app.release);
-    const oldStats = rt.proxy.statsOf(stable.release);
+    // both releases' counters read at the same moment (one request to the daemon)
+    const both = async () => {
+      // a proxy daemon restarting (it is started again at once) is waited for, a few seconds
+      let figures: Awaited<ReturnType<RemoteProxy['stats']>> | undefined;
+      for (let i = 0; !figures; i++) {
+        try {
+          figures = await rt.proxy.stats();
+        } catch (e) {
+          if (i >= 50) throw e;
+          await this.sleep(100);
+        }
+      }
+      const { releases } = figures;
+      return { n: releases.get(app.release), o: releases.get(stable.release) ?? emptySnapshot() };
+    };
     for (const weight of steps) {
       let verdict: Verdict | undefined;
       try {
         await this.step(ctx, `canary ${weight}%`, async (out) => {
-          rt.proxy.setCanary({ target: { release: app.release, port: app.port }, weight });
+          await rt.proxy.setCanary({ target: { release: app.release, port: app.port }, weight });
           await this.event('deploy.canary', ctx.actor, rt.service, rt.env, { weight, stable: stable.release, message: `${rt.service}/${rt.env}: ${weight}% of clients to release ${app.release}, the rest to release ${stable.release}` }, app.release);
           // too little traffic to judge: the step goes on (the window grows), at most three intervals
-          const a = { n: newStats.snapshot(), o: oldStats.snapshot() };
+          const a = await both();
           for (let round = 1; round <= 3; round++) {
             await this.sleep(interval);
             if (!app.alive) return { ok: false, detail: 'the canary exited' };
-            verdict = judge(newStats.since(a.n), oldStats.since(a.o), cfg.analysis);
+            const now = await both();
+            verdict = judge(between(a.n, now.n ?? emptySnapshot()), between(a.o, now.o), cfg.analysis);
             out(`${formatDuration(interval * round)}: ${verdict.reason}\n`);
             if (verdict.ok !== null) break;
           }
@@ -959,7 +986,7 @@ export class Deployer {
           return { ok: true, detail: v.reason };
         });
       } catch (e) {
-        rt.proxy.setCanary(null);
+        await rt.proxy.setCanary(null).catch((err) => this.d.logger.error({ err }, 'ending the canary in the proxy failed'));
         // Shipshape is stopping: an interrupted deploy, not a verdict on the release
         if (this.stopping.signal.aborted) throw e;
         const why = `canary at ${weight}% failed: ${e instanceof StepFailed ? e.message.replace(/^canary \d+%: /, '') : (e as Error).message}`;
@@ -993,7 +1020,7 @@ export class Deployer {
   }
 
   /** After the switch: the named checks must pass within verify.timeout, else the previous release serves again. */
-  private async verifyChecks(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: AppProcess, stable: AppProcess | null, cfg: DeployConfig, envCfg: EnvironmentConfig): Promise<void> {
+  private async verifyChecks(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: ReleaseProcess, stable: ReleaseProcess | null, cfg: DeployConfig, envCfg: EnvironmentConfig): Promise<void> {
     try {
       await this.verifyStep(ctx, envCfg, Math.min(1000, Math.max(100, cfg.health.interval)));
     } catch (e) {
@@ -1014,14 +1041,14 @@ export class Deployer {
    * previous release answered before the switch; a failed window rolls back (the previous release is
    * still warm), pins the environment and opens an incident.
    */
-  private startWatch(rt: EnvRuntime, app: AppProcess, prev: AppProcess, cfg: DeployConfig, windowMs: number): void {
-    const baseline = rt.proxy.statsOf(prev.release).since();
-    const stats = rt.proxy.statsOf(app.release);
-    let from: StatsSnapshot = stats.snapshot();
+  private async startWatch(rt: EnvRuntime, app: ReleaseProcess, prev: ReleaseProcess, cfg: DeployConfig, windowMs: number): Promise<void> {
+    const { releases } = await rt.proxy.stats();
+    const baseline = between(undefined, releases.get(prev.release) ?? emptySnapshot());
+    let from: StatsSnapshot = releases.get(app.release) ?? emptySnapshot();
     this.watch(rt.service, rt.env, app.release, prev.release, cfg, windowMs, {
       stillLive: () => rt.live === app,
-      judgeNext: () => {
-        const to = stats.snapshot();
+      judgeNext: async () => {
+        const to = await rt.proxy.snapshot(app.release);
         const v = judge(between(from, to), baseline, cfg.analysis);
         if (v.ok !== null) from = to;
         return v;
@@ -1052,7 +1079,10 @@ export class Deployer {
     const tick = async () => {
       if (this.watches.get(key) !== w || this.stopping.signal.aborted) return;
       if (!(await how.stillLive())) return done();
-      const v = await how.judgeNext(interval);
+      // figures that cannot be read (the proxy daemon restarting) are a window not judged, not the end of the watch
+      const v = await Promise.resolve()
+        .then(() => how.judgeNext(interval))
+        .catch((err: Error): Verdict => ({ ok: null, reason: `not judged: ${err.message}`, release: between(undefined, emptySnapshot()), baseline: null }));
       w.windows.push({ at: this.d.now(), ok: v.ok, reason: v.reason });
       if (w.windows.length > 100) w.windows.shift();
       if (v.ok === false) {
@@ -1133,21 +1163,21 @@ export class Deployer {
   }
 
   /** Start a release's app on a fresh port and wait until it is healthy; stops it on failure. */
-  private async startAndCheck(ctx: Parameters<Deployer['step']>[0], rel: Row, cfg: DeployConfig): Promise<AppProcess> {
+  private async startAndCheck(ctx: Parameters<Deployer['step']>[0], rel: Row, cfg: DeployConfig): Promise<ReleaseProcess> {
     const rt = this.runtime(rel.service, rel.env);
-    const app = (await this.step(ctx, 'start', async (out) => {
+    const app = (await this.step(ctx, 'start', async () => {
       const port = await freePort();
       await this.loadReleaseEnv(rel);
       const a = new AppProcess(rel.id, port, {
         dir: rel.dir as string,
         command: cfg.start as string,
         env: this.processEnv(cfg, {}, rel.id),
-        onOutput: out,
+        log: this.logPath(rel.service, rel.id),
         onUnexpectedExit: (e) => void this.exited(rt, a, e, cfg),
       });
       await this.d.store.db.updateTable('releases').set({ port, pid: a.pid ?? null }).where('id', '=', rel.id).execute();
-      return { ok: true, value: a, detail: `${maskAssignments(cfg.start as string)} on port ${port} (pid ${a.pid ?? '?'})`, output: '' };
-    })) as AppProcess;
+      return { ok: true, value: a, detail: `${maskAssignments(cfg.start as string)} on port ${port} (pid ${a.pid ?? '?'}; output in ${this.logPath(rel.service, rel.id)})`, output: '' };
+    })) as ReleaseProcess;
     try {
       await this.step(ctx, 'health', async () => {
         const h = await waitHealthy(app, cfg.health.path, cfg.health.timeout, cfg.health.interval, this.stopping.signal);
@@ -1161,12 +1191,12 @@ export class Deployer {
   }
 
   /** Point the proxy at `app`; the release that served keeps running (warm) for instant rollback. */
-  private async switchTo(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: AppProcess, cfg: DeployConfig, opts: { previousState?: 'warm' | 'rolled_back' } = {}): Promise<void> {
+  private async switchTo(ctx: Parameters<Deployer['step']>[0], rt: EnvRuntime, app: ReleaseProcess, cfg: DeployConfig, opts: { previousState?: 'warm' | 'rolled_back' } = {}): Promise<void> {
     await this.step(ctx, 'switch', async () => {
       if (!rt.proxy.listening) await rt.proxy.listen();
       const prev = rt.live;
       const prevTarget = rt.proxy.current();
-      rt.proxy.switchTo({ release: app.release, port: app.port });
+      await rt.proxy.switchTo({ release: app.release, port: app.port });
       rt.live = app;
       rt.warm.delete(app.release);
       const now = this.d.now();
@@ -1184,7 +1214,7 @@ export class Deployer {
     });
   }
 
-  private keepWarm(rt: EnvRuntime, app: AppProcess, cfg: DeployConfig): void {
+  private keepWarm(rt: EnvRuntime, app: ReleaseProcess, cfg: DeployConfig): void {
     const window = Math.max(cfg.keep_warm, cfg.environments[rt.env]?.watch ?? 0);
     const timer = setTimeout(() => {
       if (rt.warm.get(app.release)?.app === app) void this.retire(rt, app, cfg, 'retired');
@@ -1194,27 +1224,31 @@ export class Deployer {
   }
 
   /** Drain a release that no longer serves, stop it, record it. */
-  private retire(rt: EnvRuntime, app: AppProcess, cfg: DeployConfig, state: 'retired' | 'rolled_back'): Promise<void> {
+  private retire(rt: EnvRuntime, app: ReleaseProcess, cfg: DeployConfig, state: 'retired' | 'rolled_back'): Promise<void> {
     const p = this.doRetire(rt, app, cfg, state).catch((err) => this.d.logger.warn({ err, release: app.release }, 'stopping a release failed'));
     this.retiring.add(p);
     void p.finally(() => this.retiring.delete(p));
     return p;
   }
 
-  private async doRetire(rt: EnvRuntime, app: AppProcess, cfg: DeployConfig, state: 'retired' | 'rolled_back'): Promise<void> {
+  private async doRetire(rt: EnvRuntime, app: ReleaseProcess, cfg: DeployConfig, state: 'retired' | 'rolled_back'): Promise<void> {
     const w = rt.warm.get(app.release);
     if (w?.app === app) {
       clearTimeout(w.timer);
       rt.warm.delete(app.release);
     }
-    const { drained } = await rt.proxy.drain(app.port, cfg.drain_timeout);
+    // a daemon that cannot be asked (restarting) does not keep the release running
+    const { drained } = await rt.proxy.drain(app.port, cfg.drain_timeout).catch((err: Error) => {
+      this.d.logger.warn({ err, release: app.release }, 'draining a release failed: stopping it anyway');
+      return { drained: false };
+    });
     await app.stop(cfg.stop_timeout);
     await this.d.store.db.updateTable('releases').set({ state, port: null, pid: null }).where('id', '=', app.release).where('state', 'in', ['warm', 'rolled_back', 'retired']).execute();
     await this.event('deploy.stopped', 'system', rt.service, rt.env, { drained, message: `release ${app.release} stopped${drained ? '' : ` (requests still in flight after ${formatDuration(cfg.drain_timeout)} were cut)`}` }, app.release);
   }
 
   /** A release's app exited on its own. */
-  private async exited(rt: EnvRuntime, app: AppProcess, e: { code: number | null; signal: NodeJS.Signals | null }, cfg: DeployConfig): Promise<void> {
+  private async exited(rt: EnvRuntime, app: ReleaseProcess, e: { code: number | null; signal: NodeJS.Signals | null }, cfg: DeployConfig): Promise<void> {
     const wasLive = rt.live === app;
     const w = rt.warm.get(app.release);
     if (w?.app === app) {
@@ -1234,7 +1268,7 @@ export class Deployer {
    * 4s … at most 30s — until it is healthy, or until a deploy or rollback replaces it. Until then
    * the proxy answers 502.
    */
-  private revive(rt: EnvRuntime, dead: AppProcess, attempt: number): void {
+  private revive(rt: EnvRuntime, dead: ReleaseProcess, attempt: number): void {
     const wait = Math.min(30_000, 1000 * 2 ** (attempt - 1));
     const timer = setTimeout(() => {
       void (async () => {
@@ -1249,7 +1283,7 @@ export class Deployer {
             await app.stop(cfg.stop_timeout);
             return;
           }
-          rt.proxy.switchTo({ release: app.release, port: app.port });
+          await rt.proxy.switchTo({ release: app.release, port: app.port });
           rt.live = app;
           await this.event('deploy.restored', 'system', rt.service, rt.env, { attempt, message: `release ${row.id} (${row.version}) serves ${rt.service}/${rt.env} again after a crash (attempt ${attempt})` }, Number(row.id));
         } catch (err) {
@@ -1345,25 +1379,58 @@ export class Deployer {
         continue;
       }
       if (r.dir) rmSync(r.dir, { recursive: true, force: true });
+      rmSync(this.logPath(service, id), { force: true });
+      rmSync(`${this.logPath(service, id)}.1`, { force: true });
       await this.d.store.db.updateTable('releases').set({ dir: null }).where('id', '=', id).execute();
     }
   }
 
   // ---------- lifecycle ----------
 
+  /** The proxies the config asks for, by service/env. */
+  private wantedProxies(): Map<string, { host: string; port: number }> {
+    const want = new Map<string, { host: string; port: number }>();
+    for (const name of this.serviceNames()) {
+      const cfg = this.configOf(name);
+      if (cfg.driver === 'command') continue;
+      for (const [env, e] of Object.entries(cfg.environments)) if (e.proxy) want.set(`${name}/${env}`, e.proxy);
+    }
+    return want;
+  }
+
   /**
-   * After a start: deploys that were running when Shipshape stopped are marked failed (their locks
-   * freed, their processes killed); each environment's proxy listens again and its live release is
-   * started again from its directory; warm releases are retired.
+   * After a start. The proxy daemon of this data directory kept serving while Shipshape was down:
+   * attach to it (start it when none runs and an environment needs one). Deploys that were running
+   * when Shipshape stopped are marked failed (their locks freed, their processes killed, a canary
+   * they ran ended). Live and warm releases whose process still runs and answers its health path
+   * are adopted as they are; a live one that died meanwhile is started again (health-gated, then
+   * the proxy switches to it); a warm one that died is retired. Releases of environments no longer
+   * in the config are stopped, and their listeners closed.
    */
   async start(): Promise<void> {
+    this.logTimer = setInterval(() => this.trimLogs(), 60_000);
+    this.logTimer.unref();
     if (this.d.peers?.metrics) {
-      this.metricsTimer = setInterval(() => this.pushMetrics(), METRICS_EVERY);
+      this.metricsTimer = setInterval(() => void this.pushMetrics().catch((err) => this.d.logger.warn({ err }, 'pushing release metrics failed')), METRICS_EVERY);
       this.metricsTimer.unref();
     }
-    const orphans = (await this.d.store.db.selectFrom('releases').selectAll().where('state', 'in', ['running', 'live', 'warm']).execute()).map((r) => norm(r as Row));
-    for (const r of orphans) if (r.pid !== null) killOrphan(Number(r.pid), Number(r.id));
-    const interrupted = orphans.filter((r) => r.state === 'running');
+    const want = this.wantedProxies();
+    let routes: Hello['envs'] = [];
+    try {
+      if (want.size > 0) routes = (await this.proxyd.ensure()).envs;
+      else if (await this.proxyd.attach()) routes = this.proxyd.hello?.envs ?? [];
+    } catch (err) {
+      this.d.logger.error({ err }, 'the proxy daemon cannot be reached or started: environments are not served');
+    }
+    for (const r of routes) {
+      // an environment gone from the config: its listener closes (its releases stop below)
+      if (!want.has(r.env)) await this.proxyd.request({ op: 'close', env: r.env }).catch((err) => this.d.logger.warn({ err }, 'closing a proxy failed'));
+      // a canary does not outlive the deploy that ran it, which was interrupted
+      else if (r.canary) await this.proxyd.request({ op: 'canary', env: r.env, canary: null }).catch((err) => this.d.logger.warn({ err }, 'ending a canary failed'));
+    }
+    const rows = (await this.d.store.db.selectFrom('releases').selectAll().where('state', 'in', ['running', 'live', 'warm']).execute()).map((r) => norm(r as Row));
+    const interrupted = rows.filter((r) => r.state === 'running');
+    for (const r of interrupted) if (r.pid !== null) killOrphan(Number(r.pid), Number(r.id));
     for (const r of interrupted) {
       const error = 'interrupted: Shipshape stopped during the deploy (traffic never went to it)';
       await this.d.store.db.updateTable('releases').set({ state: 'failed', error, finished_at: this.d.now(), port: null, pid: null }).where('id', '=', r.id).execute();
@@ -1371,114 +1438,243 @@ export class Deployer {
       await this.event('deploy.failed', 'system', r.service, r.env, { version: r.version, git_sha: r.git_sha, error, message: `${r.service} ${r.version} on ${r.env}: ${error}` }, Number(r.id));
     }
     await this.locks.removeForReleases(interrupted.map((r) => Number(r.id)));
-    await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null }).where('state', '=', 'warm').execute();
+    // a release recorded as stopped whose process is still there (its stop did not finish): killed
+    const stale = (await this.d.store.db.selectFrom('releases').select(['id', 'pid']).where('state', 'in', ['retired', 'rolled_back', 'failed']).where('pid', 'is not', null).execute()) as { id: number; pid: number | null }[];
+    for (const r of stale) {
+      killOrphan(Number(r.pid), Number(r.id));
+      await this.d.store.db.updateTable('releases').set({ pid: null, port: null }).where('id', '=', Number(r.id)).execute();
+    }
     await this.apply();
-    for (const r of orphans.filter((o) => o.state === 'live')) {
+    for (const r of rows.filter((o) => o.state === 'live' || o.state === 'warm')) {
       const cfg = this.d.config().raw.services[r.service]?.deploy;
       // driver: command: the platform kept serving it
-      if (!cfg || !cfg.environments[r.env] || cfg.driver === 'command') continue;
+      if (cfg?.driver === 'command') continue;
+      const id = Number(r.id);
+      if (!cfg || !want.has(`${r.service}/${r.env}`)) {
+        if (r.pid !== null) killOrphan(Number(r.pid), id);
+        await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null, ended_at: this.d.now() }).where('id', '=', id).execute();
+        await this.event('deploy.stopped', 'system', r.service, r.env, { message: `release ${id} stopped: ${r.service}/${r.env} is no longer in the config` }, id);
+        continue;
+      }
       const rt = this.runtime(r.service, r.env);
-      const ctx = { release: Number(r.id), service: r.service, env: r.env, actor: 'system', seq: { n: await this.maxSeq(Number(r.id)) }, secrets: this.secrets(cfg) };
+      const pid = r.pid === null ? null : Number(r.pid);
+      const port = r.port === null ? null : Number(r.port);
+      const running = pid !== null && isReleaseProcess(pid, id);
+      if (running && port !== null && (await this.answers(port, cfg.health.path))) {
+        const app: AdoptedProcess = new AdoptedProcess(id, port, pid, this.logPath(r.service, id), (e) => void this.exited(rt, app, e, cfg));
+        if (r.state === 'live') rt.live = app;
+        else this.keepWarm(rt, app, cfg);
+        await this.event('deploy.adopted', 'system', r.service, r.env, { pid, port, warm: r.state === 'warm', message: `release ${id} (${r.state}, pid ${pid}, port ${port}) kept running while Shipshape restarted: adopted` }, id);
+        continue;
+      }
+      if (pid !== null) killOrphan(pid, id);
+      if (r.state === 'warm') {
+        await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null }).where('id', '=', id).execute();
+        continue;
+      }
+      // live, but its process died (or stopped answering) while Shipshape was down: started again
+      await this.event('deploy.crashed', 'system', r.service, r.env, { live: true, while_down: true, message: `release ${id} (live) ${running ? `did not answer ${cfg.health.path}` : 'was not running'} when Shipshape started; starting it again` }, id);
+      const ctx = { release: id, service: r.service, env: r.env, actor: 'system', seq: { n: await this.maxSeq(id) }, secrets: this.secrets(cfg) };
       try {
         if (!r.dir || !existsSync(r.dir)) throw new StepFailed(`its directory ${r.dir ?? ''} is gone`);
         const app = await this.startAndCheck(ctx, r, cfg);
-        rt.proxy.switchTo({ release: app.release, port: app.port });
+        await rt.proxy.switchTo({ release: app.release, port: app.port });
         rt.live = app;
-        await this.event('deploy.restored', 'system', r.service, r.env, { message: `release ${r.id} (${r.version}) serves ${r.service}/${r.env} again after a restart` }, Number(r.id));
+        await this.event('deploy.restored', 'system', r.service, r.env, { message: `release ${id} (${r.version}) serves ${r.service}/${r.env} again after a restart` }, id);
       } catch (e) {
-        await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null, ended_at: this.d.now() }).where('id', '=', r.id).execute();
-        await this.event('deploy.crashed', 'system', r.service, r.env, { live: true, message: `release ${r.id} could not be started again after a restart: ${(e as Error).message}` }, Number(r.id));
+        await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null, ended_at: this.d.now() }).where('id', '=', id).execute();
+        await this.event('deploy.crashed', 'system', r.service, r.env, { live: true, message: `release ${id} could not be started again after a restart: ${(e as Error).message}` }, id);
       }
+    }
+    await this.syncRoutes();
+  }
+
+  /** Does the app on `port` answer its health path (a few tries)? */
+  private async answers(port: number, path: string): Promise<boolean> {
+    for (let i = 0; i < 3; i++) {
+      const st = await probe(port, path, 2000);
+      if (st >= 200 && st < 300) return true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return false;
+  }
+
+  /** Each proxy sends its traffic to the live release this Shipshape runs (after a restart of either). */
+  private async syncRoutes(): Promise<void> {
+    for (const rt of this.envs.values()) {
+      if (!rt.live?.alive) continue;
+      const cur = rt.proxy.current();
+      if (cur?.release === rt.live.release && cur.port === rt.live.port) continue;
+      await rt.proxy.switchTo({ release: rt.live.release, port: rt.live.port }).catch((err) => this.d.logger.error({ err }, 'pointing the proxy at the live release failed'));
     }
   }
 
+  /** The proxy daemon went away while Shipshape ran and was started again: it serves the routes of its state file; check them. */
+  private onProxyRestart(h: Hello): void {
+    if (this.stopping.signal.aborted) return;
+    void (async () => {
+      for (const rt of this.envs.values()) {
+        const r = h.envs.find((x) => x.env === `${rt.service}/${rt.env}`);
+        if (r) rt.proxy.adopt(r);
+        else rt.proxy.forget();
+      }
+      await this.d.events.append({ type: 'deploy.proxy_restarted', actor: 'system', subject: 'deploy:proxy', data: { pid: h.pid, restored: h.restored, message: `the deploy proxy daemon stopped and was started again (pid ${h.pid}); it serves ${h.restored.length ? h.restored.join(', ') : 'no route'} from its state file` } });
+      await this.apply();
+      await this.syncRoutes();
+    })().catch((err) => this.d.logger.error({ err }, 'restoring the proxies after a daemon restart failed'));
+  }
+
   private metricsTimer: NodeJS.Timeout | null = null;
+  private logTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Keep the running releases' log files bounded: past LOG_LIMIT a file is copied to `.1` and
+   * truncated (the app appends, so it goes on writing at the new end).
+   */
+  trimLogs(limit = LOG_LIMIT): void {
+    for (const rt of this.envs.values()) {
+      for (const app of [rt.live, ...[...rt.warm.values()].map((w) => w.app)]) {
+        if (!app) continue;
+        const log = this.logPath(rt.service, app.release);
+        try {
+          if (statSync(log).size <= limit) continue;
+          copyFileSync(log, `${log}.1`);
+          truncateSync(log, 0);
+        } catch {
+          /* no log yet */
+        }
+      }
+    }
+  }
   private readonly pushed = new Map<string, StatsSnapshot>();
 
   /**
    * Per-release proxy metrics into telemetry, as the service's metrics: request and failure
    * counters, and the p95 of the requests since the last push (labels env and release), so a
    * release shows on charts and alert rules can read `metric("shipshape_release_errors_total", …)`.
+   * The counters are the proxy daemon's (since it started).
    */
-  pushMetrics(): void {
+  async pushMetrics(): Promise<void> {
     const sink = this.d.peers?.metrics;
     if (!sink) return;
     const at = this.d.now();
     const samples: Parameters<NonNullable<DeployPeers['metrics']>>[0] = [];
     for (const rt of this.envs.values()) {
-      for (const [release, st] of rt.proxy.stats) {
+      if (!rt.proxy.listening) continue;
+      const figures = await rt.proxy.stats().catch(() => null);
+      for (const [release, now] of figures?.releases ?? []) {
         const key = `${rt.service}/${rt.env}/${release}`;
-        const last = this.pushed.get(key);
-        if (last && last.requests === st.requests) continue;
-        const now = st.snapshot();
+        let last = this.pushed.get(key);
+        if (last && last.requests === now.requests) continue;
+        // a restarted daemon counts from zero again
+        if (last && last.requests > now.requests) last = undefined;
         const w = between(last, now);
         this.pushed.set(key, now);
         const labels = { env: rt.env, release: String(release) };
-        samples.push({ service: rt.service, name: 'shipshape_release_requests_total', labels, type: 'counter', value: st.requests, at });
-        samples.push({ service: rt.service, name: 'shipshape_release_errors_total', labels, type: 'counter', value: st.errors, at });
+        samples.push({ service: rt.service, name: 'shipshape_release_requests_total', labels, type: 'counter', value: now.requests, at });
+        samples.push({ service: rt.service, name: 'shipshape_release_errors_total', labels, type: 'counter', value: now.errors, at });
         if (w.p95 !== null) samples.push({ service: rt.service, name: 'shipshape_release_latency_p95_ms', labels, type: 'gauge', value: w.p95, at });
       }
     }
     if (samples.length) sink(samples);
   }
 
-  /** Make the proxies match the config: listen on new ports, stop removed environments. */
+  /** Make the proxies match the config: listen on new addresses (a move keeps the routes), and take removed environments down. */
   async apply(): Promise<void> {
-    const want = new Map<string, { host: string; port: number }>();
-    for (const name of this.serviceNames()) for (const [env, e] of Object.entries(this.configOf(name).environments)) if (e.proxy) want.set(`${name}/${env}`, e.proxy);
+    const want = this.wantedProxies();
     for (const [key, rt] of this.envs) {
-      const w = want.get(key);
-      const a = rt.proxy.address;
-      if (w && w.host === a.host && w.port === a.port) continue;
-      // removed, or moved to another address: a new proxy takes over the same releases
-      await rt.proxy.close();
-      if (!w) {
-        await this.stopRuntime(rt);
-        this.envs.delete(key);
-        continue;
-      }
-      const moved = new EnvProxy(key, w.host, w.port);
-      const t = rt.proxy.current();
-      moved.switchTo(t);
-      rt.proxy = moved;
+      if (want.has(key)) continue;
+      // removed from the config: its listener closes and its releases stop
+      await rt.proxy.close().catch((err) => this.d.logger.warn({ err }, 'closing a proxy failed'));
+      await this.stopRuntime(rt, true);
+      this.envs.delete(key);
     }
-    for (const key of want.keys()) {
+    for (const [key, at] of want) {
       const [service, env] = key.split('/') as [string, string];
       const rt = this.runtime(service, env);
-      if (!rt.proxy.listening) {
-        try {
-          await rt.proxy.listen();
-        } catch (e) {
-          this.d.logger.error({ err: e, service, env }, `the proxy of ${key} cannot listen on ${rt.proxy.address.host}:${rt.proxy.address.port}`);
-        }
+      const a = rt.proxy.address;
+      if (rt.proxy.listening && a.host === at.host && a.port === at.port) continue;
+      try {
+        await rt.proxy.listen(at);
+      } catch (e) {
+        this.d.logger.error({ err: e, service, env }, `the proxy of ${key} cannot listen on ${at.host}:${at.port}`);
       }
     }
   }
 
-  private async stopRuntime(rt: EnvRuntime): Promise<void> {
+  /** Stop an environment's releases; `record`: they are recorded as retired (taken down, not to be adopted). */
+  private async stopRuntime(rt: EnvRuntime, record: boolean): Promise<number[]> {
     const cfg = this.d.config().raw.services[rt.service]?.deploy;
     const grace = cfg?.stop_timeout ?? 10_000;
     for (const w of rt.warm.values()) clearTimeout(w.timer);
-    await Promise.all([rt.live?.stop(grace), ...[...rt.warm.values()].map((w) => w.app.stop(grace))]);
+    const apps = [rt.live, ...[...rt.warm.values()].map((w) => w.app)].filter((a): a is ReleaseProcess => a !== null);
+    await Promise.all(apps.map((a) => a.stop(grace)));
     rt.live = null;
     rt.warm.clear();
+    const key = `${rt.service}/${rt.env}`;
+    const w = this.watches.get(key);
+    if (w) clearTimeout(w.timer);
+    this.watches.delete(key);
+    if (record && apps.length) await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null, ended_at: this.d.now() }).where('id', 'in', apps.map((a) => a.release)).execute();
+    return apps.map((a) => a.release);
   }
 
-  /** Stop: running deploys are aborted (their gates and builds killed), apps and proxies stopped. */
+  /**
+   * Take a service's environments (or one) down: the proxy stops listening, the live and warm
+   * releases stop and are recorded retired (the next start does not serve them again). The proxy
+   * daemon exits when no environment is left. A deploy in progress refuses it.
+   */
+  async down(service: string, env: string | undefined, actor: string): Promise<{ service: string; env: string; stopped: number[] }[]> {
+    const cfg = this.configOf(service);
+    if (cfg.driver === 'command') throw new ServiceError('invalid', `${service} deploys with driver: command: the platform serves it, there is nothing here to take down`);
+    const envs = env === undefined ? Object.keys(cfg.environments) : [this.envName(service, cfg, env, 'last')];
+    const out: { service: string; env: string; stopped: number[] }[] = [];
+    for (const e of envs) {
+      const held = await this.locks.get(service, e);
+      if (held?.release_id !== null && held?.release_id !== undefined && (await this.row(Number(held.release_id)))?.state === 'running') {
+        throw new ServiceError('conflict', `${service}/${e} is being deployed (release ${held.release_id}); take it down when the deploy ends`);
+      }
+      const rt = this.runtime(service, e);
+      await rt.proxy.close().catch((err) => this.d.logger.warn({ err }, 'closing a proxy failed'));
+      const stopped = await this.stopRuntime(rt, true);
+      // stray live rows (a release that was not running here) are taken down too
+      await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null, ended_at: this.d.now() }).where('service', '=', service).where('env', '=', e).where('state', 'in', ['live', 'warm']).execute();
+      this.envs.delete(`${service}/${e}`);
+      await this.event('deploy.down', actor, service, e, { stopped, message: `${service}/${e} taken down: the proxy stopped listening${stopped.length ? `, release${stopped.length > 1 ? 's' : ''} ${stopped.join(', ')} stopped` : ''}` });
+      out.push({ service, env: e, stopped });
+    }
+    return out;
+  }
+
+  /** Everything down (every service's environments, then the daemon): what tests and `shipshape proxy stop` use. */
+  async downAll(actor = 'system'): Promise<void> {
+    await this.idle();
+    for (const name of this.serviceNames()) if (this.configOf(name).driver !== 'command') await this.down(name, undefined, actor).catch((err) => this.d.logger.warn({ err }, 'taking a service down failed'));
+    for (const rt of this.envs.values()) await this.stopRuntime(rt, true);
+    this.envs.clear();
+    await this.proxyd.shutdown();
+  }
+
+  /**
+   * Stop: running deploys are aborted (their gates and builds killed). The proxies (in their
+   * daemon) and the live and warm releases keep running: the next start adopts them.
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
     if (this.metricsTimer) clearInterval(this.metricsTimer);
-    this.pushMetrics();
+    if (this.logTimer) clearInterval(this.logTimer);
+    await this.pushMetrics().catch(() => undefined);
     for (const w of this.watches.values()) clearTimeout(w.timer);
     this.watches.clear();
     await Promise.allSettled([...this.inflight]);
     await Promise.allSettled([...this.retiring]);
     for (const rt of this.envs.values()) {
-      await rt.proxy.close();
-      await this.stopRuntime(rt);
+      for (const w of rt.warm.values()) clearTimeout(w.timer);
+      // no longer supervised here: an exit after this is the next start's to notice
+      rt.live = null;
+      rt.warm.clear();
     }
-    // live releases stay `live` in the store: the next start serves them again
-    await this.d.store.db.updateTable('releases').set({ state: 'retired', port: null, pid: null }).where('state', '=', 'warm').execute();
+    this.proxyd.close();
     this.envs.clear();
   }
 

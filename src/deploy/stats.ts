@@ -50,6 +50,15 @@ export class ReleaseStats {
     this.buckets[bucketOf(ms)]!++;
   }
 
+  /** Counters carried on from a snapshot (a daemon handing over to its successor). */
+  static from(s: { requests: number; errors: number; buckets: ArrayLike<number> }): ReleaseStats {
+    const st = new ReleaseStats();
+    st.requests = s.requests;
+    st.errors = s.errors;
+    for (let i = 0; i < BUCKETS && i < s.buckets.length; i++) st.buckets[i] = s.buckets[i] ?? 0;
+    return st;
+  }
+
   snapshot(): StatsSnapshot {
     return { requests: this.requests, errors: this.errors, buckets: this.buckets.slice() };
   }
@@ -88,4 +97,9 @@ function quantile(buckets: Uint32Array, total: number, q: number): number | null
     if (seen >= rank) return Math.round(upper(i) * 100) / 100;
   }
   return Math.round(upper(BUCKETS - 1) * 100) / 100;
+}
+
+/** The counters of a release that has answered nothing yet. */
+export function emptySnapshot(): StatsSnapshot {
+  return { requests: 0, errors: 0, buckets: new Uint32Array(BUCKETS) };
 }

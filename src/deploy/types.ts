@@ -95,7 +95,7 @@ export interface EnvironmentStatus {
   service: string;
   env: string;
   driver: 'process';
-  /** `releases`: requests each release answered through this proxy since Shipshape started, how many were 5xx or cut, and latency */
+  /** `releases`: requests each release answered through this proxy since the proxy daemon started, how many were 5xx or cut, and latency */
   proxy: { host: string; port: number; listening: boolean; releases: { release: number; requests: number; errors: number; p50_ms: number | null; p95_ms: number | null }[] };
   /** the URL the environment is served on (driver: command only) */
   url: null;

@@ -56,8 +56,8 @@ describe('SIGKILL of Shipshape mid-deploy', () => {
     );
     servers = new ChildServers(dir, { SHIPSHAPE_ADMIN_TOKEN: ADMIN });
   });
-  afterAll(() => {
-    servers?.killAll();
+  afterAll(async () => {
+    await servers?.killAllUnder();
     for (const pid of processesWith(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
     repo?.remove();
     rmSync(dir, { recursive: true, force: true });

@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 
 /**
  * The app: GET / answers its VERSION file; GET /api/health answers 200, or 500 when the release
- * has a `unhealthy` file; a `crash` file makes it exit at boot; GET /crash makes it exit; GET
- * /slow waits for ?ms; a `fail` file makes every other path answer 500 (a release that is healthy but
+ * has a `unhealthy` file; a `crash` file makes it exit at boot; GET /crash makes it exit; GET /pid
+ * answers its process id; GET /slow waits for ?ms; a `fail` file makes every other path answer 500 (a release that is healthy but
  * broken); a `lag` file holds every other answer for the number of ms it contains; an upgraded connection (`Upgrade: websocket`) echoes what it is sent, prefixed with the
  * version.
  */
@@ -24,6 +24,7 @@ const lag = fs.existsSync(__dirname + '/lag') ? Number(fs.readFileSync(__dirname
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   if (url.pathname === '/api/health') { res.writeHead(unhealthy ? 500 : 200); res.end(unhealthy ? 'sick' : 'ok'); return; }
+  if (url.pathname === '/pid') { res.end(String(process.pid)); return; }
   if (url.pathname === '/crash') { res.end('bye'); setTimeout(() => process.exit(7), 10); return; }
   if (url.pathname === '/slow') { setTimeout(() => res.end(version), Number(url.searchParams.get('ms') || 100)); return; }
   if (failing) { res.writeHead(500); res.end(version + ' is broken'); return; }

@@ -1,18 +1,22 @@
 /**
- * Shipshape restarting around deploys: the live release serves again after a restart, a deploy
- * that was running when Shipshape died is marked failed and its lock freed (its leftover process
- * killed), and a release that stops serving is drained first, within the drain timeout.
+ * Shipshape restarting around deploys (in this process): the proxy daemon and the live release keep
+ * serving while Shipshape is stopped and the next start adopts the release (the same process), a
+ * deploy that was running when Shipshape died is marked failed and its lock freed (its leftover
+ * process killed), and a release that stops serving is drained first, within the drain timeout.
+ * (test/deploy/proxyd.test.ts does the same with `shipshape up` processes, SIGKILL and load.)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startShipshape, type Running } from '../../src/app.js';
+import { deploy } from '../../src/deploy/index.js';
 import type { EventRecord } from '../../src/core/api-types.js';
 import type { ReleaseDetail } from '../../src/deploy/index.js';
 import { openStore } from '../../src/modules.js';
+import { killUnder } from '../helpers/procs.js';
 import { ADMIN } from '../helpers/server.js';
 import { freePort, get, Repo } from './helpers.js';
 
@@ -52,7 +56,9 @@ describe('deploys across Shipshape restarts', () => {
     );
   });
   afterAll(async () => {
+    await s?.use(deploy).service.downAll();
     await s?.stop();
+    await killUnder(dir);
     repo?.remove();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -79,13 +85,17 @@ describe('deploys across Shipshape restarts', () => {
     expect(stopped.data).toMatchObject({ service: 'web', drained: false });
   });
 
-  it('serves the live release again after a restart', async () => {
+  it('keeps serving while Shipshape is stopped, and adopts the live release (the same process) on the next start', async () => {
+    const pid = (await get(port, '/pid')).body;
     await s?.stop();
-    expect((await get(port)).status).toBe(0); // nothing listens while Shipshape is down
+    // the proxy daemon and the release outlive Shipshape
+    expect(await get(port)).toMatchObject({ status: 200, body: 'v1' });
     await start();
     expect(await get(port)).toMatchObject({ status: 200, body: 'v1' });
-    const restored = (await events('deploy.restored'))[0];
-    expect(restored?.data).toMatchObject({ service: 'web', env: 'production' });
+    expect((await get(port, '/pid')).body).toBe(pid);
+    const adopted = (await events('deploy.adopted'))[0];
+    expect(adopted?.data).toMatchObject({ service: 'web', env: 'production', warm: false });
+    expect(await events('deploy.restored')).toEqual([]);
   });
 
   it('marks a deploy that was running when Shipshape died as failed, frees its lock and kills what it left', async () => {
@@ -122,5 +132,38 @@ describe('deploys across Shipshape restarts', () => {
     expect(await get(moved)).toMatchObject({ status: 200, body: 'v2' });
     expect((await get(port)).status).toBe(0);
     port = moved;
+  });
+
+  it("keeps a running release's log file bounded: past the limit it moves to .1 and the app serves on", async () => {
+    const live = (await api<{ environments: { live: { id: number } | null }[] }>('/api/v1/deploy/web')).environments[0]?.live;
+    const log = join(dataDir, 'logs', 'releases', 'web', `${live?.id}.log`);
+    expect(readFileSync(log, 'utf8')).toContain('listening on');
+    s?.use(deploy).service.trimLogs(10);
+    expect(readFileSync(`${log}.1`, 'utf8')).toContain('listening on');
+    expect(statSync(log).size).toBe(0);
+    expect(await get(port)).toMatchObject({ status: 200, body: 'v2' });
+  });
+
+  it('closes the listener and stops the releases of an environment removed from the config; the daemon exits with no environment left', async () => {
+    const pid = Number((await get(port, '/pid')).body);
+    const sock = join(dataDir, 'proxyd.sock');
+    expect(existsSync(sock)).toBe(true);
+    writeFileSync(configPath, 'services:\n  web: {}\n');
+    expect(await s?.reload()).toBe(true);
+    expect((await get(port)).status).toBe(0);
+    for (let i = 0; i < 100 && existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(sock)).toBe(false);
+    expect(existsSync(join(dataDir, 'proxyd.json'))).toBe(false);
+    // the release's process is gone (or a zombie until its parent reaps it)
+    const alive = () => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 40 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 });

@@ -11,6 +11,8 @@ import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { startShipshape, type Running } from '../../src/app.js';
+import { deploy } from '../../src/deploy/index.js';
+import { killUnder } from '../helpers/procs.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -49,6 +51,8 @@ export function launchChromium(): Promise<Browser> {
  */
 export async function teardown(parts: { running?: Running; browser?: Browser; servers?: (Server | undefined)[]; dir?: string }): Promise<void> {
   parts.running?.server.server.closeAllConnections();
+  // releases and the proxy daemon outlive a stop on purpose: a test takes them down
+  await parts.running?.use(deploy).service.downAll().catch(() => undefined);
   await parts.running?.stop().catch(() => undefined);
   await parts.browser?.close().catch(() => undefined);
   for (const s of parts.servers ?? []) {
@@ -56,6 +60,7 @@ export async function teardown(parts: { running?: Running; browser?: Browser; se
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
+  if (parts.dir) await killUnder(parts.dir);
   if (parts.dir) rmSync(parts.dir, { recursive: true, force: true });
 }
 

@@ -1,6 +1,7 @@
 /** `shipshape up` from the built package in a child process (for kill -9 and restart tests). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { killUnder } from './procs.js';
 
 const BIN = resolve('bin/shipshape.js');
 
@@ -41,5 +42,11 @@ export class ChildServers {
   /** Kill what is still running (afterAll). */
   killAll(): void {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+
+  /** killAll, and what the servers left running under the directory: the deploy proxy daemon and releases (they outlive a server on purpose). */
+  async killAllUnder(): Promise<void> {
+    this.killAll();
+    await killUnder(resolve(this.cwd));
   }
 }

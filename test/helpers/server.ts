@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startShipshape, type Running } from '../../src/app.js';
 import { checks, type Monitor } from '../../src/checks/index.js';
+import { deploy } from '../../src/deploy/index.js';
 import { createTestDatabase } from './pg.js';
+import { killUnder } from './procs.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 
@@ -42,7 +44,10 @@ export async function startTestServer(yaml: string, opts: { databaseUrl?: string
       return fetch(`${running.url}${path}`, { ...init, headers });
     },
     async close() {
+      // releases and the proxy daemon outlive a stop on purpose: a test takes them down
+      await running.use(deploy).service.downAll().catch(() => undefined);
       await running.stop();
+      await killUnder(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   });

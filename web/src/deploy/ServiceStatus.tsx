@@ -58,7 +58,7 @@ function ReleaseLine({ service, r, now, testId }: { service: string; r: ReleaseV
 function Traffic({ service, env }: { service: string; env: EnvView }) {
   if (!env.proxy) return <span className="muted small">served by the hosting platform: no proxy figures</span>;
   const rows = [...env.proxy.releases].sort((a, b) => b.release - a.release);
-  if (rows.length === 0) return <span className="muted small">no requests through the proxy since Shipshape started</span>;
+  if (rows.length === 0) return <span className="muted small">no requests through the proxy since it started</span>;
   const latency = rows.some((r) => r.p95_ms !== undefined);
   return (
     <table className="dep-traffic" aria-label={`Requests per release through the ${env.env} proxy`} data-testid={`traffic-${env.env}`}>

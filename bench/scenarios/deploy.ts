@@ -3,7 +3,8 @@
  * tiny node:http app from a git repository behind an environment proxy on loopback.
  *
  * 1. Proxy overhead: `wrk -t2 -c50` through the proxy, then straight at the live release's port,
- *    in the same run (the ceiling: what the app does alone).
+ *    in the same run (the ceiling: what the app does alone), then through Caddy's reverse_proxy to
+ *    the same release (what a team would otherwise put in front: a Go proxy using both cores).
  * 2. Under load (`wrk -c50` through the proxy the whole time): 20 deploys and 20 warm rollbacks
  *    in a row; every socket error and non-2xx answer wrk saw is counted (PM2's reload drops
  *    requests; kamal-proxy's cold rollback waits for a boot).
@@ -107,6 +108,33 @@ async function bootTime(dir: string): Promise<number> {
   }
 }
 
+/** `wrk` through Caddy 2 (Debian's caddy) reverse-proxying 127.0.0.1:`upstream`: plain HTTP, no admin endpoint, no access log. */
+async function throughCaddy(dir: string, upstream: number, seconds: number): Promise<WrkResult> {
+  const port = await freePort();
+  const config = join(dir, 'caddy.json');
+  writeFileSync(config, JSON.stringify({ admin: { disabled: true }, apps: { http: { servers: { bench: { listen: [`127.0.0.1:${port}`], automatic_https: { disable: true }, routes: [{ handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${upstream}` }] }] }] } } } } }));
+  const caddy = spawn('caddy', ['run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, XDG_DATA_HOME: join(dir, 'caddy-data'), XDG_CONFIG_HOME: join(dir, 'caddy-config') } });
+  let err = '';
+  caddy.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const failed = new Promise<never>((_, reject) => caddy.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new Error('caddy is not installed: apt-get install -y caddy') : e)));
+  try {
+    const up = (async () => {
+      for (let i = 0; i < 200; i++) {
+        const ok = await new Promise<boolean>((done) => request(`http://127.0.0.1:${port}/`, (res) => (res.resume(), done(res.statusCode === 200))).on('error', () => done(false)).end());
+        if (ok) return;
+        if (caddy.exitCode !== null) throw new Error(`caddy exited (${caddy.exitCode}):\n${err}`);
+        await sleep(50);
+      }
+      throw new Error(`caddy did not answer on ${port} in 10 s:\n${err}`);
+    })();
+    await Promise.race([up, failed]);
+    await wrk(`http://127.0.0.1:${port}/`, 2); // warm-up, as for the proxy
+    return await wrk(`http://127.0.0.1:${port}/`, seconds);
+  } finally {
+    caddy.kill('SIGKILL');
+  }
+}
+
 export async function runDeploy(ctx: ScenarioContext): Promise<{ rows: Row[]; raw: Record<string, unknown> }> {
   const dir = tempDir('deploy');
   let child: Child | undefined;
@@ -156,7 +184,8 @@ export async function runDeploy(ctx: ScenarioContext): Promise<{ rows: Row[]; ra
     await wrk(proxied, 2);
     const viaProxy = await wrk(proxied, OVERHEAD_S);
     const direct = await wrk(`http://127.0.0.1:${live}/`, OVERHEAD_S);
-    ctx.log(`deploy: proxy ${viaProxy.rps.toFixed(0)} req/s p99 ${viaProxy.p99Ms} ms; direct ${direct.rps.toFixed(0)} req/s p99 ${direct.p99Ms} ms`);
+    const viaCaddy = await throughCaddy(dir, live, OVERHEAD_S);
+    ctx.log(`deploy: proxy ${viaProxy.rps.toFixed(0)} req/s p99 ${viaProxy.p99Ms} ms; direct ${direct.rps.toFixed(0)} req/s p99 ${direct.p99Ms} ms; Caddy ${viaCaddy.rps.toFixed(0)} req/s p99 ${viaCaddy.p99Ms} ms`);
 
     // 2 + 3. deploys and warm rollbacks under load
     const load = wrkUntilStopped(proxied);
@@ -199,13 +228,14 @@ export async function runDeploy(ctx: ScenarioContext): Promise<{ rows: Row[]; ra
     const boot = med(bootMs);
     const rows: Row[] = [
       row({ scenario: 'deploy', metric: 'through the proxy, req/s (wrk -c50)', goal: '>= 0.7x direct', value: viaProxy.rps, unit: 'req/s', pass: viaProxy.rps >= 0.7 * direct.rps, reference: { name: 'straight to the app', value: direct.rps } }),
+      row({ scenario: 'deploy', metric: 'through the proxy, against Caddy reverse_proxy', goal: '', value: viaProxy.rps, unit: 'req/s', pass: null, reference: { name: 'Caddy reverse_proxy, same app', value: viaCaddy.rps }, note: `Caddy: ${(viaCaddy.rps / direct.rps).toFixed(2)}x direct, p99 ${viaCaddy.p99Ms} ms` }),
       row({ scenario: 'deploy', metric: 'p99 overhead of the proxy', goal: '< 2 ms', value: viaProxy.p99Ms - direct.p99Ms, unit: 'ms', pass: viaProxy.p99Ms - direct.p99Ms < 2, note: `p99 ${viaProxy.p99Ms} ms vs ${direct.p99Ms} ms direct` }),
       row({ scenario: 'deploy', metric: `failed requests during ${ROUNDS} deploys + ${ROUNDS} rollbacks`, goal: '0', value: under.errors + under.non2xx, unit: '', pass: under.errors + under.non2xx === 0, note: `${under.requests} requests at ${under.rps.toFixed(0)} req/s; ${under.errors} socket errors, ${under.non2xx} non-2xx` }),
       row({ scenario: 'deploy', metric: 'warm rollback: call → switched (median)', goal: '< 50 ms', value: med(rollbackMs), unit: 'ms', pass: med(rollbackMs) < 50, note: `max ${max(rollbackMs).toFixed(1)} ms; to a probe answered by it: median ${med(probeMs).toFixed(1)} ms` }),
       row({ scenario: 'deploy', metric: 'deploy under load (median, start+health+switch)', goal: '', value: med(deployMs), unit: 'ms', pass: null, note: `max ${max(deployMs).toFixed(0)} ms` }),
       row({ scenario: 'deploy', metric: 'cold rollback minus app boot (median)', goal: '< 500 ms', value: med(coldMs) - boot, unit: 'ms', pass: med(coldMs) - boot < 500, reference: { name: 'app boot alone', value: boot }, note: `cold rollback ${med(coldMs).toFixed(0)} ms, app boot ${boot.toFixed(0)} ms (${cold.length} rollbacks)` }),
     ];
-    return { rows, raw: { viaProxy, direct, under, deployMs, rollbackMs, probeMs, coldMs, bootMs } };
+    return { rows, raw: { viaProxy, direct, viaCaddy, under, deployMs, rollbackMs, probeMs, coldMs, bootMs } };
   } finally {
     // the releases and the proxy daemon outlive the server on purpose: take them down first
     if (serverUrl) await api(serverUrl, 'POST', '/api/v1/deploy/web/down', {}).catch((e: Error) => ctx.log(`deploy: taking the releases down failed: ${e.message}`));

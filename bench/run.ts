@@ -7,7 +7,7 @@
  * would use instead; writes bench/results/latest.json. --profile runs the http1k server under
  * `node --cpu-prof` and prints its hot spots (the CPU figures of a profiled run are inflated).
  * Env: BENCH_STORAGE_BUDGET_S (default 240), BENCH_API_MINUTE_HOURS (default 48), BENCH_DETECTION_WARMUP_S (default 10),
- * BENCH_SOAK_MIN (default 120), BENCH_SOAK_EVERY_S (default 5), BENCH_DEPLOY_ROUNDS (default 20), BENCH_DEPLOY_S (default 10), BENCH_DB_MB (default 1024), BENCH_PG_URL.
+ * BENCH_SOAK_MIN (default 120), BENCH_SOAK_EVERY_S (default 5), BENCH_HEAPSNAP_DIR (heap snapshot of the http and soak servers, summarised), BENCH_DEPLOY_ROUNDS (default 20), BENCH_DEPLOY_S (default 10), BENCH_DB_MB (default 1024), BENCH_PG_URL.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';

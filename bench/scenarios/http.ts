@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { histogramQuantileBetween, sum, value } from '../lib/prom.js';
 import { removeTempDir, sampleProcess, stopChild, tempDir, waitForQuiet, type Child } from '../lib/proc.js';
+import { heapSnapArgs, snapshotProcess } from '../lib/heapsnap.js';
 import { MB, row, type Row } from '../lib/report.js';
 import { httpConfig, scrape, startServer, startTarget } from '../lib/shipshape.js';
 import type { ScenarioContext } from './types.js';
@@ -43,7 +44,7 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
     const quietBefore = await waitForQuiet(ctx.log, load.name);
     target = await startTarget(dir);
     const configYaml = httpConfig({ services: load.services, perService: load.perService, url: `http://127.0.0.1:${target.port}/ok`, every: load.every });
-    const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+    const nodeArgs = [...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), ...heapSnapArgs()];
     server = await startServer({ dir, configYaml, dataDir: join(dir, 'data'), nodeArgs });
     ctx.log(`${load.name}: ${checks} checks every ${load.every}; server pid ${server.child.pid} up in ${(server.startupMs / 1000).toFixed(1)}s; warming up ${load.warmupS}s…`);
     await sleep(load.warmupS * 1000);
@@ -61,6 +62,7 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
     );
     if (s.othersPct > 25) ctx.log(`${load.name}: other processes used ${s.othersPct.toFixed(0)}% of a core during the sample: the figures are noisy`);
     const after = await scrape(server.url);
+    await snapshotProcess(server.child.pid, load.name, ctx.log);
 
     const runsBefore = sum(before, 'check_results_total');
     const runsAfter = sum(after, 'check_results_total');

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { value } from '../lib/prom.js';
 import { removeTempDir, rssBytes, stopChild, tempDir } from '../lib/proc.js';
+import { heapSnapArgs, snapshotProcess } from '../lib/heapsnap.js';
 import { MB, row, type Row } from '../lib/report.js';
 import { scrape, startServer, type Server } from '../lib/shipshape.js';
 import { INGEST_CONFIG, INGEST_TOKEN, seriesBodies } from './ingest.js';
@@ -44,7 +45,7 @@ export async function runSoak(ctx: ScenarioContext): Promise<{ rows: Row[]; raw:
   let server: Server | undefined;
   const agent = new Agent({ connections: 4, pipelining: 1, keepAliveTimeout: 30_000 });
   try {
-    server = await startServer({ dir, configYaml: INGEST_CONFIG, dataDir: join(dir, 'data') });
+    server = await startServer({ dir, configYaml: INGEST_CONFIG, dataDir: join(dir, 'data'), nodeArgs: heapSnapArgs() });
     const srv = server;
     const bodies = seriesBodies();
     ctx.log(`soak: 10,000 series, one batch per service every ${everyS}s (${Math.round((bodies.length * 1000) / everyS)} events/s), ${minutes} min…`);
@@ -94,6 +95,7 @@ export async function runSoak(ctx: ScenarioContext): Promise<{ rows: Row[]; raw:
     }
     stopping = true;
     await feeder;
+    await snapshotProcess(srv.child.pid, 'soak', ctx.log);
     // per-2-minute minima
     const perMin = new Map<number, { heap: number; series: number; rss: number }>();
     for (const s of samples) {

@@ -192,6 +192,7 @@ const analysisSchema = z
   .object({
     success_rate: percent().default(0.99).meta({ description: 'the least share of requests that must not fail (5xx or cut) in a window (99%)' }),
     p95_ratio: z.number().min(1).max(100).default(1.5).meta({ description: "the new release's p95 may be at most this times the previous release's (1.5)" }),
+    p95_slack: duration().default(50).meta({ description: "p95 growth smaller than this never fails a release, whatever the ratio (50ms): a release that has just started (a cold JIT, a first GC) or a loaded host is not a regression" }),
     min_requests: z.number().int().min(1).max(1_000_000).default(20).meta({ description: 'a window with fewer requests than this is not judged (too little traffic)' }),
     interval: duration().default(60_000).meta({ description: 'the length of an analysis window, and of a canary step (1m)' }),
     incident: z

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/config/load.js';
 import { jsonSchema, parseConfig } from '../../src/modules.js';
+import { judge } from '../../src/deploy/analysis.js';
+import type { WindowStats } from '../../src/deploy/stats.js';
 
 /** The config shape from issue 9, exactly as written there. */
 const ISSUE_YAML = `services:
@@ -94,7 +96,7 @@ describe('deploy: in shipshape.yaml', () => {
               - { path: /, expect: { status: [200, 204], body: "<title>" } }`,
     );
     const d = parseConfig(yaml, '/srv/app/shipshape.yaml', { env: {} }).raw.services.web?.deploy;
-    expect(d?.analysis).toEqual({ success_rate: 0.99, p95_ratio: 1.5, min_requests: 20, interval: 60_000, incident: {} });
+    expect(d?.analysis).toEqual({ success_rate: 0.99, p95_ratio: 1.5, p95_slack: 50, min_requests: 20, interval: 60_000, incident: {} });
     expect(d?.environments.production).toMatchObject({ canary: { steps: [5, 20] }, verify: { checks: ['up'], timeout: 60_000, smoke: [{ method: 'GET', path: '/', timeout: 10_000, expect: { status: [200, 204], body: '<title>', headers: {} } }] } });
     const withAnalysis = ISSUE_YAML.replace('      gates:\n', '      analysis: { success_rate: 99.5%, incident: false }\n      gates:\n');
     expect(parseConfig(withAnalysis, '/srv/app/shipshape.yaml', { env: {} }).raw.services.web?.deploy?.analysis).toMatchObject({ success_rate: 0.995, incident: false });
@@ -107,5 +109,27 @@ describe('deploy: in shipshape.yaml', () => {
     expect(errorOf(ISSUE_YAML.replace('production: { proxy: { port: 8080 }, watch: 10m }', 'production: { proxy: { port: 8080 }, canary: { steps: [50, 10] } }'))).toMatch(
       /^\/srv\/app\/shipshape\.yaml:19:\d+: services\.web\.deploy\.environments\.production\.canary\.steps: canary steps are increasing percentages, like \[10, 25, 50\]/,
     );
+  });
+});
+
+describe('judging a window against the release before', () => {
+  const w = (requests: number, errors: number, p95: number | null): WindowStats => ({ requests, errors, errorRate: requests ? errors / requests : 0, successRate: requests ? (requests - errors) / requests : 1, p95, p50: p95 });
+  const a = { success_rate: 0.99, p95_ratio: 1.5, p95_slack: 50, min_requests: 20 };
+
+  it('fails a slower release only when its p95 is past both the ratio and the slack', () => {
+    // a release that just started: 37 ms against a warm 6 ms is 6×, but 31 ms is noise, not a regression
+    expect(judge(w(100, 0, 37), w(500, 0, 6), a).ok).toBe(true);
+    const slow = judge(w(100, 0, 160), w(500, 0, 6), a);
+    expect(slow.ok).toBe(false);
+    expect(slow.reason).toBe("100 requests, 0 failed (success 100%), p95 160 ms: p95 above 1.5× the previous release's 6.0 ms (and more than 50 ms above it)");
+    // a tighter slack catches the small one; a large baseline is judged by the ratio
+    expect(judge(w(100, 0, 37), w(500, 0, 6), { ...a, p95_slack: 5 }).ok).toBe(false);
+    expect(judge(w(100, 0, 400), w(500, 0, 300), a).ok).toBe(true);
+    expect(judge(w(100, 0, 500), w(500, 0, 300), a).ok).toBe(false);
+  });
+
+  it('fails on the success rate at once, and leaves a window with too few requests unjudged', () => {
+    expect(judge(w(100, 2, 5), w(500, 0, 5), a)).toMatchObject({ ok: false, reason: expect.stringContaining('success rate below 99%') });
+    expect(judge(w(19, 19, 5), w(500, 0, 5), a).ok).toBeNull();
   });
 });

@@ -5,6 +5,7 @@
  * Writes are batched: results land in memory and are written once per flush.
  */
 import { DDSketch } from '@datadog/sketches-js';
+import { addSparse, keyOf, sparseAdd, sparseFromSketch, type SparseBins } from '../core/sparse-bins.js';
 import type { Aggregate, FailedResult, SparkPoint } from './api-types.js';
 import type { ConditionOutcome } from './types.js';
 import type { Store } from '../core/store/db.js';
@@ -28,29 +29,72 @@ interface MinuteBucket {
   max: number;
   values: number[];
   /**
-   * values[0..folded) are in the hour and day sketches already. The rest are added when the
-   * minute closes (a sorted batch, extremes first, so a sketch's bins are re-laid at most twice
-   * a minute instead of on every new extreme), or before the open buckets are saved.
+   * values[0..folded) are in the hour and day bins already. The rest are added when the minute
+   * closes, or before the open buckets are saved.
    */
   folded: number;
 }
+/**
+ * An open hour or day. Its latencies are kept as the non-empty bins of a DDSketch (1% relative
+ * accuracy; src/core/sparse-bins.ts): a check's latencies fill a narrow range, so this is a few
+ * hundred bytes where a DDSketch with its dense stores was ~1–2 KB, twice per check.
+ */
 interface SketchBucket {
   t: number;
   count: number;
   failures: number;
   max: number;
-  sketch: DDSketch;
+  bins: SparseBins;
+  /** latencies the sketch counts as zero (too small to index) */
+  zero: number;
 }
+
+/**
+ * A fixed-size ring of closed periods, `width` numbers each, in one Float64Array: the last 60
+ * minutes and the last 24 hours of every check (objects per entry cost ~100 bytes each, 84 per
+ * check at steady state).
+ */
+class Ring {
+  private readonly data: Float64Array;
+  private start = 0;
+  length = 0;
+  constructor(
+    private readonly width: number,
+    private readonly cap: number,
+  ) {
+    this.data = new Float64Array(width * cap);
+  }
+  /** field `f` of entry `i` (0: oldest) */
+  at(i: number, f: number): number {
+    return this.data[((this.start + i) % this.cap) * this.width + f] as number;
+  }
+  /** append an entry (the oldest is dropped when full) */
+  push(...values: number[]): void {
+    if (this.length === this.cap) this.shift();
+    const base = ((this.start + this.length) % this.cap) * this.width;
+    for (let f = 0; f < this.width; f++) this.data[base + f] = values[f] as number;
+    this.length++;
+  }
+  shift(): void {
+    if (this.length === 0) return;
+    this.start = (this.start + 1) % this.cap;
+    this.length--;
+  }
+}
+/** recent minutes: t, count, failures, p95 (NaN: null) */
+const newRecent = () => new Ring(4, 62);
+/** closed hours: t, count, failures */
+const newHours = () => new Ring(3, 26);
 /** A closed bucket, as the agg_minute / agg_hour / agg_day tables keep it. */
 type ClosedRow = AggTable;
 interface CheckHistory {
   minute?: MinuteBucket;
   hour?: SketchBucket;
   day?: SketchBucket;
-  /** the last 60 closed minutes, oldest first (sparklines) */
-  recent: { t: number; count: number; failures: number; p95: number | null }[];
-  /** closed hours of the last 24h, oldest first (uptime_24h) */
-  hours: { t: number; count: number; failures: number }[];
+  /** the last 60 closed minutes, oldest first (sparklines): t, count, failures, p95 (NaN: null) */
+  recent: Ring;
+  /** closed hours of the last 24h, oldest first (uptime_24h): t, count, failures */
+  hours: Ring;
 }
 
 interface PendingFailure {
@@ -71,6 +115,20 @@ const round = (v: number | null) => (v === null ? null : Math.round(v * 100) / 1
 const floorTo = (t: number, size: number) => Math.floor(t / size) * size;
 const newSketch = () => new DDSketch({ relativeAccuracy: 0.01 });
 
+/** Count a latency (> 0) in a bucket's bins, as DDSketch.accept would. */
+function acceptBin(b: SketchBucket, v: number): void {
+  const k = keyOf(v);
+  if (k === null) b.zero++;
+  else sparseAdd(b.bins, k, 1);
+}
+
+/** The bins as a DDSketch (quantiles, and the stored format of open buckets). */
+function sketchOf(b: SketchBucket): DDSketch {
+  const s = newSketch();
+  addSparse(s, b.bins, b.zero);
+  return s;
+}
+
 export class History {
   private readonly byCheck = new Map<number, CheckHistory>();
   private closed: Record<Resolution, ClosedRow[]> = { minute: [], hour: [], day: [] };
@@ -86,7 +144,7 @@ export class History {
   private entry(checkId: number): CheckHistory {
     let h = this.byCheck.get(checkId);
     if (!h) {
-      h = { recent: [], hours: [] };
+      h = { recent: newRecent(), hours: newHours() };
       this.byCheck.set(checkId, h);
     }
     return h;
@@ -106,7 +164,7 @@ export class History {
     m.values.push(latencyMs);
     for (const res of ['hour', 'day'] as const) {
       let b = h[res];
-      if (!b) b = h[res] = { t: floorTo(at, SIZE[res]), count: 0, failures: 0, max: 0, sketch: newSketch() };
+      if (!b) b = h[res] = { t: floorTo(at, SIZE[res]), count: 0, failures: 0, max: 0, bins: [], zero: 0 };
       b.count++;
       b.failures += fail;
       b.max = Math.max(b.max, latencyMs);
@@ -127,8 +185,8 @@ export class History {
       if (m.folded === 0) this.foldSorted(h, sorted);
       const row: ClosedRow = { check_id: checkId, t: m.t, count: m.count, failures: m.failures, p50: round(quantile(sorted, 0.5)), p95: round(quantile(sorted, 0.95)), max: round(m.max) };
       this.closed.minute.push(row);
-      h.recent.push({ t: m.t, count: m.count, failures: m.failures, p95: row.p95 });
-      while (h.recent.length > 0 && (h.recent[0] as { t: number }).t < at - 60 * SIZE.minute) h.recent.shift();
+      h.recent.push(m.t, m.count, m.failures, row.p95 ?? NaN);
+      while (h.recent.length > 0 && h.recent.at(0, 0) < at - 60 * SIZE.minute) h.recent.shift();
       h.minute = undefined;
     }
     for (const res of ['hour', 'day'] as const) {
@@ -136,8 +194,8 @@ export class History {
       if (b && at >= b.t + SIZE[res]) {
         this.closed[res].push(this.sketchRow(checkId, b));
         if (res === 'hour') {
-          h.hours.push({ t: b.t, count: b.count, failures: b.failures });
-          while (h.hours.length > 0 && (h.hours[0] as { t: number }).t < at - 24 * SIZE.hour) h.hours.shift();
+          h.hours.push(b.t, b.count, b.failures);
+          while (h.hours.length > 0 && h.hours.at(0, 0) < at - 24 * SIZE.hour) h.hours.shift();
         }
         h[res] = undefined;
       }
@@ -149,29 +207,24 @@ export class History {
     for (let i = m.folded; i < m.values.length; i++) {
       const v = m.values[i] as number;
       if (v <= 0) continue;
-      h.hour?.sketch.accept(v);
-      h.day?.sketch.accept(v);
+      if (h.hour) acceptBin(h.hour, v);
+      if (h.day) acceptBin(h.day, v);
     }
     m.folded = m.values.length;
   }
 
-  /** Add a closing minute's latencies (sorted, none folded yet): smallest and largest first, so each sketch's range grows at most twice. */
+  /** Add a closing minute's latencies (sorted, none folded yet) to the hour and day bins. */
   private foldSorted(h: CheckHistory, sorted: number[]): void {
-    let lo = 0;
-    while (lo < sorted.length && (sorted[lo] as number) <= 0) lo++;
-    const hi = sorted.length - 1;
-    if (lo > hi) return;
     for (const b of [h.hour, h.day]) {
       if (!b) continue;
-      b.sketch.accept(sorted[lo] as number);
-      if (hi > lo) b.sketch.accept(sorted[hi] as number);
-      for (let i = lo + 1; i < hi; i++) b.sketch.accept(sorted[i] as number);
+      for (const v of sorted) if (v > 0) acceptBin(b, v);
     }
   }
 
   private sketchRow(checkId: number, b: SketchBucket): ClosedRow {
-    const has = b.sketch.count > 0;
-    return { check_id: checkId, t: b.t, count: b.count, failures: b.failures, p50: has ? round(b.sketch.getValueAtQuantile(0.5)) : null, p95: has ? round(b.sketch.getValueAtQuantile(0.95)) : null, max: round(b.max) };
+    const sketch = sketchOf(b);
+    const has = sketch.count > 0;
+    return { check_id: checkId, t: b.t, count: b.count, failures: b.failures, p50: has ? round(sketch.getValueAtQuantile(0.5)) : null, p95: has ? round(sketch.getValueAtQuantile(0.95)) : null, max: round(b.max) };
   }
 
   /** Write closed buckets and failures in one transaction; close buckets of checks that stopped reporting. */
@@ -264,7 +317,7 @@ export class History {
       }
       for (const res of ['hour', 'day'] as const) {
         const b = h[res];
-        if (b) rows.push({ check_id: id, resolution: res, t: b.t, count: b.count, failures: b.failures, max: b.max, sketch: b.sketch.toProto() });
+        if (b) rows.push({ check_id: id, resolution: res, t: b.t, count: b.count, failures: b.failures, max: b.max, sketch: sketchOf(b).toProto() });
       }
     }
     await this.store.db.transaction().execute(async (trx) => {
@@ -285,22 +338,22 @@ export class History {
         // the saved hour and day sketches include these latencies already
         h.minute = { t: Number(r.t), count: r.count, failures: r.failures, max: Number(r.max ?? 0), values, folded: values.length };
       } else if (r.resolution === 'hour' || r.resolution === 'day') {
-        let sketch = newSketch();
+        const b: SketchBucket = { t: Number(r.t), count: r.count, failures: r.failures, max: Number(r.max ?? 0), bins: [], zero: 0 };
         if (bytes) {
           try {
-            sketch = DDSketch.fromProto(bytes);
+            b.zero = sparseFromSketch(DDSketch.fromProto(bytes), b.bins);
           } catch {
             /* an unreadable sketch loses only its quantiles */
           }
         }
-        h[r.resolution] = { t: Number(r.t), count: r.count, failures: r.failures, max: Number(r.max ?? 0), sketch };
+        h[r.resolution] = b;
       }
     }
     await this.store.db.deleteFrom('open_buckets').execute();
     const minutes = await this.store.db.selectFrom('agg_minute').select(['check_id', 't', 'count', 'failures', 'p95']).where('t', '>=', now - 60 * SIZE.minute).orderBy('t').execute();
-    for (const r of minutes) this.entry(Number(r.check_id)).recent.push({ t: Number(r.t), count: r.count, failures: r.failures, p95: r.p95 });
+    for (const r of minutes) this.entry(Number(r.check_id)).recent.push(Number(r.t), r.count, r.failures, r.p95 ?? NaN);
     const hours = await this.store.db.selectFrom('agg_hour').select(['check_id', 't', 'count', 'failures']).where('t', '>=', now - 24 * SIZE.hour).orderBy('t').execute();
-    for (const r of hours) this.entry(Number(r.check_id)).hours.push({ t: Number(r.t), count: r.count, failures: r.failures });
+    for (const r of hours) this.entry(Number(r.check_id)).hours.push(Number(r.t), r.count, r.failures);
     for (const [id, h] of this.byCheck) this.closeDue(id, h, now);
   }
 
@@ -311,10 +364,10 @@ export class History {
     const since = this.now() - 24 * SIZE.hour;
     let count = 0;
     let failures = 0;
-    for (const x of h.hours) {
-      if (x.t >= since) {
-        count += x.count;
-        failures += x.failures;
+    for (let i = 0; i < h.hours.length; i++) {
+      if (h.hours.at(i, 0) >= since) {
+        count += h.hours.at(i, 1);
+        failures += h.hours.at(i, 2);
       }
     }
     if (h.hour) {
@@ -329,7 +382,12 @@ export class History {
     const h = this.byCheck.get(checkId);
     const end = floorTo(this.now(), SIZE.minute);
     const byT = new Map<number, { count: number; failures: number; p95: number | null }>();
-    for (const x of h?.recent ?? []) byT.set(x.t, x);
+    if (h) {
+      for (let i = 0; i < h.recent.length; i++) {
+        const p95 = h.recent.at(i, 3);
+        byT.set(h.recent.at(i, 0), { count: h.recent.at(i, 1), failures: h.recent.at(i, 2), p95: Number.isNaN(p95) ? null : p95 });
+      }
+    }
     if (h?.minute) {
       const sorted = [...h.minute.values].sort((a, b) => a - b);
       byT.set(h.minute.t, { count: h.minute.count, failures: h.minute.failures, p95: round(quantile(sorted, 0.95)) });

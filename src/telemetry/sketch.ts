@@ -6,8 +6,9 @@
  * Decoded bins merge back into a DDSketch exactly: quantiles of merged buckets keep the 1% bound.
  */
 import { DDSketch } from '@datadog/sketches-js';
+import { RELATIVE_ACCURACY, sparseAdd, type SparseBins } from '../core/sparse-bins.js';
 
-export const RELATIVE_ACCURACY = 0.01;
+export { RELATIVE_ACCURACY };
 type DenseStore = DDSketch['store'];
 
 /**
@@ -211,53 +212,9 @@ export function decodeBins(bytes: Uint8Array): Bins {
   return { keys, counts, zero: floats[0] as number };
 }
 
-// ---- compact bins: what an open bucket keeps instead of a DDSketch --------------------------------
+// ---- compact bins: what an open bucket keeps instead of a DDSketch (src/core/sparse-bins.ts) ------
 
-/** DDSketch's own key mapping (1% relative accuracy): keys computed here merge exactly with its stores. */
-const MAPPING = new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY }).mapping;
-const MIN_INDEXABLE = MAPPING.minPossible;
-
-/**
- * The non-empty bins of an open bucket as one plain array, `[key, count, key, count, …]` sorted by
- * key (small integers: V8 keeps them 4 bytes each, a bucket of 10 distinct latencies costs ~100
- * bytes where a DDSketch costs ~1–2 KB). Values too small to index count in the bucket's `zero`.
- */
-export type SparseBins = number[];
-
-/** The bin key of a value, or null when it counts as zero (values <= 0 and below DDSketch's range). */
-export function keyOf(value: number): number | null {
-  return value > MIN_INDEXABLE ? MAPPING.key(value) : null;
-}
-
-/** Add `count` to the bin `key` (binary search; a new bin is spliced in). */
-export function sparseAdd(bins: SparseBins, key: number, count: number): void {
-  let lo = 0;
-  let hi = bins.length >> 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const k = bins[mid * 2] as number;
-    if (k === key) {
-      bins[mid * 2 + 1] = (bins[mid * 2 + 1] as number) + count;
-      return;
-    }
-    if (k < key) lo = mid + 1;
-    else hi = mid;
-  }
-  bins.splice(lo * 2, 0, key, count);
-}
-
-/** Merge compact bins into a DDSketch (its quantiles; sum/min/max are kept by the buckets). */
-export function addSparse(target: DDSketch, bins: SparseBins, zero: number): void {
-  const store = target.store;
-  let total = zero;
-  for (let i = 0; i < bins.length; i += 2) {
-    const c = bins[i + 1] as number;
-    store.add(bins[i] as number, c);
-    total += c;
-  }
-  target.zeroCount += zero;
-  target.count += total;
-}
+export { keyOf, sparseAdd, addSparse, type SparseBins } from '../core/sparse-bins.js';
 
 /** Merge encoded bins into compact bins; returns the zero count they held. */
 export function addEncodedToSparse(bins: SparseBins, bytes: Uint8Array): number {

@@ -161,6 +161,57 @@ describe.each(storeTargets)('store on $name', (target) => {
       expect(await count('agg_day')).toBeGreaterThanOrEqual(5);
     });
 
+    it('hour and day quantiles are exactly a DDSketch\'s; the sparkline and 24h uptime keep their windows past 60 minutes and 24 hours', async () => {
+      const { DDSketch } = await import('@datadog/sketches-js');
+      const h = new History(store, retention, clock);
+      const hourSketch = new Map<number, InstanceType<typeof DDSketch>>();
+      const daySketch = new DDSketch({ relativeAccuracy: 0.01 });
+      let n = 0;
+      const end = t0 + 26 * HOUR;
+      for (let t = t0; t < end; t += 30_000) {
+        now = t;
+        n++;
+        // a spread of latencies, some tiny (counted as zero by the sketch) and some 0 (not counted)
+        const latency = n % 97 === 0 ? 0 : n % 89 === 0 ? 1e-12 : Math.round((1 + ((n * 7919) % 5000) / 10) * 100) / 100;
+        const ok = n % 50 !== 0;
+        h.record(3, t, ok, latency, ok ? undefined : { message: 'down', conditions: [] });
+        if (latency > 0) {
+          const ht = Math.floor(t / HOUR) * HOUR;
+          if (!hourSketch.has(ht)) hourSketch.set(ht, new DDSketch({ relativeAccuracy: 0.01 }));
+          hourSketch.get(ht)!.accept(latency);
+          if (t < t0 + DAY) daySketch.accept(latency);
+        }
+      }
+      now = end;
+      await h.flush();
+      const r2 = (v: number) => Math.round(v * 100) / 100;
+      const hours = await h.aggregates(3, 'hour', t0, end);
+      expect(hours).toHaveLength(26);
+      for (const row of hours) {
+        const sk = hourSketch.get(Date.parse(row.t))!;
+        expect(row.p50).toBe(r2(sk.getValueAtQuantile(0.5)));
+        expect(row.p95).toBe(r2(sk.getValueAtQuantile(0.95)));
+      }
+      const [day] = await h.aggregates(3, 'day', t0, t0);
+      expect(day!.p50).toBe(r2(daySketch.getValueAtQuantile(0.5)));
+      expect(day!.p95).toBe(r2(daySketch.getValueAtQuantile(0.95)));
+      // the sparkline: 60 points, one per minute, each closed minute's p95 as stored
+      const spark = h.recent(3, 60);
+      expect(spark).toHaveLength(60);
+      const minutes = await h.aggregates(3, 'minute', end - 60 * MIN, end);
+      const stored = new Map(minutes.map((m) => [m.t, m]));
+      for (const p of spark.slice(0, -1)) {
+        expect(p.p95).toBe(stored.get(p.t)?.p95 ?? null);
+        expect(p.failures).toBe(stored.get(p.t)?.failures ?? 0);
+      }
+      // uptime over the closed hours of the last 24h plus the open one (failures every 50th result)
+      const since = end - 24 * HOUR;
+      const counted = hours.filter((x) => Date.parse(x.t) >= since);
+      const total = counted.reduce((a, x) => a + x.count, 0);
+      const failed = counted.reduce((a, x) => a + x.failures, 0);
+      expect(h.uptime24h(3)).toBeCloseTo((total - failed) / total, 10);
+    });
+
     it('keeps open buckets across a graceful restart', async () => {
       now = t0;
       const h = new History(store, retention, clock);

@@ -1,0 +1,61 @@
+/**
+ * Compact quantile-sketch bins shared by the checks' history and telemetry: the non-empty bins of
+ * a DDSketch (relative accuracy 1%) as one plain array, `[key, count, key, count, …]` sorted by key.
+ * Small integers: a bucket of 10 distinct latencies costs ~100–200 bytes where a DDSketch with its
+ * dense stores costs ~1–2 KB. Keys are DDSketch's own, so bins merge exactly with its stores and
+ * quantiles keep the 1% bound.
+ */
+import { DDSketch } from '@datadog/sketches-js';
+
+export const RELATIVE_ACCURACY = 0.01;
+
+export type SparseBins = number[];
+
+/** DDSketch's own key mapping (1% relative accuracy): keys computed here merge exactly with its stores. */
+const MAPPING = new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY }).mapping;
+const MIN_INDEXABLE = MAPPING.minPossible;
+
+/** The bin key of a value, or null when it counts as zero (values <= 0 and below DDSketch's range). */
+export function keyOf(value: number): number | null {
+  return value > MIN_INDEXABLE ? MAPPING.key(value) : null;
+}
+
+/** Add `count` to the bin `key` (binary search; a new bin is spliced in). */
+export function sparseAdd(bins: SparseBins, key: number, count: number): void {
+  let lo = 0;
+  let hi = bins.length >> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const k = bins[mid * 2] as number;
+    if (k === key) {
+      bins[mid * 2 + 1] = (bins[mid * 2 + 1] as number) + count;
+      return;
+    }
+    if (k < key) lo = mid + 1;
+    else hi = mid;
+  }
+  bins.splice(lo * 2, 0, key, count);
+}
+
+/** Merge compact bins into a DDSketch (its quantiles; sum/min/max are kept by the buckets). */
+export function addSparse(target: DDSketch, bins: SparseBins, zero: number): void {
+  const store = target.store;
+  let total = zero;
+  for (let i = 0; i < bins.length; i += 2) {
+    const c = bins[i + 1] as number;
+    store.add(bins[i] as number, c);
+    total += c;
+  }
+  target.zeroCount += zero;
+  target.count += total;
+}
+
+/** A DDSketch's bins as compact bins (negative values count as zero); returns the zero count. */
+export function sparseFromSketch(s: DDSketch, bins: SparseBins): number {
+  const dense = s.store.bins;
+  for (let i = 0; i < dense.length; i++) {
+    const c = dense[i] as number;
+    if (c > 0) sparseAdd(bins, i + s.store.offset, c);
+  }
+  return s.zeroCount + s.negativeStore.count;
+}

@@ -5,7 +5,7 @@
  * Writes are batched: results land in memory and are written once per flush.
  */
 import { DDSketch } from '@datadog/sketches-js';
-import { addSparse, keyOf, sparseAdd, sparseFromSketch, type SparseBins } from '../core/sparse-bins.js';
+import { addSparse, keyOf, sparseAddExact, sparseFromSketch, type SparseBins } from '../core/sparse-bins.js';
 import type { Aggregate, FailedResult, SparkPoint } from './api-types.js';
 import type { ConditionOutcome } from './types.js';
 import type { Store } from '../core/store/db.js';
@@ -119,7 +119,7 @@ const newSketch = () => new DDSketch({ relativeAccuracy: 0.01 });
 function acceptBin(b: SketchBucket, v: number): void {
   const k = keyOf(v);
   if (k === null) b.zero++;
-  else sparseAdd(b.bins, k, 1);
+  else b.bins = sparseAddExact(b.bins, k, 1);
 }
 
 /** The bins as a DDSketch (quantiles, and the stored format of open buckets). */
@@ -342,6 +342,7 @@ export class History {
         if (bytes) {
           try {
             b.zero = sparseFromSketch(DDSketch.fromProto(bytes), b.bins);
+            b.bins = b.bins.slice();
           } catch {
             /* an unreadable sketch loses only its quantiles */
           }

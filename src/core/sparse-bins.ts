@@ -37,6 +37,35 @@ export function sparseAdd(bins: SparseBins, key: number, count: number): void {
   bins.splice(lo * 2, 0, key, count);
 }
 
+/**
+ * `sparseAdd` for bins that live long (open buckets): a new bin makes a new array of exactly the
+ * size needed and returns it (the same array when the bin existed). An array grown in place by
+ * `splice` gets half its length again plus 16 slots of room: ~480 bytes for 14 bins where they
+ * need ~240, on every open bucket of every series.
+ */
+export function sparseAddExact(bins: SparseBins, key: number, count: number): SparseBins {
+  let lo = 0;
+  let hi = bins.length >> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const k = bins[mid * 2] as number;
+    if (k === key) {
+      bins[mid * 2 + 1] = (bins[mid * 2 + 1] as number) + count;
+      return bins;
+    }
+    if (k < key) lo = mid + 1;
+    else hi = mid;
+  }
+  const n = bins.length;
+  const at = lo * 2;
+  const out: SparseBins = new Array<number>(n + 2);
+  for (let i = 0; i < at; i++) out[i] = bins[i] as number;
+  out[at] = key;
+  out[at + 1] = count;
+  for (let i = at; i < n; i++) out[i + 2] = bins[i] as number;
+  return out;
+}
+
 /** Merge compact bins into a DDSketch (its quantiles; sum/min/max are kept by the buckets). */
 export function addSparse(target: DDSketch, bins: SparseBins, zero: number): void {
   const store = target.store;

@@ -15,7 +15,7 @@
  * (and a counter's last value) while it sent anything in the last 27 hours (`IDLE`, so the limits
  * keep counting it) and its open buckets (one, two around a period's end) while it is active.
  */
-import { keyOf, sparseAdd, addEncodedToSparse, encodeSparse, type SparseBins } from './sketch.js';
+import { keyOf, sparseAddExact, addEncodedToSparse, encodeSparse, type SparseBins } from './sketch.js';
 
 export type Kind = 'requests' | 'vitals' | 'events' | 'metrics';
 export type Tier = '10s' | '1m' | '1h';
@@ -44,6 +44,8 @@ export interface SeriesDef {
 }
 
 const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** the open buckets of a series with none (shared, never written: lists are replaced, not grown) */
+const NO_BUCKETS = Object.freeze([]) as unknown as OpenBucket[];
 
 /** A bucket still taking samples. */
 export class OpenBucket {
@@ -71,7 +73,7 @@ export class OpenBucket {
     if (bins === null) return;
     const k = keyOf(value);
     if (k === null) this.zero += count;
-    else sparseAdd(bins, k, count);
+    else this.bins = sparseAddExact(bins, k, count);
   }
 }
 
@@ -95,8 +97,8 @@ export interface Row extends ClosedBucket {
 export class Series implements SeriesDef {
   /** the store's id, once written */
   id: number | undefined = undefined;
-  /** open 10s buckets, oldest first */
-  open10: OpenBucket[] = [];
+  /** open 10s buckets, oldest first (replaced by a new list of the exact size when one opens or closes) */
+  open10: OpenBucket[] = NO_BUCKETS;
   /** counters: the last cumulative value seen, and the time of its bucket */
   prev = NaN;
   prevAt = -Infinity;
@@ -300,17 +302,23 @@ export class Rollup {
     const n = list.length;
     const lastB = list[n - 1];
     if (lastB !== undefined && lastB.t === t) return lastB;
+    let pos = 0;
     for (let i = n - 1; i >= 0; i--) {
       const b = list[i] as OpenBucket;
       if (b.t === t) return b;
       if (b.t < t) {
-        const nb = new OpenBucket(t, s.sketched);
-        list.splice(i + 1, 0, nb);
-        return nb;
+        pos = i + 1;
+        break;
       }
     }
+    // a new list of exactly n + 1 (one or two buckets): an array grown by push or splice keeps
+    // room for 17, ~150 bytes on every series
     const nb = new OpenBucket(t, s.sketched);
-    list.unshift(nb);
+    const next: OpenBucket[] = new Array<OpenBucket>(n + 1);
+    for (let i = 0; i < pos; i++) next[i] = list[i] as OpenBucket;
+    next[pos] = nb;
+    for (let i = pos; i < n; i++) next[i + 1] = list[i] as OpenBucket;
+    s.open10 = next;
     return nb;
   }
 
@@ -390,12 +398,14 @@ export class Rollup {
       const list = s.open10;
       if (list.length > 0 && (list[0] as OpenBucket).t < openFrom) {
         this.markDirty(s);
-        while (list.length > 0 && (list[0] as OpenBucket).t < openFrom) {
-          const c = closeBucket(list.shift() as OpenBucket);
+        let k = 0;
+        while (k < list.length && (list[k] as OpenBucket).t < openFrom) {
+          const c = closeBucket(list[k++] as OpenBucket);
           if (this.opts.collect) this.pending.push({ ...c, series: s, tier: '10s' });
         }
+        s.open10 = k === list.length ? NO_BUCKETS : list.slice(k);
       }
-      if (list.length === 0 && s.lastAt < idleBefore) this.remove(s);
+      if (s.open10.length === 0 && s.lastAt < idleBefore) this.remove(s);
     }
   }
 
@@ -465,11 +475,14 @@ export class Rollup {
     b.max = c.max;
     b.last = c.last;
     b.lastAt = c.t;
-    if (b.bins !== null && c.enc) b.zero = addEncodedToSparse(b.bins, c.enc);
+    if (b.bins !== null && c.enc) {
+      b.zero = addEncodedToSparse(b.bins, c.enc);
+      b.bins = b.bins.slice(); // no room left over from growing
+    }
     const i = s.open10.findIndex((o) => o.t >= c.t);
     if (i >= 0 && (s.open10[i] as OpenBucket).t === c.t) s.open10[i] = b;
-    else if (i >= 0) s.open10.splice(i, 0, b);
-    else s.open10.push(b);
+    else if (i >= 0) s.open10 = [...s.open10.slice(0, i), b, ...s.open10.slice(i)];
+    else s.open10 = [...s.open10, b];
     if (c.count > 0 && c.t > s.lastAt) s.lastAt = c.t;
     if (def.type === 'counter' && !Number.isNaN(c.last) && c.t >= s.prevAt) {
       s.prev = c.last;

@@ -214,7 +214,7 @@ export function decodeBins(bytes: Uint8Array): Bins {
 
 // ---- compact bins: what an open bucket keeps instead of a DDSketch (src/core/sparse-bins.ts) ------
 
-export { keyOf, sparseAdd, addSparse, type SparseBins } from '../core/sparse-bins.js';
+export { keyOf, sparseAdd, sparseAddExact, addSparse, type SparseBins } from '../core/sparse-bins.js';
 
 /** Merge encoded bins into compact bins; returns the zero count they held. */
 export function addEncodedToSparse(bins: SparseBins, bytes: Uint8Array): number {

@@ -9,7 +9,8 @@ import { EventLog } from '../../src/core/events.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import type { RootStore as Store } from '../../src/modules.js';
 import { createTelemetry, storedTelemetryQuery, type TelemetryDomain } from '../../src/telemetry/index.js';
-import { decodeBins, encodeBins, binsOf, newSketch } from '../../src/telemetry/sketch.js';
+import { decodeBins, encodeBins, binsOf, newSketch, sparseAdd, sparseAddExact } from '../../src/telemetry/sketch.js';
+import { Rollup } from '../../src/telemetry/rollup.js';
 import { storeTargets } from '../helpers/stores.js';
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
@@ -36,6 +37,35 @@ describe('sketch encoding', () => {
     expect(back.zero).toBe(4);
     expect(encodeBins(b).length).toBeLessThan(s.toProto().length / 2);
     expect(() => decodeBins(Uint8Array.from([1, 5]))).toThrow(/truncated/);
+  });
+
+  it('compact bins grown to their exact size hold what bins grown in place hold, and open buckets out of order land in order', () => {
+    const inPlace: number[] = [];
+    let exact: number[] = [];
+    let seed = 7;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 48271) % 2147483647;
+      const key = (seed % 400) - 150;
+      const count = 1 + (seed % 3);
+      sparseAdd(inPlace, key, count);
+      const before = exact;
+      exact = sparseAddExact(exact, key, count);
+      if (exact !== before) expect(exact.length).toBe(before.length + 2);
+    }
+    expect(exact).toEqual(inPlace);
+    // buckets opened late and early keep the list sorted, and closing drops them from the front
+    const r = new Rollup({ maxSeries: () => 10, collect: true });
+    const t = Date.UTC(2025, 0, 6, 12, 0, 0);
+    for (const at of [t + 20_000, t, t + 10_000, t + 20_001, t + 5_000]) r.request('web', '/a', 5, false, at, 1, t + 25_000);
+    const s = r.find('requests', 'web', '/a', '')!;
+    expect(s.open10.map((b) => [b.t - t, b.count])).toEqual([[0, 2], [10_000, 1], [20_000, 2]]);
+    r.advance(t + 21_000);
+    expect(s.open10.map((b) => b.t - t)).toEqual([10_000, 20_000]);
+    r.advance(t + 40_000);
+    expect(s.open10).toEqual([]);
+    expect(r.pending.map((p) => [p.t - t, p.count])).toEqual([[0, 2], [10_000, 1], [20_000, 2]]);
+    r.request('web', '/a', 5, false, t + 40_000, 1, t + 40_000);
+    expect(s.open10.map((b) => b.t - t)).toEqual([40_000]);
   });
 });
 

@@ -2,8 +2,9 @@
 // dependencies. It serves a page and a JSON API on PORT, /api/health for the health gate, the
 // security headers the `headers` gate grades, and /api/webhooks/stripe, where Shipshape's webhook
 // inbox forwards Stripe's events (verified again here with STRIPE_WEBHOOK_SECRET when it is set).
-// A release that has a BROKEN file next to this one answers every request but /api/health with
-// a 500: commit one to see a canary rolled back automatically.
+// A release that has a BROKEN file next to this one answers every API request but /api/health
+// with a 500 (its pages still load, so the gates pass): commit one and deploy with a canary to see
+// it rolled back automatically once clients call the API.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -59,7 +60,7 @@ const server = http.createServer((req, res) => {
     res.end(JSON.stringify({ status: 'healthy', release }));
     return;
   }
-  if (broken) {
+  if (broken && url.pathname.startsWith('/api/')) {
     res.writeHead(500, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: 'this release is broken on purpose' }));
     return;

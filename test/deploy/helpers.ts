@@ -118,25 +118,29 @@ export function get(port: number, path = '/'): Promise<{ status: number; body: s
 }
 
 /**
- * Requests in a loop on `connections` keep-alive connections until stopped: every answer is
- * recorded, so a test can say "no request failed" and "these versions answered".
+ * Requests for `path` in a loop on `connections` keep-alive connections until stopped: every
+ * answer is recorded (the 200s' bodies and how many each release answered, by the proxy's
+ * x-shipshape-release), so a test can say "no request failed" and "these versions answered".
  */
-export function load(port: number, connections = 8): { stop(): Promise<{ ok: number; failed: { status: number; body: string }[]; bodies: string[] }> } {
+export function load(port: number, connections = 8, path = '/'): { stop(): Promise<{ ok: number; failed: { status: number; body: string; release?: string }[]; bodies: string[]; byRelease: Record<string, number> }> } {
   let running = true;
   let ok = 0;
-  const failed: { status: number; body: string }[] = [];
+  const failed: { status: number; body: string; release?: string }[] = [];
   const bodies: string[] = [];
+  const byRelease: Record<string, number> = {};
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const one = () =>
     new Promise<void>((done) => {
-      const req = request({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+      const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
         let body = '';
+        const release = res.headers['x-shipshape-release'] as string | undefined;
         res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', () => {
           if (res.statusCode === 200) {
             ok++;
             bodies.push(body);
-          } else failed.push({ status: res.statusCode ?? 0, body });
+            if (release !== undefined) byRelease[release] = (byRelease[release] ?? 0) + 1;
+          } else failed.push({ status: res.statusCode ?? 0, body, release });
           done();
         });
         res.on('error', (e) => {
@@ -158,7 +162,7 @@ export function load(port: number, connections = 8): { stop(): Promise<{ ok: num
       running = false;
       await Promise.all(loops);
       agent.destroy();
-      return { ok, failed, bodies };
+      return { ok, failed, bodies, byRelease };
     },
   };
 }

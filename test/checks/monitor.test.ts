@@ -143,7 +143,8 @@ describe.each(storeTargets)('monitor on $name', (target) => {
     await store.close();
 
     store = await open();
-    const m2 = new Monitor({ store, events: new EventLog(store), schedule: false });
+    let skew = 0;
+    const m2 = new Monitor({ store, events: new EventLog(store), schedule: false, now: () => Date.now() + skew });
     await m2.start(configFor(a, b));
     expect(m2.check('web', 'home')?.summary).toMatchObject({ state: 'down', last: { ok: false } });
     expect(m2.service('web')?.state).toBe('degraded');
@@ -151,6 +152,16 @@ describe.each(storeTargets)('monitor on $name', (target) => {
     expect(sv?.days).toHaveLength(90);
     expect(sv?.days?.at(-1)?.worst).toBe('degraded');
     expect(sv?.sparkline?.some((p) => p.failures > 0)).toBe(true);
+    // the day bars are reused for 10 s, then let go at the next flush (not kept for every service forever)
+    const cached = () => (m2 as unknown as { services: Map<string, { cache?: unknown }> }).services.get('web')?.cache;
+    expect(m2.service('web', { days: true })?.days).toBe(sv?.days);
+    expect(cached()).toBeDefined();
+    await m2.flush();
+    expect(cached()).toBeDefined();
+    skew += 11_000;
+    await m2.flush();
+    expect(cached()).toBeUndefined();
+    expect(m2.service('web', { days: true })?.days).toHaveLength(90);
     a.set({ status: 200 });
     await m2.runNow();
     expect(m2.check('web', 'home')?.summary.state).toBe('up');

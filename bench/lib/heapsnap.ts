@@ -29,6 +29,8 @@ export interface HeapSummary {
   byPackage: { name: string; scripts: number; bytes: number }[];
   /** held right under a GC root (dominated by nothing but a root), by root and label */
   underRoots: HeapGroup[];
+  /** the biggest single objects right under a GC root, with their biggest dominated children */
+  singles: { path: string; selfBytes: number; retainedBytes: number }[];
   /** the biggest dominator-tree nodes, with the names on the dominator path from the root */
   retainers: { path: string; selfBytes: number; retainedBytes: number }[];
 }
@@ -242,8 +244,24 @@ export function summariseHeap(file: string, top = 30): HeapSummary {
     g.retainedBytes += retained[v] as number;
   }
   const underRoots = [...tops.values()].sort((a, b) => b.retainedBytes - a.retainedBytes).slice(0, top);
+  // the biggest single objects right under the roots, with the names of their biggest children
+  const singles = order
+  .filter((v) => v !== 0 && typeOf(v) !== 'synthetic' && typeOf(idom[v] as number) === 'synthetic')
+  .sort((a, b) => (retained[b] as number) - (retained[a] as number))
+  .slice(0, top)
+  .map((v) => {
+    const kids: { name: string; bytes: number }[] = [];
+    for (let e = firstEdge[v] as number; e < (firstEdge[v + 1] as number); e += EF) {
+      const w = (s.edges[e + eTo] as number) / NF;
+      if (idom[w] !== v) continue;
+      const en = edgeName(e) || `[${s.edges[e + eName] as number}]`;
+      kids.push({ name: `${en}: ${label(w)}`, bytes: retained[w] as number });
+    }
+    kids.sort((a, b) => b.bytes - a.bytes);
+    return { path: `${label(v)} { ${kids.slice(0, 4).map((k) => `${k.name} ${(k.bytes / 1048576).toFixed(2)} MB`).join(', ')} }`, selfBytes: size(v), retainedBytes: retained[v] as number };
+  });
   const byPackage = [...pkgs.values()].sort((a, b) => b.bytes - a.bytes).slice(0, top);
-  return { totalBytes: total, nodes: N, byConstructor, byPackage, underRoots, retainers };
+  return { totalBytes: total, nodes: N, byConstructor, byPackage, underRoots, singles, retainers };
 }
 
 export function formatHeap(h: HeapSummary): string {
@@ -252,6 +270,8 @@ export function formatHeap(h: HeapSummary): string {
   for (const g of h.byConstructor) lines.push(`    ${mb(g.retainedBytes)} ${mb(g.selfBytes)} ${String(g.count).padStart(8)}  ${g.name}`);
   lines.push('  held right under the GC roots (retained, self, count):');
   for (const g of h.underRoots) lines.push(`    ${mb(g.retainedBytes)} ${mb(g.selfBytes)} ${String(g.count).padStart(8)}  ${g.name}`);
+  lines.push('  biggest single objects under the GC roots (retained, self; biggest children):');
+  for (const r of h.singles) lines.push(`    ${mb(r.retainedBytes)} ${mb(r.selfBytes)}  ${r.path}`);
   lines.push('  loaded code by package (source + retained by its functions; scripts):');
   for (const p of h.byPackage) lines.push(`    ${mb(p.bytes)} ${String(p.scripts).padStart(5)}  ${p.name}`);
   lines.push('  biggest retainers (retained, self; dominator path):');

@@ -55,9 +55,10 @@ export async function startServer(opts: { dir: string; configYaml: string; dataD
   const config = join(opts.dir, 'shipshape.yaml');
   writeFileSync(config, opts.configYaml);
   const port = await freePort();
-  // BENCH_NODE_ARGS: extra flags for the server under test (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof)
+  // BENCH_NODE_ARGS: extra flags for the server under test (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof);
+  // after the flags of bin/shipshape.js, so a V8 flag given here overrides the shipped value (the last one wins)
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = startChild(process.execPath, [...extra, ...(opts.nodeArgs ?? []), ...binNodeFlags(), join(ROOT, 'bin', 'shipshape.js'), 'up', '--config', config, '--port', String(port), '--data-dir', opts.dataDir], {
+  const child = startChild(process.execPath, [...binNodeFlags(), ...(opts.nodeArgs ?? []), ...extra, join(ROOT, 'bin', 'shipshape.js'), 'up', '--config', config, '--port', String(port), '--data-dir', opts.dataDir], {
     cwd: opts.dir,
     env: { SHIPSHAPE_ADMIN_TOKEN: TOKEN, SHIPSHAPE_LOG_FORMAT: 'json', NODE_ENV: 'production', ...opts.env },
     logFile: join(opts.dir, 'shipshape.log'),

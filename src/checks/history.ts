@@ -50,41 +50,51 @@ interface SketchBucket {
 }
 
 /**
- * A fixed-size ring of closed periods, `width` numbers each, in one Float64Array: the last 60
- * minutes and the last 24 hours of every check (objects per entry cost ~100 bytes each, 84 per
- * check at steady state).
+ * A bounded ring of closed periods, `width` numbers each, in one Float64Array that grows (doubling)
+ * up to `cap` entries: the last 60 minutes and the last 24 hours of every check (an object per entry
+ * cost ~100 bytes, 84 per check at steady state; a ring allocated at full size would cost 2.6 KB
+ * per check from the first minute).
  */
 class Ring {
-  private readonly data: Float64Array;
+  private data: Float64Array;
   private start = 0;
   length = 0;
   constructor(
     private readonly width: number,
     private readonly cap: number,
   ) {
-    this.data = new Float64Array(width * cap);
+    this.data = new Float64Array(width * 2);
+  }
+  private get room(): number {
+    return this.data.length / this.width;
   }
   /** field `f` of entry `i` (0: oldest) */
   at(i: number, f: number): number {
-    return this.data[((this.start + i) % this.cap) * this.width + f] as number;
+    return this.data[((this.start + i) % this.room) * this.width + f] as number;
   }
   /** append an entry (the oldest is dropped when full) */
   push(...values: number[]): void {
-    if (this.length === this.cap) this.shift();
-    const base = ((this.start + this.length) % this.cap) * this.width;
+    if (this.length === this.room && this.room < this.cap) {
+      const next = new Float64Array(Math.min(this.cap, this.room * 2) * this.width);
+      for (let i = 0; i < this.length; i++) for (let f = 0; f < this.width; f++) next[i * this.width + f] = this.at(i, f);
+      this.data = next;
+      this.start = 0;
+    }
+    if (this.length === this.room) this.shift();
+    const base = ((this.start + this.length) % this.room) * this.width;
     for (let f = 0; f < this.width; f++) this.data[base + f] = values[f] as number;
     this.length++;
   }
   shift(): void {
     if (this.length === 0) return;
-    this.start = (this.start + 1) % this.cap;
+    this.start = (this.start + 1) % this.room;
     this.length--;
   }
 }
 /** recent minutes: t, count, failures, p95 (NaN: null) */
-const newRecent = () => new Ring(4, 62);
+const newRecent = () => new Ring(4, 64);
 /** closed hours: t, count, failures */
-const newHours = () => new Ring(3, 26);
+const newHours = () => new Ring(3, 32);
 /** A closed bucket, as the agg_minute / agg_hour / agg_day tables keep it. */
 type ClosedRow = AggTable;
 interface CheckHistory {

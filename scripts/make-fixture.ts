@@ -31,11 +31,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createHmac, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { startShipshape, VERSION, type Running } from '../src/app.js';
+import { killUnder } from '../test/helpers/procs.js';
 
 const ADMIN_TOKEN = 'fixture-admin-token-0123456789';
 const INGEST_TOKEN = 'fixture_ingest_token_0123456789';
@@ -88,6 +90,9 @@ services:
         conditions: ["status == 200", "latency < 2s"]
 #STAGE1#
 #DEPLOY#
+    env:
+      push:
+        vercel: { bin: "\${FIXTURE_VERCEL_BIN:-vercel}" }
   db:
     description: a database port nobody listens on
     checks:
@@ -234,6 +239,9 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
   process.env.FIXTURE_INBOX_URL = `http://127.0.0.1:${receiverPort}/inbox`;
   // from 0.5.0: the env store encrypts under this key (the upgrade test reads names and masks only)
   process.env.SHIPSHAPE_SECRET_KEY = FIXTURE_SECRET_KEY;
+  // from 0.9.0: env pushes go to the tests' stand-in Vercel CLI, which keeps its state here
+  process.env.FIXTURE_VERCEL_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'platform-cli', 'vercel');
+  process.env.PLATFORM_STANDIN_STATE = join(work, 'vercel.json');
 
   const configPath = join(work, 'fixture.yaml');
   // the app web is deployed from: a git repository with one commit
@@ -381,6 +389,9 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
     await ok(api('/api/v1/maintenance', { method: 'POST', body: JSON.stringify({ title: 'fixture: move the web servers', services: ['web'], starts_at: '+2d', duration: '1h', message: 'short interruptions' }) }), 'maintenance');
     // from 0.5.0: a variable in the env store (its release snapshot pins it) and a webhook delivery, verified, stored and forwarded
     await ok(api('/api/v1/env/web/production/vars', { method: 'POST', body: JSON.stringify({ vars: { FIXTURE_GREETING: 'hello from the env store', FIXTURE_API_TOKEN: 'fixture-token-0123456789abcdef' } }) }), 'env set');
+    // from 0.9.0: the store pushed to Vercel (what was sent, by store version, is kept)
+    const pushed = await ok(api('/api/v1/env/web/production/push', { method: 'POST', body: JSON.stringify({ to: 'vercel' }) }), 'env push');
+    if (pushed.ok !== true) throw new Error(`env push: ${JSON.stringify(pushed)}`);
     const hookBody = JSON.stringify({ id: 'evt_fixture_1', type: 'fixture.created' });
     const hookSig = `sha256=${createHmac('sha256', FIXTURE_HOOK_SECRET).update(hookBody).digest('hex')}`;
     const hook = await fetch(`${base}/hooks/fixture`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': hookSig }, body: hookBody });
@@ -427,6 +438,8 @@ async function drive(store: { dataDir?: string; databaseUrl?: string }, work: st
     await until('the overdue action item', async () => ((await ok(api('/api/v1/events?type=incident.action_item_overdue'), 'events')).items as unknown[]).length > 0);
   } finally {
     await running?.stop();
+    // from 0.9.0 a deploy's proxy daemon and release outlive Shipshape on purpose: take them down
+    await killUnder(work);
     await close(target);
     await close(receiver);
   }

@@ -566,7 +566,8 @@ async function makePostgres(): Promise<Run> {
   try {
     await admin.col(`drop database if exists "${name}"`);
     await admin.col(`create database "${name}"`);
-    await drive({ databaseUrl: url }, work);
+    // its own data directory (proxy daemon, release logs) under work, not the default ./.shipshape
+    await drive({ databaseUrl: url, dataDir: join(work, 'data') }, work);
     const dump = execFileSync('pg_dump', ['--no-owner', '--no-privileges', '--format=plain', '--dbname', url], { maxBuffer: 256 * 1024 * 1024 });
     writeFileSync(join(OUT, 'postgres.sql'), dump);
     const db = await pgDb(url);

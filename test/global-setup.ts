@@ -4,7 +4,8 @@
  * dashboard are built (the CLI and browser tests run the built package).
  */
 import { execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { connect } from 'node:net';
 
 function reachable(port: number): Promise<boolean> {
@@ -37,10 +38,45 @@ async function ensure(name: string, port: number, start: string): Promise<void> 
   throw new Error(`${name} did not come up on 127.0.0.1:${port} after: ${start}`);
 }
 
-export default async function setup(): Promise<void> {
+/** Proxy daemons and releases of this checkout still running: a test that did not take them down. */
+function leftovers(): { pid: number; cmd: string }[] {
+  const daemon = resolve('dist/deploy/proxyd.js');
+  const out: { pid: number; cmd: string }[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (stat[stat.lastIndexOf(')') + 2] === 'Z') continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      if (cmd.includes(daemon)) out.push({ pid: Number(d), cmd });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+export default async function setup(): Promise<() => void> {
   await ensure('PostgreSQL', 5432, 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -1) main start');
   await ensure('Redis', 6379, 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no');
   // the CLI tests run the built package, as users do: compile what changed (incremental)
   execSync('npx tsc -p tsconfig.json', { stdio: 'inherit', timeout: 300_000 });
   if (!existsSync('dist/web/index.html')) execSync('npx vite build --config web/vite.config.ts --logLevel warn', { stdio: 'inherit', timeout: 300_000 });
+  const before = new Set(leftovers().map((p) => p.pid));
+  // deploys' daemons outlive Shipshape on purpose, so every test takes its own down: one left
+  // running after the suite is a leak (it would hold a port and a core on a shared CI machine)
+  return () => {
+    const left = leftovers().filter((p) => !before.has(p.pid));
+    for (const p of left) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    if (!left.length) return;
+    // vitest reports an error thrown here but exits 0: fail the run ourselves
+    process.exitCode = 1;
+    throw new Error(`tests left ${left.length} proxy daemon(s) running (killed now): ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
+  };
 }

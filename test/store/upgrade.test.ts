@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killUnder } from '../helpers/procs.js';
 import { startShipshape, type Running } from '../../src/app.js';
 import { AtRest } from '../../src/core/at-rest.js';
 import { openStore as openCoreStore } from '../../src/core/store/db.js';
@@ -217,7 +218,10 @@ for (const release of releases) {
   const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected;
   const config = join(dir, 'fixture.yaml');
   const tmp = mkdtempSync(join(tmpdir(), `shipshape-upgrade-${release}-`));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  afterAll(async () => {
+    await killUnder(tmp);
+    rmSync(tmp, { recursive: true, force: true });
+  });
 
   describe(`a store made by ${release}`, () => {
     it('opens on SQLite: migrated, nothing lost, a later migration of any module applies, data readable', async () => {
@@ -235,6 +239,8 @@ for (const release of releases) {
         await readBack(running, expected.admin_token, expected.sqlite);
       } finally {
         await running.stop();
+        // a store from 0.3.0 on has a live release: its proxy daemon outlives the stop on purpose
+        await killUnder(dataDir);
       }
       expectSealedAs(secrets, await storedSecrets(() => openStore({ dataDir })), AtRest.forServer(dataDir, { SHIPSHAPE_SECRET_KEY: FIXTURE_SECRET_KEY }), expected.sqlite);
     });
@@ -253,6 +259,7 @@ for (const release of releases) {
           await readBack(running, expected.admin_token, expected.postgres);
         } finally {
           await running.stop();
+          await killUnder(dataDir);
         }
         expectSealedAs(secrets, await storedSecrets(() => openStore({ databaseUrl: db.url })), AtRest.forServer(dataDir, { SHIPSHAPE_SECRET_KEY: FIXTURE_SECRET_KEY }), expected.postgres);
       } finally {

@@ -20,21 +20,25 @@ export function keyOf(value: number): number | null {
   return value > MIN_INDEXABLE ? MAPPING.key(value) : null;
 }
 
-/** Add `count` to the bin `key` (binary search; a new bin is spliced in). */
-export function sparseAdd(bins: SparseBins, key: number, count: number): void {
+/** The pair index of bin `key` (binary search), or `-(where it would go) - 1` when there is none. */
+function locate(bins: SparseBins, key: number): number {
   let lo = 0;
   let hi = bins.length >> 1;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     const k = bins[mid * 2] as number;
-    if (k === key) {
-      bins[mid * 2 + 1] = (bins[mid * 2 + 1] as number) + count;
-      return;
-    }
+    if (k === key) return mid;
     if (k < key) lo = mid + 1;
     else hi = mid;
   }
-  bins.splice(lo * 2, 0, key, count);
+  return -lo - 1;
+}
+
+/** Add `count` to the bin `key` (a new bin is spliced in). */
+export function sparseAdd(bins: SparseBins, key: number, count: number): void {
+  const i = locate(bins, key);
+  if (i >= 0) bins[i * 2 + 1] = (bins[i * 2 + 1] as number) + count;
+  else bins.splice((-i - 1) * 2, 0, key, count);
 }
 
 /**
@@ -44,25 +48,18 @@ export function sparseAdd(bins: SparseBins, key: number, count: number): void {
  * need ~240, on every open bucket of every series.
  */
 export function sparseAddExact(bins: SparseBins, key: number, count: number): SparseBins {
-  let lo = 0;
-  let hi = bins.length >> 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const k = bins[mid * 2] as number;
-    if (k === key) {
-      bins[mid * 2 + 1] = (bins[mid * 2 + 1] as number) + count;
-      return bins;
-    }
-    if (k < key) lo = mid + 1;
-    else hi = mid;
+  const i = locate(bins, key);
+  if (i >= 0) {
+    bins[i * 2 + 1] = (bins[i * 2 + 1] as number) + count;
+    return bins;
   }
   const n = bins.length;
-  const at = lo * 2;
+  const at = (-i - 1) * 2;
   const out: SparseBins = new Array<number>(n + 2);
-  for (let i = 0; i < at; i++) out[i] = bins[i] as number;
+  for (let j = 0; j < at; j++) out[j] = bins[j] as number;
   out[at] = key;
   out[at + 1] = count;
-  for (let i = at; i < n; i++) out[i + 2] = bins[i] as number;
+  for (let j = at; j < n; j++) out[j + 2] = bins[j] as number;
   return out;
 }
 

@@ -20,10 +20,10 @@
  * list, and a failure's stderr is quoted with every stored value cut out (Netlify's env:set prints
  * the value it set on stdout, which is never read).
  */
-import { spawn } from 'node:child_process';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ServiceError } from '../core/errors.js';
 import { PLATFORM_CLI, type Platform } from '../core/platforms.js';
+import { runTool, type ToolRun } from '../core/tool.js';
 import type { EnvPushTargetConfig } from './config.js';
 import { VAR_NAME_RE, type EnvStore } from './store.js';
 import type { EnvPushChange, EnvPushResult } from './types.js';
@@ -31,55 +31,16 @@ import type { EnvPushChange, EnvPushResult } from './types.js';
 const OUTPUT_LIMIT = 4 * 1024 * 1024;
 const DEFAULT_TIMEOUT = 120_000;
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
 /** Thrown by a platform call that failed; its message names the command (never a value). */
 class PlatformError extends Error {}
 
-/** The CLI's environment: the server's, less Shipshape's own (tokens, the master key). */
-function cliEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHIPSHAPE_')) env[k] = v;
-  return { ...env, NO_COLOR: '1', FORCE_COLOR: '0' };
-}
-
-function runCli(bin: string, args: string[], o: { cwd: string; stdin: string; timeoutMs: number }): Promise<CliRun> {
-  return new Promise((done, reject) => {
-    const child = spawn(bin, args, { cwd: o.cwd, env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, o.timeoutMs);
-    child.stdout.on('data', (d: Buffer) => {
-      if (stdout.length < OUTPUT_LIMIT) stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      if (stderr.length < 64 * 1024) stderr += d.toString();
-    });
-    // a CLI that exits before reading its stdin: nothing to do about the EPIPE
-    child.stdin.on('error', () => undefined);
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(e.code === 'ENOENT' ? new PlatformError(`${bin} is not installed (not on the server's PATH, or no such file)`) : e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr, timedOut });
-    });
-    child.stdin.end(o.stdin);
-  });
+/** One call of the platform's CLI (its own process group, without SHIPSHAPE_*, value on stdin). */
+async function runCli(bin: string, args: string[], o: { cwd: string; stdin: string; timeoutMs: number }): Promise<ToolRun> {
+  try {
+    return await runTool(bin, args, { cwd: o.cwd, stdin: o.stdin, timeoutMs: o.timeoutMs, maxStdout: OUTPUT_LIMIT });
+  } catch (e) {
+    throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new PlatformError(`${bin} is not installed (not on the server's PATH, or no such file)`) : e;
+  }
 }
 
 /** Cut every stored value (and each line of a multi-line one) out of a CLI's output. */
@@ -94,7 +55,7 @@ function redactor(values: string[]): (text: string) => string {
 }
 
 /** What a failed CLI said on stderr, in a line or two (colour codes and spinners out). */
-function reason(r: CliRun, redact: (t: string) => string, timeoutMs: number): string {
+function reason(r: ToolRun, redact: (t: string) => string, timeoutMs: number): string {
   if (r.timedOut) return `timed out after ${Math.round(timeoutMs / 1000)}s (killed)`;
   // eslint-disable-next-line no-control-regex
   const lines = redact(r.stderr.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '')).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
@@ -121,7 +82,7 @@ interface CliTarget {
   redact: (t: string) => string;
 }
 
-async function call(t: CliTarget, args: string[], what: string, stdin = ''): Promise<CliRun> {
+async function call(t: CliTarget, args: string[], what: string, stdin = ''): Promise<ToolRun> {
   const r = await runCli(t.bin, [...t.args, ...args], { cwd: t.cwd, stdin, timeoutMs: t.timeoutMs });
   if (r.code !== 0 || r.timedOut) throw new PlatformError(`${what} failed (${reason(r, t.redact, t.timeoutMs)})`);
   return r;

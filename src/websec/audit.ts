@@ -2,7 +2,7 @@
  * `shipshape audit deps [path]`: run the project's own package manager's audit (chosen by its
  * lockfile) with JSON output and read it into counts by severity and a list of advisories.
  */
-import { spawn } from 'node:child_process';
+import { runTool } from '../core/tool.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -65,50 +65,13 @@ const COMMANDS: Record<PackageManager, [string, string[]]> = {
   'yarn-berry': ['yarn', ['npm', 'audit', '--json', '--recursive']],
 };
 
-/** The package manager's environment: Shipshape's own (its tokens, its master key) never passes. */
-function auditEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHIPSHAPE_')) env[k] = v;
-  return { ...env, NO_COLOR: '1', FORCE_COLOR: '0' };
-}
-
-function run(cmd: string, args: string[], cwd: string, signal?: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    if (signal?.aborted) {
-      reject(new Error(`${cmd} ${args.join(' ')}: stopped before it started`));
-      return;
-    }
-    // its own process group, so a kill reaches what the package manager started too
-    const child = spawn(cmd, args, { cwd, env: auditEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    const kill = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    };
-    const timer = setTimeout(kill, TIMEOUT_MS);
-    // a check that timed out, a deploy that was stopped: the audit stops with it
-    const abort = kill;
-    signal?.addEventListener('abort', abort, { once: true });
-    child.on('close', () => signal?.removeEventListener('abort', abort));
-    child.stdout.on('data', (d: Buffer) => {
-      if (stdout.length < MAX_OUTPUT) stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      if (stderr.length < 64 * 1024) stderr += d.toString();
-    });
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(e.code === 'ENOENT' ? new Error(`${cmd} is not installed (not on PATH); it is needed to audit this project`) : e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
+/** Run the package manager (core/tool: its own process group, no SHIPSHAPE_* variables, a deadline). */
+async function run(cmd: string, args: string[], cwd: string, signal?: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  try {
+    return await runTool(cmd, args, { cwd, timeoutMs: TIMEOUT_MS, signal, maxStdout: MAX_OUTPUT });
+  } catch (e) {
+    throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`${cmd} is not installed (not on PATH); it is needed to audit this project`) : e;
+  }
 }
 
 const empty = (): Record<AuditSeverity, number> => ({ critical: 0, high: 0, moderate: 0, low: 0, info: 0 });

@@ -4,8 +4,9 @@
  * dashboard are built (the CLI and browser tests run the built package).
  */
 import { execSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { liveProcesses } from './helpers/procs.js';
 import { connect } from 'node:net';
 
 function reachable(port: number): Promise<boolean> {
@@ -38,23 +39,8 @@ async function ensure(name: string, port: number, start: string): Promise<void> 
   throw new Error(`${name} did not come up on 127.0.0.1:${port} after: ${start}`);
 }
 
-/** Proxy daemons and releases of this checkout still running: a test that did not take them down. */
-function leftovers(): { pid: number; cmd: string }[] {
-  const daemon = resolve('dist/deploy/proxyd.js');
-  const out: { pid: number; cmd: string }[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (stat[stat.lastIndexOf(')') + 2] === 'Z') continue;
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (cmd.includes(daemon)) out.push({ pid: Number(d), cmd });
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
+/** Proxy daemons of this checkout still running: a test that did not take them down. */
+const leftovers = () => liveProcesses().filter((p) => p.cmd.includes(resolve('dist/deploy/proxyd.js')));
 
 export default async function setup(): Promise<() => void> {
   await ensure('PostgreSQL', 5432, 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -1) main start');

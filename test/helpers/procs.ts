@@ -6,22 +6,27 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-/** Live (not zombie) processes whose working directory or command line lies under `dir`. */
-export function processesUnder(dir: string): number[] {
-  const out: number[] = [];
+/** Every live (not zombie) process but this one: its working directory and command line. */
+export function liveProcesses(): { pid: number; cwd: string; cmd: string }[] {
+  const out: { pid: number; cwd: string; cmd: string }[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       if (stat[stat.lastIndexOf(')') + 2] === 'Z') continue;
-      const cwd = readlinkSync(`/proc/${d}/cwd`);
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cwd === dir || cwd.startsWith(`${dir}/`) || cmd.includes(dir)) out.push(Number(d));
+      out.push({ pid: Number(d), cwd: readlinkSync(`/proc/${d}/cwd`), cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() });
     } catch {
       /* gone, or not ours */
     }
   }
   return out;
+}
+
+/** Live processes whose working directory or command line lies under `dir`. */
+export function processesUnder(dir: string): number[] {
+  return liveProcesses()
+    .filter((p) => p.cwd === dir || p.cwd.startsWith(`${dir}/`) || p.cmd.includes(dir))
+    .map((p) => p.pid);
 }
 
 /** SIGKILL every process (and its group) under `dir`; resolves when none is left (at most ~5 s). */

@@ -3,13 +3,15 @@
  * warm-up of at least one full interval, the Shipshape process is sampled from /proc (CPU of one
  * core, RSS) and its /metrics (scheduler lag, runs per second).
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import ts from 'typescript';
 import { histogramQuantileBetween, sum, value } from '../lib/prom.js';
-import { removeTempDir, sampleProcess, stopChild, tempDir, waitForQuiet, type Child } from '../lib/proc.js';
+import { removeTempDir, sampleProcess, startChild, stopChild, tempDir, waitForQuiet, type Child, type ProcSample } from '../lib/proc.js';
 import { heapSnapArgs, snapshotProcess } from '../lib/heapsnap.js';
 import { MB, row, type Row } from '../lib/report.js';
-import { httpConfig, scrape, startServer, startTarget } from '../lib/shipshape.js';
+import { httpConfig, ROOT, scrape, startServer, startTarget } from '../lib/shipshape.js';
 import type { ScenarioContext } from './types.js';
 
 export interface HttpLoad {
@@ -27,6 +29,43 @@ export const HTTP10K: HttpLoad = { name: 'http10k', services: 1000, perService: 
 
 /** Uptime Kuma 2.5.3, measured on this machine with 1,000 http monitors at 20s against the same kind of target. */
 const KUMA = { name: 'Uptime Kuma 2.5.3', cpuPct: 21.6, rssMb: 275 };
+
+/** How long each floor process is sampled (http1k only), after one interval of warm-up. */
+const FLOOR_S = Number(process.env.BENCH_FLOOR_S ?? 30);
+
+/**
+ * bench/floor-checks.ts as plain JavaScript, written next to the results (under the checkout, so
+ * `undici` resolves): run by bare `node`, since a TypeScript loader would add its own memory.
+ */
+function floorScript(): string {
+  const out = join(ROOT, 'bench', 'results', 'floor-checks.mjs');
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const js = ts.transpileModule(readFileSync(join(ROOT, 'bench', 'floor-checks.ts'), 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  writeFileSync(out, js);
+  return out;
+}
+
+/**
+ * Sample a floor process (bench/floor-checks.ts) making the same requests on the same schedule:
+ * bare undici (`libs: false`), or with the server's libraries loaded first (`libs: true`).
+ */
+async function sampleFloor(load: HttpLoad, url: string, dir: string, libs: boolean, ctx: ScenarioContext, targetPid: number): Promise<ProcSample> {
+  const name = libs ? 'floor-libs' : 'floor';
+  const child = startChild(process.execPath, [floorScript()], { cwd: ROOT, env: { URL: url, CHECKS: String(load.services * load.perService), EVERY_MS: String(load.everyMs), LIBS: libs ? '1' : '0' }, logFile: join(dir, `${name}.log`) });
+  try {
+    const start = performance.now();
+    while (!child.output().includes('READY')) {
+      if (child.proc.exitCode !== null || performance.now() - start > 30_000) throw new Error(`${name} did not start:\n${child.output()}`);
+      await sleep(50);
+    }
+    // one whole interval, so every job has run once and the connections are open
+    await sleep(load.everyMs + 2000);
+    ctx.log(`${load.name}: sampling the ${libs ? 'floor with the libraries loaded' : 'floor (bare undici)'} ${FLOOR_S}s…`);
+    return await sampleProcess(child.pid, FLOOR_S, undefined, [targetPid]);
+  } finally {
+    await stopChild(child);
+  }
+}
 
 export interface HttpRunResult {
   rows: Row[];
@@ -74,6 +113,16 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
     const cpuFromMetrics = cpuTicks0 !== null ? (((value(after, 'process_cpu_seconds_total') ?? 0) - cpuTicks0) / s.seconds) * 100 : null;
     const ms = (v: number | null) => (v === null ? null : v * 1000);
 
+    // the floors, against the same target once Shipshape is stopped (http1k only: ~2 min)
+    let floor: ProcSample | undefined;
+    let floorLibs: ProcSample | undefined;
+    if (load.name === 'http1k' && FLOOR_S > 0) {
+      await stopChild(server.child);
+      const url = `http://127.0.0.1:${target.port}/ok`;
+      floor = await sampleFloor(load, url, dir, false, ctx, target.child.pid);
+      floorLibs = await sampleFloor(load, url, dir, true, ctx, target.child.pid);
+    }
+
     const rows: Row[] = [];
     const n = load.name;
     if (load.name === 'http1k') {
@@ -81,6 +130,12 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
       rows.push(row({ scenario: n, metric: 'CPU (% of one core)', goal: '<= 3 %', value: s.cpuPct, unit: '%', pass: s.cpuPct <= 3, reference: { name: KUMA.name, value: KUMA.cpuPct } }));
       rows.push(row({ scenario: n, metric: 'RSS max', goal: '<= 100 MB', value: s.rssMax / MB, unit: 'MB', pass: s.rssMax / MB <= 100, reference: { name: KUMA.name, value: KUMA.rssMb } }));
       rows.push(row({ scenario: n, metric: 'RSS at end', goal: '<= 100 MB', value: s.rssEnd / MB, unit: 'MB', pass: s.rssEnd / MB <= 100, reference: { name: KUMA.name, value: KUMA.rssMb } }));
+      if (floor && floorLibs) {
+        const note = 'the floor: bench/floor-checks.ts, a bare Node process making the same requests on the same schedule with undici and nothing else (no scheduler, history, store or server); "with the libraries" loads fastify, zod, kysely, better-sqlite3, pino, prom-client, yaml and commander first, unused';
+        rows.push(row({ scenario: n, metric: 'CPU against the floor', goal: '', value: s.cpuPct, unit: '%', pass: null, reference: { name: 'the floor, bare undici', value: floor.cpuPct }, note }));
+        rows.push(row({ scenario: n, metric: 'RSS max against the floor', goal: '', value: s.rssMax / MB, unit: 'MB', pass: null, reference: { name: 'the floor, bare undici', value: floor.rssMax / MB } }));
+        rows.push(row({ scenario: n, metric: 'RSS max against the libraries alone', goal: '', value: s.rssMax / MB, unit: 'MB', pass: null, reference: { name: 'the floor with the libraries', value: floorLibs.rssMax / MB } }));
+      }
     } else {
       rows.push(row({ scenario: n, metric: 'CPU (% of one core)', goal: '< 100 %', value: s.cpuPct, unit: '%', pass: s.cpuPct < 100 }));
       rows.push(row({ scenario: n, metric: 'RSS max', goal: '', value: s.rssMax / MB, unit: 'MB', pass: null }));
@@ -105,7 +160,7 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
     rows.push(row({ scenario: n, metric: 'V8 heap used at end', goal: '', value: (value(after, 'nodejs_heap_size_used_bytes') ?? 0) / MB, unit: 'MB', pass: null }));
     rows.push(row({ scenario: n, metric: 'start-up (spawn → /health)', goal: '', value: server.startupMs / 1000, unit: 's', pass: null }));
 
-    const raw = { checks, others_cpu_pct_before: quietBefore, timeline: s.timeline, every: load.every, warmup_s: load.warmupS, sample: { ...s, timeline: undefined }, runs_per_s: runsPerS, expected_runs_per_s: expectedPerS, failures, lag_window_s: { p50: winP50, p99: winP99 }, cpu_pct_from_metrics: cpuFromMetrics, startup_ms: server.startupMs, profiled: !!opts.profileDir };
+    const raw = { floor: floor && { cpu_pct: floor.cpuPct, rss_max: floor.rssMax, others_pct: floor.othersPct }, floor_libs: floorLibs && { cpu_pct: floorLibs.cpuPct, rss_max: floorLibs.rssMax, others_pct: floorLibs.othersPct }, checks, others_cpu_pct_before: quietBefore, timeline: s.timeline, every: load.every, warmup_s: load.warmupS, sample: { ...s, timeline: undefined }, runs_per_s: runsPerS, expected_runs_per_s: expectedPerS, failures, lag_window_s: { p50: winP50, p99: winP99 }, cpu_pct_from_metrics: cpuFromMetrics, startup_ms: server.startupMs, profiled: !!opts.profileDir };
     return { rows, raw, windowUs: s.windowUs };
   } finally {
     if (server) {

@@ -1,0 +1,60 @@
+/**
+ * The floor of the http1k / http10k scenarios: a bare Node process that makes the very requests
+ * Shipshape's checks make — `CHECKS` keep-alive GETs of `URL`, each every `EVERY_MS`, the first
+ * at a random offset within the interval, one timer per run — with undici (the client the http
+ * check uses) and nothing else: no scheduler, no conditions, no history, no store, no server.
+ * Whatever Shipshape spends above this process is its own overhead.
+ *
+ * `LIBS=1` first loads the libraries Shipshape's server is made of (fastify, zod, kysely,
+ * better-sqlite3, pino, prom-client, yaml, commander) and opens an in-memory SQLite database,
+ * without using them: the memory of the stack alone, before any of Shipshape's code.
+ *
+ * Prints "READY" once every job is scheduled; stops on SIGTERM/SIGINT.
+ */
+import { Agent, request } from 'undici';
+
+const url = process.env.URL ?? '';
+const checks = Number(process.env.CHECKS ?? 1000);
+const every = Number(process.env.EVERY_MS ?? 20_000);
+if (!url || !(checks > 0) || !(every > 0)) throw new Error('set URL, CHECKS and EVERY_MS');
+
+if (process.env.LIBS === '1') {
+  // loaded the way the server loads them; kept reachable so nothing is collected
+  const libs = await Promise.all([import('fastify'), import('zod'), import('kysely'), import('pino'), import('prom-client'), import('yaml'), import('commander'), import('better-sqlite3')]);
+  const Database = libs[7].default;
+  (globalThis as { floorLibs?: unknown }).floorLibs = { libs, db: new Database(':memory:') };
+}
+
+// the same agent options as the http check kind (src/checks/kinds/http.ts)
+const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
+let failures = 0;
+
+async function probe(): Promise<void> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 5000);
+  try {
+    const res = await request(url, { headers: { 'user-agent': 'Shipshape-check/1' }, signal: ac.signal, dispatcher: agent });
+    await res.body.dump();
+    if (res.statusCode !== 200) failures++;
+  } catch {
+    failures++;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+for (let i = 0; i < checks; i++) {
+  const run = (): void => {
+    void probe();
+    setTimeout(run, every);
+  };
+  setTimeout(run, Math.random() * Math.min(every, 60_000));
+}
+
+const stop = (): void => {
+  process.stdout.write(`failures ${failures}\n`);
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.stdout.write('READY\n');

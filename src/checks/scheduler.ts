@@ -1,6 +1,13 @@
 /**
  * Runs each check on its own interval: one timer for all checks (a binary heap ordered by due
  * time), jitter so checks do not fire in lockstep, and bounded concurrency.
+ *
+ * Runs start on a grid: a run due at t starts at the next multiple of its slot (1 % of its
+ * interval, at most 250 ms), so the runs due within one slot start together on one wake-up of the
+ * process instead of one wake-up each. Waking up is most of what a run costs the process: a bare
+ * Node client making 1,000 checks' requests every 20 s used 3.9 % of a core with a timer per
+ * request and 2.1 % with requests started together every 250 ms (`bench/floor-checks.ts`). The
+ * cadence is kept from the unrounded time, so rounding never makes a check run less often.
  */
 
 export interface Job {
@@ -9,7 +16,10 @@ export interface Job {
 }
 
 interface Entry {
+  /** when it starts: `nominal` rounded up to the job's slot */
   due: number;
+  /** when it is due by its interval (the cadence goes on from here) */
+  nominal: number;
   seq: number;
   job: Job;
   /** bumped when a job is removed or replaced, so stale heap entries are skipped */
@@ -68,6 +78,15 @@ class Heap {
   }
 }
 
+/** Longest slot runs are gathered into (see the top of this file). */
+export const MAX_SLOT_MS = 250;
+
+/** `t` rounded up to the slot of a job that runs every `every` ms (1 %, at most MAX_SLOT_MS). */
+export function slotted(t: number, every: number): number {
+  const slot = Math.min(MAX_SLOT_MS, Math.floor(every / 100));
+  return slot > 1 ? Math.ceil(t / slot) * slot : t;
+}
+
 export interface SchedulerOptions {
   concurrency: number;
   /** run one job; the scheduler waits for it before running the same job again */
@@ -110,7 +129,9 @@ export class Scheduler {
     this.gens.set(job.id, gen);
     this.jobs.set(job.id, job);
     const delay = firstDelay ?? this.random() * Math.min(job.every, 60_000);
-    this.heap.push({ due: this.now() + delay, seq: this.seq++, job, gen });
+    const nominal = this.now() + delay;
+    // a run asked for now (firstDelay 0: a changed check) is not held back to the next slot
+    this.heap.push({ due: delay === 0 ? nominal : slotted(nominal, job.every), nominal, seq: this.seq++, job, gen });
     this.arm();
   }
 
@@ -185,10 +206,10 @@ export class Scheduler {
     const job = this.jobs.get(e.job.id) ?? e.job;
     // keep the cadence (due + every), a little jitter (±1% up to 1s), and never schedule in the past
     const jitter = (this.random() * 2 - 1) * Math.min(job.every * 0.01, 1000);
-    let due = e.due + job.every + jitter;
+    let nominal = e.nominal + job.every + jitter;
     const now = this.now();
-    if (due < now) due = now + jitter * 0.5 + Math.abs(jitter);
-    this.heap.push({ due, seq: this.seq++, job, gen: e.gen });
+    if (nominal < now) nominal = now + jitter * 0.5 + Math.abs(jitter);
+    this.heap.push({ due: slotted(nominal, job.every), nominal, seq: this.seq++, job, gen: e.gen });
     this.arm();
   }
 

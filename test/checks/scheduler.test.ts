@@ -25,6 +25,28 @@ describe('scheduler', () => {
     await s.stop();
   });
 
+  it('starts the runs due within one slot together (one wake-up for many checks) and keeps each cadence', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const starts = new Map<string, number[]>();
+    const s = new Scheduler({ concurrency: 1000, run: async (id) => void (starts.get(id) ?? starts.set(id, []).get(id))?.push(Date.now()) });
+    for (let i = 0; i < 1000; i++) s.upsert({ id: `c${i}`, every: 20_000 });
+    await vi.advanceTimersByTimeAsync(20 * 20_000);
+    const all = [...starts.values()].flat();
+    // 1 % of 20 s: every run starts on a 200 ms boundary, so 1,000 checks wake the process at most
+    // 100 times per interval instead of 1,000
+    expect(all.every((t) => t % 200 === 0)).toBe(true);
+    const wakeUps = new Set(all.filter((t) => t >= 20_000 && t < 40_000));
+    expect(wakeUps.size).toBeLessThanOrEqual(100);
+    expect(wakeUps.size).toBeGreaterThan(50); // still spread over the interval, not one burst
+    // rounding up never slows the checks down (rounding the cadence itself would add ~100 ms a
+    // run): over all checks the mean gap stays 20 s; the ±1 % jitter averages out over 19,000 gaps
+    const gaps = [...starts.values()].flatMap((ts) => ts.slice(1).map((t, i) => t - (ts[i] as number)));
+    expect(gaps.length).toBeGreaterThan(18_000);
+    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    expect(Math.abs(mean - 20_000)).toBeLessThan(10);
+    await s.stop();
+  });
+
   it('never runs more than `concurrency` jobs at once and never overlaps one job with itself', async () => {
     vi.useFakeTimers({ now: 0 });
     let running = 0;

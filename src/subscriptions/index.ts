@@ -23,6 +23,9 @@ import { subscriptionsMigrations, type SubscriptionsTables } from './migrations.
 import { subscriptionRoutes } from './routes.js';
 import { CONSUMED_EVENTS, SUBSCRIPTION_EVENTS, Subscriptions } from './service.js';
 
+/** How often the timer reads the event log for events written by another process. */
+const CATCH_UP_MS = 10_000;
+
 export type { SubscriptionsRaw } from './config.js';
 export type { Subscriber, Delivery } from './service.js';
 export { CONSUMED_EVENTS } from './service.js';
@@ -37,6 +40,8 @@ export interface SubscriptionsDomain extends ModuleLifecycle<SubscriptionsRaw> {
   service: Subscriptions;
   /** send what is due (and fan out events not yet handled) */
   tick(): Promise<void>;
+  /** what the timer runs: the same, but reads the event log and the deliveries only when there may be something to do */
+  periodic(): Promise<void>;
   /** wait until every event received so far is fanned out and nothing is being sent */
   settled(): Promise<void>;
 }
@@ -64,10 +69,25 @@ export function createSubscriptions(ctx: ModuleContext<SubscriptionsTables, Subs
   const tick = async () => {
     await service.catchUp();
     await service.runDue();
+    await prune();
+  };
+  const prune = async () => {
     if (ctx.now() - lastPrune >= 3_600_000 || ctx.now() < lastPrune) {
       lastPrune = ctx.now();
       await service.prune();
     }
+  };
+  // the timer's round: events this process writes start a catch-up at once (onEvent below), so
+  // the event log is read only every CATCH_UP_MS for events written by another process (the CLI),
+  // and deliveries only when one may be due: an idle server asked the store 4 times a second
+  let lastCatchUp = 0;
+  const periodic = async () => {
+    if (ctx.now() - lastCatchUp >= CATCH_UP_MS || ctx.now() < lastCatchUp) {
+      lastCatchUp = ctx.now();
+      await service.catchUp();
+    }
+    await service.runDueIfAny();
+    await prune();
   };
 
   const offerForm = () =>
@@ -79,6 +99,7 @@ export function createSubscriptions(ctx: ModuleContext<SubscriptionsTables, Subs
   return {
     service,
     tick,
+    periodic,
     async settled() {
       await service.idle();
     },
@@ -90,7 +111,7 @@ export function createSubscriptions(ctx: ModuleContext<SubscriptionsTables, Subs
       offerForm();
       await service.catchUp(); // events written while Shipshape was down or before it stopped
       if (tickMs > 0) {
-        timer = setInterval(() => void tick().catch((err) => log.error({ err }, 'subscriptions: tick failed')), tickMs);
+        timer = setInterval(() => void periodic().catch((err) => log.error({ err }, 'subscriptions: tick failed')), tickMs);
         timer.unref();
       }
     },

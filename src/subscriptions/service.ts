@@ -107,6 +107,8 @@ export class Subscriptions {
   private readonly work = new Serial();
   private running: Promise<void> | null = null;
   private again = false;
+  /** when the next pending delivery is due, as of the last round (0: not known, look) */
+  private nextDueAt = 0;
   private stopping = false;
   private readonly inFlight = new Set<Promise<void>>();
   /** a catch-up that is queued and has not started yet */
@@ -602,6 +604,19 @@ export class Subscriptions {
   // ---------------------------------------------------------------------------------------------
   // deliveries
 
+  /**
+   * The periodic round: like runDue, but without asking the store when the last round found
+   * nothing due before `nextDueAt` (every new delivery is enqueued by this process, which runs a
+   * round at once; `maxIdleMs` bounds how long the store goes unasked anyway).
+   */
+  runDueIfAny(maxIdleMs = 60_000): Promise<void> {
+    const now = this.d.now();
+    if (now < this.nextDueAt && now - this.lastLook < maxIdleMs) return Promise.resolve();
+    this.lastLook = now;
+    return this.runDue();
+  }
+  private lastLook = 0;
+
   /** Send every due delivery (a few at a time); resolves when this round is done. */
   runDue(): Promise<void> {
     if (this.stopping) return Promise.resolve();
@@ -624,7 +639,15 @@ export class Subscriptions {
             );
           }
           if (rows.length === 200) this.again = true;
+          if (!this.again) {
+            // what is left waits for a retry: the periodic round need not look before then
+            const next = await this.db.selectFrom('subscription_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('at')).where('status', '=', 'pending').executeTakeFirst();
+            this.nextDueAt = next?.at === null || next?.at === undefined ? Infinity : Number(next.at);
+          }
         } while (this.again && !this.stopping);
+      } catch (e) {
+        this.nextDueAt = 0;
+        throw e;
       } finally {
         this.running = null;
       }

@@ -1,9 +1,11 @@
 /**
  * The floor of the http1k / http10k scenarios: a bare Node process that makes the very requests
  * Shipshape's checks make — `CHECKS` keep-alive GETs of `URL`, each every `EVERY_MS`, the first
- * at a random offset within the interval, one timer per run — with undici (the client the http
- * check uses) and nothing else: no scheduler, no conditions, no history, no store, no server.
- * Whatever Shipshape spends above this process is its own overhead.
+ * at a random offset within the interval, started on the same grid as Shipshape's scheduler (the
+ * runs due within a slot of 1 % of the interval, at most 250 ms, start together) — with undici
+ * (the client the http check uses) and nothing else: no conditions, no history, no store, no
+ * server. Whatever Shipshape spends above this process is its own overhead. `SLOT_MS=0` starts
+ * each run on a timer of its own instead.
  *
  * `LIBS=1` first loads the libraries Shipshape's server is made of (fastify, zod, kysely,
  * better-sqlite3, pino, prom-client, yaml, commander) and opens an in-memory SQLite database,
@@ -43,12 +45,35 @@ async function probe(): Promise<void> {
   }
 }
 
+const slot = Number(process.env.SLOT_MS ?? Math.min(250, Math.floor(every / 100)));
+const slots = new Map<number, (() => void)[]>();
+/** run `fn` at `due`, rounded up to the slot grid: one timer for all the runs of a slot */
+function at(due: number, fn: () => void): void {
+  if (!(slot > 1)) {
+    setTimeout(fn, due - Date.now());
+    return;
+  }
+  const t = Math.ceil(due / slot) * slot;
+  let list = slots.get(t);
+  if (!list) {
+    const runs: (() => void)[] = [];
+    list = runs;
+    slots.set(t, runs);
+    setTimeout(() => {
+      slots.delete(t);
+      for (const f of runs) f();
+    }, t - Date.now());
+  }
+  list.push(fn);
+}
 for (let i = 0; i < checks; i++) {
+  let due = Date.now() + Math.random() * Math.min(every, 60_000);
   const run = (): void => {
     void probe();
-    setTimeout(run, every);
+    due += every;
+    at(due, run);
   };
-  setTimeout(run, Math.random() * Math.min(every, 60_000));
+  at(due, run);
 }
 
 const stop = (): void => {

@@ -179,6 +179,13 @@ async function openSqlite(dataDir: string): Promise<Store> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
+    // better-sqlite3 builds SQLite with a 16 MB page cache per connection, and a store with a day
+    // of history is larger than that, so the whole cache stays resident: 4 MB holds the hot pages
+    // (indexes, the newest rows), the rest comes from the OS page cache
+    sqlite.pragma('cache_size = -4000');
+    // the -wal file keeps its largest size after a checkpoint (68 MB in a 40-minute ingest soak):
+    // what is over 16 MB is given back
+    sqlite.pragma('journal_size_limit = 16777216');
     // prove at start that we can write: a locked or read-only store is a clear error now, not a failed write later
     sqlite.pragma('busy_timeout = 2000');
     sqlite.prepare('BEGIN IMMEDIATE').run();

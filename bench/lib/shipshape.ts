@@ -7,7 +7,7 @@ import { parseProm, type Sample } from './prom.js';
 import { freePort, startChild, waitForHttp, type Child } from './proc.js';
 
 /** The node flags the `shipshape` command runs with (its shebang line), so the bench runs what users run. */
-function binNodeFlags(): string[] {
+export function binNodeFlags(): string[] {
   const first = readFileSync(join(ROOT, 'bin', 'shipshape.js'), 'utf8').split('\n')[0] ?? '';
   const m = /node\s+(.*)$/.exec(first);
   return m?.[1] ? m[1].trim().split(/\s+/) : [];

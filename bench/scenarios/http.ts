@@ -11,7 +11,7 @@ import { histogramQuantileBetween, sum, value } from '../lib/prom.js';
 import { removeTempDir, sampleProcess, startChild, stopChild, tempDir, waitForQuiet, type Child, type ProcSample } from '../lib/proc.js';
 import { heapSnapArgs, snapshotProcess } from '../lib/heapsnap.js';
 import { MB, row, type Row } from '../lib/report.js';
-import { httpConfig, ROOT, scrape, startServer, startTarget } from '../lib/shipshape.js';
+import { binNodeFlags, httpConfig, ROOT, scrape, startServer, startTarget } from '../lib/shipshape.js';
 import type { ScenarioContext } from './types.js';
 
 export interface HttpLoad {
@@ -51,7 +51,8 @@ function floorScript(): string {
  */
 async function sampleFloor(load: HttpLoad, url: string, dir: string, libs: boolean, ctx: ScenarioContext, targetPid: number): Promise<ProcSample> {
   const name = libs ? 'floor-libs' : 'floor';
-  const child = startChild(process.execPath, [floorScript()], { cwd: ROOT, env: { URL: url, CHECKS: String(load.services * load.perService), EVERY_MS: String(load.everyMs), LIBS: libs ? '1' : '0' }, logFile: join(dir, `${name}.log`) });
+  // with the node flags of bin/shipshape.js (young generation, heap growth), so the runtime is set up alike
+  const child = startChild(process.execPath, [...binNodeFlags(), floorScript()], { cwd: ROOT, env: { URL: url, CHECKS: String(load.services * load.perService), EVERY_MS: String(load.everyMs), LIBS: libs ? '1' : '0' }, logFile: join(dir, `${name}.log`) });
   try {
     const start = performance.now();
     while (!child.output().includes('READY')) {
@@ -131,7 +132,7 @@ export async function runHttp(load: HttpLoad, ctx: ScenarioContext, opts: { prof
       rows.push(row({ scenario: n, metric: 'RSS max', goal: '<= 100 MB', value: s.rssMax / MB, unit: 'MB', pass: s.rssMax / MB <= 100, reference: { name: KUMA.name, value: KUMA.rssMb } }));
       rows.push(row({ scenario: n, metric: 'RSS at end', goal: '<= 100 MB', value: s.rssEnd / MB, unit: 'MB', pass: s.rssEnd / MB <= 100, reference: { name: KUMA.name, value: KUMA.rssMb } }));
       if (floor && floorLibs) {
-        const note = 'the floor: bench/floor-checks.ts, a bare Node process making the same requests on the same schedule with undici and nothing else (no scheduler, history, store or server); "with the libraries" loads fastify, zod, kysely, better-sqlite3, pino, prom-client, yaml and commander first, unused';
+        const note = 'the floor: bench/floor-checks.ts, a bare Node process making the same requests on the same schedule with undici and nothing else (no scheduler, history, store or server); "with the libraries" loads fastify, zod, kysely, better-sqlite3, pino, prom-client, yaml and commander first, unused; both run with the node flags of bin/shipshape.js';
         rows.push(row({ scenario: n, metric: 'CPU against the floor', goal: '', value: s.cpuPct, unit: '%', pass: null, reference: { name: 'the floor, bare undici', value: floor.cpuPct }, note }));
         rows.push(row({ scenario: n, metric: 'RSS max against the floor', goal: '', value: s.rssMax / MB, unit: 'MB', pass: null, reference: { name: 'the floor, bare undici', value: floor.rssMax / MB } }));
         rows.push(row({ scenario: n, metric: 'RSS max against the libraries alone', goal: '', value: s.rssMax / MB, unit: 'MB', pass: null, reference: { name: 'the floor with the libraries', value: floorLibs.rssMax / MB } }));

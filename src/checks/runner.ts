@@ -72,6 +72,26 @@ function scrubberOf(def: CheckDef): (text: string) => string {
   return s;
 }
 
+/**
+ * The runs in flight under each stop signal: one listener on the signal aborts them all, instead
+ * of a listener added and removed on a shared signal by every run.
+ */
+const inFlight = new WeakMap<AbortSignal, Set<AbortController>>();
+function track(stop: AbortSignal, ac: AbortController): () => void {
+  let set = inFlight.get(stop);
+  if (!set) {
+    const runs = new Set<AbortController>();
+    set = runs;
+    inFlight.set(stop, runs);
+    stop.addEventListener('abort', () => {
+      for (const c of runs) c.abort(new Error('shipshape is stopping'));
+    }, { once: true });
+  }
+  if (stop.aborted) ac.abort(new Error('shipshape is stopping'));
+  set.add(ac);
+  return () => set.delete(ac);
+}
+
 export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckResult> {
   const now = opts.now ?? Date.now;
   const at = now();
@@ -79,8 +99,7 @@ export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckRe
   const ac = new AbortController();
   const timeoutText = () => `timed out after ${formatDuration(def.timeout)}`;
   let timedOut = false;
-  const onStop = () => ac.abort(new Error('shipshape is stopping'));
-  opts.stop?.addEventListener('abort', onStop, { once: true });
+  const untrack = opts.stop ? track(opts.stop, ac) : undefined;
   const started = performance.now();
   let hardTimer: NodeJS.Timeout | undefined;
   let cutOff: ((o: Observation) => void) | undefined;
@@ -104,7 +123,7 @@ export async function runCheck(def: CheckDef, opts: RunOptions): Promise<CheckRe
     clearTimeout(timer);
     clearTimeout(hardTimer);
     cutOff = undefined;
-    opts.stop?.removeEventListener('abort', onStop);
+    untrack?.();
   }
   if (timedOut && obs.ok === false && !obs.error) obs.error = timeoutText();
   const latencyMs = Math.round(obs.latencyMs * 100) / 100;

@@ -209,7 +209,12 @@ export class Scheduler {
     let nominal = e.nominal + job.every + jitter;
     const now = this.now();
     if (nominal < now) nominal = now + jitter * 0.5 + Math.abs(jitter);
-    this.heap.push({ due: slotted(nominal, job.every), nominal, seq: this.seq++, job, gen: e.gen });
+    // the entry goes back into the heap (nothing else holds it once it has run): no new object per run
+    e.due = slotted(nominal, job.every);
+    e.nominal = nominal;
+    e.seq = this.seq++;
+    e.job = job;
+    this.heap.push(e);
     this.arm();
   }
 

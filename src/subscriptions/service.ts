@@ -109,6 +109,8 @@ export class Subscriptions {
   private again = false;
   /** when the next pending delivery is due, as of the last round (0: not known, look) */
   private nextDueAt = 0;
+  /** when the periodic round last asked the store */
+  private lastLook = 0;
   private stopping = false;
   private readonly inFlight = new Set<Promise<void>>();
   /** a catch-up that is queued and has not started yet */
@@ -615,7 +617,6 @@ export class Subscriptions {
     this.lastLook = now;
     return this.runDue();
   }
-  private lastLook = 0;
 
   /** Send every due delivery (a few at a time); resolves when this round is done. */
   runDue(): Promise<void> {

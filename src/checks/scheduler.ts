@@ -79,10 +79,10 @@ class Heap {
 }
 
 /** Longest slot runs are gathered into (see the top of this file). */
-export const MAX_SLOT_MS = 250;
+const MAX_SLOT_MS = 250;
 
 /** `t` rounded up to the slot of a job that runs every `every` ms (1 %, at most MAX_SLOT_MS). */
-export function slotted(t: number, every: number): number {
+function slotted(t: number, every: number): number {
   const slot = Math.min(MAX_SLOT_MS, Math.floor(every / 100));
   return slot > 1 ? Math.ceil(t / slot) * slot : t;
 }

@@ -2,7 +2,8 @@
  * Issue 9's story with the sample app of examples/ (examples/deploy-app) and the `shop` deploy
  * section of examples/shipshape.yaml as written — its gates (syntax, env, secrets, headers), smoke
  * steps, canary steps and analysis — changed only where a test must: free ports instead of 4680 /
- * 4681, and judging windows of a second instead of a minute (so the story takes seconds). The
+ * 4681, and judging windows of a second instead of a minute (so the story takes seconds), with a
+ * p95 slack to match such short windows. The
  * config sits at examples/shipshape.yaml of a real git repository holding the app, as in this
  * repository, so `repo: ..` and the env schema's relative path are read as users have them.
  *
@@ -36,7 +37,7 @@ interface ShopConfig {
   deploy: {
     repo: string;
     health: { interval?: string };
-    analysis: { interval: string };
+    analysis: { interval: string; p95_slack?: string };
     environments: { staging: { proxy: { port: number } }; production: { proxy: { port: number }; watch: string } };
   };
 }
@@ -94,6 +95,10 @@ describe('the sample app of examples/: deployed, promoted, canaried, broken and 
     d.environments.production.proxy.port = ports.production;
     d.environments.production.watch = '3s';
     d.analysis.interval = '1s';
+    // a window of one second holds ~40 requests: on a host busy with the rest of the suite their p95
+    // swings by tens of ms, so only a p95 a second above the last release's fails here (the p95 gate
+    // itself is tested in test/deploy/canary.test.ts; this story's broken release fails on errors)
+    d.analysis.p95_slack = '1s';
     d.health.interval = '50ms';
     shop.checks = [{ name: 'headers', headers: { url: `http://127.0.0.1:${ports.production}/`, min_grade: 'C+', every: '1h' } }];
     files['examples/shipshape.yaml'] = stringify({ services: { shop }, incidents: example.incidents });

@@ -4,11 +4,11 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AtRest } from './core/at-rest.js';
+import { packageVersion } from './core/package-root.js';
 import { ConfigError, type Config } from './core/config/load.js';
 import { EventLog } from './core/events.js';
 import { useEgressConfig } from './core/egress.js';
@@ -22,14 +22,7 @@ import { Tokens, WeakSecretError, weakSecretReason } from './core/tokens.js';
 import { loadConfig, modules as allModules, openStore, type RootStore } from './modules.js';
 import { buildServer, type ServerDeps } from './server/app.js';
 
-export const VERSION: string = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json'), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return '0.0.0';
-  }
-})();
+export const VERSION: string = packageVersion();
 
 export interface StartOptions {
   configPath: string;

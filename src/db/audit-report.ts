@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../core/config/load.js';
-import { packageVersion, sarifLog, type SarifLevel } from '../core/sarif.js';
+import { packageVersion } from '../core/package-root.js';
+import { sarifLog, type SarifLevel } from '../core/sarif.js';
 import { AUDIT_LEVELS, type AuditFinding, type AuditLevel, type AuditReport, type AuditSuppressedFinding, type AuditSuppression } from './api-types.js';
 import { suppressionSchema } from './config.js';
 

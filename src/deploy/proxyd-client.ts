@@ -11,16 +11,16 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { packageRoot } from '../core/package-root.js';
 import type { Canary, ProxyTarget } from './proxy.js';
 import { logFile, PROXYD_PROTOCOL, socketPath, type Answer, type Hello, type ProxydCall, type RouteState, type StatsJson } from './proxyd-protocol.js';
 import type { StatsSnapshot } from './stats.js';
 
-/** The daemon's entry: next to this file when running from dist/, else the built one (tests run src/). */
+/** The daemon's entry: the built one in dist/ (tsc's output, also when the server runs from the bundle or tests run src/). */
 export function daemonEntry(): string {
-  const here = fileURLToPath(new URL('./proxyd.js', import.meta.url));
-  return existsSync(here) ? here : fileURLToPath(new URL('../../dist/deploy/proxyd.js', import.meta.url));
+  return join(packageRoot, 'dist', 'deploy', 'proxyd.js');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

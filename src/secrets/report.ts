@@ -1,7 +1,8 @@
 /** The scan report as text, JSON or SARIF 2.1.0 (none of them holds a secret: matches are redacted). */
 import { pathToFileURL } from 'node:url';
 import { formatSize } from '../core/config/units.js';
-import { packageVersion, sarifLog, type SarifLevel } from '../core/sarif.js';
+import { packageVersion } from '../core/package-root.js';
+import { sarifLog, type SarifLevel } from '../core/sarif.js';
 import { RULE_CATALOG, type Severity } from './rules.js';
 import type { ScanReport, SecretFinding } from './scan.js';
 

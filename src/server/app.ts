@@ -5,8 +5,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
@@ -16,6 +15,7 @@ import { ServiceError, storageFullCause } from '../core/errors.js';
 import type { EventLog } from '../core/events.js';
 import type { StorageState } from '../core/storage-health.js';
 import { COMMON_HEADERS, type FastPath } from '../core/http/fast-path.js';
+import { packageRoot } from '../core/package-root.js';
 import { HttpProblem, problemType, sendProblem } from '../core/http/problem.js';
 import { assertJsonDepth } from '../core/http/json.js';
 import type { Metrics } from '../core/metrics.js';
@@ -65,8 +65,6 @@ declare module 'fastify' {
     shipshapeRoutes: RouteInfo[];
   }
 }
-
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** How long a client should wait before retrying when the disk is full (seconds). */
 const STORAGE_FULL_RETRY_S = 60;

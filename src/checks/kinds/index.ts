@@ -1,25 +1,25 @@
 /**
- * The registry of check kinds, found in this folder: adding a kind is adding one file that
- * exports a `CheckKind` (its zod spec, `run`, `describe`, `impliedConditions`). Files whose names
- * start with `_` hold shared helpers and are skipped.
+ * The registry of check kinds: each file of this folder exports one `CheckKind` (its zod spec,
+ * `run`, `describe`, `impliedConditions`), and adding a kind is adding its file and its line here.
+ * Files whose names start with `_` hold shared helpers. The list is written out, not read from the
+ * folder, so that the server can be bundled into one file (see scripts/bundle.ts); a test holds it
+ * to the folder.
  */
-import { readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CheckKind } from '../types.js';
+import { audit } from './audit.js';
+import { command } from './command.js';
+import { dns } from './dns.js';
+import { envCheck } from './env.js';
+import { headers } from './headers.js';
+import { heartbeat } from './heartbeat.js';
+import { http } from './http.js';
+import { postgres } from './postgres.js';
+import { redis } from './redis.js';
+import { secrets } from './secrets.js';
+import { tcp } from './tcp.js';
+import { tls } from './tls.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const files = readdirSync(here)
-  .filter((f) => /^[a-z][a-z0-9-]*\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !/^index\./.test(f))
-  .sort();
-
-const isKind = (v: unknown): v is CheckKind => typeof v === 'object' && v !== null && typeof (v as CheckKind).name === 'string' && typeof (v as CheckKind).run === 'function' && 'spec' in v;
-
-const found: CheckKind[] = [];
-for (const f of files) {
-  const mod = (await import(pathToFileURL(`${here}/${f}`).href)) as Record<string, unknown>;
-  for (const v of Object.values(mod)) if (isKind(v)) found.push(v);
-}
+const found: CheckKind[] = [audit, command, dns, envCheck, headers, heartbeat, http, postgres, redis, secrets, tcp, tls];
 
 export const kinds: readonly CheckKind[] = found;
 

@@ -1,25 +1,21 @@
 /**
- * The registry of channel kinds, found in this folder: adding a kind is adding one file that
- * exports a `ChannelKind` (its config key, zod spec, `send`, `secrets`, `describe`). Files whose
- * names start with `_` hold shared helpers and are skipped.
+ * The registry of channel kinds: each file of this folder exports one `ChannelKind` (its config
+ * key, zod spec, `send`, `secrets`, `describe`), and adding a kind is adding its file and its line
+ * here. Files whose names start with `_` hold shared helpers. The list is written out, not read from
+ * the folder, so that the server can be bundled into one file (see scripts/bundle.ts); a test holds
+ * it to the folder.
  */
-import { readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ChannelKind } from '../types.js';
+import { discord } from './discord.js';
+import { email } from './email.js';
+import { ntfy } from './ntfy.js';
+import { pagerduty } from './pagerduty.js';
+import { slack } from './slack.js';
+import { teams } from './teams.js';
+import { telegram } from './telegram.js';
+import { webhook } from './webhook.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const files = readdirSync(here)
-  .filter((f) => /^[a-z][a-z0-9-]*\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !/^index\./.test(f))
-  .sort();
-
-const isChannel = (v: unknown): v is ChannelKind => typeof v === 'object' && v !== null && typeof (v as ChannelKind).kind === 'string' && typeof (v as ChannelKind).send === 'function' && 'spec' in v;
-
-const found: ChannelKind<never>[] = [];
-for (const f of files) {
-  const mod = (await import(pathToFileURL(`${here}/${f}`).href)) as Record<string, unknown>;
-  for (const v of Object.values(mod)) if (isChannel(v)) found.push(v as ChannelKind<never>);
-}
+const found: ChannelKind<never>[] = [discord, email, ntfy, pagerduty, slack, teams, telegram, webhook];
 
 export const channelKinds: readonly ChannelKind<never>[] = found;
 const byName = new Map(found.map((k) => [k.kind, k]));

@@ -45,8 +45,9 @@ const leftovers = () => liveProcesses().filter((p) => p.cmd.includes(resolve('di
 export default async function setup(): Promise<() => void> {
   await ensure('PostgreSQL', 5432, 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -1) main start');
   await ensure('Redis', 6379, 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no');
-  // the CLI tests run the built package, as users do: compile what changed (incremental)
+  // the CLI tests run the built package, as users do: compile what changed (incremental), bundle
   execSync('npx tsc -p tsconfig.json', { stdio: 'inherit', timeout: 300_000 });
+  execSync('node scripts/bundle.mjs', { stdio: 'inherit', timeout: 300_000 });
   if (!existsSync('dist/web/index.html')) execSync('npx vite build --config web/vite.config.ts --logLevel warn', { stdio: 'inherit', timeout: 300_000 });
   const before = new Set(leftovers().map((p) => p.pid));
   // deploys' daemons outlive Shipshape on purpose, so every test takes its own down: one left

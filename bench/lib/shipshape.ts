@@ -26,13 +26,14 @@ function newestMtime(dir: string): number {
   return t;
 }
 
-/** Build dist/ with tsc when it is missing (or older than src/, unless `onlyIfMissing`). */
+/** Build dist/ with tsc and the bundle the CLI runs when either is missing (or older than src/, unless `onlyIfMissing`). */
 export function ensureBuilt(log: (s: string) => void, onlyIfMissing = false): void {
   const main = join(ROOT, 'dist', 'cli', 'main.js');
-  const missing = !existsSync(main);
-  const stale = !missing && newestMtime(join(ROOT, 'src')) > statSync(main).mtimeMs;
+  const bundle = join(ROOT, 'dist', 'bundle', 'shipshape.js');
+  const missing = !existsSync(main) || !existsSync(bundle);
+  const stale = !missing && newestMtime(join(ROOT, 'src')) > Math.min(statSync(main).mtimeMs, statSync(bundle).mtimeMs);
   if (!missing && (onlyIfMissing || !stale)) return;
-  log(missing ? 'dist/ is missing: building with tsc…' : 'src/ is newer than dist/: rebuilding with tsc…');
+  log(missing ? 'dist/ is missing: building with tsc and bundling…' : 'src/ is newer than dist/: rebuilding with tsc and bundling…');
   try {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (e) {
@@ -41,6 +42,7 @@ export function ensureBuilt(log: (s: string) => void, onlyIfMissing = false): vo
     if (!existsSync(main)) throw new Error(`tsc failed and produced no dist/:\n${out.slice(0, 4000)}`);
     log(`warning: tsc reported errors (dist/ was emitted anyway):\n${out.split('\n').slice(0, 10).join('\n')}`);
   }
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
 export interface Server {

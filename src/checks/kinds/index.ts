@@ -2,8 +2,7 @@
  * The registry of check kinds: each file of this folder exports one `CheckKind` (its zod spec,
  * `run`, `describe`, `impliedConditions`), and adding a kind is adding its file and its line here.
  * Files whose names start with `_` hold shared helpers. The list is written out, not read from the
- * folder, so that the server can be bundled into one file (see scripts/bundle.ts); a test holds it
- * to the folder.
+ * folder, so that the server can be bundled (scripts/bundle.mjs); a test holds it to the folder.
  */
 import type { CheckKind } from '../types.js';
 import { audit } from './audit.js';

@@ -2,8 +2,7 @@
  * The registry of channel kinds: each file of this folder exports one `ChannelKind` (its config
  * key, zod spec, `send`, `secrets`, `describe`), and adding a kind is adding its file and its line
  * here. Files whose names start with `_` hold shared helpers. The list is written out, not read from
- * the folder, so that the server can be bundled into one file (see scripts/bundle.ts); a test holds
- * it to the folder.
+ * the folder, so that the server can be bundled (scripts/bundle.mjs); a test holds it to the folder.
  */
 import type { ChannelKind } from '../types.js';
 import { discord } from './discord.js';

@@ -36,7 +36,7 @@ describe('the environment proxy', () => {
 
   beforeAll(async () => {
     stable = await upstream('stable');
-    canary = await upstream('canary', 30);
+    canary = await upstream('canary', 100);
     port = await freePort();
     proxy = new EnvProxy('web/production', '127.0.0.1', port);
     await proxy.listen();
@@ -95,8 +95,10 @@ describe('the environment proxy', () => {
     const fast = proxy.stats.get(1)?.since();
     expect(slow?.requests).toBeGreaterThan(10);
     expect(slow?.errors).toBe(0);
-    expect(slow?.p50).toBeGreaterThanOrEqual(30);
-    expect(fast?.p95).toBeLessThan(30);
+    // the canary answers after 100 ms: far above what the live one takes even on a host busy with
+    // the rest of the suite (a 30 ms gap was not: the fast release's p95 reached 45 ms there)
+    expect(slow?.p50).toBeGreaterThanOrEqual(100);
+    expect(fast?.p95).toBeLessThan(100);
   });
 });
 

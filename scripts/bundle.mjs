@@ -16,7 +16,7 @@
  * import modules of it.
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,4 +51,20 @@ const lost = Object.entries(inputs).flatMap(([from, i]) => i.imports.filter((m) 
 if (lost.length > 0) {
   rmSync(outdir, { recursive: true, force: true });
   throw new Error(`scripts/bundle.mjs: ${lost.join('; ')}: add the package to the bundle's external list`);
+}
+
+// V8 keeps a script's source in memory for as long as the process runs: one byte a character when
+// it is all Latin-1, two when a single character is beyond. esbuild escapes such characters in
+// strings but not in regular expressions or tagged templates; write those with `\u` escapes.
+for (const f of readdirSync(outdir).filter((n) => n.endsWith('.js'))) {
+  const text = readFileSync(join(outdir, f), 'utf8');
+  const at = text.search(/[^\x00-\xff]/);
+  if (at >= 0) {
+    const hit = text.slice(Math.max(0, at - 60), at + 20).replace(/\s+/g, ' ');
+    const from = Object.entries(result.metafile.outputs[`dist/bundle/${f}`]?.inputs ?? {}).filter(([, i]) => i.bytesInOutput > 0).map(([p]) => p);
+    // the file whose text has the character after the same few characters as the bundle
+    const source = from.find((p) => { try { return readFileSync(join(root, p), 'utf8').includes(text.slice(Math.max(0, at - 12), at + 1)); } catch { return false; } });
+    rmSync(outdir, { recursive: true, force: true });
+    throw new Error(`scripts/bundle.mjs: dist/bundle/${f} holds "${text[at]}" (U+${text.codePointAt(at).toString(16).toUpperCase().padStart(4, '0')}) in "…${hit}…"${source ? `, from ${source}` : ''}: write it as a \\u escape, or V8 holds the whole file as two bytes a character`);
+  }
 }

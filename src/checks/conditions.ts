@@ -779,10 +779,10 @@ const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1
 
 /** Go's time.ParseDuration in milliseconds (`1h30m`, `500ms`, `1.5s`); no days, as in Go. */
 function goDurationMs(s: string): number | undefined {
-  const m = /^([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(s);
+  const m = /^([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$/.exec(s);
   if (!m) return undefined;
   let total = 0;
-  for (const part of (m[2] as string).matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(part[1]) * (GO_UNITS[part[2] as string] as number);
+  for (const part of (m[2] as string).matchAll(/(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g)) total += Number(part[1]) * (GO_UNITS[part[2] as string] as number);
   return Math.trunc((m[1] === '-' ? -1 : 1) * total);
 }
 

@@ -99,7 +99,7 @@ export function duration(ms: number): string {
 
 /** A Go duration (`5m`, `1h45m30s`, `300ms`, `1.5h`) in milliseconds, or undefined. */
 export function goDuration(text: string): number | undefined {
-  const t = text.trim().replace(/µs|us/g, 'US').replace(/ns/g, 'NS');
+  const t = text.trim().replace(/\u00b5s|us/g, 'US').replace(/ns/g, 'NS');
   if (/US|NS/.test(t)) return undefined;
   return parseDuration(t);
 }

@@ -60,7 +60,7 @@ export function entropy(s: string): number {
 }
 
 /** Words of documentation and templates: a value containing one is an example, not a credential. */
-const PLACEHOLDER = /x{5,}|X{5,}|\*{3,}|\.{3}|…|<[^>]*>|\$\{|\{\{|%s|example|placeholder|changeme|change_me|redacted|dummy|your[_-]|_here\b|insert[_-]|replace[_-]?me|fake[_-]?key/i;
+const PLACEHOLDER = /x{5,}|X{5,}|\*{3,}|\.{3}|\u2026|<[^>]*>|\$\{|\{\{|%s|example|placeholder|changeme|change_me|redacted|dummy|your[_-]|_here\b|insert[_-]|replace[_-]?me|fake[_-]?key/i;
 
 export function isPlaceholder(secret: string): boolean {
   return PLACEHOLDER.test(secret);
@@ -303,7 +303,7 @@ export const RULES: readonly Rule[] = [
     regex: /-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[nr]|["'+,])*([A-Za-z0-9+/][\s\S]{63,16384}?)(?:\s|\\[nr]|["'+,])*-----END[ A-Z0-9_-]{0,100}PRIVATE KEY/g,
     reportMatch: true,
     // a real key has long base64 runs; documentation writes `...`
-    check: (body) => /[A-Za-z0-9+/]{40,}/.test(body) && !/\.\.\.|…/.test(body),
+    check: (body) => /[A-Za-z0-9+/]{40,}/.test(body) && !/\.\.\.|\u2026/.test(body),
   },
   {
     id: 'npm-access-token',

@@ -2,7 +2,9 @@
  * The status page's HTML: server-rendered, complete without JavaScript (a tiny optional script
  * only reloads it every minute while visible), one inline stylesheet with a dark scheme. Every
  * value from config, checks or incidents goes through `html` (escaped) — markup is only ever
- * written here.
+ * written here. Characters beyond ASCII in the templates are written as `\u` escapes: a tagged
+ * template keeps them as they are in the bundle, and one such character makes V8 hold the whole
+ * bundle's source as two bytes a character (scripts/bundle.mjs checks).
  */
 import type { ComponentStatus, ResolvedPage } from './config.js';
 import { html, raw, type Raw } from './escape.js';
@@ -75,7 +77,7 @@ function layout(page: ResolvedPage, base: string, title: string, body: Raw, opts
 <nav>${page.links.map((l) => html`<a href="${l.url}" rel="noopener">${l.label}</a>`)}<a href="${base}/history">History</a></nav></header>
 ${page.description ? html`<p class="desc">${page.description}</p>` : ''}
 ${body}
-<footer><span>Updated <time datetime="${new Date(opts.at).toISOString()}">${fmtTime(new Date(opts.at).toISOString(), page.time_zone)}</time></span><span><a href="${base}/history.rss">RSS</a> · <a href="${base}/history.atom">Atom</a> · <a href="${base}/api/v2/summary.json">API</a> · Powered by Shipshape</span></footer>
+<footer><span>Updated <time datetime="${new Date(opts.at).toISOString()}">${fmtTime(new Date(opts.at).toISOString(), page.time_zone)}</time></span><span><a href="${base}/history.rss">RSS</a> \u00b7 <a href="${base}/history.atom">Atom</a> \u00b7 <a href="${base}/api/v2/summary.json">API</a> \u00b7 Powered by Shipshape</span></footer>
 </main>${opts.refresh ? html`<script>${raw(REFRESH)}</script>` : ''}</body></html>`;
   return doc.html;
 }
@@ -90,8 +92,8 @@ function incidentBlock(page: ResolvedPage, i: PublicIncident, base: string, opts
   const names = affected(page, i);
   const updates = opts.allUpdates ? i.updates : i.updates.slice(0, 3);
   return html`<article class="inc imp-${i.impact}" id="incident-${i.id}"><h3>${opts.link === false ? i.name : html`<a href="${base}/incidents/${i.id}">${i.name}</a>`}</h3>
-${updates.length === 0 ? html`<p><b>Investigating</b> — we are looking into it. <time datetime="${i.created_at}">${fmtTime(i.created_at, tz)}</time></p>` : ''}
-<ul class="upd">${updates.map((u) => html`<li><b>${u.status}</b> — ${u.body} <time datetime="${u.at}">${fmtTime(u.at, tz)}</time></li>`)}</ul>
+${updates.length === 0 ? html`<p><b>Investigating</b> \u2014 we are looking into it. <time datetime="${i.created_at}">${fmtTime(i.created_at, tz)}</time></p>` : ''}
+<ul class="upd">${updates.map((u) => html`<li><b>${u.status}</b> \u2014 ${u.body} <time datetime="${u.at}">${fmtTime(u.at, tz)}</time></li>`)}</ul>
 ${!opts.allUpdates && i.updates.length > 3 ? html`<p class="muted"><a href="${base}/incidents/${i.id}">${i.updates.length - 3} earlier updates</a></p>` : ''}
 ${names.length ? html`<p class="muted">Affected: ${names.join(', ')}</p>` : ''}</article>`;
 }
@@ -103,9 +105,9 @@ function maintenanceBlock(page: ResolvedPage, m: PublicMaintenance): Raw {
   const tz = page.time_zone;
   const names = page.components.filter((c) => m.services.includes(c.service)).map((c) => c.name);
   return html`<article class="inc maint" id="maintenance-${m.id}" data-status="${m.status}"><h3>${m.name} <span class="st s-under_maintenance">${MAINT_STATUS[m.status]}</span></h3>
-<p class="when"><time datetime="${m.scheduled_for}">${fmtTime(m.scheduled_for, tz)}</time> – <time datetime="${m.scheduled_until}">${fmtTime(m.scheduled_until, tz)}</time></p>
+<p class="when"><time datetime="${m.scheduled_for}">${fmtTime(m.scheduled_for, tz)}</time> \u2013 <time datetime="${m.scheduled_until}">${fmtTime(m.scheduled_until, tz)}</time></p>
 ${m.message ? html`<p>${m.message}</p>` : ''}
-${m.status !== 'scheduled' ? html`<ul class="upd">${m.updates.filter((u) => u.status !== 'scheduled').map((u) => html`<li><b>${MAINT_STATUS[u.status as PublicMaintenance['status']] ?? u.status}</b> — ${u.body} <time datetime="${u.at}">${fmtTime(u.at, tz)}</time></li>`)}</ul>` : ''}
+${m.status !== 'scheduled' ? html`<ul class="upd">${m.updates.filter((u) => u.status !== 'scheduled').map((u) => html`<li><b>${MAINT_STATUS[u.status as PublicMaintenance['status']] ?? u.status}</b> \u2014 ${u.body} <time datetime="${u.at}">${fmtTime(u.at, tz)}</time></li>`)}</ul>` : ''}
 ${names.length ? html`<p class="muted">Affected: ${names.join(', ')}</p>` : ''}</article>`;
 }
 
@@ -152,8 +154,8 @@ export interface NoticeView {
 export function renderNotice(page: ResolvedPage, base: string, n: NoticeView, at: number): string {
   const body = html`<section class="card notice${n.error ? ' err' : ''}" role="${n.error ? 'alert' : 'status'}"><h2>${n.heading}</h2>${n.lines.map((l) => html`<p>${l}</p>`)}
 ${n.button ? html`<form method="post" action="${n.button.action}"><button type="submit">${n.button.label}</button></form>` : ''}</section>
-<p><a href="${base || '/'}">← Current status</a></p>`;
-  return layout(page, base, `${n.heading} · ${page.title}`, body, { at });
+<p><a href="${base || '/'}">\u2190 Current status</a></p>`;
+  return layout(page, base, `${n.heading} \u00b7 ${page.title}`, body, { at });
 }
 
 export function renderPage(s: Snapshot, base: string, extra: { subscribe?: SubscribeForm } = {}): string {
@@ -167,20 +169,20 @@ ${s.maintenance.active.length ? html`<h2>Maintenance in progress</h2><section cl
   })}${s.components.length === 0 ? html`<p class="comp muted">No components yet.</p>` : ''}</section>
 ${s.maintenance.upcoming.length ? html`<h2>Scheduled maintenance</h2><section class="card" id="maintenance-upcoming">${s.maintenance.upcoming.map((m) => maintenanceBlock(s.page, m))}</section>` : ''}
 <h2>Past incidents</h2><section class="card">${s.recent.length ? s.recent.map((i) => incidentBlock(s.page, i, base)) : html`<p class="inc muted">No incidents in the last ${s.page.recent_days} days.</p>`}</section>
-<p><a href="${base}/history">Incident history →</a></p>${extra.subscribe ? subscribeBlock(extra.subscribe, base) : ''}`;
+<p><a href="${base}/history">Incident history \u2192</a></p>${extra.subscribe ? subscribeBlock(extra.subscribe, base) : ''}`;
   return layout(s.page, base, s.page.title, body, { refresh: true, at: s.at });
 }
 
 export function renderHistory(page: ResolvedPage, base: string, items: PublicIncident[], n: number, more: boolean, at: number): string {
-  const body = html`<h2>Incident history${n > 1 ? html` — page ${n}` : ''}</h2>
+  const body = html`<h2>Incident history${n > 1 ? html` \u2014 page ${n}` : ''}</h2>
 <section class="card">${items.length ? items.map((i) => incidentBlock(page, i, base)) : html`<p class="inc muted">No incidents${n > 1 ? ' on this page' : ''}.</p>`}</section>
-<div class="pager">${n > 1 ? html`<a href="${base}/history${n > 2 ? `?page=${n - 1}` : ''}" rel="prev">← Newer</a>` : html`<span></span>`}${more ? html`<a href="${base}/history?page=${n + 1}" rel="next">Older →</a>` : ''}</div>`;
-  return layout(page, base, `Incident history · ${page.title}`, body, { at });
+<div class="pager">${n > 1 ? html`<a href="${base}/history${n > 2 ? `?page=${n - 1}` : ''}" rel="prev">\u2190 Newer</a>` : html`<span></span>`}${more ? html`<a href="${base}/history?page=${n + 1}" rel="next">Older \u2192</a>` : ''}</div>`;
+  return layout(page, base, `Incident history \u00b7 ${page.title}`, body, { at });
 }
 
 export function renderIncident(page: ResolvedPage, base: string, i: PublicIncident, at: number): string {
-  const body = html`<p><a href="${base || '/'}">← Current status</a></p><section class="card">${incidentBlock(page, i, base, { link: false, allUpdates: true })}</section>`;
-  return layout(page, base, `${i.name} · ${page.title}`, body, { at });
+  const body = html`<p><a href="${base || '/'}">\u2190 Current status</a></p><section class="card">${incidentBlock(page, i, base, { link: false, allUpdates: true })}</section>`;
+  return layout(page, base, `${i.name} \u00b7 ${page.title}`, body, { at });
 }
 
 export function renderDay(s: Snapshot, base: string, day: string, incidents: PublicIncident[]): string {
@@ -188,8 +190,8 @@ export function renderDay(s: Snapshot, base: string, day: string, incidents: Pub
     const d = c.days.find((x) => x.day === day);
     return html`<tr><td>${c.name}</td><td>${pct(d?.uptime ?? null)}</td><td>${d?.worst ?? 'no data'}</td></tr>`;
   });
-  const body = html`<p><a href="${base || '/'}">← Current status</a></p><h2>${day}</h2>
+  const body = html`<p><a href="${base || '/'}">\u2190 Current status</a></p><h2>${day}</h2>
 <section class="card"><table><thead><tr><th>Component</th><th>Uptime</th><th>Worst state</th></tr></thead><tbody>${rows}</tbody></table></section>
 <h2>Incidents that day</h2><section class="card">${incidents.length ? incidents.map((i) => incidentBlock(s.page, i, base)) : html`<p class="inc muted">No incidents.</p>`}</section>`;
-  return layout(s.page, base, `${day} · ${s.page.title}`, body, { at: s.at });
+  return layout(s.page, base, `${day} \u00b7 ${s.page.title}`, body, { at: s.at });
 }

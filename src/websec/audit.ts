@@ -200,7 +200,7 @@ export function parseYarnBerry(text: string, run?: { code: number | null; stderr
     advisories.push({ package: String(j.value ?? ''), severity: severityOf(c.Severity), title: String(c.Issue ?? ''), url: String(c.URL ?? ''), ...(c['Vulnerable Versions'] ? { range: String(c['Vulnerable Versions']) } : {}), fixAvailable: true });
   }
   if (run && run.code !== 0 && advisories.length === 0 && !report) {
-    const reason = other.map((l) => l.replace(/^➤ YN\d{4}:\s*/, '')).filter((l) => l && !/^(Errors happened when preparing|This might be caused by)/.test(l));
+    const reason = other.map((l) => l.replace(/^\u27a4 YN\d{4}:\s*/, '')).filter((l) => l && !/^(Errors happened when preparing|This might be caused by)/.test(l));
     throw new Error(`yarn npm audit failed (exit ${run.code}): ${reason.length ? reason.slice(0, 4).join('; ') : stderrReason(run.stderr)}`);
   }
   return { counts: report ?? tally(advisories), advisories };
@@ -224,7 +224,7 @@ export function stderrReason(stderr: string): string {
         // not JSON after all
       }
     } else if ((m = /^(?:originalError:\s*)?(?:\w+ )?\[?\w*Error\]?: (.+)$/.exec(l)) && l.length < 500) found.push(m[1] ?? '');
-    else if ((m = /^➤ YN\d{4}:\s*(.+)$/.exec(l))) found.push(m[1] ?? '');
+    else if ((m = /^\u27a4 YN\d{4}:\s*(.+)$/.exec(l))) found.push(m[1] ?? '');
   }
   const unique = [...new Set(found)].filter((l) => !/^(Errors happened when preparing|This might be caused by)/.test(l));
   if (unique.length) return unique.slice(0, 2).join('; ');

@@ -43,7 +43,7 @@ const zones = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'web/dist/', 'schema/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'web/dist/', 'schema/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -58,7 +58,7 @@ if (lost.length > 0) {
 // strings but not in regular expressions or tagged templates; write those with `\u` escapes.
 for (const f of readdirSync(outdir).filter((n) => n.endsWith('.js'))) {
   const text = readFileSync(join(outdir, f), 'utf8');
-  const at = text.search(/[^\x00-\xff]/);
+  const at = text.search(/[^\u0000-\u00ff]/u); // eslint-disable-line no-control-regex -- the Latin-1 range
   if (at >= 0) {
     const hit = text.slice(Math.max(0, at - 60), at + 20).replace(/\s+/g, ' ');
     const from = Object.entries(result.metafile.outputs[`dist/bundle/${f}`]?.inputs ?? {}).filter(([, i]) => i.bytesInOutput > 0).map(([p]) => p);

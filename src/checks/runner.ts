@@ -77,17 +77,16 @@ function scrubberOf(def: CheckDef): (text: string) => string {
  * of a listener added and removed on a shared signal by every run.
  */
 const inFlight = new WeakMap<AbortSignal, Set<AbortController>>();
+const stopping = (c: AbortController): void => c.abort(new Error('shipshape is stopping'));
 function track(stop: AbortSignal, ac: AbortController): () => void {
   let set = inFlight.get(stop);
   if (!set) {
     const runs = new Set<AbortController>();
     set = runs;
     inFlight.set(stop, runs);
-    stop.addEventListener('abort', () => {
-      for (const c of runs) c.abort(new Error('shipshape is stopping'));
-    }, { once: true });
+    stop.addEventListener('abort', () => runs.forEach(stopping), { once: true });
   }
-  if (stop.aborted) ac.abort(new Error('shipshape is stopping'));
+  if (stop.aborted) stopping(ac);
   set.add(ac);
   return () => set.delete(ac);
 }

@@ -10,6 +10,7 @@ import { DateTime } from 'luxon';
 // rrule ships CommonJS for Node: its named exports are reached through the default export
 import rrule from 'rrule';
 import { parseDuration } from '../core/config/units.js';
+import { localInstant } from '../core/local-time.js';
 
 const { RRule } = rrule;
 
@@ -65,10 +66,9 @@ function ruleOf(spec: RecurrenceSpec): InstanceType<typeof RRule> {
 
 /** The real instant of a floating (wall-clock-as-UTC) date in a zone. */
 function place(f: Date, zone: string): number {
-  return DateTime.fromObject(
-    { year: f.getUTCFullYear(), month: f.getUTCMonth() + 1, day: f.getUTCDate(), hour: f.getUTCHours(), minute: f.getUTCMinutes() },
-    { zone },
-  ).toMillis();
+  return localInstant(
+    DateTime.fromObject({ year: f.getUTCFullYear(), month: f.getUTCMonth() + 1, day: f.getUTCDate(), hour: f.getUTCHours(), minute: f.getUTCMinutes() }, { zone }),
+  );
 }
 
 /**

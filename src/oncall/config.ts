@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { CoreConfig } from '../core/config/schema.js';
 import { duration } from '../core/config/zod-units.js';
 import type { ConfigFinding } from '../core/module.js';
+import { localInstant } from '../core/local-time.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameKey = (what: string) => z.string().regex(NAME, `a ${what} name is letters, digits, "_", "-" or "." (at most 63)`);
@@ -154,9 +155,9 @@ export type PolicyConfig = OncallConfig['escalation'][string];
 
 export type OncallRaw = CoreConfig & { people: Record<string, PersonConfig>; oncall: OncallConfig; notify?: { channels: Record<string, Record<string, unknown>> } };
 
-/** An override's bounds as instants (local times are read in the schedule's zone). */
+/** An override's bounds as instants (local times are read in the schedule's zone; one that happens twice, in standard time). */
 export function instantOf(t: { text: string; offset: boolean }, zoneName: string): number {
-  return (t.offset ? DateTime.fromISO(t.text, { setZone: true }) : DateTime.fromISO(t.text, { zone: zoneName })).toMillis();
+  return t.offset ? DateTime.fromISO(t.text, { setZone: true }).toMillis() : localInstant(DateTime.fromISO(t.text, { zone: zoneName }));
 }
 
 export function validateOncall(raw: OncallRaw): ConfigFinding[] {

@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { DateTime, Settings } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/config/load.js';
 import { parseConfig } from '../../src/modules.js';
@@ -133,6 +133,28 @@ oncall:
     expect(msg).toMatch(/test\.yaml:15:\d+.*overlaps override 1 \(alice/);
     expect(msg).toMatch(/test\.yaml:20:\d+.*unknown person "lead"/);
     expect(msg).toMatch(/test\.yaml:20:\d+.*unknown schedule "secondary"/);
+  });
+
+  it('reads an override bound in the doubled autumn hour in standard time, whatever the season the server runs in', () => {
+    const s = schedule(`
+    primary:
+      time_zone: Europe/Berlin
+      layers: [{ rotation: daily, start: 2026-01-01, people: [alice] }]
+      overrides:
+        - { person: bob, from: "2026-10-24 20:00", to: "2026-10-25 02:30" }
+`);
+    const real = Settings.now;
+    try {
+      for (const now of ['2027-07-01T12:00:00Z', '2027-01-15T12:00:00Z']) {
+        Settings.now = () => Date.parse(now);
+        // 02:30 happens at 00:30Z (summer time) and again at 01:30Z (standard time)
+        expect(onCallAt(s, Date.parse('2026-10-25T01:00:00Z'))?.person, now).toBe('bob');
+        expect(onCallAt(s, Date.parse('2026-10-25T01:30:00Z'))?.person, now).toBe('alice');
+        expect(new Date(currentShift(s, Date.parse('2026-10-25T01:00:00Z'))!.end).toISOString(), now).toBe('2026-10-25T01:30:00.000Z');
+      }
+    } finally {
+      Settings.now = real;
+    }
   });
 
   it('allows back-to-back overrides (one ends when the next starts)', () => {

@@ -7,6 +7,7 @@
  */
 import { DateTime } from 'luxon';
 import { instantOf, type LayerConfig, type ScheduleConfig } from './config.js';
+import { localInstant } from '../core/local-time.js';
 
 export interface OnCall {
   person: string;
@@ -25,9 +26,9 @@ function layerAnchor(l: LayerConfig, zone: string): DateTime {
 
 const layerName = (l: LayerConfig, i: number) => `layer:${l.name ?? i + 1}`;
 
-/** Start of shift k of a layer (k may be any integer; shift 0 starts at the anchor). */
-function shiftStart(anchor: DateTime, days: number, k: number): DateTime {
-  return anchor.plus({ days: k * days });
+/** Start of shift k of a layer (k may be any integer; shift 0 starts at the anchor); a hand-off in the doubled autumn hour is in standard time. */
+function shiftStart(anchor: DateTime, days: number, k: number): number {
+  return localInstant(anchor.plus({ days: k * days }));
 }
 
 /** The index of the layer's shift that contains t (negative before the layer starts). */
@@ -35,9 +36,9 @@ export function shiftIndex(l: LayerConfig, zone: string, t: number): number {
   const anchor = layerAnchor(l, zone);
   const days = l.rotation.days;
   // an estimate from elapsed real time, then corrected against the local-calendar boundaries
-  let k = Math.floor((t - anchor.toMillis()) / (days * 86_400_000));
-  while (shiftStart(anchor, days, k + 1).toMillis() <= t) k++;
-  while (shiftStart(anchor, days, k).toMillis() > t) k--;
+  let k = Math.floor((t - shiftStart(anchor, days, 0)) / (days * 86_400_000));
+  while (shiftStart(anchor, days, k + 1) <= t) k++;
+  while (shiftStart(anchor, days, k) > t) k--;
   return k;
 }
 
@@ -68,7 +69,7 @@ function boundaries(s: ScheduleConfig, from: number, to: number, max: number): n
     const anchor = layerAnchor(l, s.time_zone);
     let k = Math.max(0, shiftIndex(l, s.time_zone, from));
     for (let n = 0; n < max; n++, k++) {
-      const b = shiftStart(anchor, l.rotation.days, k).toMillis();
+      const b = shiftStart(anchor, l.rotation.days, k);
       if (b >= to) break;
       if (b > from) out.add(b);
     }

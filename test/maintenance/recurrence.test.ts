@@ -3,11 +3,11 @@
  * changes (Europe/Berlin in March and October, America/New_York), and config mistakes are
  * refused with the file, line and key.
  */
-import { Settings } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/config/load.js';
 import { occurrences } from '../../src/maintenance/time.js';
 import { parseConfig } from '../../src/modules.js';
+import { inEachSeason } from '../helpers/seasons.js';
 
 const iso = (list: number[]) => list.map((t) => new Date(t).toISOString());
 const H = 3_600_000;
@@ -34,16 +34,10 @@ describe('recurrence across daylight-saving changes', () => {
     // luxon guesses a local time's offset from the zone's offset now; a doubled autumn hour read in
     // summer came out in summer time (00:30Z), in winter in standard time (01:30Z)
     const spec = { rrule: 'FREQ=DAILY', start: '02:30', timezone: 'Europe/Berlin', duration: H };
-    const real = Settings.now;
-    try {
-      for (const now of ['2027-07-01T12:00:00Z', '2027-01-15T12:00:00Z']) {
-        Settings.now = () => Date.parse(now);
-        expect(iso(occurrences(spec, Date.parse('2026-10-23T12:00:00Z'), 3)), now).toEqual(['2026-10-24T00:30:00.000Z', '2026-10-25T01:30:00.000Z', '2026-10-26T01:30:00.000Z']);
-        expect(iso(occurrences(spec, Date.parse('2026-03-27T12:00:00Z'), 3)), now).toEqual(['2026-03-28T01:30:00.000Z', '2026-03-29T01:30:00.000Z', '2026-03-30T00:30:00.000Z']);
-      }
-    } finally {
-      Settings.now = real;
-    }
+    inEachSeason((now) => {
+      expect(iso(occurrences(spec, Date.parse('2026-10-23T12:00:00Z'), 3)), now).toEqual(['2026-10-24T00:30:00.000Z', '2026-10-25T01:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+      expect(iso(occurrences(spec, Date.parse('2026-03-27T12:00:00Z'), 3)), now).toEqual(['2026-03-28T01:30:00.000Z', '2026-03-29T01:30:00.000Z', '2026-03-30T00:30:00.000Z']);
+    });
   });
 
   it('follows the US change too, and the first Tuesday of each month in UTC', () => {

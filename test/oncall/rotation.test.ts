@@ -1,8 +1,9 @@
-import { DateTime, Settings } from 'luxon';
+import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/config/load.js';
 import { parseConfig } from '../../src/modules.js';
 import { currentShift, onCallAt, shifts } from '../../src/oncall/index.js';
+import { inEachSeason } from '../helpers/seasons.js';
 
 const PEOPLE = `
 people:
@@ -135,7 +136,7 @@ oncall:
     expect(msg).toMatch(/test\.yaml:20:\d+.*unknown schedule "secondary"/);
   });
 
-  it('reads an override bound in the doubled autumn hour in standard time, whatever the season the server runs in', () => {
+  it('reads an override bound and a hand-off in the doubled autumn hour in standard time, whatever the season the server runs in', () => {
     const s = schedule(`
     primary:
       time_zone: Europe/Berlin
@@ -143,18 +144,22 @@ oncall:
       overrides:
         - { person: bob, from: "2026-10-24 20:00", to: "2026-10-25 02:30" }
 `);
-    const real = Settings.now;
-    try {
-      for (const now of ['2027-07-01T12:00:00Z', '2027-01-15T12:00:00Z']) {
-        Settings.now = () => Date.parse(now);
-        // 02:30 happens at 00:30Z (summer time) and again at 01:30Z (standard time)
-        expect(onCallAt(s, Date.parse('2026-10-25T01:00:00Z'))?.person, now).toBe('bob');
-        expect(onCallAt(s, Date.parse('2026-10-25T01:30:00Z'))?.person, now).toBe('alice');
-        expect(new Date(currentShift(s, Date.parse('2026-10-25T01:00:00Z'))!.end).toISOString(), now).toBe('2026-10-25T01:30:00.000Z');
-      }
-    } finally {
-      Settings.now = real;
-    }
+    inEachSeason((now) => {
+      // 02:30 happens at 00:30Z (summer time) and again at 01:30Z (standard time)
+      expect(onCallAt(s, Date.parse('2026-10-25T01:00:00Z'))?.person, now).toBe('bob');
+      expect(onCallAt(s, Date.parse('2026-10-25T01:30:00Z'))?.person, now).toBe('alice');
+      expect(new Date(currentShift(s, Date.parse('2026-10-25T01:00:00Z'))!.end).toISOString(), now).toBe('2026-10-25T01:30:00.000Z');
+    });
+    // a daily hand-off at 02:30, anchored in summer: on the fall-back day it is 02:30 standard time too
+    const daily = schedule(`
+    primary:
+      time_zone: Europe/Berlin
+      layers: [{ rotation: daily, handoff: "02:30", start: 2026-07-01, people: [alice, bob] }]
+`);
+    inEachSeason((now) => {
+      const cuts = shifts(daily, Date.parse('2026-10-24T12:00:00Z'), Date.parse('2026-10-26T12:00:00Z')).map((x) => new Date(x.start).toISOString());
+      expect(cuts, now).toEqual(['2026-10-24T12:00:00.000Z', '2026-10-25T01:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+    });
   });
 
   it('allows back-to-back overrides (one ends when the next starts)', () => {

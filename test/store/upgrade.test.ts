@@ -112,7 +112,7 @@ async function readBack(running: Running, token: string, section: Section): Prom
   // fixture, for an hour, and the config's monthly one (first Tuesday, 02:00-04:00 UTC). A run
   // inside either finds its silence beside the fixture's own.
   const fromWindows = silences.items.filter((s) => s.createdBy === 'maintenance');
-  for (const s of fromWindows) expect(s.comment).toMatch(/^maintenance window \d+ "(fixture: move the web servers|Monthly database upgrades)"/);
+  for (const s of fromWindows) expect(v.maintenance_titles ?? []).toContain(/^maintenance window \d+ "(.*?)"/.exec(s.comment)?.[1]);
   expect(silences.items.filter((s) => !fromWindows.includes(s)).map((s) => s.comment)).toEqual(v.silence_comments);
   const tokens = await api<{ items: { name: string; revoked_at: string | null }[] }>('/api/v1/tokens');
   expect(tokens.items.map((t) => t.name).sort()).toEqual(v.token_names);
